@@ -1,0 +1,132 @@
+"""The ``ruralnet`` command line: thin wrappers over the library (no logic of its own)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from ._version import __version__
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ruralnet",
+        description="Plan a rural county's school network: sites, villages, road travel times.",
+    )
+    p.add_argument("--version", action="version", version=f"ruralnet {__version__}")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="run the main job on the default county (maps and tables)")
+    demo.add_argument("county", nargs="?", type=Path, help="county folder (default: the bundled county)")
+    demo.add_argument("--out", type=Path, default=Path("maps/demo"), help="output folder (default maps/demo)")
+
+    net = sub.add_parser("network", help="write the road graph ruralnet routes on, as GraphML")
+    net.add_argument("county", type=Path, help="county folder")
+    net.add_argument("--mode", choices=("walk", "bus"), required=True)
+    net.add_argument("--out", type=Path, required=True, help="output .graphml file")
+
+    od = sub.add_parser("od", help="travel-time table between villages/sites")
+    od.add_argument("county", type=Path, help="county folder")
+    od.add_argument("--mode", choices=("walk", "bus"), required=True)
+    od.add_argument("--from", dest="origins", choices=("villages", "sites"), default="villages")
+    od.add_argument("--to", dest="destinations", choices=("villages", "sites"), default="sites")
+    od.add_argument("--cutoff", type=float, default=None, help="minutes; slower pairs are left empty")
+    od.add_argument("--out", type=Path, required=True, help="output .csv file")
+
+    andorra = sub.add_parser("andorra-county", help="write a county folder wrapping the real Andorra data")
+    andorra.add_argument("--out", type=Path, required=True)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``ruralnet`` command."""
+    args = _parser().parse_args(argv)
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if args.command is None:
+        _parser().print_help()
+        return 0
+    from .errors import RuralnetError
+
+    try:
+        return _COMMANDS[args.command](args)
+    except (RuralnetError, FileNotFoundError) as exc:
+        print(f"ruralnet {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _settings(args):
+    from .settings import Settings
+
+    return Settings(progress=not args.no_progress)
+
+
+def _demo(args) -> int:
+    from . import datasets
+    from .county import load_county
+    from .pipeline import county_overview
+
+    folder = args.county or datasets.bundled_county()
+    if folder is None:
+        if datasets.andorra_files() is None:
+            print(
+                "ruralnet demo: no bundled county yet and no shared Andorra data found "
+                "(../shared/geodata or RURALNET_GEODATA)", file=sys.stderr,
+            )
+            return 2
+        folder = datasets.make_andorra_county(args.out / "county")
+        print(f"county: real Andorra OSM roads and schools (assumed enrolment) in {folder}")
+    county = load_county(folder, settings=_settings(args))
+    summary = county_overview(county, args.out)
+    print(f"{county.name}: {summary['sites']} sites, {summary['villages']} villages")
+    for mode, s in summary["modes"].items():
+        print(
+            f"  {mode}: {s['nodes']:,} nodes, {s['edges']:,} edges; "
+            f"{s['villages_reaching_a_site']} villages reach a site, median "
+            f"{s['median_minutes_to_nearest_site']:.1f} min to the nearest; "
+            f"{len(s['far_snaps'])} far snaps flagged"
+        )
+    print(f"written to {args.out}/ (map.html, od_*.csv, nearest_*.csv, snaps_*.csv, summary.json)")
+    return 0
+
+
+def _network(args) -> int:
+    from .county import network_for
+
+    net = network_for(args.county, args.mode, _settings(args))
+    net.to_graphml(args.out)
+    print(f"{net!r} -> {args.out}")
+    return 0
+
+
+def _od(args) -> int:
+    from .county import load_county
+    from .io import write_table
+    from .travel import od_matrix
+
+    county = load_county(args.county, settings=_settings(args))
+    layers = {"villages": (county.villages, "village_id"), "sites": (county.sites, "site_id")}
+    (o, oid), (d, did) = layers[args.origins], layers[args.destinations]
+    od = od_matrix(county.network(args.mode), o, d, origin_ids=oid, destination_ids=did,
+                   cutoff_minutes=args.cutoff)
+    write_table(od, args.out)
+    reached = int(od["minutes"].notna().sum())
+    print(f"{len(od):,} pairs ({reached:,} reachable) -> {args.out}")
+    return 0
+
+
+def _andorra(args) -> int:
+    from .datasets import make_andorra_county
+
+    print(make_andorra_county(args.out))
+    return 0
+
+
+_COMMANDS = {"demo": _demo, "network": _network, "od": _od, "andorra-county": _andorra}
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

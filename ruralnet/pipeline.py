@@ -1,0 +1,81 @@
+"""The main job on a county: networks, travel times, nearest schools, written to a folder.
+
+Later analyses (catchments, mergers, bus routes, reports) extend this job; each step is a
+function of the analysis modules, and only the ``write_*`` calls here touch files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from .county import County
+from .io import write_table
+from .travel import nearest, od_from_snaps
+
+log = logging.getLogger(__name__)
+
+
+def county_overview(county: County, out_dir: str | Path, *, modes=("walk", "bus")) -> dict:
+    """Travel times from every village to every site, per mode, and the nearest site by kind.
+
+    Writes into ``out_dir``: ``od_<mode>.csv`` (``from_id, to_id, minutes, metres``),
+    ``nearest_<mode>.csv`` (nearest site of each kind per village), ``snaps_<mode>.csv`` (snap
+    distance and component of every village and site, flagged), ``summary.json``, and
+    ``map.html``.
+
+    Returns
+    -------
+    dict
+        The summary (also in ``summary.json``).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    summary: dict = {"county": county.name, "code": county.code, "sites": len(county.sites),
+                     "villages": len(county.villages), "modes": {}}
+    sites = county.sites.set_index("site_id", drop=False)
+    villages = county.villages.set_index("village_id", drop=False)
+    for mode in modes:
+        t0 = time.perf_counter()
+        net = county.network(mode)
+        t1 = time.perf_counter()
+        v_snap = net.snap(villages)
+        s_snap = net.snap(sites)
+        od = od_from_snaps(net, v_snap, s_snap)
+        t2 = time.perf_counter()
+        near = nearest(od, sites, by="kind")
+        write_table(od, out / f"od_{mode}.csv")
+        write_table(near, out / f"nearest_{mode}.csv")
+        snaps = pd.concat([v_snap.assign(layer="village"), s_snap.assign(layer="site")])
+        write_table(snaps.rename_axis("id").reset_index(), out / f"snaps_{mode}.csv")
+        reach = od.groupby("from_id")["minutes"].min()
+        summary["modes"][mode] = {
+            **net.summary(),
+            "load_seconds": round(t1 - t0, 3),
+            "routing_seconds": round(t2 - t1, 3),
+            "villages_reaching_a_site": int(reach.notna().sum()),
+            "villages_reaching_no_site": sorted(map(str, reach.index[reach.isna()])),
+            "far_snaps": sorted(map(str, snaps.index[snaps["far_snap"]])),
+            "off_main_component": sorted(map(str, snaps.index[~snaps["in_main_component"]])),
+            "median_minutes_to_nearest_site": float(reach.median()),
+        }
+    from .io import atomic_path
+
+    with atomic_path(out / "summary.json") as tmp:
+        tmp.write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+    _overview_map(county, out / "map.html")
+    return summary
+
+
+def _overview_map(county: County, path: Path) -> None:
+    """A first map of sites and villages (full meeting-room maps come from ruralnet.maps)."""
+    from .io import atomic_path
+
+    m = county.villages.explore(color="#2b8cbe", name="villages", tooltip=["name", "population"])
+    county.sites.explore(m=m, column="kind", name="sites", tooltip=["name", "kind", "pupils"], marker_kwds={"radius": 6})
+    with atomic_path(path) as tmp:
+        m.save(str(tmp))
