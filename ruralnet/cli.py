@@ -16,13 +16,19 @@ def _parser() -> argparse.ArgumentParser:
         description="Plan a rural county's school network: sites, villages, road travel times.",
     )
     p.add_argument("--version", action="version", version=f"ruralnet {__version__}")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    p.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="run the main job on the default county (maps and tables)")
-    demo.add_argument("county", nargs="?", type=Path, help="county folder (default: the bundled county)")
-    demo.add_argument("--out", type=Path, default=Path("maps/demo"), help="output folder (default maps/demo)")
+    demo.add_argument(
+        "county", nargs="?", type=Path, help="county folder (default: the bundled county)"
+    )
+    demo.add_argument(
+        "--out", type=Path, default=Path("maps/demo"), help="output folder (default maps/demo)"
+    )
 
     net = sub.add_parser("network", help="write the road graph ruralnet routes on, as GraphML")
     net.add_argument("county", type=Path, help="county folder")
@@ -34,10 +40,14 @@ def _parser() -> argparse.ArgumentParser:
     od.add_argument("--mode", choices=("walk", "bus"), required=True)
     od.add_argument("--from", dest="origins", choices=("villages", "sites"), default="villages")
     od.add_argument("--to", dest="destinations", choices=("villages", "sites"), default="sites")
-    od.add_argument("--cutoff", type=float, default=None, help="minutes; slower pairs are left empty")
+    od.add_argument(
+        "--cutoff", type=float, default=None, help="minutes; slower pairs are left empty"
+    )
     od.add_argument("--out", type=Path, required=True, help="output .csv file")
 
-    andorra = sub.add_parser("andorra-county", help="write a county folder wrapping the real Andorra data")
+    andorra = sub.add_parser(
+        "andorra-county", help="write a county folder wrapping the real Andorra data"
+    )
     andorra.add_argument("--out", type=Path, required=True)
     return p
 
@@ -75,7 +85,8 @@ def _demo(args) -> int:
         if datasets.andorra_files() is None:
             print(
                 "ruralnet demo: no bundled county yet and no shared Andorra data found "
-                "(../shared/geodata or RURALNET_GEODATA)", file=sys.stderr,
+                "(../shared/geodata or RURALNET_GEODATA)",
+                file=sys.stderr,
             )
             return 2
         folder = datasets.make_andorra_county(args.out / "county")
@@ -111,8 +122,14 @@ def _od(args) -> int:
     county = load_county(args.county, settings=_settings(args))
     layers = {"villages": (county.villages, "village_id"), "sites": (county.sites, "site_id")}
     (o, oid), (d, did) = layers[args.origins], layers[args.destinations]
-    od = od_matrix(county.network(args.mode), o, d, origin_ids=oid, destination_ids=did,
-                   cutoff_minutes=args.cutoff)
+    od = od_matrix(
+        county.network(args.mode),
+        o,
+        d,
+        origin_ids=oid,
+        destination_ids=did,
+        cutoff_minutes=args.cutoff,
+    )
     write_table(od, args.out)
     reached = int(od["minutes"].notna().sum())
     print(f"{len(od):,} pairs ({reached:,} reachable) -> {args.out}")

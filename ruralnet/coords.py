@@ -37,13 +37,23 @@ def _delta(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     y = lat - 35.0
     sqrt_abs_x = np.sqrt(np.abs(x))
     dlat = (
-        -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * sqrt_abs_x
+        -100.0
+        + 2.0 * x
+        + 3.0 * y
+        + 0.2 * y * y
+        + 0.1 * x * y
+        + 0.2 * sqrt_abs_x
         + (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
         + (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
         + (160.0 * np.sin(y / 12.0 * np.pi) + 320.0 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0
     )
     dlon = (
-        300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * sqrt_abs_x
+        300.0
+        + x
+        + 2.0 * y
+        + 0.1 * x * x
+        + 0.1 * x * y
+        + 0.1 * sqrt_abs_x
         + (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
         + (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
         + (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0
@@ -74,11 +84,14 @@ def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarr
 
 
 def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    """Convert GCJ-02 to Baidu's BD-09."""
+    """Convert GCJ-02 to Baidu's BD-09 (identity outside mainland China, like GCJ-02)."""
     x, y = _arrays(lon, lat)
     z = np.sqrt(x * x + y * y) + 0.00002 * np.sin(y * _X_PI)
     theta = np.arctan2(y, x) + 0.000003 * np.cos(x * _X_PI)
-    return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
+    outside = _out_of_china(x, y)
+    bx = np.where(outside, x, z * np.cos(theta) + 0.0065)
+    by = np.where(outside, y, z * np.sin(theta) + 0.006)
+    return bx, by
 
 
 def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -137,11 +150,22 @@ def from_wgs84(lon: ArrayLike, lat: ArrayLike, coord_system: str) -> tuple[np.nd
 
 
 _ALIASES = {
-    "wgs84": "wgs84", "wgs-84": "wgs84", "epsg:4326": "wgs84", "gps": "wgs84",
-    "gcj02": "gcj02", "gcj-02": "gcj02", "amap": "gcj02", "gaode": "gcj02", "mars": "gcj02",
+    "wgs84": "wgs84",
+    "wgs-84": "wgs84",
+    "epsg:4326": "wgs84",
+    "gps": "wgs84",
+    "gcj02": "gcj02",
+    "gcj-02": "gcj02",
+    "amap": "gcj02",
+    "gaode": "gcj02",
+    "mars": "gcj02",
     "tencent": "gcj02",
-    "bd09": "bd09", "bd-09": "bd09", "baidu": "bd09",
-    "cgcs2000": "cgcs2000", "tianditu": "cgcs2000", "epsg:4490": "cgcs2000",
+    "bd09": "bd09",
+    "bd-09": "bd09",
+    "baidu": "bd09",
+    "cgcs2000": "cgcs2000",
+    "tianditu": "cgcs2000",
+    "epsg:4490": "cgcs2000",
 }
 
 

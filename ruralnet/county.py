@@ -158,7 +158,9 @@ def load_county(path: str | Path, settings: Settings | None = None) -> County:
         else:
             from .osm import sites_from_osm
 
-            log.warning("%s: no sites file; reading schools from %s (no pupil counts)", folder, roads.name)
+            log.warning(
+                "%s: no sites file; reading schools from %s (no pupil counts)", folder, roads.name
+            )
             raw_sites = sites_from_osm(roads)
         sites = validate_sites(
             raw_sites, study_area, buffer_km=settings.study_area_buffer_km, county_code=code
@@ -171,7 +173,9 @@ def load_county(path: str | Path, settings: Settings | None = None) -> County:
         else:
             raise CountyFolderError(f"{folder}: no villages file (villages.gpkg or .csv/.xlsx...)")
         villages = validate_villages(
-            raw_villages, study_area, buffer_km=settings.study_area_buffer_km,
+            raw_villages,
+            study_area,
+            buffer_km=settings.study_area_buffer_km,
             age_shares=settings.age_shares,
         )
     except SchemaError as exc:

@@ -31,8 +31,11 @@ def cache_dir() -> Path:
 
 def shared_geodata() -> Path | None:
     """The shared real-data folder, or None if this machine does not have it."""
-    candidates = [os.environ.get("RURALNET_GEODATA"), REPO_ROOT.parent / "shared" / "geodata",
-                  Path.cwd().parent / "shared" / "geodata"]
+    candidates = [
+        os.environ.get("RURALNET_GEODATA"),
+        REPO_ROOT.parent / "shared" / "geodata",
+        Path.cwd().parent / "shared" / "geodata",
+    ]
     for c in candidates:
         if c and Path(c).is_dir():
             return Path(c).resolve()
@@ -116,25 +119,60 @@ def make_andorra_county(dest: str | Path, *, link: bool = True) -> Path:
     sites["capacity"] = sites["classes"] * 30
     sites["boarding_beds"] = 0
     sites["pupils_source"] = "assumed (OSM has no enrolment)"
-    keep = ["site_id", "name", "kind", "township_code", "pupils", "capacity", "classes",
-            "boarding_beds", "pupils_source", "kind_source", "osm_type", "osm_id", "amenity", "geometry"]
+    keep = [
+        "site_id",
+        "name",
+        "kind",
+        "township_code",
+        "pupils",
+        "capacity",
+        "classes",
+        "boarding_beds",
+        "pupils_source",
+        "kind_source",
+        "osm_type",
+        "osm_id",
+        "amenity",
+        "geometry",
+    ]
     write_layer(sites[keep], dest / "sites.gpkg")
 
     places = places_from_osm(files["osm"], ("village", "hamlet", "isolated_dwelling", "town"))
     places["village_id"] = "osm:" + places["osm_type"] + "/" + places["osm_id"].astype(str)
     places["township_code"] = assign_townships(places, parishes, "township_code")
-    default_pop = {"town": (1500, 6000), "village": (150, 1200), "hamlet": (20, 150), "isolated_dwelling": (3, 15)}
+    default_pop = {
+        "town": (1500, 6000),
+        "village": (150, 1200),
+        "hamlet": (20, 150),
+        "isolated_dwelling": (3, 15),
+    }
     given = places["population"].notna()
     places["population_source"] = np.where(given, "OSM population tag", "assumed")
     places.loc[~given, "population"] = [
-        _assumed(vid, *default_pop[p]) for vid, p in zip(places.loc[~given, "village_id"], places.loc[~given, "place"], strict=True)
+        _assumed(vid, *default_pop[p])
+        for vid, p in zip(
+            places.loc[~given, "village_id"], places.loc[~given, "place"], strict=True
+        )
     ]
     places["name"] = places["name"].fillna(places["village_id"])
-    write_layer(places[["village_id", "name", "place", "township_code", "population", "population_source", "geometry"]],
-                dest / "villages.gpkg")
+    write_layer(
+        places[
+            [
+                "village_id",
+                "name",
+                "place",
+                "township_code",
+                "population",
+                "population_source",
+                "geometry",
+            ]
+        ],
+        dest / "villages.gpkg",
+    )
     (dest / "county.toml").write_text(
         '[county]\nname = "Andorra (real OSM roads and schools; assumed enrolment)"\ncode = "AD"\n'
-        'coord_system = "wgs84"\nnote = "Pupils and most populations are assumed: OSM has no enrolment."\n',
+        'coord_system = "wgs84"\n'
+        'note = "Pupils and most populations are assumed: OSM has no enrolment."\n',
         encoding="utf-8",
     )
     log.info("wrote Andorra county folder to %s", dest)

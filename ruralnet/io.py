@@ -39,7 +39,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; move it onto ``path`` if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + "".join(path.suffixes), dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".tmp" + "".join(path.suffixes), dir=path.parent
+    )
     os.close(fd)
     os.unlink(tmp)  # writers such as GDAL want to create the file themselves
     tmp_path = Path(tmp)
@@ -60,14 +62,18 @@ def _find_column(columns, names) -> str | None:
 
 
 def read_table(path: str | Path, sheet: str | int = 0) -> pd.DataFrame:
-    """Read a CSV (UTF-8, with or without BOM; GBK fallback) or an XLSX sheet as text-preserving table."""
+    """Read a CSV (UTF-8 with or without BOM, GBK fallback) or an XLSX sheet, all as text."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
         try:
-            return pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False, na_values=[""])
+            return pd.read_csv(
+                path, encoding="utf-8-sig", dtype=str, keep_default_na=False, na_values=[""]
+            )
         except UnicodeDecodeError:
-            return pd.read_csv(path, encoding="gbk", dtype=str, keep_default_na=False, na_values=[""])
+            return pd.read_csv(
+                path, encoding="gbk", dtype=str, keep_default_na=False, na_values=[""]
+            )
     if suffix in (".xlsx", ".xls"):
         return pd.read_excel(path, sheet_name=sheet, dtype=str)
     raise ValueError(f"{path}: not a CSV or spreadsheet")
@@ -104,7 +110,11 @@ def points_from_table(
     if lon is None or lat is None:
         raise SchemaError(
             source,
-            [Problem(f"no longitude/latitude columns found (looked for {LON_NAMES} / {LAT_NAMES})")],
+            [
+                Problem(
+                    f"no longitude/latitude columns found (looked for {LON_NAMES} / {LAT_NAMES})"
+                )
+            ],
         )
     problems = []
     xy = {}
@@ -112,7 +122,9 @@ def points_from_table(
         values = pd.to_numeric(table[col], errors="coerce")
         bad = values.isna()
         if bad.any():
-            problems.append(Problem("missing or non-numeric coordinate", col, tuple(table.index[bad])))
+            problems.append(
+                Problem("missing or non-numeric coordinate", col, tuple(table.index[bad]))
+            )
         xy[col] = values.to_numpy(dtype=float)
     if problems:
         raise SchemaError(source, problems)
@@ -225,7 +237,9 @@ def write_table(table: pd.DataFrame, path: str | Path, **kwargs) -> Path:
 
 def _has_cjk(table: pd.DataFrame) -> bool:
     text = " ".join(map(str, table.columns)) + " ".join(
-        str(v) for col in table.select_dtypes(include=["object", "string"]).columns for v in table[col].head(200)
+        str(v)
+        for col in table.select_dtypes(include=["object", "string"]).columns
+        for v in table[col].head(200)
     )
     return any("\u4e00" <= ch <= "\u9fff" for ch in text)
 
@@ -236,34 +250,73 @@ def _has_cjk(table: pd.DataFrame) -> bool:
 #: Roster headers (Chinese and English spellings) mapped to site columns. Extend by passing
 #: ``headers={...}`` to :func:`read_roster`.
 ROSTER_HEADERS: Mapping[str, str] = {
-    "学校名称": "name", "学校名": "name", "校名": "name", "名称": "name",
-    "学校代码": "site_id", "学校标识码": "site_id", "学校编号": "site_id", "编号": "site_id",
-    "学校类型": "kind", "办学类型": "kind", "类型": "kind",
-    "在校生数": "pupils", "在校学生数": "pupils", "学生数": "pupils", "在园幼儿数": "pupils",
-    "班级数": "classes", "班数": "classes",
-    "学位数": "capacity", "学位": "capacity", "核定学位": "capacity",
-    "寄宿床位": "boarding_beds", "寄宿床位数": "boarding_beds", "床位数": "boarding_beds",
-    "所属乡镇": "township", "乡镇": "township", "所在乡镇": "township",
-    "乡镇代码": "township_code", "县代码": "county_code", "区县代码": "county_code",
-    "开设年级": "grades", "年级": "grades", "年级范围": "grades",
-    "经度": "lon", "纬度": "lat",
-    "是否中心幼儿园": "is_central_kindergarten", "是否中心小学": "is_central_primary",
-    "是否公办寄宿制学校": "is_public_boarding", "公办寄宿制学校": "is_public_boarding",
+    "学校名称": "name",
+    "学校名": "name",
+    "校名": "name",
+    "名称": "name",
+    "学校代码": "site_id",
+    "学校标识码": "site_id",
+    "学校编号": "site_id",
+    "编号": "site_id",
+    "学校类型": "kind",
+    "办学类型": "kind",
+    "类型": "kind",
+    "在校生数": "pupils",
+    "在校学生数": "pupils",
+    "学生数": "pupils",
+    "在园幼儿数": "pupils",
+    "班级数": "classes",
+    "班数": "classes",
+    "学位数": "capacity",
+    "学位": "capacity",
+    "核定学位": "capacity",
+    "寄宿床位": "boarding_beds",
+    "寄宿床位数": "boarding_beds",
+    "床位数": "boarding_beds",
+    "所属乡镇": "township",
+    "乡镇": "township",
+    "所在乡镇": "township",
+    "乡镇代码": "township_code",
+    "县代码": "county_code",
+    "区县代码": "county_code",
+    "开设年级": "grades",
+    "年级": "grades",
+    "年级范围": "grades",
+    "经度": "lon",
+    "纬度": "lat",
+    "是否中心幼儿园": "is_central_kindergarten",
+    "是否中心小学": "is_central_primary",
+    "是否公办寄宿制学校": "is_public_boarding",
+    "公办寄宿制学校": "is_public_boarding",
     "备注": "note",
 }
 
 #: Roster school-type values mapped to site kinds. Extend with ``kinds={...}``.
 ROSTER_KINDS: Mapping[str, str] = {
-    "中心小学": "central_primary", "乡镇中心小学": "central_primary",
-    "村小": "village_primary", "村完小": "village_primary", "完全小学": "village_primary",
-    "完小": "village_primary", "小学": "village_primary", "村级小学": "village_primary",
-    "教学点": "teaching_point", "村教学点": "teaching_point",
-    "初级中学": "junior_middle", "初中": "junior_middle", "中学": "junior_middle",
-    "九年一贯制": "nine_year", "九年一贯制学校": "nine_year", "九年制": "nine_year",
-    "中心幼儿园": "central_kindergarten", "乡镇中心幼儿园": "central_kindergarten",
-    "幼儿园": "kindergarten", "村幼儿园": "kindergarten",
-    "寄宿制学校": "boarding_school", "公办寄宿制学校": "boarding_school",
-    "特殊教育学校": "special_education", "特教学校": "special_education",
+    "中心小学": "central_primary",
+    "乡镇中心小学": "central_primary",
+    "村小": "village_primary",
+    "村完小": "village_primary",
+    "完全小学": "village_primary",
+    "完小": "village_primary",
+    "小学": "village_primary",
+    "村级小学": "village_primary",
+    "教学点": "teaching_point",
+    "村教学点": "teaching_point",
+    "初级中学": "junior_middle",
+    "初中": "junior_middle",
+    "中学": "junior_middle",
+    "九年一贯制": "nine_year",
+    "九年一贯制学校": "nine_year",
+    "九年制": "nine_year",
+    "中心幼儿园": "central_kindergarten",
+    "乡镇中心幼儿园": "central_kindergarten",
+    "幼儿园": "kindergarten",
+    "村幼儿园": "kindergarten",
+    "寄宿制学校": "boarding_school",
+    "公办寄宿制学校": "boarding_school",
+    "特殊教育学校": "special_education",
+    "特教学校": "special_education",
 }
 
 
@@ -333,8 +386,18 @@ def read_roster(
     rename = {}
     from .schema import SITE_REQUIRED, THREE_SCHOOL_FLAGS
 
-    known_english = set(SITE_REQUIRED) | {"capacity", "classes", "boarding_beds", "grades", "county_code",
-                                          "township", "lon", "lat", "note", *THREE_SCHOOL_FLAGS}
+    known_english = set(SITE_REQUIRED) | {
+        "capacity",
+        "classes",
+        "boarding_beds",
+        "grades",
+        "county_code",
+        "township",
+        "lon",
+        "lat",
+        "note",
+        *THREE_SCHOOL_FLAGS,
+    }
     for col in table.columns:
         key = str(col).strip()
         if key in header_map:
@@ -349,7 +412,9 @@ def read_roster(
         mapped = raw.map(lambda v: kind_map.get(v, v.lower() if isinstance(v, str) else v))
         from .schema import SITE_KINDS
 
-        for value in sorted({v for v in raw.dropna() if mapped[raw == v].iloc[0] not in SITE_KINDS}):
+        for value in sorted(
+            {v for v in raw.dropna() if mapped[raw == v].iloc[0] not in SITE_KINDS}
+        ):
             report.unknown_kinds[value] = list(table.index[raw == value])
         table["kind"] = mapped
     if "site_id" not in table.columns:
@@ -371,9 +436,19 @@ def read_roster(
     for col in ("pupils", "classes", "capacity", "boarding_beds"):
         if col in table.columns:
             table[col] = table[col].map(_number)
-    sites = points_from_table(table, "lon" if "lon" in table.columns else None,
-                              "lat" if "lat" in table.columns else None, coord_system, source=Path(path).name)
-    if report.unknown_headers or report.unknown_kinds or report.unknown_townships or report.generated_ids:
+    sites = points_from_table(
+        table,
+        "lon" if "lon" in table.columns else None,
+        "lat" if "lat" in table.columns else None,
+        coord_system,
+        source=Path(path).name,
+    )
+    if (
+        report.unknown_headers
+        or report.unknown_kinds
+        or report.unknown_townships
+        or report.generated_ids
+    ):
         log.warning("%s: %s", Path(path).name, report)
     sites.attrs["roster_report"] = report
     return sites, report
@@ -415,8 +490,13 @@ def join_roster(
         dups = sorted(set(right.loc[right["_key"].duplicated(), on]))
         raise SchemaError("roster", [Problem(f"duplicate {on} values: {dups}", on)])
     left["_key"] = norm(left[on])
-    merged = left.merge(right[["_key", *[c for c in columns if c in right.columns]]], on="_key",
-                        how="left", suffixes=("", "_roster"), indicator=True)
+    merged = left.merge(
+        right[["_key", *[c for c in columns if c in right.columns]]],
+        on="_key",
+        how="left",
+        suffixes=("", "_roster"),
+        indicator=True,
+    )
     for col in columns:
         if f"{col}_roster" in merged.columns:
             merged[col] = merged[f"{col}_roster"].combine_first(merged[col])
@@ -426,8 +506,11 @@ def join_roster(
     unmatched_sites = merged.loc[merged["_merge"] == "left_only", on]
     unmatched_roster = right.loc[~right["_key"].isin(left["_key"]), on]
     unmatched = pd.concat(
-        [pd.DataFrame({"side": "sites", "key": unmatched_sites}),
-         pd.DataFrame({"side": "roster", "key": unmatched_roster})], ignore_index=True,
+        [
+            pd.DataFrame({"side": "sites", "key": unmatched_sites}),
+            pd.DataFrame({"side": "roster", "key": unmatched_roster}),
+        ],
+        ignore_index=True,
     )
     merged = merged.drop(columns=["_key", "_merge"])
     merged.index = sites.index

@@ -34,13 +34,41 @@ EARTH_RADIUS_M = 6_371_009.0  # mean radius, as osmnx uses
 
 #: Highway classes nobody walks on (or that do not exist yet).
 WALK_EXCLUDED = frozenset(
-    {"motorway", "motorway_link", "construction", "proposed", "abandoned", "platform",
-     "raceway", "bus_guideway", "busway", "escape", "via_ferrata", "elevator", "disused"}
+    {
+        "motorway",
+        "motorway_link",
+        "construction",
+        "proposed",
+        "abandoned",
+        "platform",
+        "raceway",
+        "bus_guideway",
+        "busway",
+        "escape",
+        "via_ferrata",
+        "elevator",
+        "disused",
+    }
 )
 #: Surfaces a school bus drives at the slow speed.
 UNPAVED = frozenset(
-    {"unpaved", "gravel", "fine_gravel", "dirt", "earth", "ground", "grass", "sand", "mud",
-     "compacted", "pebblestone", "rock", "unhewn_cobblestone", "woodchips", "grass_paver"}
+    {
+        "unpaved",
+        "gravel",
+        "fine_gravel",
+        "dirt",
+        "earth",
+        "ground",
+        "grass",
+        "sand",
+        "mud",
+        "compacted",
+        "pebblestone",
+        "rock",
+        "unhewn_cobblestone",
+        "woodchips",
+        "grass_paver",
+    }
 )
 _BAD_SMOOTHNESS = frozenset({"bad", "very_bad", "horrible", "very_horrible", "impassable"})
 _NO = frozenset({"no", "private", "agricultural", "forestry", "delivery", "discouraged"})
@@ -49,8 +77,13 @@ _YES = frozenset({"yes", "designated", "permissive", "destination"})
 
 def haversine_m(lon1, lat1, lon2, lat2) -> np.ndarray:
     """Great-circle distance in metres (radius 6,371,009 m, as osmnx)."""
-    lon1, lat1, lon2, lat2 = (np.radians(np.asarray(a, dtype=float)) for a in (lon1, lat1, lon2, lat2))
-    h = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    lon1, lat1, lon2, lat2 = (
+        np.radians(np.asarray(a, dtype=float)) for a in (lon1, lat1, lon2, lat2)
+    )
+    h = (
+        np.sin((lat2 - lat1) / 2) ** 2
+        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    )
     return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0, 1)))
 
 
@@ -139,9 +172,9 @@ def way_rules(ways: pd.DataFrame, mode: str, settings: Settings) -> pd.DataFrame
     speed = speed.where(~slow, np.fmin(speed, settings.bus_slow_kmh))
     oneway = _tag(ways, "oneway")
     roundabout = _tag(ways, "junction").isin({"roundabout", "circular"}).fillna(False)
-    fwd_only = (oneway.isin({"yes", "true", "1"}).fillna(False) | roundabout) & ~oneway.eq("no").fillna(
-        False
-    )
+    fwd_only = (oneway.isin({"yes", "true", "1"}).fillna(False) | roundabout) & ~oneway.eq(
+        "no"
+    ).fillna(False)
     back_only = oneway.isin({"-1", "reverse"}).fillna(False)
     out["usable"] = usable.astype(bool)
     out["speed_kmh"] = speed
@@ -291,12 +324,17 @@ class Network:
         if n_far:
             log.warning(
                 "%d point(s) snapped more than %g m to the %s network: %s",
-                n_far, self.settings.max_snap_m, self.mode, list(out.index[out["far_snap"]][:10]),
+                n_far,
+                self.settings.max_snap_m,
+                self.mode,
+                list(out.index[out["far_snap"]][:10]),
             )
         if n_off:
             log.warning(
                 "%d point(s) snapped outside the main %s network component: %s",
-                n_off, self.mode, list(out.index[~out["in_main_component"]][:10]),
+                n_off,
+                self.mode,
+                list(out.index[~out["in_main_component"]][:10]),
             )
         return out
 
@@ -310,10 +348,13 @@ class Network:
         """
         import networkx as nx
 
-        g = nx.MultiDiGraph(crs="epsg:4326", simplified=False, mode=self.mode, created_with="ruralnet")
+        g = nx.MultiDiGraph(
+            crs="epsg:4326", simplified=False, mode=self.mode, created_with="ruralnet"
+        )
         ids = self.node_id.tolist()
         g.add_nodes_from(
-            (nid, {"x": x, "y": y}) for nid, x, y in zip(ids, self.lon.tolist(), self.lat.tolist(), strict=True)
+            (nid, {"x": x, "y": y})
+            for nid, x, y in zip(ids, self.lon.tolist(), self.lat.tolist(), strict=True)
         )
         pair = self.u.astype(np.int64) * self.n_nodes + self.v
         two_way = np.isin(pair, self.v.astype(np.int64) * self.n_nodes + self.u)
@@ -357,10 +398,16 @@ class Network:
         """Edges as a table (node indices, OSM ids, lengths, times, tags)."""
         return pd.DataFrame(
             {
-                "u": self.u, "v": self.v,
-                "u_osm": self.node_id[self.u], "v_osm": self.node_id[self.v],
-                "way_id": self.way_id, "highway": self.highway, "name": self.name,
-                "length_m": self.length_m, "speed_kmh": self.speed_kmh, "time_s": self.time_s,
+                "u": self.u,
+                "v": self.v,
+                "u_osm": self.node_id[self.u],
+                "v_osm": self.node_id[self.v],
+                "way_id": self.way_id,
+                "highway": self.highway,
+                "name": self.name,
+                "length_m": self.length_m,
+                "speed_kmh": self.speed_kmh,
+                "time_s": self.time_s,
             }
         )
 
@@ -423,7 +470,7 @@ def build_network(roads: RoadTable, mode: str, settings: Settings | None = None)
         lon=roads.lon[nodes],
         lat=roads.lat[nodes],
         u=inverse[: len(u)].astype(np.int64),
-        v=inverse[len(u):].astype(np.int64),
+        v=inverse[len(u) :].astype(np.int64),
         length_m=length,
         time_s=time_s,
         speed_kmh=speed,
@@ -490,7 +537,9 @@ def roads_from_overpass(
     old = (ox.settings.useful_tags_way, ox.settings.use_cache, ox.settings.cache_folder)
     ox.settings.useful_tags_way = list(set(ox.settings.useful_tags_way) | set(WAY_TAGS))
     ox.settings.use_cache = True
-    ox.settings.cache_folder = str(Path(settings.cache_dir) if settings.cache_dir else cache_dir() / "overpass")
+    ox.settings.cache_folder = str(
+        Path(settings.cache_dir) if settings.cache_dir else cache_dir() / "overpass"
+    )
     try:
         kwargs = {"custom_filter": '["highway"]', "simplify": False, "retain_all": True}
         if polygon is not None:
@@ -534,7 +583,9 @@ def roads_from_osmnx(graph, source: str = "osmnx") -> RoadTable:
         seg_w.append(wid)
     refs = [np.array([a, b], dtype=np.int64) for a, b in zip(seg_u, seg_v, strict=True)]
     coords = [
-        np.array([[graph.nodes[a]["x"], graph.nodes[a]["y"]], [graph.nodes[b]["x"], graph.nodes[b]["y"]]])
+        np.array(
+            [[graph.nodes[a]["x"], graph.nodes[a]["y"]], [graph.nodes[b]["x"], graph.nodes[b]["y"]]]
+        )
         for a, b in zip(seg_u, seg_v, strict=True)
     ]
     way_rows = [rows[w] for w in seg_w]

@@ -23,9 +23,24 @@ log = logging.getLogger(__name__)
 
 #: Way tags kept for the travel-speed and access rules.
 WAY_TAGS: tuple[str, ...] = (
-    "highway", "name", "ref", "oneway", "junction", "maxspeed", "surface", "tracktype",
-    "smoothness", "width", "access", "motor_vehicle", "motorcar", "psv", "bus", "foot",
-    "service", "area",
+    "highway",
+    "name",
+    "ref",
+    "oneway",
+    "junction",
+    "maxspeed",
+    "surface",
+    "tracktype",
+    "smoothness",
+    "width",
+    "access",
+    "motor_vehicle",
+    "motorcar",
+    "psv",
+    "bus",
+    "foot",
+    "service",
+    "area",
 )
 
 OSM_SUFFIXES: tuple[str, ...] = (".osm.pbf", ".pbf", ".osm.bz2", ".osm", ".osm.gz", ".xml")
@@ -108,7 +123,9 @@ class RoadTable:
         if way_coords is not None:
             coords = np.concatenate(way_coords).astype(float)
         else:
-            coords = np.array([node_lonlat.get(int(r), (np.nan, np.nan)) for r in refs], dtype=float)
+            coords = np.array(
+                [node_lonlat.get(int(r), (np.nan, np.nan)) for r in refs], dtype=float
+            )
         way_of = np.repeat(np.arange(len(way_refs)), lengths)
         same_way = way_of[:-1] == way_of[1:]
         valid = np.isfinite(coords).all(axis=1)
@@ -118,7 +135,7 @@ class RoadTable:
         ends = np.concatenate([refs[a], refs[a + 1]])
         node_id, inverse = np.unique(ends, return_inverse=True)
         seg_u = inverse[: len(a)].astype(np.int64)
-        seg_v = inverse[len(a):].astype(np.int64)
+        seg_v = inverse[len(a) :].astype(np.int64)
         lonlat = np.empty((len(node_id), 2))
         lonlat[seg_u] = coords[a]
         lonlat[seg_v] = coords[a + 1]
@@ -127,7 +144,9 @@ class RoadTable:
             if tag not in ways.columns:
                 ways[tag] = None
         if dropped:
-            log.warning("%s: dropped %d segment(s) touching nodes without location", source, dropped)
+            log.warning(
+                "%s: dropped %d segment(s) touching nodes without location", source, dropped
+            )
         return cls(
             node_id=node_id,
             lon=lonlat[:, 0],
@@ -189,7 +208,10 @@ def read_highways(path: str | Path) -> RoadTable:
     table = RoadTable.from_node_paths(rows, refs, way_coords=coords, source=str(path))
     log.info(
         "%s: %d highway ways, %d nodes, %d segments",
-        path.name, len(rows), len(table.node_id), len(table.seg_u),
+        path.name,
+        len(rows),
+        len(table.node_id),
+        len(table.seg_u),
     )
     return table
 
@@ -292,14 +314,25 @@ def sites_from_osm(
         point geometry in EPSG:4326.
     """
     path = _check_path(path)
-    rows = _features(path, "amenity", set(amenities), ("name", "name:zh", "name:en", "isced:level", "operator"))
-    gdf = gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326") if rows else gpd.GeoDataFrame(
-        columns=["osm_type", "osm_id", "amenity", "name", "geometry"], geometry="geometry", crs="EPSG:4326"
+    rows = _features(
+        path, "amenity", set(amenities), ("name", "name:zh", "name:en", "isced:level", "operator")
+    )
+    gdf = (
+        gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
+        if rows
+        else gpd.GeoDataFrame(
+            columns=["osm_type", "osm_id", "amenity", "name", "geometry"],
+            geometry="geometry",
+            crs="EPSG:4326",
+        )
     )
     gdf["site_id"] = "osm:" + gdf["osm_type"].astype(str) + "/" + gdf["osm_id"].astype(str)
     zh = gdf.get("name:zh", pd.Series(None, index=gdf.index))
     gdf["name"] = zh.fillna(gdf["name"]).fillna(gdf["site_id"])
-    gdf["kind"] = [_osm_kind(a, i) for a, i in zip(gdf["amenity"], gdf.get("isced:level", [None] * len(gdf)), strict=True)]
+    gdf["kind"] = [
+        _osm_kind(a, i)
+        for a, i in zip(gdf["amenity"], gdf.get("isced:level", [None] * len(gdf)), strict=True)
+    ]
     gdf["kind_source"] = "osm"
     gdf["pupils"] = np.nan
     if townships is not None:
@@ -368,3 +401,55 @@ def assign_townships(points: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, col:
     joined = gpd.sjoin_nearest(pts, polys, how="left")
     joined = joined[~joined.index.duplicated(keep="first")]
     return joined[col].reindex(points.index)
+
+
+def extract_ways(path: str | Path, way_ids, out_path: str | Path) -> Path:
+    """Write the given ways with all their nodes to a new OSM file (.osm, .osm.bz2, .osm.pbf).
+
+    Useful to cut a mode's roads out of an extract (osmnx's ``graph_from_xml`` reads every way
+    of a file and fails on ways whose nodes are missing). Ways with a node missing from the
+    input are left out. The output is written atomically.
+    """
+    import osmium
+
+    from .io import atomic_path
+
+    path = _check_path(path)
+    wanted = set(int(w) for w in way_ids)
+    ways = []
+    nodes: set[int] = set()
+    for way in (
+        osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
+        .with_locations()
+        .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
+    ):
+        if way.id in wanted and all(n.location.valid() for n in way.nodes):
+            ways.append(
+                osmium.osm.mutable.Way(
+                    id=way.id,
+                    version=way.version,
+                    visible=True,
+                    changeset=way.changeset,
+                    timestamp=way.timestamp,
+                    uid=way.uid,
+                    user=way.user,
+                    tags=dict(way.tags),
+                    nodes=[n.ref for n in way.nodes],
+                )
+            )
+            nodes.update(n.ref for n in way.nodes)
+    out_path = Path(out_path)
+    suffix = "".join(out_path.suffixes[-2:]) if out_path.name.endswith(".bz2") else out_path.suffix
+    with atomic_path(out_path) as tmp:
+        target = tmp.with_name(tmp.name + suffix)  # osmium picks the format from the suffix
+        writer = osmium.SimpleWriter(str(target))
+        try:
+            for node in osmium.FileProcessor(str(path), osmium.osm.NODE):
+                if node.id in nodes:
+                    writer.add_node(node)
+            for way in sorted(ways, key=lambda w: w.id):
+                writer.add_way(way)
+        finally:
+            writer.close()
+        target.rename(tmp)
+    return out_path

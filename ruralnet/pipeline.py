@@ -35,8 +35,13 @@ def county_overview(county: County, out_dir: str | Path, *, modes=("walk", "bus"
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    summary: dict = {"county": county.name, "code": county.code, "sites": len(county.sites),
-                     "villages": len(county.villages), "modes": {}}
+    summary: dict = {
+        "county": county.name,
+        "code": county.code,
+        "sites": len(county.sites),
+        "villages": len(county.villages),
+        "modes": {},
+    }
     sites = county.sites.set_index("site_id", drop=False)
     villages = county.villages.set_index("village_id", drop=False)
     for mode in modes:
@@ -76,6 +81,12 @@ def _overview_map(county: County, path: Path) -> None:
     from .io import atomic_path
 
     m = county.villages.explore(color="#2b8cbe", name="villages", tooltip=["name", "population"])
-    county.sites.explore(m=m, column="kind", name="sites", tooltip=["name", "kind", "pupils"], marker_kwds={"radius": 6})
+    county.sites.explore(
+        m=m,
+        column="kind",
+        name="sites",
+        tooltip=["name", "kind", "pupils"],
+        marker_kwds={"radius": 6},
+    )
     with atomic_path(path) as tmp:
         m.save(str(tmp))

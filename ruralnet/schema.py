@@ -136,7 +136,10 @@ def _labels(frame: pd.DataFrame, mask, id_col: str | None) -> tuple:
     if id_col and id_col in frame.columns:
         ids = frame[id_col].to_numpy()[mask]
         idx = frame.index.to_numpy()[mask]
-        return tuple(i if pd.notna(i) and str(i) != "" else f"index {j}" for i, j in zip(ids, idx, strict=True))
+        return tuple(
+            i if pd.notna(i) and str(i) != "" else f"index {j}"
+            for i, j in zip(ids, idx, strict=True)
+        )
     return tuple(frame.index[mask])
 
 
@@ -191,7 +194,9 @@ def _check_geometry(gdf, problems, id_col, study_area, buffer_km, warn_list, lay
     geom = gdf.geometry
     empty = geom.isna() | geom.is_empty
     if empty.any():
-        problems.append(Problem("missing or empty geometry", "geometry", _labels(gdf, empty, id_col)))
+        problems.append(
+            Problem("missing or empty geometry", "geometry", _labels(gdf, empty, id_col))
+        )
     ok = ~empty
     types = geom.geom_type
     polygonal = ok & types.isin(["Polygon", "MultiPolygon"])
@@ -317,7 +322,9 @@ def validate_sites(
             problems.append(Problem("missing id", "site_id", tuple(gdf.index[nulls])))
         dup = gdf["site_id"].notna() & gdf["site_id"].duplicated(keep=False)
         if dup.any():
-            problems.append(Problem("duplicate id", "site_id", tuple(sorted(set(gdf.loc[dup, "site_id"])))))
+            problems.append(
+                Problem("duplicate id", "site_id", tuple(sorted(set(gdf.loc[dup, "site_id"]))))
+            )
     if "name" in gdf.columns:
         gdf["name"] = gdf["name"].astype("string").str.strip()
         blank = gdf["name"].isna() | (gdf["name"] == "")
@@ -344,7 +351,9 @@ def validate_sites(
     if "township_code" in gdf.columns:
         blank = gdf["township_code"].isna()
         if blank.any():
-            problems.append(Problem("missing township code", "township_code", _labels(gdf, blank, id_col)))
+            problems.append(
+                Problem("missing township code", "township_code", _labels(gdf, blank, id_col))
+            )
     if "pupils" in gdf.columns:
         gdf["pupils"] = _check_count(gdf, "pupils", problems, id_col, required=True)
     for col in SITE_OPTIONAL_NUMERIC:
@@ -368,7 +377,11 @@ def validate_sites(
     if bad_grades:
         mask = gdf.index.isin(bad_grades)
         problems.append(
-            Problem("cannot read grade span (use e.g. 1-4, 7-9, K1-K3)", "grades", _labels(gdf, mask, id_col))
+            Problem(
+                "cannot read grade span (use e.g. 1-4, 7-9, K1-K3)",
+                "grades",
+                _labels(gdf, mask, id_col),
+            )
         )
     gdf["grades"] = gdf["grades"].astype("string")
     derived = {
@@ -395,7 +408,9 @@ def validate_sites(
         warn_list.append(f"pupils above capacity at {list(_labels(gdf, over, id_col))}")
     boarding_over = gdf["boarding_beds"].notna() & (gdf["boarding_beds"] > gdf["pupils"])
     if boarding_over.any():
-        warn_list.append(f"more boarding beds than pupils at {list(_labels(gdf, boarding_over, id_col))}")
+        warn_list.append(
+            f"more boarding beds than pupils at {list(_labels(gdf, boarding_over, id_col))}"
+        )
     for flag, label in (
         ("is_public_boarding", "public boarding school"),
         ("is_central_kindergarten", "central kindergarten"),
@@ -446,7 +461,9 @@ def validate_villages(
     problems: list[Problem] = []
     warn_list: list[str] = []
     if not isinstance(villages, gpd.GeoDataFrame):
-        raise SchemaError(layer, [Problem(f"expected a GeoDataFrame, got {type(villages).__name__}")])
+        raise SchemaError(
+            layer, [Problem(f"expected a GeoDataFrame, got {type(villages).__name__}")]
+        )
     gdf = villages.copy()
     if "village_id" not in gdf.columns and "village_code" in gdf.columns:
         gdf = gdf.rename(columns={"village_code": "village_id"})
@@ -461,16 +478,24 @@ def validate_villages(
             problems.append(Problem("missing id", "village_id", tuple(gdf.index[nulls])))
         dup = gdf["village_id"].notna() & gdf["village_id"].duplicated(keep=False)
         if dup.any():
-            problems.append(Problem("duplicate id", "village_id", tuple(sorted(set(gdf.loc[dup, "village_id"])))))
+            problems.append(
+                Problem(
+                    "duplicate id", "village_id", tuple(sorted(set(gdf.loc[dup, "village_id"])))
+                )
+            )
     if "name" in gdf.columns:
         gdf["name"] = gdf["name"].astype("string").str.strip()
     if "township_code" in gdf.columns:
         gdf["township_code"] = _normalise_code(gdf["township_code"])
         blank = gdf["township_code"].isna()
         if blank.any():
-            problems.append(Problem("missing township code", "township_code", _labels(gdf, blank, id_col)))
+            problems.append(
+                Problem("missing township code", "township_code", _labels(gdf, blank, id_col))
+            )
     if "population" in gdf.columns:
-        gdf["population"] = _check_count(gdf, "population", problems, id_col, required=False, integer=False)
+        gdf["population"] = _check_count(
+            gdf, "population", problems, id_col, required=False, integer=False
+        )
     for col in CHILD_COLUMNS.values():
         if col in gdf.columns:
             gdf[col] = _check_count(gdf, col, problems, id_col, required=False)
@@ -541,7 +566,7 @@ def largest_remainder(values: np.ndarray) -> np.ndarray:
     """Round non-negative reals to integers whose sum equals the rounded sum of the reals."""
     values = np.asarray(values, dtype=float)
     floors = np.floor(values)
-    short = int(round(values.sum() - floors.sum()))
+    short = round(values.sum() - floors.sum())
     if short > 0:
         order = np.argsort(-(values - floors), kind="stable")
         floors[order[:short]] += 1

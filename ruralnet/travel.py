@@ -224,7 +224,11 @@ def od_matrix(
     o_snap = network.snap(origins, ids=o_ids)
     d_snap = network.snap(destinations, ids=d_ids)
     return od_from_snaps(
-        network, o_snap, d_snap, cutoff_minutes=cutoff_minutes, connectors=connectors,
+        network,
+        o_snap,
+        d_snap,
+        cutoff_minutes=cutoff_minutes,
+        connectors=connectors,
         progress=progress,
     )
 
@@ -242,8 +246,11 @@ def od_from_snaps(
     progress = network.settings.progress if progress is None else progress
     cutoff_s = None if cutoff_minutes is None else cutoff_minutes * 60.0
     times, dist = travel_times(
-        network.graph, o_snap["node"].to_numpy(), d_snap["node"].to_numpy(),
-        cutoff_s=None if connectors else cutoff_s, progress=progress,
+        network.graph,
+        o_snap["node"].to_numpy(),
+        d_snap["node"].to_numpy(),
+        cutoff_s=None if connectors else cutoff_s,
+        progress=progress,
     )
     if connectors:
         speed = network.settings.connector_speed_kmh / 3.6
@@ -294,10 +301,10 @@ def nearest(
         lookup = destinations.set_index(id_col)[by] if id_col else destinations[by]
         table[by] = table["to_id"].map(lookup)
         keys.append(by)
-    table = table.sort_values(keys + ["minutes", "to_id"], na_position="last", kind="stable")
+    table = table.sort_values([*keys, "minutes", "to_id"], na_position="last", kind="stable")
     best = table.groupby(keys, sort=True, dropna=False).head(1).copy()
     best.loc[best["minutes"].isna(), "to_id"] = None
-    return best[keys + ["to_id", "minutes", "metres"]].reset_index(drop=True)
+    return best[[*keys, "to_id", "minutes", "metres"]].reset_index(drop=True)
 
 
 def _ids(layer, ids) -> pd.Index:

@@ -1,0 +1,72 @@
+"""Shared fixtures: real data from ../shared/geodata, skipped with a reason when absent."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+
+from ruralnet import datasets
+from ruralnet.errors import RuralnetWarning
+
+NO_SHARED = (
+    "../shared/geodata is not on this machine (a clone outside the ruralnet workspace); "
+    "set RURALNET_GEODATA to run the real-data tests"
+)
+
+
+@pytest.fixture(scope="session")
+def geodata() -> Path:
+    root = datasets.shared_geodata()
+    if root is None:
+        pytest.skip(NO_SHARED)
+    return root
+
+
+@pytest.fixture(scope="session")
+def andorra_pbf(geodata) -> Path:
+    path = geodata / "andorra" / "andorra-2025-01.osm.pbf"
+    if not path.exists():
+        pytest.skip(f"{path} missing")
+    return path
+
+
+@pytest.fixture(scope="session")
+def andorra_dem(geodata) -> Path:
+    return geodata / "andorra" / "srtm3_andorra.tif"
+
+
+@pytest.fixture(scope="session")
+def andorra_roads(andorra_pbf):
+    from ruralnet.osm import read_highways
+
+    return read_highways(andorra_pbf)
+
+
+@pytest.fixture(scope="session")
+def bus_net(andorra_roads):
+    from ruralnet.network import build_network
+
+    return build_network(andorra_roads, "bus")
+
+
+@pytest.fixture(scope="session")
+def walk_net(andorra_roads):
+    from ruralnet.network import build_network
+
+    return build_network(andorra_roads, "walk")
+
+
+@pytest.fixture(scope="session")
+def andorra_county_dir(andorra_pbf, tmp_path_factory) -> Path:
+    return datasets.make_andorra_county(tmp_path_factory.mktemp("andorra") / "county")
+
+
+@pytest.fixture(scope="session")
+def andorra_county(andorra_county_dir):
+    from ruralnet import load_county
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuralnetWarning)  # Andorra has no "three schools"
+        return load_county(andorra_county_dir)

@@ -1,0 +1,97 @@
+"""The command line on a real county folder (Andorra extract with OSM schools)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+
+
+def run(*args, check=True):
+    return subprocess.run(
+        [sys.executable, "-m", "ruralnet.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=check,
+    )
+
+
+def test_network_graphml(andorra_county_dir, bus_net, tmp_path):
+    out = tmp_path / "bus.graphml"
+    run("network", andorra_county_dir, "--mode", "bus", "--out", out)
+    g = nx.read_graphml(out)
+    assert g.number_of_edges() == bus_net.n_edges and g.number_of_nodes() == bus_net.n_nodes
+    edge = next(iter(g.edges(data=True)))[2]
+    assert edge["length"] > 0 and edge["travel_time"] > 0
+
+
+def test_od_csv(andorra_county_dir, andorra_county, tmp_path):
+    out = tmp_path / "od.csv"
+    run(
+        "od",
+        andorra_county_dir,
+        "--mode",
+        "walk",
+        "--from",
+        "villages",
+        "--to",
+        "sites",
+        "--out",
+        out,
+    )
+    od = pd.read_csv(out, dtype={"from_id": str, "to_id": str})
+    assert list(od.columns) == ["from_id", "to_id", "minutes", "metres"]
+    assert len(od) == len(andorra_county.villages) * len(andorra_county.sites)
+    # empty (not a sentinel) for unreachable pairs; same numbers as the library
+    from ruralnet.travel import od_matrix
+
+    lib = od_matrix(
+        andorra_county.network("walk"),
+        andorra_county.villages,
+        andorra_county.sites,
+        origin_ids="village_id",
+        destination_ids="site_id",
+        progress=False,
+    )
+    np.testing.assert_allclose(od["minutes"], lib["minutes"], rtol=1e-12)
+    assert od["minutes"].isna().sum() == lib["minutes"].isna().sum()
+    sites_od = tmp_path / "ss.csv"
+    run(
+        "od",
+        andorra_county_dir,
+        "--mode",
+        "bus",
+        "--from",
+        "sites",
+        "--to",
+        "sites",
+        "--cutoff",
+        "20",
+        "--out",
+        sites_od,
+    )
+    ss = pd.read_csv(sites_od)
+    assert len(ss) == len(andorra_county.sites) ** 2 and ss["minutes"].max() <= 20
+
+
+def test_bad_folder_is_a_clear_error(tmp_path):
+    res = run("od", tmp_path, "--mode", "bus", "--out", tmp_path / "x.csv", check=False)
+    assert res.returncode == 2
+    assert "no road file" in res.stderr and "Traceback" not in res.stderr
+
+
+@pytest.mark.slow
+def test_demo_writes_tables_and_map(andorra_pbf, tmp_path):
+    res = run("--no-progress", "demo", "--out", tmp_path / "demo")
+    assert res.returncode == 0, res.stderr
+    summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
+    assert summary["sites"] == 30 and set(summary["modes"]) == {"walk", "bus"}
+    for f in ("map.html", "od_walk.csv", "od_bus.csv", "nearest_bus.csv", "snaps_walk.csv"):
+        assert (tmp_path / "demo" / f).stat().st_size > 0
+    html = (tmp_path / "demo" / "map.html").read_text()
+    assert "Lycée Comte de Foix" in html or "Lyc\\u00e9e Comte de Foix" in html

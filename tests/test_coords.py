@@ -1,0 +1,81 @@
+"""GCJ-02 / BD-09 conversions: accuracy, round trips, behaviour outside China."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import shapely
+
+from ruralnet import coords
+from ruralnet.network import haversine_m
+
+rng = np.random.default_rng(42)
+LON = rng.uniform(73.7, 134.7, 2000)
+LAT = rng.uniform(18.2, 53.4, 2000)
+
+
+def test_gcj02_offset_is_hundreds_of_metres_in_china():
+    glon, glat = coords.wgs84_to_gcj02(LON, LAT)
+    shift = haversine_m(LON, LAT, glon, glat)
+    assert shift.min() > 5 and shift.max() < 1000
+    # Liannan county seat: the known offset there is roughly 500-600 m
+    one = haversine_m(112.29, 24.72, *coords.wgs84_to_gcj02(112.29, 24.72))
+    assert 300 < one < 800
+
+
+@pytest.mark.parametrize(
+    ("forward", "inverse"),
+    [
+        (coords.wgs84_to_gcj02, coords.gcj02_to_wgs84),
+        (coords.wgs84_to_bd09, coords.bd09_to_wgs84),
+        (coords.gcj02_to_bd09, coords.bd09_to_gcj02),
+    ],
+)
+def test_round_trip_well_under_5_m(forward, inverse):
+    back = inverse(*forward(LON, LAT))
+    err = haversine_m(LON, LAT, *back)
+    assert err.max() < 0.01  # 1 cm, far under the 5 m the planners need
+
+
+def test_inverse_is_accurate_against_the_forward_formula():
+    """Converting a GCJ-02 point to WGS84 must land where the forward formula maps back."""
+    glon, glat = coords.wgs84_to_gcj02(LON, LAT)
+    wlon, wlat = coords.gcj02_to_wgs84(glon, glat)
+    err = haversine_m(LON, LAT, wlon, wlat)
+    assert np.percentile(err, 100) < 0.01
+
+
+def test_identity_outside_china():
+    lon, lat = np.array([1.52, -73.9, 151.2]), np.array([42.5, 40.7, -33.9])
+    glon, glat = coords.wgs84_to_gcj02(lon, lat)
+    np.testing.assert_array_equal(glon, lon)
+    np.testing.assert_array_equal(glat, lat)
+    assert np.array_equal(coords.to_wgs84(lon, lat, "cgcs2000")[0], lon)
+
+
+def test_unknown_system_named_in_error():
+    with pytest.raises(ValueError, match="mercator"):
+        coords.normalise_coord_system("mercator")
+    assert coords.normalise_coord_system("Amap") == "gcj02"
+    assert coords.normalise_coord_system("BD-09") == "bd09"
+
+
+def test_qingyuan_boundary_conversion(geodata):
+    """The real GCJ-02 county boundaries move by the expected few hundred metres."""
+    data = json.loads((geodata / "qingyuan" / "counties_gcj02.geojson").read_text(encoding="utf-8"))
+    geom = shapely.geometry.shape(data["features"][0]["geometry"])
+    wgs = coords.transform_geometry(geom, "gcj02")
+    a = shapely.get_coordinates(geom)
+    b = shapely.get_coordinates(wgs)
+    shift = haversine_m(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
+    assert 300 < shift.mean() < 800
+    back = shapely.get_coordinates(coords.transform_geometry(wgs, "gcj02", inverse=True))
+    assert haversine_m(a[:, 0], a[:, 1], back[:, 0], back[:, 1]).max() < 0.01
+
+
+def test_local_metric_crs_is_utm():
+    crs = coords.local_metric_crs([112.3, 112.4], [24.7, 24.8])
+    assert crs.to_epsg() == 32649
+    assert coords.local_metric_crs([1.5], [42.5]).to_epsg() == 32631

@@ -1,0 +1,42 @@
+"""Settings: documented defaults, validation, unknown keys rejected."""
+
+from __future__ import annotations
+
+import pytest
+
+from ruralnet.errors import SettingsError
+from ruralnet.settings import Settings
+
+
+def test_defaults_follow_the_norms():
+    s = Settings()
+    assert s.walk_speed_kmh == 4.0 and s.bus_max_kmh == 60 and s.bus_slow_kmh == 20
+    assert s.bus_seats == 56 and s.kindergarten_bus_seats == 45
+    assert s.max_ride_minutes == 45 and s.oversized_class == 56 and s.small_site_pupils == 20
+    assert max(s.bus_speeds_kmh.values()) <= s.bus_max_kmh
+
+
+def test_unknown_key_raises_with_suggestions():
+    with pytest.raises(SettingsError, match="walking_speed") as err:
+        Settings.from_dict({"walking_speed": 3})
+    assert "walk_speed_kmh" in str(err.value)
+    assert isinstance(err.value, ValueError)
+
+
+def test_invalid_values_all_reported():
+    with pytest.raises(SettingsError) as err:
+        Settings(walk_speed_kmh=-1, bus_seats=0, max_snap_m=float("nan"))
+    text = str(err.value)
+    assert "walk_speed_kmh" in text and "bus_seats" in text and "max_snap_m" in text
+
+
+def test_replace_merges_tables():
+    s = Settings().replace(bus_speeds_kmh={"track": 15.0})
+    assert s.bus_speeds_kmh["track"] == 15 and "primary" in s.bus_speeds_kmh
+    with pytest.raises(TypeError):
+        s.bus_speeds_kmh["track"] = 1  # immutable
+
+
+def test_age_shares_validated():
+    with pytest.raises(SettingsError, match="unknown stages"):
+        Settings.from_dict({"age_shares": {"senior": 0.1}})
