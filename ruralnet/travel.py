@@ -74,6 +74,11 @@ class CSRGraph:
         )
 
     @cached_property
+    def chains(self) -> Chains:
+        """Junctions and degree-2 chains (computed once; see :func:`find_chains`)."""
+        return find_chains(self)
+
+    @cached_property
     def _edge_keys(self) -> np.ndarray:
         rows = np.repeat(np.arange(self.n, dtype=np.int64), np.diff(self.time.indptr))
         return rows * self.n + self.time.indices  # sorted: CSR rows in order, columns sorted
@@ -138,6 +143,145 @@ class CSRGraph:
         return out
 
 
+@dataclass
+class Chains:
+    """Degree-2 chains of a graph: runs of pass-through nodes between junctions.
+
+    A pass-through node has exactly two neighbours and lets traffic through in the same
+    directions on both sides (a two-way road, or a one-way road continuing). Every other node
+    is a junction (``kept``). Each chain runs from a junction through pass-through nodes to a
+    junction; ``nodes`` holds all chains one after the other, ``chain`` the chain of each
+    entry, and the cumulative times and lengths along the chain in both directions.
+    """
+
+    kept: np.ndarray  # bool per node
+    nodes: np.ndarray  # flat chain entries (node indices), endpoints included
+    chain: np.ndarray  # chain id of each entry
+    fwd_t: np.ndarray  # cumulative time from the chain start, forward
+    fwd_m: np.ndarray
+    bwd_t: np.ndarray  # cumulative time of the reverse edges, from the chain start
+    bwd_m: np.ndarray
+    fwd_ok: np.ndarray  # per chain: traversable start -> end
+    bwd_ok: np.ndarray  # per chain: traversable end -> start
+    direct: np.ndarray  # edge positions (in the CSR) joining two junctions
+
+
+def _edge_pos(graph: CSRGraph, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """CSR position of each edge a -> b and whether it exists."""
+    keys = a.astype(np.int64) * graph.n + b
+    pos = np.searchsorted(graph._edge_keys, keys)
+    pos = np.minimum(pos, len(graph._edge_keys) - 1)
+    return pos, graph._edge_keys[pos] == keys
+
+
+def find_chains(graph: CSRGraph) -> Chains:
+    """Split a graph into junctions and the degree-2 chains between them."""
+    n = graph.n
+    pattern = graph.time.copy()
+    pattern.data = np.ones_like(pattern.data)
+    sym = (pattern + pattern.T).tocsr()
+    sym.setdiag(0)
+    sym.eliminate_zeros()
+    sym.sort_indices()
+    deg = np.diff(sym.indptr)
+    cand = np.flatnonzero(deg == 2)
+    a = sym.indices[sym.indptr[cand]]
+    b = sym.indices[sym.indptr[cand] + 1]
+    _, in_a = _edge_pos(graph, a, cand)
+    _, out_a = _edge_pos(graph, cand, a)
+    _, in_b = _edge_pos(graph, b, cand)
+    _, out_b = _edge_pos(graph, cand, b)
+    through = (in_a == out_b) & (in_b == out_a) & (in_a | in_b)
+    kept = np.ones(n, dtype=bool)
+    kept[cand[through]] = False
+
+    ptr, idx = sym.indptr.tolist(), sym.indices.tolist()
+    kept_l = kept.tolist()
+    visited = bytearray(n)
+    chains: list[list[int]] = []
+
+    def walk(start: int) -> None:
+        for first in idx[ptr[start] : ptr[start + 1]]:
+            if kept_l[first] or visited[first]:
+                continue
+            path, prev, cur = [start], start, first
+            while not kept_l[cur]:
+                visited[cur] = 1
+                path.append(cur)
+                x, y = idx[ptr[cur]], idx[ptr[cur] + 1]
+                prev, cur = cur, (y if x == prev else x)
+            path.append(cur)
+            chains.append(path)
+
+    for k in np.flatnonzero(kept).tolist():
+        walk(k)
+    for x in np.flatnonzero(~kept).tolist():  # rings with no junction: make one node a junction
+        if not visited[x]:
+            kept_l[x] = True
+            kept[x] = True
+            walk(x)
+
+    lengths = np.array([len(c) for c in chains], dtype=np.int64)
+    flat = np.array([v for c in chains for v in c], dtype=np.int64)
+    chain = np.repeat(np.arange(len(chains)), lengths)
+    same = np.flatnonzero(chain[:-1] == chain[1:])
+    p, q = flat[same], flat[same + 1]
+    fpos, fok = _edge_pos(graph, p, q)
+    bpos, bok = _edge_pos(graph, q, p)
+    step = {
+        "fwd_t": np.where(fok, graph.time.data[fpos], 0.0),
+        "fwd_m": np.where(fok, graph.length.data[fpos], 0.0),
+        "bwd_t": np.where(bok, graph.time.data[bpos], 0.0),
+        "bwd_m": np.where(bok, graph.length.data[bpos], 0.0),
+    }
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    cum = {}
+    for key, values in step.items():
+        c = np.zeros(len(flat))
+        c[same + 1] = values
+        c = np.cumsum(c)
+        cum[key] = c - np.repeat(c[starts], lengths)
+    fwd_ok = np.ones(len(chains), dtype=bool)
+    bwd_ok = np.ones(len(chains), dtype=bool)
+    np.logical_and.at(fwd_ok, chain[same], fok)
+    np.logical_and.at(bwd_ok, chain[same], bok)
+    rows = np.repeat(np.arange(n), np.diff(graph.time.indptr))
+    direct = np.flatnonzero(kept[rows] & kept[graph.time.indices])
+    return Chains(kept, flat, chain, cum["fwd_t"], cum["fwd_m"], cum["bwd_t"], cum["bwd_m"],
+                  fwd_ok, bwd_ok, direct)
+
+
+def reduce_graph(graph: CSRGraph, keep: np.ndarray) -> tuple[CSRGraph, np.ndarray]:
+    """The graph on junctions and ``keep`` nodes only, with chains collapsed to single edges.
+
+    Shortest times and fastest-path lengths between retained nodes are exactly those of the
+    full graph. Returns the reduced graph and, for every original node, its index in the
+    reduced graph (-1 if not retained).
+    """
+    ch = graph.chains
+    retained = ch.kept.copy()
+    retained[np.asarray(keep, dtype=np.int64)] = True
+    flat_kept = np.flatnonzero(retained[ch.nodes])
+    p, q = flat_kept[:-1], flat_kept[1:]
+    same = ch.chain[p] == ch.chain[q]
+    p, q = p[same], q[same]
+    c = ch.chain[p]
+    f, b = ch.fwd_ok[c], ch.bwd_ok[c]
+    rows = np.repeat(np.arange(graph.n), np.diff(graph.time.indptr))
+    u = np.concatenate([ch.nodes[p[f]], ch.nodes[q[b]], rows[ch.direct]])
+    v = np.concatenate([ch.nodes[q[f]], ch.nodes[p[b]], graph.time.indices[ch.direct]])
+    t = np.concatenate([ch.fwd_t[q[f]] - ch.fwd_t[p[f]], ch.bwd_t[q[b]] - ch.bwd_t[p[b]],
+                        graph.time.data[ch.direct]])
+    m = np.concatenate([ch.fwd_m[q[f]] - ch.fwd_m[p[f]], ch.bwd_m[q[b]] - ch.bwd_m[p[b]],
+                        graph.length.data[ch.direct]])
+    mapping = np.full(graph.n, -1, dtype=np.int64)
+    ids = np.flatnonzero(retained)
+    mapping[ids] = np.arange(len(ids))
+    loop = u == v
+    reduced = CSRGraph.from_edges(mapping[u[~loop]], mapping[v[~loop]], t[~loop], m[~loop], len(ids))
+    return reduced, mapping
+
+
 def travel_times(
     graph: CSRGraph,
     from_nodes: np.ndarray,
@@ -146,11 +290,14 @@ def travel_times(
     cutoff_s: float | None = None,
     metres: bool = True,
     progress: bool = False,
+    contract: bool = True,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Fastest times (s) and their lengths (m) between node sets, as dense matrices.
 
-    Dijkstra runs from the smaller side: from the origins on the graph, or from the targets
-    on the reversed graph. Repeated nodes are routed once.
+    With ``contract`` (the default), Dijkstra runs on the graph reduced to junctions and the
+    query's own nodes (:func:`reduce_graph`): the same answers on a graph many times smaller.
+    It runs from the smaller side: from the origins, or from the targets on the reversed
+    graph. Repeated nodes are routed once.
 
     Returns
     -------
@@ -161,6 +308,9 @@ def travel_times(
     to_nodes = np.asarray(to_nodes, dtype=np.int64)
     uf, f_inv = np.unique(from_nodes, return_inverse=True)
     ut, t_inv = np.unique(to_nodes, return_inverse=True)
+    if contract:
+        graph, mapping = reduce_graph(graph, np.concatenate([uf, ut]))
+        uf, ut = mapping[uf], mapping[ut]
     backwards = len(ut) < len(uf)
     g, src, dst = (graph.reverse, ut, uf) if backwards else (graph, uf, ut)
     times = np.empty((len(src), len(dst)))

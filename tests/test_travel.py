@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 
+import itertools
+
 import geopandas as gpd
 import networkx as nx
 import numpy as np
@@ -178,3 +180,62 @@ def test_nearest_by_kind_keeps_unreachable_origins():
     assert best.loc[best["from_id"] == "v2", "to_id"].isna().all()
     overall = nearest(od)
     assert overall.set_index("from_id").loc["v1", "to_id"] == "b"
+
+
+def _road_like(seed: int):
+    """Junctions joined by subdivided chains: one-way either way, two-way with unequal times,
+    parallel chains, dead ends, and a ring with no junction at all."""
+    rng = np.random.default_rng(seed)
+    n_junctions = int(rng.integers(5, 25))
+    u, v, t, m = [], [], [], []
+    nxt = n_junctions
+
+    def add(a, b):
+        u.append(a)
+        v.append(b)
+        t.append(rng.uniform(1, 60))
+        m.append(rng.uniform(5, 500))
+
+    for _ in range(int(rng.integers(n_junctions, 3 * n_junctions))):
+        a, b = (int(x) for x in rng.integers(0, n_junctions, 2))
+        interior = list(range(nxt, nxt + int(rng.integers(0, 6))))
+        nxt += len(interior)
+        path = [a, *interior, b]
+        kind = rng.choice(["two", "fwd", "bwd"])
+        for p, q in itertools.pairwise(path):
+            if p == q:
+                continue
+            if kind in ("two", "fwd"):
+                add(p, q)
+            if kind in ("two", "bwd"):
+                add(q, p)
+    ring = list(range(nxt, nxt + 5))
+    for p, q in itertools.pairwise([*ring, ring[0]]):
+        add(p, q)
+        add(q, p)
+    n = nxt + 5
+    return n, np.array(u), np.array(v), np.array(t), np.array(m)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_contraction_is_exact_on_road_like_graphs(seed):
+    n, u, v, t, m = _road_like(seed)
+    g = _nx_graph(u, v, t, m)
+    g.add_nodes_from(range(n))
+    rng = np.random.default_rng(seed + 100)
+    nodes = rng.choice(n, min(n, 20), replace=False)
+    _check_against_networkx(g, n, u, v, t, m, nodes[:8], nodes[8:])
+    csr = CSRGraph.from_edges(u, v, t, m, n)
+    full_t, full_m = travel_times(csr, nodes[:8], nodes, contract=False)
+    red_t, red_m = travel_times(csr, nodes[:8], nodes, contract=True)
+    np.testing.assert_allclose(red_t, full_t, atol=1e-9)
+    np.testing.assert_allclose(red_m, full_m, atol=1e-9)
+
+
+def test_contraction_shrinks_the_real_graph(bus_net):
+    from ruralnet.travel import reduce_graph
+
+    keep = np.arange(0, bus_net.n_nodes, 1000)
+    reduced, mapping = reduce_graph(bus_net.graph, keep)
+    assert reduced.n < bus_net.n_nodes / 4
+    assert (mapping[keep] >= 0).all()
