@@ -18,6 +18,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check ruralnet tests benchmarks
+	$(BIN)/ruff format --check ruralnet tests benchmarks
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -54,7 +54,9 @@ def _stage(name: str, pbf: str, osm_xml: str | None) -> dict:
 def _in_subprocess(name: str, pbf: Path, osm_xml: Path | None) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, "--stage", name, "--pbf", str(pbf), "--osm", str(osm_xml or "")],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -128,8 +130,14 @@ def _routing(pbf: Path, repeat: int) -> dict:
     max_diff = float(np.abs(ref[finite] - times[finite]).max())
     assert max_diff < 1e-6, f"times differ from networkx by {max_diff}"
     return {
-        "origins": len(o), "destinations": len(d), "graph_nodes": net.n_nodes, "graph_edges": net.n_edges,
-        "first_call_s": first_s, "ours_s": min(ours_t), "ours_with_metres_s": min(ours_tm), "networkx_s": nx_s,
+        "origins": len(o),
+        "destinations": len(d),
+        "graph_nodes": net.n_nodes,
+        "graph_edges": net.n_edges,
+        "first_call_s": first_s,
+        "ours_s": min(ours_t),
+        "ours_with_metres_s": min(ours_tm),
+        "networkx_s": nx_s,
         "max_diff_s": max_diff,
     }
 
@@ -170,31 +178,51 @@ def main() -> None:
     r = _routing(pbf, args.repeat)
 
     print("== load the Andorra bus network (each in a fresh process) ==")
-    print(f"ruralnet  PBF -> bus network      {ours['seconds']:7.2f} s  peak {ours['peak_mb']:6.0f} MB  "
-          f"({ours['nodes']:,} nodes, {ours['edges']:,} edges)")
-    print(f"ruralnet  PBF -> walk network     {ours_walk['seconds']:7.2f} s  peak {ours_walk['peak_mb']:6.0f} MB  "
-          f"({ours_walk['nodes']:,} nodes, {ours_walk['edges']:,} edges)")
-    print(f"osmnx     graph_from_xml+speeds   {ox_simpl['seconds']:7.2f} s  peak {ox_simpl['peak_mb']:6.0f} MB  "
-          f"({ox_simpl['nodes']:,} nodes, {ox_simpl['edges']:,} edges, simplified)")
-    print(f"osmnx     same, simplify=False    {ox_raw['seconds']:7.2f} s  peak {ox_raw['peak_mb']:6.0f} MB  "
-          f"({ox_raw['nodes']:,} nodes, {ox_raw['edges']:,} edges)")
+    print(
+        f"ruralnet  PBF -> bus network      {ours['seconds']:7.2f} s  peak {ours['peak_mb']:6.0f} MB  "
+        f"({ours['nodes']:,} nodes, {ours['edges']:,} edges)"
+    )
+    print(
+        f"ruralnet  PBF -> walk network     {ours_walk['seconds']:7.2f} s  peak {ours_walk['peak_mb']:6.0f} MB  "
+        f"({ours_walk['nodes']:,} nodes, {ours_walk['edges']:,} edges)"
+    )
+    print(
+        f"osmnx     graph_from_xml+speeds   {ox_simpl['seconds']:7.2f} s  peak {ox_simpl['peak_mb']:6.0f} MB  "
+        f"({ox_simpl['nodes']:,} nodes, {ox_simpl['edges']:,} edges, simplified)"
+    )
+    print(
+        f"osmnx     same, simplify=False    {ox_raw['seconds']:7.2f} s  peak {ox_raw['peak_mb']:6.0f} MB  "
+        f"({ox_raw['nodes']:,} nodes, {ox_raw['edges']:,} edges)"
+    )
     print(f"(writing the bus ways to .osm for osmnx took {extract_s:.2f} s, not counted)")
-    print(f"load ratio osmnx/ruralnet: {ox_simpl['seconds'] / ours['seconds']:.1f}x faster "
-          f"(vs unsimplified osmnx {ox_raw['seconds'] / ours['seconds']:.1f}x); "
-          f"peak memory {ox_simpl['peak_mb'] / ours['peak_mb']:.1f}x lower")
-    print(f"same roads as osmnx: {check['same_edges']} ({check['edges']:,} directed edges); "
-          f"same travel times: max difference {check['max_time_diff_s']:.2e} s")
+    print(
+        f"load ratio osmnx/ruralnet: {ox_simpl['seconds'] / ours['seconds']:.1f}x faster "
+        f"(vs unsimplified osmnx {ox_raw['seconds'] / ours['seconds']:.1f}x); "
+        f"peak memory {ox_simpl['peak_mb'] / ours['peak_mb']:.1f}x lower"
+    )
+    print(
+        f"same roads as osmnx: {check['same_edges']} ({check['edges']:,} directed edges); "
+        f"same travel times: max difference {check['max_time_diff_s']:.2e} s"
+    )
     print()
     print("== villages and hamlets x schools and kindergartens, bus, same graph ==")
-    print(f"{r['origins']} origins x {r['destinations']} destinations on {r['graph_nodes']:,} nodes / "
-          f"{r['graph_edges']:,} edges")
+    print(
+        f"{r['origins']} origins x {r['destinations']} destinations on {r['graph_nodes']:,} nodes / "
+        f"{r['graph_edges']:,} edges"
+    )
     print(f"networkx loop (single_source_dijkstra_path_length) {r['networkx_s']:8.3f} s")
-    print(f"ruralnet first call (finds degree-2 chains, cached) {r['first_call_s']:8.3f} s  "
-          f"ratio {r['networkx_s'] / r['first_call_s']:.0f}x")
-    print(f"ruralnet travel_times (minutes)                     {r['ours_s']:8.3f} s  "
-          f"ratio {r['networkx_s'] / r['ours_s']:.0f}x")
-    print(f"ruralnet travel_times (minutes and metres)          {r['ours_with_metres_s']:8.3f} s  "
-          f"ratio {r['networkx_s'] / r['ours_with_metres_s']:.0f}x")
+    print(
+        f"ruralnet first call (finds degree-2 chains, cached) {r['first_call_s']:8.3f} s  "
+        f"ratio {r['networkx_s'] / r['first_call_s']:.0f}x"
+    )
+    print(
+        f"ruralnet travel_times (minutes)                     {r['ours_s']:8.3f} s  "
+        f"ratio {r['networkx_s'] / r['ours_s']:.0f}x"
+    )
+    print(
+        f"ruralnet travel_times (minutes and metres)          {r['ours_with_metres_s']:8.3f} s  "
+        f"ratio {r['networkx_s'] / r['ours_with_metres_s']:.0f}x"
+    )
     print(f"identical to networkx: max difference {r['max_diff_s']:.2e} s")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import warnings
 from pathlib import Path
 
 from ._version import __version__
@@ -57,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # RuralnetWarnings are also logged by the library: show them once, as log lines
+    from .errors import RuralnetWarning
+
+    warnings.simplefilter("ignore", RuralnetWarning)
     if args.command is None:
         _parser().print_help()
         return 0

@@ -247,8 +247,18 @@ def find_chains(graph: CSRGraph) -> Chains:
     np.logical_and.at(bwd_ok, chain[same], bok)
     rows = np.repeat(np.arange(n), np.diff(graph.time.indptr))
     direct = np.flatnonzero(kept[rows] & kept[graph.time.indices])
-    return Chains(kept, flat, chain, cum["fwd_t"], cum["fwd_m"], cum["bwd_t"], cum["bwd_m"],
-                  fwd_ok, bwd_ok, direct)
+    return Chains(
+        kept,
+        flat,
+        chain,
+        cum["fwd_t"],
+        cum["fwd_m"],
+        cum["bwd_t"],
+        cum["bwd_m"],
+        fwd_ok,
+        bwd_ok,
+        direct,
+    )
 
 
 def reduce_graph(graph: CSRGraph, keep: np.ndarray) -> tuple[CSRGraph, np.ndarray]:
@@ -270,15 +280,27 @@ def reduce_graph(graph: CSRGraph, keep: np.ndarray) -> tuple[CSRGraph, np.ndarra
     rows = np.repeat(np.arange(graph.n), np.diff(graph.time.indptr))
     u = np.concatenate([ch.nodes[p[f]], ch.nodes[q[b]], rows[ch.direct]])
     v = np.concatenate([ch.nodes[q[f]], ch.nodes[p[b]], graph.time.indices[ch.direct]])
-    t = np.concatenate([ch.fwd_t[q[f]] - ch.fwd_t[p[f]], ch.bwd_t[q[b]] - ch.bwd_t[p[b]],
-                        graph.time.data[ch.direct]])
-    m = np.concatenate([ch.fwd_m[q[f]] - ch.fwd_m[p[f]], ch.bwd_m[q[b]] - ch.bwd_m[p[b]],
-                        graph.length.data[ch.direct]])
+    t = np.concatenate(
+        [
+            ch.fwd_t[q[f]] - ch.fwd_t[p[f]],
+            ch.bwd_t[q[b]] - ch.bwd_t[p[b]],
+            graph.time.data[ch.direct],
+        ]
+    )
+    m = np.concatenate(
+        [
+            ch.fwd_m[q[f]] - ch.fwd_m[p[f]],
+            ch.bwd_m[q[b]] - ch.bwd_m[p[b]],
+            graph.length.data[ch.direct],
+        ]
+    )
     mapping = np.full(graph.n, -1, dtype=np.int64)
     ids = np.flatnonzero(retained)
     mapping[ids] = np.arange(len(ids))
     loop = u == v
-    reduced = CSRGraph.from_edges(mapping[u[~loop]], mapping[v[~loop]], t[~loop], m[~loop], len(ids))
+    reduced = CSRGraph.from_edges(
+        mapping[u[~loop]], mapping[v[~loop]], t[~loop], m[~loop], len(ids)
+    )
     return reduced, mapping
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import itertools
 
-import itertools
-
 import geopandas as gpd
 import networkx as nx
 import numpy as np
