@@ -46,6 +46,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     od.add_argument("--out", type=Path, required=True, help="output .csv file")
 
+    data = sub.add_parser(
+        "demo-data", help="regenerate the bundled county (连南, real boundary and names)"
+    )
+    data.add_argument(
+        "--seed", type=int, default=None, help="random seed (default: the bundled county's)"
+    )
+    data.add_argument("--out", type=Path, required=True, help="county folder to write")
+    data.add_argument(
+        "--county", default="441826", help="Qingyuan county code (default 441826 连南)"
+    )
+
+    prov = sub.add_parser("province", help="generate many county folders (scale tests, benchmarks)")
+    prov.add_argument(
+        "--counties",
+        default="qingyuan",
+        help="'qingyuan' (the 8 real counties) or a number of synthetic counties",
+    )
+    prov.add_argument("--seed", type=int, default=0)
+    prov.add_argument("--cell", type=float, default=90.0, help="DEM cell size in metres")
+    prov.add_argument("--out", type=Path, required=True)
+
     andorra = sub.add_parser(
         "andorra-county", help="write a county folder wrapping the real Andorra data"
     )
@@ -87,15 +108,12 @@ def _demo(args) -> int:
 
     folder = args.county or datasets.bundled_county()
     if folder is None:
-        if datasets.andorra_files() is None:
-            print(
-                "ruralnet demo: no bundled county yet and no shared Andorra data found "
-                "(../shared/geodata or RURALNET_GEODATA)",
-                file=sys.stderr,
-            )
-            return 2
-        folder = datasets.make_andorra_county(args.out / "county")
-        print(f"county: real Andorra OSM roads and schools (assumed enrolment) in {folder}")
+        print(
+            "ruralnet demo: the bundled county geodata/demo-liannan is missing; "
+            "regenerate it with: ruralnet demo-data --out geodata/demo-liannan",
+            file=sys.stderr,
+        )
+        return 2
     county = load_county(folder, settings=_settings(args))
     summary = county_overview(county, args.out)
     print(f"{county.name}: {summary['sites']} sites, {summary['villages']} villages")
@@ -148,7 +166,36 @@ def _andorra(args) -> int:
     return 0
 
 
-_COMMANDS = {"demo": _demo, "network": _network, "od": _od, "andorra-county": _andorra}
+def _demo_data(args) -> int:
+    from .synthetic import DEMO_SEED, generate_county, liannan_spec, qingyuan_spec, write_county
+
+    spec = liannan_spec() if args.county == "441826" else qingyuan_spec(args.county)
+    seed = DEMO_SEED if args.seed is None else args.seed
+    gen = generate_county(spec, seed=seed)
+    write_county(gen, args.out)
+    print(f"{spec.name} (seed {seed}): {gen.stats} -> {args.out}")
+    return 0
+
+
+def _province(args) -> int:
+    from .synthetic import generate_province
+
+    counties = args.counties if args.counties == "qingyuan" else int(args.counties)
+    paths = generate_province(
+        args.out, counties, seed=args.seed, cell=args.cell, progress=not args.no_progress
+    )
+    print(f"{len(paths)} county folders -> {args.out}")
+    return 0
+
+
+_COMMANDS = {
+    "demo-data": _demo_data,
+    "province": _province,
+    "demo": _demo,
+    "network": _network,
+    "od": _od,
+    "andorra-county": _andorra,
+}
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -338,7 +338,9 @@ def travel_times(
     times = np.empty((len(src), len(dst)))
     dist = np.empty((len(src), len(dst))) if metres else None
     starts = range(0, len(src), BATCH)
-    for s in tqdm(starts, disable=not progress or len(src) <= BATCH, desc="routing", unit="batch"):
+    for s in tqdm(
+        starts, disable=not progress or len(src) <= 4 * BATCH, desc="routing", unit="batch"
+    ):
         t, m = g.shortest(src[s : s + BATCH], dst, cutoff_s=cutoff_s, metres=metres)
         times[s : s + BATCH] = t
         if metres:

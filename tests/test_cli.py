@@ -85,13 +85,24 @@ def test_bad_folder_is_a_clear_error(tmp_path):
     assert "no road file" in res.stderr and "Traceback" not in res.stderr
 
 
-@pytest.mark.slow
-def test_demo_writes_tables_and_map(andorra_pbf, tmp_path):
+def test_demo_runs_on_the_bundled_county_by_default(tmp_path):
     res = run("--no-progress", "demo", "--out", tmp_path / "demo")
     assert res.returncode == 0, res.stderr
-    summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
-    assert summary["sites"] == 30 and set(summary["modes"]) == {"walk", "bus"}
+    summary = json.loads((tmp_path / "demo" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["code"] == "441826" and summary["sites"] == 106
+    assert set(summary["modes"]) == {"walk", "bus"}
+    assert summary["modes"]["bus"]["components"] == 1
     for f in ("map.html", "od_walk.csv", "od_bus.csv", "nearest_bus.csv", "snaps_walk.csv"):
         assert (tmp_path / "demo" / f).stat().st_size > 0
-    html = (tmp_path / "demo" / "map.html").read_text()
+    od = pd.read_csv(tmp_path / "demo" / "od_bus.csv")
+    assert len(od) == summary["sites"] * summary["villages"]
+
+
+@pytest.mark.slow
+def test_demo_on_a_real_osm_county(andorra_county_dir, tmp_path):
+    res = run("--no-progress", "demo", andorra_county_dir, "--out", tmp_path / "demo")
+    assert res.returncode == 0, res.stderr
+    summary = json.loads((tmp_path / "demo" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["sites"] == 30
+    html = (tmp_path / "demo" / "map.html").read_text(encoding="utf-8")
     assert "Lycée Comte de Foix" in html or "Lyc\\u00e9e Comte de Foix" in html
