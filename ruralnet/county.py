@@ -80,7 +80,12 @@ class County:
                 self._networks["_roads"] = read_highways(self.roads_path)
             from .network import build_network
 
-            self._networks[mode] = build_network(self._networks["_roads"], mode, self.settings)
+            net = build_network(self._networks["_roads"], mode, self.settings)
+            if self.dem_path is not None and self.settings.terrain:
+                from .terrain import apply_terrain
+
+                net = apply_terrain(net, self.dem_path)
+            self._networks[mode] = net
         return self._networks[mode]
 
     def __repr__(self) -> str:
@@ -209,9 +214,16 @@ def _layer_problems(exc: SchemaError):
 
 
 def network_for(path: str | Path, mode: str, settings: Settings | None = None) -> Network:
-    """Road network of a county folder without loading its layers."""
+    """Road network of a county folder (terrain-adjusted if it has ``dem.tif``), without
+    loading its layers."""
     folder = Path(path)
     roads = next((folder / f for f in ROAD_FILES if (folder / f).exists()), None)
     if roads is None:
         raise CountyFolderError(f"{folder}: no road file (one of {', '.join(ROAD_FILES)})")
-    return network_from_file(roads, mode, settings)
+    net = network_from_file(roads, mode, settings)
+    dem = folder / "dem.tif"
+    if dem.exists() and net.settings.terrain:
+        from .terrain import apply_terrain
+
+        net = apply_terrain(net, dem)
+    return net

@@ -223,6 +223,7 @@ class Network:
     settings: Settings = field(default_factory=Settings)
     source: str = ""
     crs: str = "EPSG:4326"
+    meta: dict = field(default_factory=dict)
 
     @property
     def n_nodes(self) -> int:

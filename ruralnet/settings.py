@@ -77,6 +77,16 @@ class Settings:
         Speed on tracks, unpaved or narrow roads (20 km/h, 校车安全管理条例).
     bus_min_width_m
         Roads tagged narrower than this are driven at ``bus_slow_kmh``.
+    bus_steep_grade
+        With a DEM: grades steeper than this are driven at ``bus_slow_kmh`` (steep slopes).
+    max_walk_grade
+        With a DEM: walking grades are clipped to this before Tobler's function (a 90 m DEM
+        exaggerates the grade of a road winding along a slope).
+    grade_window_m
+        Road grades are measured over windows of this length along the road (between
+        junctions), not per short OSM segment.
+    terrain
+        Use the county's ``dem.tif`` for slope-dependent walking and bus times.
     max_snap_m
         Snaps to the road network longer than this are flagged (not silently accepted).
     study_area_buffer_km
@@ -110,6 +120,10 @@ class Settings:
     bus_max_kmh: float = 60.0
     bus_slow_kmh: float = 20.0
     bus_min_width_m: float = 3.5
+    bus_steep_grade: float = 0.1
+    max_walk_grade: float = 0.4
+    grade_window_m: float = 200.0
+    terrain: bool = True
     max_snap_m: float = 500.0
     study_area_buffer_km: float = 10.0
     age_shares: Mapping[str, float] = field(default_factory=lambda: DEFAULT_AGE_SHARES)

@@ -94,12 +94,13 @@ def qingyuan_spec(code: str, **overrides) -> CountySpec:
     committees = villages[["code", "name", "town_code"]].copy()
     committees["urban"] = committees["code"].str[9] == "0"  # 0xx: residents' committees
     census = QINGYUAN_2020[code]
+    towns = towns[towns["code"].isin(committees["town_code"])].reset_index(
+        drop=True
+    )  # no empty units
     street = towns[towns["name"].str.endswith("街道")]
-    seat = (
-        street["code"].iloc[0]
-        if len(street)
-        else towns.loc[towns["code"].str.endswith("100"), "code"].iloc[0]
-    )
+    town100 = towns[towns["code"].str.endswith("100")]
+    # the seat: the first 街道, else the town coded ...100, else the first town
+    seat = (street if len(street) else town100 if len(town100) else towns)["code"].iloc[0]
     spec = CountySpec(
         code=code,
         name=census.name,
@@ -309,7 +310,7 @@ def generate_county(spec: CountySpec, seed: int = 0, cell: float = 90.0) -> Gene
     }
     ways = [([c + 1 for c in path], tags) for path, tags in builder.ways]
 
-    village_gdf = _points(villages, grid, rng, spread=0.25)
+    village_gdf = _points(villages, grid, rng, spread=0.25, boundary=spec.boundary)
     offsets = np.array(
         [[0, 0], [0, 0], [120, 80], [-150, 120], [180, -140], [-120, -180], [260, 60], [-60, 280]]
     )
@@ -408,11 +409,14 @@ def _shortcuts(
                 )
 
 
-def _points(villages: pd.DataFrame, grid: Grid, rng, spread: float) -> gpd.GeoDataFrame:
-    x, y = grid.xy(villages["row"], villages["col"])
-    x = x + rng.uniform(-spread, spread, len(x)) * grid.cell
-    y = y + rng.uniform(-spread, spread, len(y)) * grid.cell
+def _points(villages: pd.DataFrame, grid: Grid, rng, spread: float, boundary) -> gpd.GeoDataFrame:
+    cx, cy = grid.xy(villages["row"], villages["col"])
+    x = cx + rng.uniform(-spread, spread, len(cx)) * grid.cell
+    y = cy + rng.uniform(-spread, spread, len(cy)) * grid.cell
     lon, lat = grid.to_wgs84.transform(x, y)
+    outside = ~shapely.contains_xy(boundary, lon, lat)  # jitter must not leave the county
+    if outside.any():
+        lon[outside], lat[outside] = grid.to_wgs84.transform(cx[outside], cy[outside])
     cols = [
         "village_id",
         "name",

@@ -1,0 +1,61 @@
+"""Demand from a population raster, with every person accounted for."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import rasterio
+
+import ruralnet as rn
+from ruralnet.demand import children_from_raster, village_areas, zonal_sums
+from ruralnet.errors import RuralnetWarning
+
+
+@pytest.fixture(scope="module")
+def county():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuralnetWarning)
+        return rn.load_county(rn.datasets.BUNDLED / "demo-liannan")
+
+
+def test_village_areas_tile_the_county(county):
+    areas = village_areas(county.villages, county.boundary)
+    assert list(areas.index) == list(county.villages.index)
+    assert all(a.contains(p) for a, p in zip(areas.geometry, county.villages.geometry, strict=True))
+    metric = areas.to_crs(32649)
+    boundary = rn.read_layer(county.path / "boundary.geojson").to_crs(32649).area.sum()
+    assert metric.area.sum() == pytest.approx(boundary, rel=1e-6)
+    assert metric.geometry.union_all().area == pytest.approx(boundary, rel=1e-6)  # no overlaps
+
+
+def test_children_from_raster_accounts_for_everyone(county):
+    out, report = children_from_raster(
+        county.villages, county.population_path, county.settings.age_shares, county.boundary
+    )
+    assert report.raster_total == pytest.approx(report.in_zones + report.outside_zones)
+    assert report.raster_total == pytest.approx(134691, rel=1e-6)
+    for stage, share in county.settings.age_shares.items():
+        col = f"children_{stage}"
+        assert out[col].sum() == round(out["population"].sum() * share)
+    assert (out["children_source"] == "raster").all()
+    # the raster was made from the villages: each village gets back roughly its own people
+    assert np.corrcoef(out["population"], county.villages["population"])[0, 1] > 0.8
+
+
+def test_nodata_inside_is_reported(county, tmp_path):
+    path = tmp_path / "pop.tif"
+    with rasterio.open(county.population_path) as src:
+        data = src.read(1)
+        profile = src.profile
+    inside = np.argwhere(data > 0)
+    holes = inside[:: max(1, len(inside) // 50)][:50]
+    lost = data[holes[:, 0], holes[:, 1]].sum()
+    data[holes[:, 0], holes[:, 1]] = profile["nodata"]
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data, 1)
+    sums, report = zonal_sums(path, village_areas(county.villages, county.boundary).geometry)
+    assert report.raster_total == pytest.approx(134691 - lost, rel=1e-6)
+    assert report.nodata_cells > 50
+    assert sums.sum() == pytest.approx(report.in_zones)
