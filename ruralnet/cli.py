@@ -46,6 +46,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     od.add_argument("--out", type=Path, required=True, help="output .csv file")
 
+    catch = sub.add_parser("catchments", help="catchments, boarding catchments, accessibility")
+    catch.add_argument("county", type=Path, help="county folder")
+    catch.add_argument("--out", type=Path, required=True, help="output folder")
+    catch.add_argument(
+        "--mode",
+        choices=("walk", "bus"),
+        default="walk",
+        help="travel time that picks each village's site (default walk)",
+    )
+    catch.add_argument(
+        "--no-bus",
+        action="store_true",
+        help="no school buses: pupils of grades 4-9 beyond walking distance board",
+    )
+
     data = sub.add_parser(
         "demo-data", help="regenerate the bundled county (连南, real boundary and names)"
     )
@@ -166,6 +181,19 @@ def _andorra(args) -> int:
     return 0
 
 
+def _catchments(args) -> int:
+    from .catchments import analyse_catchments
+    from .county import load_county
+    from .report import write_catchments
+
+    county = load_county(args.county, settings=_settings(args))
+    result = analyse_catchments(county, mode=args.mode, bus=not args.no_bus)
+    paths = write_catchments(result, args.out)
+    print(result.accounting.to_string(index=False))
+    print(f"written to {args.out}/: {', '.join(paths)}")
+    return 0 if result.accounting["balanced"].all() else 1
+
+
 def _demo_data(args) -> int:
     from .synthetic import DEMO_SEED, generate_county, liannan_spec, qingyuan_spec, write_county
 
@@ -189,6 +217,7 @@ def _province(args) -> int:
 
 
 _COMMANDS = {
+    "catchments": _catchments,
     "demo-data": _demo_data,
     "province": _province,
     "demo": _demo,

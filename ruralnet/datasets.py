@@ -111,6 +111,14 @@ def make_andorra_county(dest: str | Path, *, link: bool = True) -> Path:
     write_layer(parishes[["township_code", "name", "geometry"]], dest / "townships.gpkg")
 
     sites = sites_from_osm(files["osm"], townships=parishes)
+    # OSM rarely tags the school level here: assume it from the name, and say so
+    secondary = sites["name"].str.contains(
+        r"Segona Ensenyan|2a Ensenyan|Lyc[ée]e|Batxillerat|Secundaria|Institut",
+        case=False,
+        regex=True,
+    )
+    sites.loc[secondary, "kind"] = "junior_middle"
+    sites.loc[secondary, "kind_source"] = "assumed from the name"
     sites["pupils"] = [
         _assumed(sid, 15, 90) if kind == "kindergarten" else _assumed(sid, 8, 420)
         for sid, kind in zip(sites["site_id"], sites["kind"], strict=True)

@@ -223,6 +223,15 @@ def write_layer(
     return path
 
 
+def write_layers(layers: Mapping[str, gpd.GeoDataFrame], path: str | Path) -> Path:
+    """Write several layers into one GeoPackage atomically (all of them or none)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        for name, gdf in layers.items():
+            gdf.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")
+    return path
+
+
 def write_table(table: pd.DataFrame, path: str | Path, **kwargs) -> Path:
     """Write a plain table (CSV or XLSX) atomically; CSV with a BOM if it holds Chinese text."""
     path = Path(path)

@@ -85,6 +85,8 @@ class Settings:
     grade_window_m
         Road grades are measured over windows of this length along the road (between
         junctions), not per short OSM segment.
+    catchment_cell_m
+        Cell size of the raster on which catchment polygons and isochrones are drawn.
     terrain
         Use the county's ``dem.tif`` for slope-dependent walking and bus times.
     max_snap_m
@@ -123,6 +125,7 @@ class Settings:
     bus_steep_grade: float = 0.1
     max_walk_grade: float = 0.4
     grade_window_m: float = 200.0
+    catchment_cell_m: float = 100.0
     terrain: bool = True
     max_snap_m: float = 500.0
     study_area_buffer_km: float = 10.0
