@@ -38,11 +38,13 @@ ASSIGNMENT_COLUMNS = ["village_id", "stage", "children", "site_id", "minutes", "
 STAGE_OF_GRADE = {g: stage for stage in STAGES for g in stage_grades(stage)}
 
 
-def time_matrix(network, villages: gpd.GeoDataFrame, sites: gpd.GeoDataFrame) -> np.ndarray:
-    """Minutes from every village to every site on a network (NaN where unreachable)."""
+def time_matrix(
+    network, villages: gpd.GeoDataFrame, sites: gpd.GeoDataFrame, origin_id: str = "village_id"
+) -> np.ndarray:
+    """Minutes from every origin (village) to every site on a network (NaN where unreachable)."""
     from .travel import od_from_snaps
 
-    v = network.snap(villages, ids=villages["village_id"].to_numpy())
+    v = network.snap(villages, ids=villages[origin_id].to_numpy())
     s = network.snap(sites, ids=sites["site_id"].to_numpy())
     od = od_from_snaps(network, v, s, progress=False)
     return od["minutes"].to_numpy().reshape(len(villages), len(sites))
@@ -443,7 +445,8 @@ def analyse_catchments(
     """
     from .access import indicators
 
-    villages, sites = county.villages.reset_index(drop=True), county.sites.reset_index(drop=True)
+    villages = county.villages.reset_index(drop=True)
+    sites = county.sites[county.sites["status"] == "open"].reset_index(drop=True)
     walk_net, bus_net = county.network("walk"), county.network("bus")
     walk = time_matrix(walk_net, villages, sites)
     busm = time_matrix(bus_net, villages, sites) if (bus or mode == "bus") else None

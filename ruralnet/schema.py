@@ -64,6 +64,9 @@ THREE_SCHOOL_FLAGS: tuple[str, ...] = (
     "is_public_boarding",
 )
 
+#: ``status`` of a site: open, or closed / merged earlier (kept to check for restoration).
+SITE_STATUS: tuple[str, ...] = ("open", "closed", "merged")
+
 SITE_REQUIRED: tuple[str, ...] = ("site_id", "name", "kind", "township_code", "pupils")
 SITE_OPTIONAL_NUMERIC: tuple[str, ...] = ("capacity", "classes", "boarding_beds")
 VILLAGE_REQUIRED: tuple[str, ...] = ("village_id", "name", "township_code", "population")
@@ -399,6 +402,20 @@ def validate_sites(
                 problems.append(Problem("not a yes/no value", flag, _labels(gdf, bad, id_col)))
             gdf[flag] = as_bool.fillna(False).astype(bool)
 
+    if "status" in gdf.columns:
+        status = gdf["status"].astype("string").str.strip().str.lower().fillna("open")
+        bad = ~status.isin(SITE_STATUS)
+        if bad.any():
+            problems.append(
+                Problem(
+                    f"unknown status; allowed: {', '.join(SITE_STATUS)}",
+                    "status",
+                    _labels(gdf, bad, id_col),
+                )
+            )
+        gdf["status"] = status
+    else:
+        gdf["status"] = pd.Series("open", index=gdf.index, dtype="string")
     gdf = _check_geometry(gdf, problems, id_col, study_area, buffer_km, warn_list, layer)
     if problems:
         raise SchemaError(layer, problems)
@@ -411,12 +428,17 @@ def validate_sites(
         warn_list.append(
             f"more boarding beds than pupils at {list(_labels(gdf, boarding_over, id_col))}"
         )
+    open_sites = gdf[gdf["status"] == "open"]
     for flag, label in (
         ("is_public_boarding", "public boarding school"),
         ("is_central_kindergarten", "central kindergarten"),
         ("is_central_primary", "central primary school"),
     ):
-        has = gdf.groupby("township_code")[flag].any()
+        has = (
+            open_sites.groupby("township_code")[flag]
+            .any()
+            .reindex(gdf["township_code"].unique(), fill_value=False)
+        )
         lacking = sorted(has.index[~has])
         if lacking:
             warn_list.append(f"township(s) {lacking} have no {label}")

@@ -97,6 +97,10 @@ class Settings:
         Share of the population per stage, used when a village gives no child counts.
     small_site_pupils
         Sites with fewer pupils than this are merger candidates (policy rule 1: 20).
+    merger_kinds
+        Kinds of site screened as merger candidates.
+    non_receiving_kinds
+        Kinds of site that never receive merged pupils (incomplete teaching points).
     max_walk_minutes
         Longest daily one-way walk for grades 1-3 (国办 2018: about 30 minutes).
     max_ride_minutes
@@ -131,6 +135,8 @@ class Settings:
     study_area_buffer_km: float = 10.0
     age_shares: Mapping[str, float] = field(default_factory=lambda: DEFAULT_AGE_SHARES)
     small_site_pupils: int = 20
+    merger_kinds: tuple[str, ...] = ("teaching_point", "village_primary")
+    non_receiving_kinds: tuple[str, ...] = ("teaching_point",)
     max_walk_minutes: float = 30.0
     max_ride_minutes: float = 45.0
     bus_seats: int = 56
@@ -147,6 +153,9 @@ class Settings:
     def __post_init__(self) -> None:
         object.__setattr__(self, "bus_speeds_kmh", _frozen(self.bus_speeds_kmh))
         object.__setattr__(self, "age_shares", _frozen(self.age_shares))
+        for name in ("merger_kinds", "non_receiving_kinds"):
+            if not isinstance(getattr(self, name), str):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
         problems = []
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
@@ -156,6 +165,13 @@ class Settings:
                 isinstance(value, int) and not isinstance(value, bool) and value > 0
             ):
                 problems.append(f"{f.name} must be a positive whole number, got {value!r}")
+            elif f.name in ("merger_kinds", "non_receiving_kinds"):
+                from .schema import SITE_KINDS
+
+                if isinstance(value, str) or not set(value) <= set(SITE_KINDS):
+                    problems.append(
+                        f"{f.name} must be site kinds ({', '.join(SITE_KINDS)}), got {value!r}"
+                    )
             elif f.type == "bool" and not isinstance(value, bool):
                 problems.append(f"{f.name} must be true or false, got {value!r}")
         for name, speed in self.bus_speeds_kmh.items():

@@ -52,7 +52,7 @@ def test_every_pupil_accounted_for(county, result, no_bus):
 
 
 def test_grade_spans_respected(county, result):
-    sites = county.sites.reset_index(drop=True)
+    sites = county.sites[county.sites["status"] == "open"].reset_index(drop=True)
     g = result.grades[(result.grades["site"] >= 0) & (result.grades["children"] > 0)]
     taught = [parse_grades(sites.loc[s, "grades"]) for s in g["site"]]
     assert all(grade in levels for grade, levels in zip(g["grade"], taught, strict=True))
@@ -62,7 +62,10 @@ def test_grade_spans_respected(county, result):
 
 
 def test_nearest_site_by_walking_time(county, result):
-    villages, sites = county.villages.reset_index(drop=True), county.sites.reset_index(drop=True)
+    villages, sites = (
+        county.villages.reset_index(drop=True),
+        county.sites[county.sites["status"] == "open"].reset_index(drop=True),
+    )
     walk = time_matrix(county.network("walk"), villages, sites)
     g = result.grades[(result.grades["mode"] != "board") & (result.grades["site"] >= 0)].sample(
         300, random_state=1

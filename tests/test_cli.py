@@ -89,7 +89,12 @@ def test_demo_runs_on_the_bundled_county_by_default(tmp_path):
     res = run("--no-progress", "demo", "--out", tmp_path / "demo")
     assert res.returncode == 0, res.stderr
     summary = json.loads((tmp_path / "demo" / "summary.json").read_text(encoding="utf-8"))
-    assert summary["code"] == "441826" and summary["sites"] == 106
+    import geopandas as gpd
+
+    from ruralnet.datasets import BUNDLED
+
+    assert summary["code"] == "441826"
+    assert summary["sites"] == len(gpd.read_file(BUNDLED / "demo-liannan" / "sites.gpkg"))
     assert set(summary["modes"]) == {"walk", "bus"}
     assert summary["modes"]["bus"]["components"] == 1
     for f in ("map.html", "od_walk.csv", "od_bus.csv", "nearest_bus.csv", "snaps_walk.csv"):

@@ -131,7 +131,10 @@ def test_three_schools_in_every_town(county):
     tp = s[s["kind"] == "teaching_point"]
     assert (tp["pupils"] < 20).sum() >= 5 and (tp["pupils"] >= 20).sum() >= 5
     assert ((s["pupils"] / s["classes"]) >= 56).any(), "some county-seat classes are oversized"
-    assert (s["classes"] > 0).all() and (s["capacity"] > 0).all()
+    open_ = s[s["status"] == "open"]
+    assert (open_["classes"] > 0).all() and (open_["capacity"] > 0).all()
+    closed = s[s["status"] == "closed"]
+    assert len(closed) >= 1 and (closed["pupils"] == 0).all()
 
 
 def test_mountain_roads_are_circuitous(county):

@@ -296,6 +296,7 @@ def generate_county(spec: CountySpec, seed: int = 0, cell: float = 90.0) -> Gene
     town_kids = committees.groupby("town_code")[["kindergarten", "primary", "junior"]].sum()
     towns = towns.join(town_kids, on="code")
     sites = make_sites(rng, towns, committees, spec.seat_code, spec.name)
+    sites = _closed_sites(sites, villages[steep])
 
     # Coordinates: routing-cell centres with a fixed jitter, so shared cells share a node
     jitter = rng.uniform(-0.3, 0.3, (2, *elev_c.shape)) * cell * f
@@ -336,6 +337,7 @@ def generate_county(spec: CountySpec, seed: int = 0, cell: float = 90.0) -> Gene
             "is_central_kindergarten",
             "is_central_primary",
             "is_public_boarding",
+            "status",
             "geometry",
         ]
     ]
@@ -365,6 +367,43 @@ def generate_county(spec: CountySpec, seed: int = 0, cell: float = 90.0) -> Gene
         pop_raster,
         stats,
     )
+
+
+def _closed_sites(sites: pd.DataFrame, hamlets: pd.DataFrame) -> pd.DataFrame:
+    """Teaching points merged years ago in two footpath-only hamlets (撤并): kept with
+    ``status = "closed"`` so the restoration check has real cases to find."""
+    rows = []
+    for _, h in hamlets.sort_values("elevation_m", ascending=False).head(2).iterrows():
+        town = h["township_code"]
+        last = (
+            sites.loc[sites["township_code"] == town, "site_id"]
+            .str.rsplit("-", n=1)
+            .str[1]
+            .astype(int)
+            .max()
+        )
+        rows.append(
+            {
+                "site_id": f"{town}-{last + 1 + len([r for r in rows if r['township_code'] == town]):02d}",
+                "township_code": town,
+                "name": f"{h['name']}教学点（已撤并）",
+                "kind": "teaching_point",
+                "grades": "1-3",
+                "pupils": 0,
+                "classes": 0,
+                "capacity": 0,
+                "boarding_beds": 0,
+                "is_central_kindergarten": False,
+                "is_central_primary": False,
+                "is_public_boarding": False,
+                "status": "closed",
+                "row": h["row"],
+                "col": h["col"],
+                "dr": 0,
+            }
+        )
+    out = pd.concat([sites.assign(status="open"), pd.DataFrame(rows)], ignore_index=True)
+    return out
 
 
 def _nearest_label(label: np.ndarray) -> np.ndarray:

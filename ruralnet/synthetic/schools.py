@@ -53,6 +53,7 @@ def make_sites(
         for _, c in far.iterrows():
             kids = c["primary"]
             short = short_name(c["name"])
+
             if kids >= 110:
                 pupils = round(kids * rng.uniform(0.55, 0.85))
                 village_primary += pupils
