@@ -145,7 +145,7 @@ def receiving_options(
     """
     sites = sites.reset_index(drop=True)
     small = small_sites(sites, settings)
-    is_open = (sites.get("status", "open") == "open").to_numpy()
+    is_open = (sites.get("status", pd.Series("open", index=sites.index)) == "open").to_numpy()
     levels = [parse_grades(g) for g in sites["grades"]]
     pupils = sites["pupils"].to_numpy(float)
     norm = np.array([class_norm(k, settings) for k in sites["kind"]])
