@@ -46,6 +46,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     od.add_argument("--out", type=Path, required=True, help="output .csv file")
 
+    rep = sub.add_parser(
+        "report", help="merger candidates, plans and reports for one or many counties"
+    )
+    rep.add_argument("counties", type=Path, nargs="+", help="county folders")
+    rep.add_argument(
+        "--out", type=Path, required=True, help="output folder (one sub-folder per county)"
+    )
+    rep.add_argument(
+        "--lang", choices=("zh", "en"), default="zh", help="report language (default Chinese)"
+    )
+    rep.add_argument(
+        "--no-optimise", action="store_true", help="skip the exact site-selection model"
+    )
+
     catch = sub.add_parser("catchments", help="catchments, boarding catchments, accessibility")
     catch.add_argument("county", type=Path, help="county folder")
     catch.add_argument("--out", type=Path, required=True, help="output folder")
@@ -181,6 +195,23 @@ def _andorra(args) -> int:
     return 0
 
 
+def _report(args) -> int:
+    from .report import run_batch
+
+    summary = run_batch(
+        args.counties,
+        args.out,
+        lang=args.lang,
+        optimise=not args.no_optimise,
+        progress=not args.no_progress,
+        settings=_settings(args),
+    )
+    for row in summary.itertuples():
+        print(f"{row.county}: {row.status}" + (f" ({row.error})" if row.status != "ok" else ""))
+    print(f"written to {args.out}/ (summary.csv and one folder per county)")
+    return 0 if (summary["status"] == "ok").all() else 1
+
+
 def _catchments(args) -> int:
     from .catchments import analyse_catchments
     from .county import load_county
@@ -217,6 +248,7 @@ def _province(args) -> int:
 
 
 _COMMANDS = {
+    "report": _report,
     "catchments": _catchments,
     "demo-data": _demo_data,
     "province": _province,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -90,3 +91,40 @@ def _overview_map(county: County, path: Path) -> None:
     )
     with atomic_path(path) as tmp:
         m.save(str(tmp))
+
+
+@dataclass
+class CountyAnalysis:
+    """The merger analysis of one county: candidates, and the plans compared."""
+
+    county: County
+    candidates: pd.DataFrame
+    options: pd.DataFrame
+    evaluations: dict
+    recommended: str = "mergers"
+
+    @property
+    def justified(self) -> set[str]:
+        """Small sites kept because merging them is not possible within the limits."""
+        return set(
+            self.candidates.loc[self.candidates["decision"] == "keep", "site_id"].astype(str)
+        )
+
+
+def analyse_county(county: County, optimise: bool = True, lang: str = "zh") -> CountyAnalysis:
+    """Merger candidates, then the current, merger and (optionally) optimised plans, evaluated."""
+    from .mergers import merger_candidates, site_times
+    from .plans import current_plan, evaluate, merger_plan, optimised_plan, plan_context
+
+    walk, bus = site_times(county)
+    candidates, options = merger_candidates(county.sites, walk, bus, county.settings, lang=lang)
+    ctx = plan_context(county)
+    justified = set(candidates.loc[candidates["decision"] == "keep", "site_id"].astype(str))
+    plans = [current_plan(ctx), merger_plan(ctx, candidates)]
+    if optimise:
+        plans.append(optimised_plan(ctx, justified))
+    evaluations = {p.name: evaluate(ctx, p, justified) for p in plans}
+    for name, ev in evaluations.items():
+        if not ev.conserved:
+            raise AssertionError(f"plan {name}: pupils not conserved ({ev.pupils_before} before)")
+    return CountyAnalysis(county, candidates, options, evaluations)

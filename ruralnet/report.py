@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from .catchments import ASSIGNMENT_COLUMNS, CatchmentResult
-from .io import write_layers, write_table
+from .io import atomic_path, write_layers, write_table
+from .mergers import CANDIDATE_COLUMNS
 
 
 def write_catchments(result: CatchmentResult, out_dir: str | Path) -> dict[str, Path]:
@@ -37,3 +40,327 @@ def write_catchments(result: CatchmentResult, out_dir: str | Path) -> dict[str, 
         "pupil_accounting.csv": write_table(result.accounting, out / "pupil_accounting.csv"),
     }
     return paths
+
+
+MERGER_XLSX_COLUMNS = [
+    "site_id",
+    "name",
+    "kind",
+    "township_code",
+    "pupils",
+    "decision",
+    "receiving_site_id",
+    "receiving_name",
+    "minutes_walk",
+    "minutes_bus",
+    "spare_places",
+    "class_size_after",
+    "reason",
+]
+
+
+def _translated(table: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Values (kinds, decisions, stages, modes) and headers in the report language."""
+    from .labels import COLUMNS, DECISIONS, KINDS, MODES, STAGES, label, rule_label
+
+    out = table.copy()
+    for col, tab in (("kind", KINDS), ("decision", DECISIONS), ("stage", STAGES), ("mode", MODES)):
+        if col in out:
+            out[col] = out[col].map(lambda v, tab=tab: label(tab, v, lang))
+    if "rule" in out:
+        out["rule"] = out["rule"].map(lambda r: rule_label(r, lang))
+    if "detail" in out and lang == "zh":
+        from .labels import DETAILS_ZH
+
+        def zh(value):
+            value = str(value)
+            for en, cn in DETAILS_ZH.items():
+                value = value.replace(en, cn)
+            return value
+
+        out["detail"] = out["detail"].map(zh)
+    if "passed" in out:
+        out["passed"] = out["passed"].map(
+            lambda v: ("通过" if v else "未通过") if lang == "zh" else ("yes" if v else "NO")
+        )
+    return out.rename(columns={c: label(COLUMNS, c, lang) for c in out.columns})
+
+
+def _html_table(table: pd.DataFrame, lang: str, floats: int = 1) -> str:
+    shown = _translated(table, lang)
+    return shown.to_html(
+        index=False, na_rep="", float_format=lambda v: f"{v:,.{floats}f}", border=0, escape=True
+    )
+
+
+def write_county_report(analysis, out_dir: str | Path, lang: str = "zh") -> dict[str, Path]:
+    """Write one county's merger report into ``out_dir`` (see the README for the files)."""
+    from datetime import date
+
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    from .charts import capacity_chart, travel_time_chart
+    from .labels import text
+    from .plans import ASSIGNMENT_COLUMNS, POLICY_COLUMNS
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cand = analysis.candidates
+    ev = analysis.evaluations[analysis.recommended]
+    before = analysis.evaluations["current"]
+    paths = {
+        "merger_candidates.csv": write_table(
+            cand[CANDIDATE_COLUMNS], out / "merger_candidates.csv"
+        ),
+        "merger_candidates.xlsx": write_table(
+            _translated(cand[MERGER_XLSX_COLUMNS].round(1), lang),
+            out / "merger_candidates.xlsx",
+            sheet_name="撤并候选" if lang == "zh" else "merger candidates",
+        ),
+        "assignment.csv": write_table(ev.assignment[ASSIGNMENT_COLUMNS], out / "assignment.csv"),
+        "policy_checks.csv": write_table(ev.policy[POLICY_COLUMNS], out / "policy_checks.csv"),
+        "plan_sites.csv": write_table(ev.sites, out / "plan_sites.csv"),
+    }
+    paths["map.html"] = _merger_map(analysis, out / "map.html", lang)
+
+    rows = []
+    for name, e in analysis.evaluations.items():
+        for st in e.stages.itertuples():
+            rows.append(
+                {
+                    text("plan", lang): text(name, lang),
+                    "stage": st.stage,
+                    "pupils": int(st.pupils),
+                    text("mean", lang): st.mean_minutes,
+                    text("p95", lang): st.p95_minutes,
+                    text("beyond", lang): st.beyond_limits,
+                    text("boarders", lang): st.boarders,
+                    text("open_sites", lang): int(e.sites["open"].sum()),
+                }
+            )
+    plans_table = _html_table(pd.DataFrame(rows), lang)
+    merges = cand["decision"].astype(str).str.startswith("merge")
+    cards = [
+        {
+            "label": text("sites_open", lang),
+            "value": f"{int(before.sites['open'].sum())} → {int(ev.sites['open'].sum())}",
+        },
+        {
+            "label": text("small_sites", lang),
+            "value": int(
+                (cand["decision"] != "stay_closed").sum() - (cand["decision"] == "restore").sum()
+            ),
+        },
+        {"label": text("merges", lang), "value": int(merges.sum())},
+        {"label": text("keeps", lang), "value": int((cand["decision"] == "keep").sum())},
+        {"label": text("restore", lang), "value": int((cand["decision"] == "restore").sum())},
+        {"label": text("pupils", lang), "value": f"{ev.pupils_before:,}"},
+        {
+            "label": text("beyond", lang),
+            "value": f"{int(before.stages['beyond_limits'].sum())} → {int(ev.stages['beyond_limits'].sum())}",
+        },
+        {
+            "label": text("boarders", lang),
+            "value": f"{int(before.stages['boarders'].sum())} → {int(ev.stages['boarders'].sum())}",
+        },
+        {
+            "label": text("policy_failed", lang),
+            "value": f"{int((~before.policy['passed']).sum())} → {int((~ev.policy['passed']).sum())}",
+        },
+        {"label": text("buses", lang), "value": text("buses_later", lang)},
+    ]
+    site_cols = [
+        "site_id",
+        "name",
+        "kind",
+        "pupils_before",
+        "pupils_after",
+        "classes",
+        "class_size_after",
+        "capacity",
+        "capacity_use",
+        "boarders",
+        "boarding_beds",
+        "open",
+    ]
+    towns = []
+    for town in sorted(ev.sites["township_code"].astype(str).unique()):
+        here = ev.sites[ev.sites["township_code"].astype(str) == town]
+        tc = cand[cand["township_code"].astype(str) == town]
+        towns.append(
+            {
+                "code": town,
+                "sites": _html_table(here[site_cols], lang),
+                "candidates": _html_table(
+                    tc[["site_id", "name", "pupils", "decision", "receiving_name", "reason"]], lang
+                )
+                if len(tc)
+                else "",
+                "policy": _html_table(
+                    ev.policy[ev.policy["township"] == town][POLICY_COLUMNS], lang
+                ),
+            }
+        )
+    env = Environment(
+        loader=PackageLoader("ruralnet", "templates"), autoescape=select_autoescape(["html", "j2"])
+    )
+    html = env.get_template("report.html.j2").render(
+        lang=lang,
+        title=text("title", lang, county=analysis.county.name),
+        county=analysis.county,
+        generated=f"{text('generated', lang)} · {date.today().isoformat()}",
+        cards=cards,
+        t={
+            k: text(k, lang)
+            for k in (
+                "summary",
+                "plans",
+                "times_chart",
+                "capacity_chart",
+                "policy",
+                "candidates",
+                "township",
+                "map",
+            )
+        },
+        plans_table=plans_table,
+        times_svg=travel_time_chart(
+            before.assignment,
+            ev.assignment,
+            lang,
+            (text("current", lang), text(analysis.recommended, lang)),
+        ),
+        capacity_svg=capacity_chart(ev.sites, lang),
+        policy_table=_html_table(ev.policy[POLICY_COLUMNS], lang),
+        candidates_table=_html_table(
+            cand[
+                [
+                    "site_id",
+                    "name",
+                    "kind",
+                    "township_code",
+                    "pupils",
+                    "decision",
+                    "receiving_name",
+                    "minutes_walk",
+                    "minutes_bus",
+                    "reason",
+                ]
+            ],
+            lang,
+        ),
+        towns=towns,
+        map_file="map.html",
+    )
+    with atomic_path(out / "report.html") as tmp:
+        tmp.write_text(html, encoding="utf-8")
+    paths["report.html"] = out / "report.html"
+    return paths
+
+
+def _merger_map(analysis, path: Path, lang: str) -> Path:
+    """Sites by decision and lines from each merged site to its receiving site."""
+    import folium
+
+    from .labels import DECISIONS, KINDS, label
+
+    sites = analysis.county.sites
+    cand = analysis.candidates.set_index("site_id")
+    centre = sites.geometry.union_all().centroid
+    m = folium.Map(location=[centre.y, centre.x], zoom_start=10, tiles=None)
+    if analysis.county.boundary is not None:
+        folium.GeoJson(
+            analysis.county.boundary,
+            name="county",
+            style_function=lambda _: {"fill": False, "color": "#555"},
+        ).add_to(m)
+    pos = sites.set_index("site_id").geometry
+    lines = folium.FeatureGroup(name=label(DECISIONS, "merge_bus", lang))
+    for sid, row in cand.iterrows():
+        if str(row["decision"]).startswith("merge") and row["receiving_site_id"] in pos.index:
+            a, b = pos[sid], pos[row["receiving_site_id"]]
+            folium.PolyLine(
+                [(a.y, a.x), (b.y, b.x)], color="#d7301f", weight=2, tooltip=str(row["reason"])
+            ).add_to(lines)
+    lines.add_to(m)
+    colors = {
+        "merge_walk": "#fdae61",
+        "merge_bus": "#d7301f",
+        "merge_boarding": "#7b3294",
+        "keep": "#1a9641",
+        "restore": "#000000",
+        "stay_closed": "#999999",
+    }
+    for _, s in sites.iterrows():
+        decision = cand["decision"].get(s["site_id"]) if s["site_id"] in cand.index else None
+        color = colors.get(decision, "#2b83ba")
+        tip = f"{s['name']} · {label(KINDS, s['kind'], lang)} · {s['pupils']:.0f}"
+        if decision:
+            tip += f" · {label(DECISIONS, decision, lang)}"
+        folium.CircleMarker(
+            [s.geometry.y, s.geometry.x],
+            radius=4 + min(10, (s["pupils"] or 0) ** 0.5 / 4),
+            color=color,
+            fill=True,
+            fill_opacity=0.8,
+            tooltip=tip,
+        ).add_to(m)
+    folium.LayerControl().add_to(m)
+    with atomic_path(path) as tmp:
+        m.save(str(tmp))
+    return path
+
+
+def run_batch(
+    folders,
+    out_dir: str | Path,
+    lang: str = "zh",
+    optimise: bool = True,
+    progress: bool = True,
+    settings=None,
+) -> pd.DataFrame:
+    """The whole analysis for each county folder; a failing county is recorded, the rest go on.
+
+    Writes ``OUT_DIR/<folder name>/`` per county and ``OUT_DIR/summary.csv`` (one row per
+    county: ``county, status, error`` and counts).
+    """
+    from tqdm.auto import tqdm
+
+    from .county import load_county
+    from .pipeline import analyse_county
+
+    out = Path(out_dir)
+    rows = []
+    for folder in tqdm(list(folders), desc="counties", unit="county", disable=not progress):
+        folder = Path(folder)
+        row = {"county": folder.name, "status": "ok", "error": ""}
+        try:
+            county = load_county(folder, settings=settings)
+            analysis = analyse_county(county, optimise=optimise, lang=lang)
+            write_county_report(analysis, out / folder.name, lang=lang)
+            cand = analysis.candidates
+            ev = analysis.evaluations[analysis.recommended]
+            row.update(
+                name=county.name,
+                code=county.code,
+                sites=len(county.sites),
+                candidates=len(cand),
+                merges=int(cand["decision"].astype(str).str.startswith("merge").sum()),
+                kept=int((cand["decision"] == "keep").sum()),
+                pupils=ev.pupils_before,
+                policy_failed=int((~ev.policy["passed"]).sum()),
+            )
+        except Exception as exc:  # one county's failure must not stop the batch
+            import logging
+
+            log = logging.getLogger(__name__)
+            log.error("county %s failed: %s: %s", folder, type(exc).__name__, exc)
+            log.debug("traceback", exc_info=True)
+            row.update(status="error", error=f"{type(exc).__name__}: {exc}".replace("\n", " | "))
+        rows.append(row)
+    summary = pd.DataFrame(rows)
+    for col in ("sites", "candidates", "merges", "kept", "pupils", "policy_failed"):
+        if col in summary:
+            summary[col] = summary[col].astype("Int64")
+    write_table(summary, out / "summary.csv")
+    return summary

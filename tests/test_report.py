@@ -1,0 +1,116 @@
+"""Batch reports: contract files, a broken county that does not stop the batch, reproducibility."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+import ruralnet as rn
+
+DEMO = rn.datasets.BUNDLED / "demo-liannan"
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    root = tmp_path_factory.mktemp("report")
+    broken = root / "broken-county"
+    shutil.copytree(DEMO, broken)
+    (broken / "sites.gpkg").write_bytes(b"not a geopackage")
+    out = root / "out"
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ruralnet.cli",
+            "--no-progress",
+            "report",
+            str(DEMO),
+            str(broken),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    return res, out
+
+
+def test_failing_county_is_reported_and_the_rest_goes_on(batch):
+    res, out = batch
+    assert res.returncode == 1  # a county failed: the command says so
+    summary = pd.read_csv(out / "summary.csv")
+    status = dict(zip(summary["county"], summary["status"], strict=True))
+    assert status == {"demo-liannan": "ok", "broken-county": "error"}
+    assert summary.loc[summary["county"] == "broken-county", "error"].str.len().iloc[0] > 0
+    assert (out / "demo-liannan" / "report.html").exists()
+
+
+def test_contract_files(batch):
+    _, out = batch
+    d = out / "demo-liannan"
+    cand = pd.read_csv(d / "merger_candidates.csv", dtype={"township_code": str})
+    assert list(cand.columns) == [
+        "site_id",
+        "kind",
+        "township_code",
+        "pupils",
+        "decision",
+        "receiving_site_id",
+        "minutes_bus",
+        "minutes_walk",
+        "reason",
+    ]
+    assignment = pd.read_csv(d / "assignment.csv")
+    assert list(assignment.columns) == [
+        "origin_id",
+        "origin_type",
+        "stage",
+        "pupils",
+        "site_id",
+        "minutes",
+        "mode",
+    ]
+    policy = pd.read_csv(d / "policy_checks.csv")
+    assert list(policy.columns) == ["township", "rule", "passed", "detail"]
+    # every recorded pupil of an open site appears in the plan's assignment exactly once
+    sites = rn.read_layer(DEMO / "sites.gpkg")
+    assert assignment["pupils"].sum() == sites.loc[sites["status"] == "open", "pupils"].sum()
+    merged = cand[cand["decision"].str.startswith("merge")]
+    assert not assignment["site_id"].isin(merged["site_id"]).any(), "no pupil left at a merged site"
+    xlsx = pd.read_excel(d / "merger_candidates.xlsx")
+    assert {"学校代码", "建议", "理由"} <= set(xlsx.columns)
+    assert len(xlsx) == len(cand)
+
+
+def test_html_report(batch):
+    _, out = batch
+    html = (out / "demo-liannan" / "report.html").read_text(encoding="utf-8")
+    assert "连南瑶族自治县中小学校布局调整报告" in html
+    assert html.count("<svg") >= 2, "travel-time and capacity charts inline"
+    assert html.count("乡镇 4418261") == 7, "a section per township"
+    assert "政策检查" in html and 'src="map.html"' in html
+    assert not re.search(r'(src|href)="https?://', html), (
+        "the report itself loads nothing from the network"
+    )
+
+
+def test_reproducible_and_english(tmp_path):
+    from ruralnet.pipeline import analyse_county
+    from ruralnet.report import write_county_report
+
+    county = rn.load_county(DEMO)
+    a = write_county_report(analyse_county(county, optimise=False), tmp_path / "a")
+    b = write_county_report(analyse_county(county, optimise=False), tmp_path / "b")
+    for name in ("merger_candidates.csv", "assignment.csv", "policy_checks.csv", "plan_sites.csv"):
+        assert a[name].read_bytes() == b[name].read_bytes()
+    en = write_county_report(
+        analyse_county(county, optimise=False, lang="en"), tmp_path / "en", lang="en"
+    )
+    xlsx = pd.read_excel(en["merger_candidates.xlsx"])
+    assert {"site id", "decision", "reason"} <= set(xlsx.columns)
+    assert "school network report" in en["report.html"].read_text(encoding="utf-8")
