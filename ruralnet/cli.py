@@ -59,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument(
         "--no-optimise", action="store_true", help="skip the exact site-selection model"
     )
+    rep.add_argument(
+        "--buses",
+        choices=("receiving", "all", "none"),
+        default="receiving",
+        help="bus routes for the merger plan's receiving sites (default), every site, or none",
+    )
 
     catch = sub.add_parser("catchments", help="catchments, boarding catchments, accessibility")
     catch.add_argument("county", type=Path, help="county folder")
@@ -205,6 +211,7 @@ def _report(args) -> int:
         optimise=not args.no_optimise,
         progress=not args.no_progress,
         settings=_settings(args),
+        buses=None if args.buses == "none" else args.buses,
     )
     for row in summary.itertuples():
         print(f"{row.county}: {row.status}" + (f" ({row.error})" if row.status != "ok" else ""))

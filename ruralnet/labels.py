@@ -139,6 +139,17 @@ def text(key: str, lang: str, **kw) -> str:
 
 
 COLUMNS["stage"] = ("学段", "stage")
+COLUMNS.update(
+    {
+        "direction": ("方向", "direction"),
+        "seats": ("座位", "seats"),
+        "buses": ("校车数", "buses"),
+        "bus_km": ("行驶里程（公里）", "bus-km"),
+        "longest_ride_min": ("最长乘车（分钟）", "longest ride (min)"),
+        "unserved_pupils": ("无法接送学生", "pupils not served"),
+        "feasible": ("可行", "feasible"),
+    }
+)
 
 #: Policy-check details in Chinese (the CSV keeps the English wording).
 DETAILS_ZH = {

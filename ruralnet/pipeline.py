@@ -102,6 +102,7 @@ class CountyAnalysis:
     options: pd.DataFrame
     evaluations: dict
     recommended: str = "mergers"
+    buses: object | None = None
 
     @property
     def justified(self) -> set[str]:
@@ -111,8 +112,14 @@ class CountyAnalysis:
         )
 
 
-def analyse_county(county: County, optimise: bool = True, lang: str = "zh") -> CountyAnalysis:
-    """Merger candidates, then the current, merger and (optionally) optimised plans, evaluated."""
+def analyse_county(
+    county: County, optimise: bool = True, lang: str = "zh", buses: str | None = "receiving"
+) -> CountyAnalysis:
+    """Merger candidates, then the current, merger and (optionally) optimised plans, evaluated.
+
+    ``buses``: route the school buses of the merger plan's receiving sites (``"receiving"``),
+    of every site (``"all"``), or none (``None``).
+    """
     from .mergers import merger_candidates, site_times
     from .plans import current_plan, evaluate, merger_plan, optimised_plan, plan_context
 
@@ -127,4 +134,20 @@ def analyse_county(county: County, optimise: bool = True, lang: str = "zh") -> C
     for name, ev in evaluations.items():
         if not ev.conserved:
             raise AssertionError(f"plan {name}: pupils not conserved ({ev.pupils_before} before)")
-    return CountyAnalysis(county, candidates, options, evaluations)
+    bus_plan = None
+    if buses:
+        from .buses import plan_buses
+
+        receiving = set(
+            candidates.loc[
+                candidates["decision"].astype(str).str.startswith("merge"), "receiving_site_id"
+            ]
+        )
+        bus_plan = plan_buses(
+            county, evaluations["mergers"].assignment, sites=None if buses == "all" else receiving
+        )
+        if bus_plan.violations:
+            raise AssertionError(
+                f"bus routes failed the independent check: {bus_plan.violations[:3]}"
+            )
+    return CountyAnalysis(county, candidates, options, evaluations, buses=bus_plan)

@@ -121,6 +121,13 @@ def write_county_report(analysis, out_dir: str | Path, lang: str = "zh") -> dict
         "policy_checks.csv": write_table(ev.policy[POLICY_COLUMNS], out / "policy_checks.csv"),
         "plan_sites.csv": write_table(ev.sites, out / "plan_sites.csv"),
     }
+    buses = analysis.buses
+    if buses is not None:
+        from .buses import ROUTE_COLUMNS
+
+        paths["routes.csv"] = write_table(buses.routes[ROUTE_COLUMNS], out / "routes.csv")
+        paths["bus_runs.csv"] = write_table(buses.schools, out / "bus_runs.csv")
+        paths["bus_unserved.csv"] = write_table(buses.unserved, out / "bus_unserved.csv")
     paths["map.html"] = _merger_map(analysis, out / "map.html", lang)
 
     rows = []
@@ -167,7 +174,10 @@ def write_county_report(analysis, out_dir: str | Path, lang: str = "zh") -> dict
             "label": text("policy_failed", lang),
             "value": f"{int((~before.policy['passed']).sum())} → {int((~ev.policy['passed']).sum())}",
         },
-        {"label": text("buses", lang), "value": text("buses_later", lang)},
+        {
+            "label": text("buses", lang),
+            "value": buses.buses_needed() if buses is not None else text("buses_later", lang),
+        },
     ]
     site_cols = [
         "site_id",
@@ -232,6 +242,9 @@ def write_county_report(analysis, out_dir: str | Path, lang: str = "zh") -> dict
         ),
         capacity_svg=capacity_chart(ev.sites, lang),
         policy_table=_html_table(ev.policy[POLICY_COLUMNS], lang),
+        buses_table=_html_table(buses.schools, lang)
+        if buses is not None and len(buses.schools)
+        else "",
         candidates_table=_html_table(
             cand[
                 [
@@ -283,6 +296,20 @@ def _merger_map(analysis, path: Path, lang: str) -> Path:
                 [(a.y, a.x), (b.y, b.x)], color="#d7301f", weight=2, tooltip=str(row["reason"])
             ).add_to(lines)
     lines.add_to(m)
+    if analysis.buses is not None and len(analysis.buses.lines):
+        from .labels import text as label_text
+
+        bus_layer = folium.FeatureGroup(name=label_text("buses", lang))
+        am = analysis.buses.lines[analysis.buses.lines["direction"] == "morning"]
+        for r in am.itertuples():
+            folium.PolyLine(
+                [(y, x) for x, y in r.geometry.coords],
+                color="#6a3d9a",
+                weight=3,
+                opacity=0.7,
+                tooltip=f"{r.route} · {r.pupils} · {r.km:.1f} km · {r.longest_ride_min:.0f} min",
+            ).add_to(bus_layer)
+        bus_layer.add_to(m)
     colors = {
         "merge_walk": "#fdae61",
         "merge_bus": "#d7301f",
@@ -318,6 +345,7 @@ def run_batch(
     optimise: bool = True,
     progress: bool = True,
     settings=None,
+    buses: str | None = "receiving",
 ) -> pd.DataFrame:
     """The whole analysis for each county folder; a failing county is recorded, the rest go on.
 
@@ -336,7 +364,7 @@ def run_batch(
         row = {"county": folder.name, "status": "ok", "error": ""}
         try:
             county = load_county(folder, settings=settings)
-            analysis = analyse_county(county, optimise=optimise, lang=lang)
+            analysis = analyse_county(county, optimise=optimise, lang=lang, buses=buses)
             write_county_report(analysis, out / folder.name, lang=lang)
             cand = analysis.candidates
             ev = analysis.evaluations[analysis.recommended]
@@ -349,6 +377,7 @@ def run_batch(
                 kept=int((cand["decision"] == "keep").sum()),
                 pupils=ev.pupils_before,
                 policy_failed=int((~ev.policy["passed"]).sum()),
+                buses=analysis.buses.buses_needed() if analysis.buses is not None else None,
             )
         except Exception as exc:  # one county's failure must not stop the batch
             import logging
@@ -359,7 +388,7 @@ def run_batch(
             row.update(status="error", error=f"{type(exc).__name__}: {exc}".replace("\n", " | "))
         rows.append(row)
     summary = pd.DataFrame(rows)
-    for col in ("sites", "candidates", "merges", "kept", "pupils", "policy_failed"):
+    for col in ("sites", "candidates", "merges", "kept", "pupils", "policy_failed", "buses"):
         if col in summary:
             summary[col] = summary[col].astype("Int64")
     write_table(summary, out / "summary.csv")

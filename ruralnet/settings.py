@@ -107,6 +107,10 @@ class Settings:
         Longest one-way school-bus ride (45 minutes).
     bus_seats, kindergarten_bus_seats
         Seats per bus (GB 24407-2012: 56 primary, 45 kindergarten).
+    bus_stop_seconds, bus_seconds_per_pupil
+        Service time at a pick-up point: a fixed time per stop plus a time per pupil boarding.
+    bus_solver_seconds
+        Time the route solver may spend per school and run (PyVRP; reproducible for a seed).
     class_size_primary, class_size_incomplete_primary, class_size_junior, class_size_kindergarten
         Class-size norms (建标109-2008; kindergarten 30).
     oversized_class
@@ -140,6 +144,9 @@ class Settings:
     max_walk_minutes: float = 30.0
     max_ride_minutes: float = 45.0
     bus_seats: int = 56
+    bus_stop_seconds: float = 30.0
+    bus_seconds_per_pupil: float = 5.0
+    bus_solver_seconds: float = 3.0
     kindergarten_bus_seats: int = 45
     class_size_primary: int = 45
     class_size_incomplete_primary: int = 30

@@ -125,6 +125,21 @@ class CSRGraph:
         )
         return times[:, targets], self._path_lengths(pred, targets, times[:, targets])
 
+    def paths(self, source: int, targets) -> list[list[int]]:
+        """Node sequence of the fastest path from ``source`` to each target ([] if unreachable)."""
+        _, pred = dijkstra(self.time, directed=True, indices=int(source), return_predecessors=True)
+        out = []
+        for t in np.atleast_1d(targets):
+            t = int(t)
+            if t != source and pred[t] < 0:
+                out.append([])
+                continue
+            path = [t]
+            while path[-1] != source:
+                path.append(int(pred[path[-1]]))
+            out.append(path[::-1])
+        return out
+
     def _path_lengths(self, pred: np.ndarray, targets: np.ndarray, times: np.ndarray):
         """Length of the tree path from each root to each target, walking predecessors back."""
         k = pred.shape[0]

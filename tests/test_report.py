@@ -82,6 +82,15 @@ def test_contract_files(batch):
     assert assignment["pupils"].sum() == sites.loc[sites["status"] == "open", "pupils"].sum()
     merged = cand[cand["decision"].str.startswith("merge")]
     assert not assignment["site_id"].isin(merged["site_id"]).any(), "no pupil left at a merged site"
+    routes = pd.read_csv(d / "routes.csv")
+    assert list(routes.columns) == ["route", "seq", "stop", "pupils", "minutes"]
+    assert (routes["minutes"] <= 45 + 1e-6).all() and (
+        routes.groupby("route")["pupils"].sum() <= 56
+    ).all()
+    summary = pd.read_csv(out / "summary.csv")
+    runs = pd.read_csv(d / "bus_runs.csv")
+    needed = runs.groupby(["site_id", "seats"])["buses"].max().sum()
+    assert summary.loc[summary["county"] == "demo-liannan", "buses"].iloc[0] == needed > 0
     xlsx = pd.read_excel(d / "merger_candidates.xlsx")
     assert {"学校代码", "建议", "理由"} <= set(xlsx.columns)
     assert len(xlsx) == len(cand)

@@ -1,0 +1,356 @@
+"""School-bus routes with PyVRP: seats, ride-time limits, morning and afternoon runs.
+
+The only module that imports the VRP solver (PyVRP, pinned in setup.cfg). The model:
+
+* one vehicle type per run, ``num_available`` = number of pick-ups; a large fixed cost per
+  bus makes the solver minimise buses first, then distance;
+* morning: buses leave a depot (or the school), pick up at stops, end at the school. The ride
+  time of a route is the travel time from its first stop to the school plus the service time
+  (``stop_s + per_pupil_s x pupils``) of every stop after the first: stop service sits on each
+  stop's *incoming* edge and the depot's edges to stops take no time (but cost their
+  distance), so PyVRP's route duration is exactly that ride time, limited by
+  ``shift_duration``;
+* afternoon: the mirror image (school -> stops -> depot), on the reverse-direction times;
+* integer durations in hundredths of a second, rounded **up** (a limit is never crossed by
+  rounding); a stop with more pupils than seats is split into several pick-ups;
+* a stop that no bus can serve within the limit on its own (its direct ride is too long, or
+  it is unreachable) is reported with the reason, never silently dropped.
+
+Every solution can be re-checked by :func:`check_routes`, which recomputes loads and ride
+times from the raw inputs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+TICKS = 100  # durations in hundredths of a second
+
+
+@dataclass
+class BusProblem:
+    """One school's pick-ups, in matrices.
+
+    Attributes
+    ----------
+    stop_ids
+        Id of each pick-up point (index ``i`` in the matrices is ``stop_ids[i - 1]``; index 0
+        is the school).
+    pupils
+        Pupils per pick-up point.
+    time_s, dist_m
+        ``(n + 1) x (n + 1)`` travel time (s) and distance (m) matrices, index 0 = school,
+        in the direction of travel (morning: stop -> school).
+    depot_dist_m
+        Distance from the depot to each stop (empty running; default: from the school).
+    seats
+        Seats per bus.
+    max_ride_s
+        Longest ride allowed (s).
+    stop_s, per_pupil_s
+        Service time per stop and per pupil (s).
+    """
+
+    stop_ids: list
+    pupils: np.ndarray
+    time_s: np.ndarray
+    dist_m: np.ndarray
+    seats: int
+    max_ride_s: float
+    stop_s: float
+    per_pupil_s: float
+    depot_dist_m: np.ndarray | None = None
+    direction: str = "morning"
+
+    def service_s(self, pupils) -> np.ndarray:
+        """Service time of a stop with this many pupils boarding."""
+        return self.stop_s + self.per_pupil_s * np.asarray(pupils, dtype=float)
+
+
+@dataclass
+class BusSolution:
+    """Routes for one school.
+
+    Attributes
+    ----------
+    routes
+        One list of pick-ups per bus, each pick-up ``(stop index (1-based), pupils)``, in
+        visiting order.
+    unserved
+        ``stop_id, pupils, reason`` of stops no bus can serve within the limits.
+    feasible
+        PyVRP's verdict on its best solution (also re-checked by :func:`check_routes`).
+    runtime_s
+        Solver time.
+    """
+
+    problem: BusProblem
+    routes: list[list[tuple[int, int]]]
+    unserved: pd.DataFrame
+    feasible: bool
+    runtime_s: float
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def buses(self) -> int:
+        """Number of bus runs."""
+        return len(self.routes)
+
+    def ride_times_s(self) -> list[float]:
+        """Ride time of each route (first stop to school plus later stops' service)."""
+        return [ride_time_s(self.problem, r) for r in self.routes]
+
+    def table(self) -> pd.DataFrame:
+        """``route, seq, stop_id, pupils, minutes`` (minutes: the ride of the pupils boarding
+        at that stop, to the school; afternoon: from the school)."""
+        rows = []
+        for k, route in enumerate(self.routes, start=1):
+            for seq, (stop, n) in enumerate(route, start=1):
+                rows.append(
+                    {
+                        "route": k,
+                        "seq": seq,
+                        "stop_id": self.problem.stop_ids[stop - 1],
+                        "pupils": n,
+                        "minutes": ride_from_s(self.problem, route, seq - 1) / 60,
+                    }
+                )
+        return pd.DataFrame(rows, columns=["route", "seq", "stop_id", "pupils", "minutes"])
+
+    def summary(self) -> dict:
+        """Buses, bus-kilometres, longest ride, pupils served and not."""
+        rides = self.ride_times_s()
+        km = sum(route_length_m(self.problem, r) for r in self.routes) / 1000
+        return {
+            "buses": self.buses,
+            "bus_km": km,
+            "longest_ride_min": max(rides, default=0) / 60,
+            "pupils": int(sum(n for r in self.routes for _, n in r)),
+            "unserved_pupils": int(self.unserved["pupils"].sum()) if len(self.unserved) else 0,
+            "feasible": self.feasible,
+        }
+
+
+def ride_from_s(problem: BusProblem, route, position: int) -> float:
+    """Ride time (s) of the pupils picked up at ``route[position]`` (morning), or dropped
+    there (afternoon)."""
+    stops = [s for s, _ in route]
+    svc = problem.service_s([n for _, n in route])
+    if problem.direction == "morning":
+        path = [*stops[position:], 0]
+        travel = sum(problem.time_s[a, b] for a, b in itertools.pairwise(path))
+        return travel + svc[position + 1 :].sum()
+    path = [0, *stops[: position + 1]]
+    travel = sum(problem.time_s[a, b] for a, b in itertools.pairwise(path))
+    return travel + svc[:position].sum()
+
+
+def ride_time_s(problem: BusProblem, route) -> float:
+    """The longest ride on a route: its first pupils' (morning) or last pupils' (afternoon)."""
+    return ride_from_s(problem, route, 0 if problem.direction == "morning" else len(route) - 1)
+
+
+def route_length_m(problem: BusProblem, route) -> float:
+    """Metres driven: depot to first stop, the stops, the school (mirrored in the afternoon)."""
+    stops = [s for s, _ in route]
+    depot = problem.depot_dist_m if problem.depot_dist_m is not None else problem.dist_m[0, 1:]
+    if problem.direction == "morning":
+        legs = sum(problem.dist_m[a, b] for a, b in zip(stops, [*stops[1:], 0], strict=True))
+        return depot[stops[0] - 1] + legs
+    legs = sum(problem.dist_m[a, b] for a, b in zip([0, *stops[:-1]], stops, strict=True))
+    return legs + depot[stops[-1] - 1]
+
+
+def check_routes(problem: BusProblem, routes, tolerance_s: float = 1e-6) -> list[str]:
+    """Independent check of a route set: every pupil picked up exactly once, no bus over its
+    seats, no ride over the limit. Returns the violations (empty when all is well)."""
+    problems = []
+    picked = np.zeros(len(problem.pupils) + 1)
+    for k, route in enumerate(routes, start=1):
+        load = 0
+        for stop, n in route:
+            if not 1 <= stop <= len(problem.pupils):
+                problems.append(f"route {k}: unknown stop {stop}")
+                continue
+            picked[stop] += n
+            load += n
+        if load > problem.seats:
+            problems.append(f"route {k}: {load} pupils for {problem.seats} seats")
+        ride = ride_time_s(problem, route)
+        if ride > problem.max_ride_s + tolerance_s:
+            problems.append(
+                f"route {k}: ride of {ride:.1f} s over the {problem.max_ride_s:.0f} s limit"
+            )
+    for i, n in enumerate(problem.pupils, start=1):
+        if picked[i] != n:
+            problems.append(
+                f"stop {problem.stop_ids[i - 1]}: {picked[i]:.0f} of {n} pupils picked up"
+            )
+    return problems
+
+
+def solve(
+    problem: BusProblem,
+    time_limit_s: float = 10.0,
+    seed: int = 0,
+    no_improvement: int | None = 20_000,
+    first_share: float = 0.5,
+) -> BusSolution:
+    """Plan the routes of one school with PyVRP (reproducible for a seed).
+
+    Stops that cannot be served alone within the ride limit are left out and reported.
+    """
+    from pyvrp import Model
+    from pyvrp import solve as pyvrp_solve
+    from pyvrp.stop import MaxRuntime, MultipleCriteria, NoImprovement
+
+    n = len(problem.pupils)
+    problem.service_s(problem.pupils)
+    direct = problem.time_s[1:, 0] if problem.direction == "morning" else problem.time_s[0, 1:]
+    reasons = np.full(n, "", dtype=object)
+    reasons[~np.isfinite(direct)] = "no road a bus can use to the school"
+    too_long = np.isfinite(direct) & (direct > problem.max_ride_s)
+    reasons[too_long] = [
+        f"direct ride {d / 60:.0f} min is over the {problem.max_ride_s / 60:.0f} min limit"
+        for d in direct[too_long]
+    ]
+    ok = reasons == ""
+    unserved = pd.DataFrame(
+        {
+            "stop_id": np.asarray(problem.stop_ids, dtype=object)[~ok],
+            "pupils": problem.pupils[~ok],
+            "reason": reasons[~ok],
+        }
+    )
+    # split stops with more pupils than seats
+    picks: list[tuple[int, int]] = []
+    for i in np.flatnonzero(ok):
+        left = int(problem.pupils[i])
+        while left > 0:
+            take = min(left, problem.seats)
+            picks.append((i + 1, take))
+            left -= take
+    if not picks:
+        return BusSolution(problem, [], unserved, True, 0.0)
+
+    m = Model()
+    depot_loc = m.add_location(0, 0, name="depot")
+    school_loc = m.add_location(1, 0, name="school")
+    locs = [m.add_location(2 + k, 0, name=str(k)) for k in range(len(picks))]
+    depot_dist = problem.depot_dist_m if problem.depot_dist_m is not None else problem.dist_m[0, 1:]
+    # a bus costs more than all the driving of one-bus-per-stop: fewer buses always win
+    stop_rows = [sa for sa, _ in picks]
+    bus_cost = (
+        int(
+            np.nansum(depot_dist[np.array(stop_rows) - 1])
+            + np.nansum(
+                problem.dist_m[stop_rows, 0]
+                if problem.direction == "morning"
+                else problem.dist_m[0, stop_rows]
+            )
+        )
+        + 1
+    )
+    depot = m.add_depot(depot_loc, name="depot")
+    school = m.add_depot(school_loc, name="school")
+    for loc, (_, p) in zip(locs, picks, strict=True):
+        m.add_client(loc, pickup=int(p))
+    if problem.direction == "morning":
+        m.add_vehicle_type(
+            num_available=len(picks),
+            capacity=problem.seats,
+            start_depot=depot,
+            end_depot=school,
+            fixed_cost=bus_cost,
+            shift_duration=math.floor(problem.max_ride_s * TICKS),
+        )
+    else:
+        m.add_vehicle_type(
+            num_available=len(picks),
+            capacity=problem.seats,
+            start_depot=school,
+            end_depot=depot,
+            fixed_cost=bus_cost,
+            shift_duration=math.floor(problem.max_ride_s * TICKS),
+        )
+
+    def ticks(seconds: float) -> int:
+        return math.ceil(round(seconds * TICKS, 6))
+
+    svc_pick = problem.service_s([p for _, p in picks])
+    for a, (sa, _) in enumerate(picks):
+        if problem.direction == "morning":
+            m.add_edge(depot_loc, locs[a], distance=round(depot_dist[sa - 1]), duration=0)
+            m.add_edge(
+                locs[a],
+                school_loc,
+                distance=round(problem.dist_m[sa, 0]),
+                duration=ticks(problem.time_s[sa, 0]),
+            )
+        else:
+            m.add_edge(
+                school_loc,
+                locs[a],
+                distance=round(problem.dist_m[0, sa]),
+                duration=ticks(problem.time_s[0, sa]),
+            )
+            m.add_edge(locs[a], depot_loc, distance=round(depot_dist[sa - 1]), duration=0)
+        for b, (sb, _) in enumerate(picks):
+            if a == b:
+                continue
+            t = problem.time_s[sa, sb]
+            if not np.isfinite(t):
+                continue
+            # morning: the service of the stop we arrive at; afternoon: of the stop we leave
+            extra = svc_pick[b] if problem.direction == "morning" else svc_pick[a]
+            m.add_edge(
+                locs[a], locs[b], distance=round(problem.dist_m[sa, sb]), duration=ticks(t + extra)
+            )
+    data = m.data()
+    lower = math.ceil(sum(p for _, p in picks) / problem.seats)
+
+    def run(d, seconds):
+        crit = [MaxRuntime(max(seconds, 0.05))] + (
+            [NoImprovement(no_improvement)] if no_improvement else []
+        )
+        return pyvrp_solve(d, stop=MultipleCriteria(crit), seed=seed, display=False)
+
+    # first the best plan the time allows, then one bus fewer while that stays feasible
+    started = time.perf_counter()
+    res = run(data, time_limit_s * first_share)
+    sol = res.best
+    runs = 1
+    while sol.is_feasible() and sol.num_routes() > lower:
+        left = time_limit_s - (time.perf_counter() - started)
+        if left <= 0.05:
+            break
+        fewer = data.replace(
+            vehicle_types=[data.vehicle_type(0).replace(num_available=sol.num_routes() - 1)]
+        )
+        attempt = run(fewer, left / 2)
+        runs += 1
+        if not attempt.best.is_feasible():
+            break
+        sol, data = attempt.best, fewer
+    routes = []
+    for route in sol.routes():
+        visits = [picks[a.idx] for a in route.schedule() if a.is_client()]
+        if visits:
+            routes.append(visits)
+    return BusSolution(
+        problem,
+        routes,
+        unserved,
+        bool(sol.is_feasible()),
+        time.perf_counter() - started,
+        {"solves": runs, "lower_bound": lower},
+    )

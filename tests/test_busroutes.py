@@ -1,0 +1,148 @@
+"""School-bus routes: the independent checker, the benchmark's ride-time rule, real solver runs."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import ruralnet as rn
+from ruralnet.busroutes import BusProblem, check_routes, ride_from_s, ride_time_s, solve
+from ruralnet.errors import RuralnetWarning
+from ruralnet.sbrp import read_instance, reference_routes, school_problem
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::UserWarning"
+)  # PyVRP penalty warnings on tight schools
+
+
+@pytest.fixture(scope="module")
+def rsrb01(geodata):
+    schools, stops = read_instance(geodata / "sbrp" / "RSRB01")
+    ref = reference_routes(geodata / "sbrp" / "routes" / "RSRB2700" / "SBRP_RSRB01.txt")
+    return schools, stops, ref
+
+
+def test_reference_routes_obey_our_ride_time_rule(rsrb01):
+    """SOURCE.md: RSRB01 route 1 (stops 100043, 100087, 100049, 100093, 100001) rides 2,556 s."""
+    schools, stops, ref = rsrb01
+    for _, r in ref.iterrows():
+        school = schools[schools["ID"] == r["school_id"]].iloc[0]
+        problem = school_problem(school, stops)
+        index = {sid: i + 1 for i, sid in enumerate(problem.stop_ids)}
+        route = [(index[s], int(problem.pupils[index[s] - 1])) for s in r["stops"]]
+        # the reference truncates each leg's travel time and each stop's service time to whole
+        # seconds, so it reads at most 2 s per stop lower than the exact ride computed here
+        gap = ride_time_s(problem, route) - r["ride_s"]
+        assert 0 <= gap <= 2 * len(route)
+        assert ride_time_s(problem, route) <= 2700 + 2 * len(route)
+    assert len(ref) == 60
+
+
+def test_solver_beats_or_matches_the_reference_and_passes_the_checker(rsrb01):
+    schools, stops, ref = rsrb01
+    per_school = ref.groupby("school_id").size()
+    for _, school in schools.head(3).iterrows():
+        problem = school_problem(school, stops)
+        sol = solve(problem, time_limit_s=2.0, seed=1)
+        assert sol.feasible and len(sol.unserved) == 0
+        assert check_routes(problem, sol.routes) == []
+        assert sol.buses <= per_school[school["ID"]]
+        assert sol.buses >= int(np.ceil(problem.pupils.sum() / problem.seats))
+        again = solve(problem, time_limit_s=2.0, seed=1)
+        assert (
+            again.buses == sol.buses
+        )  # reproducible for a seed (the stopping rule allows a time race)
+
+
+def _line_problem(pupils, spacing=600.0, seats=10, max_ride=1200.0, direction="morning"):
+    """Stops on a line leading to the school at x = 0, 10 m/s."""
+    n = len(pupils)
+    x = np.concatenate([[0.0], spacing * np.arange(1, n + 1)])
+    d = np.abs(x[:, None] - x[None, :])
+    return BusProblem(
+        [f"s{i}" for i in range(1, n + 1)],
+        np.array(pupils),
+        d / 10,
+        d,
+        seats,
+        max_ride,
+        30,
+        2,
+        direction=direction,
+    )
+
+
+def test_checker_finds_every_kind_of_violation():
+    p = _line_problem([6, 6, 3])
+    good = [[(3, 3), (2, 6)], [(1, 6)]]
+    assert check_routes(p, good) == []
+    over_seats = [[(3, 3), (2, 6), (1, 6)]]
+    assert any("seats" in v for v in check_routes(p, over_seats))
+    missing = [[(3, 3), (2, 6)]]
+    assert any("s1" in v for v in check_routes(p, missing))
+    twice = [[(3, 3), (2, 6)], [(1, 6)], [(1, 6)]]
+    assert any("12 of 6" in v for v in check_routes(p, twice))
+    slow = _line_problem([2, 2, 2], spacing=5000, seats=10, max_ride=1200)
+    assert any("ride" in v for v in check_routes(slow, [[(1, 2)], [(2, 2)], [(3, 2)]]))
+
+
+def test_ride_time_definition():
+    p = _line_problem([4, 5, 1])
+    route = [(3, 1), (2, 5), (1, 4)]  # 1800 m out, inwards to the school
+    # travel from the first stop to the school (180 s) + service of the later stops (30+2*5, 30+2*4)
+    assert ride_time_s(p, route) == pytest.approx(180 + 40 + 38)
+    assert ride_from_s(p, route, 2) == pytest.approx(60)
+    pm = _line_problem([4, 5, 1], direction="afternoon")
+    back = [(1, 4), (2, 5), (3, 1)]
+    assert ride_time_s(pm, back) == pytest.approx(
+        180 + 38 + 40
+    )  # last pupils: travel + earlier services
+
+
+def test_large_stops_split_and_impossible_stops_reported():
+    p = _line_problem([25, 3], spacing=300, seats=10, max_ride=600)
+    far = _line_problem([2], spacing=20000, seats=10, max_ride=600)
+    sol = solve(p, time_limit_s=1.0)
+    assert check_routes(p, sol.routes) == [] and sol.buses == 3
+    sol_far = solve(far, time_limit_s=0.5)
+    assert sol_far.routes == [] and sol_far.unserved["pupils"].sum() == 2
+    assert "over the 10 min limit" in sol_far.unserved["reason"].iloc[0]
+
+
+def test_afternoon_runs_are_checked_too():
+    p = _line_problem([4, 4, 4, 4], spacing=800, seats=8, max_ride=900, direction="afternoon")
+    sol = solve(p, time_limit_s=1.0)
+    assert sol.feasible and check_routes(p, sol.routes) == []
+
+
+def test_county_buses_for_the_merger_plan():
+    from ruralnet.buses import ROUTE_COLUMNS, plan_buses
+    from ruralnet.pipeline import analyse_county
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuralnetWarning)
+        county = rn.load_county(rn.datasets.BUNDLED / "demo-liannan")
+    analysis = analyse_county(county, optimise=False, buses=None)
+    assignment = analysis.evaluations["mergers"].assignment
+    receiving = set(
+        analysis.candidates.loc[analysis.candidates["decision"] == "merge_bus", "receiving_site_id"]
+    )
+    buses = plan_buses(county, assignment, sites=receiving)
+    assert buses.violations == []
+    riders = assignment[(assignment["mode"] == "bus") & assignment["site_id"].isin(receiving)]
+    for direction in ("morning", "afternoon"):
+        routed = buses.routes[buses.routes["direction"] == direction]["pupils"].sum()
+        unserved = buses.unserved[buses.unserved["direction"] == direction]["pupils"].sum()
+        assert routed + unserved == riders["pupils"].sum(), "every bus pupil on a bus or reported"
+    assert list(buses.routes.columns[:5]) == ROUTE_COLUMNS
+    assert (buses.routes["minutes"] <= county.settings.max_ride_minutes + 1e-6).all()
+    assert buses.lines.geometry.length.gt(0).all() and buses.buses_needed() > 0
+    k = buses.routes[buses.routes["seats"] == 45]
+    if len(k):
+        assert (k.groupby("route")["pupils"].sum() <= 45).all()
+    loads = buses.routes.groupby("route")["pupils"].sum()
+    assert (loads <= 56).all()
+    assert isinstance(buses.schools, pd.DataFrame)
