@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean browser
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,14 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(BIN)/ruralnet demo --out maps/demo
 
-test: $(STAMP)
+# The map tests open the offline map in a real headless Chromium (skipped, with the reason,
+# when it is missing and cannot be installed here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null) ; } \
+	  || echo "no chromium: the browser test will be skipped"
+
+test: $(STAMP) browser
 	$(BIN)/ruff check ruralnet tests benchmarks
 	$(BIN)/ruff format --check ruralnet tests benchmarks
 	$(BIN)/python -m pytest

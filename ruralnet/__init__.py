@@ -6,7 +6,10 @@ fast many-to-many travel times. See the README for the county-folder convention.
 
 import logging
 
+from . import maps
 from ._version import __version__
+from .buses import plan_buses
+from .catchments import analyse_catchments
 from .county import County, load_county
 from .errors import (
     CountyFolderError,
@@ -18,8 +21,11 @@ from .errors import (
     SettingsError,
 )
 from .io import join_roster, read_layer, read_roster, write_layer
+from .mergers import merger_candidates, site_times
 from .network import Network, build_network, network_from_file, network_from_overpass
 from .osm import places_from_osm, read_highways, sites_from_osm
+from .pipeline import analyse_county
+from .plans import current_plan, evaluate, merger_plan, optimised_plan, plan_context
 from .schema import validate_sites, validate_villages
 from .settings import Settings
 from .travel import nearest, od_matrix
@@ -38,17 +44,28 @@ __all__ = [
     "Settings",
     "SettingsError",
     "__version__",
+    "analyse_catchments",
+    "analyse_county",
     "build_network",
+    "current_plan",
+    "evaluate",
     "join_roster",
     "load_county",
+    "maps",
+    "merger_candidates",
+    "merger_plan",
     "nearest",
     "network_from_file",
     "network_from_overpass",
     "od_matrix",
+    "optimised_plan",
     "places_from_osm",
+    "plan_buses",
+    "plan_context",
     "read_highways",
     "read_layer",
     "read_roster",
+    "site_times",
     "sites_from_osm",
     "validate_sites",
     "validate_villages",

@@ -60,10 +60,32 @@ def _parser() -> argparse.ArgumentParser:
         "--no-optimise", action="store_true", help="skip the exact site-selection model"
     )
     rep.add_argument(
+        "--offline",
+        action="store_true",
+        default=True,
+        help="self-contained map with no basemap tiles (the default)",
+    )
+    rep.add_argument(
+        "--basemap",
+        choices=("none", "osm", "gaode"),
+        default="none",
+        help="online basemap tiles for the map instead of the offline map",
+    )
+    rep.add_argument(
         "--buses",
         choices=("receiving", "all", "none"),
         default="receiving",
         help="bus routes for the merger plan's receiving sites (default), every site, or none",
+    )
+
+    mp = sub.add_parser("map", help="a map of a county (self-contained HTML by default)")
+    mp.add_argument("county", type=Path, help="county folder")
+    mp.add_argument("--out", type=Path, default=None, help="HTML file (default maps/<county>.html)")
+    mp.add_argument("--basemap", choices=("none", "osm", "tianditu", "gaode"), default="none")
+    mp.add_argument("--tianditu-key", default=None, help="user key for the Tianditu basemap")
+    mp.add_argument("--lang", choices=("zh", "en"), default="zh")
+    mp.add_argument(
+        "--analysis", action="store_true", help="add catchments, mergers and bus routes"
     )
 
     catch = sub.add_parser("catchments", help="catchments, boarding catchments, accessibility")
@@ -212,11 +234,38 @@ def _report(args) -> int:
         progress=not args.no_progress,
         settings=_settings(args),
         buses=None if args.buses == "none" else args.buses,
+        basemap=args.basemap,
     )
     for row in summary.itertuples():
         print(f"{row.county}: {row.status}" + (f" ({row.error})" if row.status != "ok" else ""))
     print(f"written to {args.out}/ (summary.csv and one folder per county)")
     return 0 if (summary["status"] == "ok").all() else 1
+
+
+def _map(args) -> int:
+    from .county import load_county
+    from .maps import county_map, save_map
+
+    county = load_county(args.county, settings=_settings(args))
+    analysis = catchments = None
+    if args.analysis:
+        from .catchments import analyse_catchments
+        from .pipeline import analyse_county
+
+        analysis = analyse_county(county, optimise=False, lang=args.lang)
+        catchments = analyse_catchments(county)
+    m = county_map(
+        county,
+        analysis,
+        catchments,
+        basemap=args.basemap,
+        tianditu_key=args.tianditu_key,
+        lang=args.lang,
+    )
+    out = args.out or Path("maps") / f"{args.county.name}.html"
+    save_map(m, out, offline=args.basemap == "none")
+    print(f"map -> {out}" + (" (self-contained, works offline)" if args.basemap == "none" else ""))
+    return 0
 
 
 def _catchments(args) -> int:
@@ -257,6 +306,7 @@ def _province(args) -> int:
 _COMMANDS = {
     "report": _report,
     "catchments": _catchments,
+    "map": _map,
     "demo-data": _demo_data,
     "province": _province,
     "demo": _demo,

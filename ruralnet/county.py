@@ -9,6 +9,7 @@ Convention (see the README)::
       dem.tif              elevation (terrain-aware walking)               optional
       population.tif       population raster                               optional
       boundary.geojson     county boundary (study-area check)              optional
+      townships.gpkg       township polygons (township_code, name)          optional
       county.toml          [county] name, code, coord_system; [settings] overrides
 
 \\* without ``sites.*`` the sites are read from the OSM file's schools (no pupils), without
@@ -68,6 +69,7 @@ class County:
     dem_path: Path | None = None
     population_path: Path | None = None
     boundary: object | None = None
+    townships: gpd.GeoDataFrame | None = None
     meta: dict = field(default_factory=dict)
     _networks: dict = field(default_factory=dict, repr=False)
 
@@ -189,6 +191,12 @@ def load_county(path: str | Path, settings: Settings | None = None) -> County:
         raise SchemaError(f"county {folder.name}", problems)
     dem = folder / "dem.tif"
     pop = folder / "population.tif"
+    tpath = _find(folder, "townships")
+    townships = (
+        read_layer(tpath, coord_system=coord_system).to_crs("EPSG:4326")
+        if tpath is not None
+        else None
+    )
     county = County(
         path=folder,
         name=str(info.get("name", folder.name)),
@@ -200,6 +208,7 @@ def load_county(path: str | Path, settings: Settings | None = None) -> County:
         dem_path=dem if dem.exists() else None,
         population_path=pop if pop.exists() else None,
         boundary=boundary,
+        townships=townships,
         meta=meta,
     )
     log.info("loaded %r", county)

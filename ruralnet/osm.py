@@ -453,3 +453,32 @@ def extract_ways(path: str | Path, way_ids, out_path: str | Path) -> Path:
             writer.close()
         target.rename(tmp)
     return out_path
+
+
+def road_lines(roads: RoadTable) -> gpd.GeoDataFrame:
+    """One (Multi)LineString per highway way, with ``way_id``, ``highway``, ``name`` (for maps)."""
+    seg_xy = np.stack(
+        [
+            np.c_[roads.lon[roads.seg_u], roads.lat[roads.seg_u]],
+            np.c_[roads.lon[roads.seg_v], roads.lat[roads.seg_v]],
+        ],
+        axis=1,
+    )
+    order = np.argsort(roads.seg_way, kind="stable")
+    ways, starts = np.unique(roads.seg_way[order], return_index=True)
+    geoms = []
+    for k, _w in enumerate(ways):
+        end = starts[k + 1] if k + 1 < len(starts) else len(order)
+        geoms.append(
+            shapely.line_merge(shapely.MultiLineString(list(seg_xy[order[starts[k] : end]])))
+        )
+    table = roads.ways.iloc[ways]
+    return gpd.GeoDataFrame(
+        {
+            "way_id": table["way_id"].to_numpy(),
+            "highway": table["highway"].to_numpy(),
+            "name": table["name"].to_numpy(),
+        },
+        geometry=geoms,
+        crs="EPSG:4326",
+    )

@@ -78,19 +78,10 @@ def county_overview(county: County, out_dir: str | Path, *, modes=("walk", "bus"
 
 
 def _overview_map(county: County, path: Path) -> None:
-    """A first map of sites and villages (full meeting-room maps come from ruralnet.maps)."""
-    from .io import atomic_path
+    """The county map: roads, townships, hillshade, villages and sites; works offline."""
+    from .maps import county_map, save_map
 
-    m = county.villages.explore(color="#2b8cbe", name="villages", tooltip=["name", "population"])
-    county.sites.explore(
-        m=m,
-        column="kind",
-        name="sites",
-        tooltip=["name", "kind", "pupils"],
-        marker_kwds={"radius": 6},
-    )
-    with atomic_path(path) as tmp:
-        m.save(str(tmp))
+    save_map(county_map(county), path, offline=True)
 
 
 @dataclass

@@ -93,7 +93,13 @@ def _html_table(table: pd.DataFrame, lang: str, floats: int = 1) -> str:
     )
 
 
-def write_county_report(analysis, out_dir: str | Path, lang: str = "zh") -> dict[str, Path]:
+def write_county_report(
+    analysis,
+    out_dir: str | Path,
+    lang: str = "zh",
+    basemap: str = "none",
+    tianditu_key: str | None = None,
+) -> dict[str, Path]:
     """Write one county's merger report into ``out_dir`` (see the README for the files)."""
     from datetime import date
 
@@ -128,7 +134,16 @@ def write_county_report(analysis, out_dir: str | Path, lang: str = "zh") -> dict
         paths["routes.csv"] = write_table(buses.routes[ROUTE_COLUMNS], out / "routes.csv")
         paths["bus_runs.csv"] = write_table(buses.schools, out / "bus_runs.csv")
         paths["bus_unserved.csv"] = write_table(buses.unserved, out / "bus_unserved.csv")
-    paths["map.html"] = _merger_map(analysis, out / "map.html", lang)
+    from .maps import county_map, save_map
+
+    offline = basemap == "none"
+    paths["map.html"] = save_map(
+        county_map(
+            analysis.county, analysis, basemap=basemap, lang=lang, tianditu_key=tianditu_key
+        ),
+        out / "map.html",
+        offline=offline,
+    )
 
     rows = []
     for name, e in analysis.evaluations.items():
@@ -271,73 +286,6 @@ def write_county_report(analysis, out_dir: str | Path, lang: str = "zh") -> dict
     return paths
 
 
-def _merger_map(analysis, path: Path, lang: str) -> Path:
-    """Sites by decision and lines from each merged site to its receiving site."""
-    import folium
-
-    from .labels import DECISIONS, KINDS, label
-
-    sites = analysis.county.sites
-    cand = analysis.candidates.set_index("site_id")
-    centre = sites.geometry.union_all().centroid
-    m = folium.Map(location=[centre.y, centre.x], zoom_start=10, tiles=None)
-    if analysis.county.boundary is not None:
-        folium.GeoJson(
-            analysis.county.boundary,
-            name="county",
-            style_function=lambda _: {"fill": False, "color": "#555"},
-        ).add_to(m)
-    pos = sites.set_index("site_id").geometry
-    lines = folium.FeatureGroup(name=label(DECISIONS, "merge_bus", lang))
-    for sid, row in cand.iterrows():
-        if str(row["decision"]).startswith("merge") and row["receiving_site_id"] in pos.index:
-            a, b = pos[sid], pos[row["receiving_site_id"]]
-            folium.PolyLine(
-                [(a.y, a.x), (b.y, b.x)], color="#d7301f", weight=2, tooltip=str(row["reason"])
-            ).add_to(lines)
-    lines.add_to(m)
-    if analysis.buses is not None and len(analysis.buses.lines):
-        from .labels import text as label_text
-
-        bus_layer = folium.FeatureGroup(name=label_text("buses", lang))
-        am = analysis.buses.lines[analysis.buses.lines["direction"] == "morning"]
-        for r in am.itertuples():
-            folium.PolyLine(
-                [(y, x) for x, y in r.geometry.coords],
-                color="#6a3d9a",
-                weight=3,
-                opacity=0.7,
-                tooltip=f"{r.route} · {r.pupils} · {r.km:.1f} km · {r.longest_ride_min:.0f} min",
-            ).add_to(bus_layer)
-        bus_layer.add_to(m)
-    colors = {
-        "merge_walk": "#fdae61",
-        "merge_bus": "#d7301f",
-        "merge_boarding": "#7b3294",
-        "keep": "#1a9641",
-        "restore": "#000000",
-        "stay_closed": "#999999",
-    }
-    for _, s in sites.iterrows():
-        decision = cand["decision"].get(s["site_id"]) if s["site_id"] in cand.index else None
-        color = colors.get(decision, "#2b83ba")
-        tip = f"{s['name']} · {label(KINDS, s['kind'], lang)} · {s['pupils']:.0f}"
-        if decision:
-            tip += f" · {label(DECISIONS, decision, lang)}"
-        folium.CircleMarker(
-            [s.geometry.y, s.geometry.x],
-            radius=4 + min(10, (s["pupils"] or 0) ** 0.5 / 4),
-            color=color,
-            fill=True,
-            fill_opacity=0.8,
-            tooltip=tip,
-        ).add_to(m)
-    folium.LayerControl().add_to(m)
-    with atomic_path(path) as tmp:
-        m.save(str(tmp))
-    return path
-
-
 def run_batch(
     folders,
     out_dir: str | Path,
@@ -346,6 +294,7 @@ def run_batch(
     progress: bool = True,
     settings=None,
     buses: str | None = "receiving",
+    basemap: str = "none",
 ) -> pd.DataFrame:
     """The whole analysis for each county folder; a failing county is recorded, the rest go on.
 
@@ -365,7 +314,7 @@ def run_batch(
         try:
             county = load_county(folder, settings=settings)
             analysis = analyse_county(county, optimise=optimise, lang=lang, buses=buses)
-            write_county_report(analysis, out / folder.name, lang=lang)
+            write_county_report(analysis, out / folder.name, lang=lang, basemap=basemap)
             cand = analysis.candidates
             ev = analysis.evaluations[analysis.recommended]
             row.update(

@@ -32,7 +32,11 @@ def _setup_requirements() -> tuple[set[str], set[str]]:
 
 def _conda_requirements() -> set[str]:
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    return {_name(d) for d in env["dependencies"] if isinstance(d, str)} - {"python", "pip"}
+    names = {_name(d) for d in env["dependencies"] if isinstance(d, str)}
+    for d in env["dependencies"]:  # packages only on PyPI, in the pip subsection
+        if isinstance(d, dict):
+            names |= {_name(x) for x in d.get("pip", [])}
+    return names - {"python", "pip"}
 
 
 def test_environment_yml_matches_setup_cfg():

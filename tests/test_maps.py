@@ -1,0 +1,162 @@
+"""Maps: builders compose, Gaode overlays are shifted, offline HTML renders in a real browser."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import warnings
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+import ruralnet as rn
+from ruralnet import maps
+from ruralnet.coords import wgs84_to_gcj02
+from ruralnet.errors import RuralnetWarning
+
+DEMO = rn.datasets.BUNDLED / "demo-liannan"
+CHROMIUM = (
+    shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+)
+
+
+@pytest.fixture(scope="module")
+def county():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuralnetWarning)
+        return rn.load_county(DEMO)
+
+
+@pytest.fixture(scope="module")
+def full_map(county, tmp_path_factory):
+    from ruralnet.catchments import analyse_catchments
+    from ruralnet.pipeline import analyse_county
+
+    analysis = analyse_county(county, optimise=False)
+    catchments = analyse_catchments(county)
+    m = maps.county_map(county, analysis, catchments)
+    path = maps.save_map(m, tmp_path_factory.mktemp("map") / "county.html")
+    return path, analysis
+
+
+def one_site(lon=112.29, lat=24.72):
+    return gpd.GeoDataFrame(
+        {
+            "site_id": ["s"],
+            "name": ["三江镇中心小学"],
+            "kind": ["central_primary"],
+            "pupils": [500],
+            "is_central_primary": [True],
+        },
+        geometry=[shapely.Point(lon, lat)],
+        crs="EPSG:4326",
+    )
+
+
+def _marker_latlon(page: str) -> tuple[float, float]:
+    lat, lon = re.search(r"L\.circleMarker\(\s*\[([-\d.]+),\s*([-\d.]+)\]", page).groups()
+    return float(lat), float(lon)
+
+
+def test_gaode_overlays_are_shifted_to_gcj02():
+    site = one_site()
+    plain = (
+        maps.add_sites(site, maps.base_map((112.2, 24.6, 112.4, 24.8), "none")).get_root().render()
+    )
+    gaode = (
+        maps.add_sites(site, maps.base_map((112.2, 24.6, 112.4, 24.8), "gaode")).get_root().render()
+    )
+    assert _marker_latlon(plain) == pytest.approx((24.72, 112.29))
+    glon, glat = wgs84_to_gcj02(112.29, 24.72)
+    assert _marker_latlon(gaode) == pytest.approx((float(glat), float(glon)), abs=1e-9)
+    assert "autonavi.com" in gaode
+
+
+def test_tianditu_needs_a_key():
+    with pytest.raises(ValueError, match="key"):
+        maps.base_map((112.2, 24.6, 112.4, 24.8), "tianditu")
+    page = (
+        maps.base_map((112.2, 24.6, 112.4, 24.8), "tianditu", tianditu_key="abc")
+        .get_root()
+        .render()
+    )
+    assert "tianditu.gov.cn" in page and "tk=abc" in page
+    with pytest.raises(ValueError, match="offline"):
+        maps.offline_html(maps.base_map((112.2, 24.6, 112.4, 24.8), "osm"))
+
+
+def test_builders_compose(county):
+    m = maps.base_map(county.boundary.bounds)
+    for step in (
+        lambda m: maps.add_sites(county.sites, m),
+        lambda m: maps.add_villages(county.villages, m),
+        lambda m: maps.add_boundaries(county.boundary, county.townships, m),
+    ):
+        before = len(m._children)
+        assert step(m) is m and len(m._children) > before
+    english = (
+        maps.add_sites(county.sites, maps.base_map(county.boundary.bounds, lang="en"))
+        .get_root()
+        .render()
+    )
+    assert "<th>kind</th><td>teaching point</td>" in english and "<th>类型</th>" not in english
+
+
+def test_offline_file_is_self_contained(full_map):
+    path, _ = full_map
+    page = path.read_text(encoding="utf-8")
+    assert not re.search(r'src\s*=\s*"https?://', page)
+    assert not re.search(r'<link[^>]+href\s*=\s*"https?://', page)
+    assert "cdn.jsdelivr" not in page and "code.jquery.com" not in page
+    assert (
+        "L.map(" in page and "data:image/png;base64" in page
+    )  # inlined Leaflet, embedded hillshade
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="no Chromium on this machine (apt-get install chromium)"
+)
+def test_offline_map_renders_in_a_browser_without_network(full_map, county, tmp_path):
+    path, analysis = full_map
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--proxy-server=127.0.0.1:9",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        "--virtual-time-budget=10000",
+        "--window-size=1200,1400",
+    ]
+    dom = subprocess.run(
+        [CHROMIUM, *flags, "--dump-dom", path.as_uri()], capture_output=True, text=True, timeout=120
+    ).stdout
+    assert "leaflet-container" in dom, "Leaflet did not start (a missing script?)"
+
+    def drawn(cls):  # SVG paths Leaflet drew (the script text names the classes too)
+        return len(re.findall(rf'<path[^>]*class="[^"]*{cls}', dom))
+
+    sites_drawn = drawn("ruralnet-site")
+    assert sites_drawn == len(county.sites)
+    merges = analysis.candidates["decision"].str.startswith("merge").sum()
+    assert drawn("ruralnet-merger") == merges
+    assert drawn("ruralnet-bus") == (analysis.buses.lines["direction"] == "morning").sum()
+    assert "ruralnet-legend" in dom and "leaflet-control-layers" in dom
+    shot = tmp_path / "map.png"
+    subprocess.run(
+        [CHROMIUM, *flags, f"--screenshot={shot}", path.as_uri()], capture_output=True, timeout=120
+    )
+    from PIL import Image
+
+    img = np.asarray(Image.open(shot).convert("L"), dtype=float)
+    assert img.std() > 20, "the screenshot is blank"
+    centre = img[300:1100, 300:900]
+    assert (centre < 200).mean() > 0.05, "no map content drawn in the middle of the page"
