@@ -209,7 +209,7 @@ def solve(
 
     Stops that cannot be served alone within the ride limit are left out and reported.
     """
-    from pyvrp import Model
+    from pyvrp import Model, Solution
     from pyvrp import solve as pyvrp_solve
     from pyvrp.stop import MaxRuntime, MultipleCriteria, NoImprovement
 
@@ -218,7 +218,10 @@ def solve(
     direct = problem.time_s[1:, 0] if problem.direction == "morning" else problem.time_s[0, 1:]
     reasons = np.full(n, "", dtype=object)
     reasons[~np.isfinite(direct)] = "no road a bus can use to the school"
-    too_long = np.isfinite(direct) & (direct > problem.max_ride_s)
+    # over the limit, also once rounded up to the solver's integer ticks
+    too_long = np.isfinite(direct) & (
+        np.ceil(np.round(direct * TICKS, 6)) > math.floor(problem.max_ride_s * TICKS)
+    )
     reasons[too_long] = [
         f"direct ride {d / 60:.0f} min is over the {problem.max_ride_s / 60:.0f} min limit"
         for d in direct[too_long]
@@ -318,17 +321,29 @@ def solve(
     data = m.data()
     lower = math.ceil(sum(p for _, p in picks) / problem.seats)
 
-    def run(d, seconds):
+    def run(d, seconds, initial=None):
         crit = [MaxRuntime(max(seconds, 0.05))] + (
             [NoImprovement(no_improvement)] if no_improvement else []
         )
-        return pyvrp_solve(d, stop=MultipleCriteria(crit), seed=seed, display=False)
+        return pyvrp_solve(
+            d, stop=MultipleCriteria(crit), seed=seed, display=False, initial_solution=initial
+        )
 
     # first the best plan the time allows, then one bus fewer while that stays feasible
     started = time.perf_counter()
-    res = run(data, time_limit_s * first_share)
+    # one bus per pick-up is always feasible (each fits the seats and, alone, the limit): the
+    # solver starts from it, and it is the fallback, so an infeasible plan is never returned
+    trivial = Solution(data, [[k] for k in range(len(picks))])
+    res = run(data, time_limit_s * first_share, trivial)
     sol = res.best
     runs = 1
+    if not sol.is_feasible():
+        left = time_limit_s - (time.perf_counter() - started)
+        sol = run(data, max(left, time_limit_s * 0.25), trivial).best
+        runs += 1
+    if not sol.is_feasible():
+        log.warning("no better feasible bus plan found in time: one bus per pick-up")
+        sol = trivial
     while sol.is_feasible() and sol.num_routes() > lower:
         left = time_limit_s - (time.perf_counter() - started)
         if left <= 0.05:
