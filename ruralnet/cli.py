@@ -78,6 +78,22 @@ def _parser() -> argparse.ArgumentParser:
         help="bus routes for the merger plan's receiving sites (default), every site, or none",
     )
 
+    bat = sub.add_parser(
+        "batch", help="many counties at once on Dask (local cluster or a scheduler)"
+    )
+    bat.add_argument("counties", type=Path, nargs="+", help="county folders")
+    bat.add_argument("--out", type=Path, required=True, help="output folder")
+    bat.add_argument(
+        "--scheduler", default=None, help="address of a Dask scheduler (default: local cluster)"
+    )
+    bat.add_argument("--workers", type=int, default=2, help="worker processes of the local cluster")
+    bat.add_argument("--lang", choices=("zh", "en"), default="zh")
+    bat.add_argument("--no-optimise", action="store_true")
+    bat.add_argument("--buses", choices=("receiving", "all", "none"), default="receiving")
+    bat.add_argument(
+        "--force", action="store_true", help="rerun counties whose inputs did not change"
+    )
+
     mp = sub.add_parser("map", help="a map of a county (self-contained HTML by default)")
     mp.add_argument("county", type=Path, help="county folder")
     mp.add_argument("--out", type=Path, default=None, help="HTML file (default maps/<county>.html)")
@@ -242,6 +258,28 @@ def _report(args) -> int:
     return 0 if (summary["status"] == "ok").all() else 1
 
 
+def _batch(args) -> int:
+    from .batch import run_dask
+
+    summary = run_dask(
+        args.counties,
+        args.out,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        settings=_settings(args),
+        lang=args.lang,
+        optimise=not args.no_optimise,
+        buses=None if args.buses == "none" else args.buses,
+        progress=not args.no_progress,
+        force=args.force,
+    )
+    for row in summary.itertuples():
+        state = "unchanged, skipped" if getattr(row, "skipped", False) is True else row.status
+        print(f"{row.county}: {state}" + (f" ({row.error})" if row.status != "ok" else ""))
+    print(f"province summary -> {args.out / 'province_summary.csv'}")
+    return 0 if (summary["status"] == "ok").all() else 1
+
+
 def _map(args) -> int:
     from .county import load_county
     from .maps import county_map, save_map
@@ -307,6 +345,7 @@ _COMMANDS = {
     "report": _report,
     "catchments": _catchments,
     "map": _map,
+    "batch": _batch,
     "demo-data": _demo_data,
     "province": _province,
     "demo": _demo,

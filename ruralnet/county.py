@@ -161,7 +161,7 @@ def load_county(path: str | Path, settings: Settings | None = None) -> County:
     code = str(info.get("code", "")) or None
     try:
         if spath is not None:
-            raw_sites = read_layer(spath, coord_system=coord_system)
+            raw_sites = _read(spath, coord_system, "sites")
         else:
             from .osm import sites_from_osm
 
@@ -176,7 +176,7 @@ def load_county(path: str | Path, settings: Settings | None = None) -> County:
         problems.extend(_layer_problems(exc))
     try:
         if vpath is not None:
-            raw_villages = read_layer(vpath, coord_system=coord_system)
+            raw_villages = _read(vpath, coord_system, "villages")
         else:
             raise CountyFolderError(f"{folder}: no villages file (villages.gpkg or .csv/.xlsx...)")
         villages = validate_villages(
@@ -220,6 +220,20 @@ def _layer_problems(exc: SchemaError):
     from .errors import Problem
 
     return [Problem(f"{exc.layer}: {p.message}", p.column, p.rows) for p in exc.problems]
+
+
+def _read(path: Path, coord_system: str, layer: str):
+    """Read a layer file; an unreadable file is a schema problem that names the file."""
+    from .errors import Problem
+
+    try:
+        return read_layer(path, coord_system=coord_system)
+    except SchemaError:
+        raise
+    except Exception as exc:  # GDAL / parquet / spreadsheet errors
+        raise SchemaError(
+            layer, [Problem(f"{path.name}: cannot read the file ({type(exc).__name__}: {exc})")]
+        ) from exc
 
 
 def network_for(path: str | Path, mode: str, settings: Settings | None = None) -> Network:

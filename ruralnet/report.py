@@ -286,6 +286,84 @@ def write_county_report(
     return paths
 
 
+def process_county(
+    folder,
+    out_dir,
+    lang: str = "zh",
+    optimise: bool = True,
+    settings=None,
+    buses: str | None = "receiving",
+    basemap: str = "none",
+) -> dict:
+    """Load, analyse and report one county into ``out_dir / <folder name>``; never raises.
+
+    Returns the county's summary row (``status`` is ``ok`` or ``error`` with the message).
+    """
+    import logging
+    import time
+
+    from .county import load_county
+    from .pipeline import analyse_county
+
+    folder = Path(folder)
+    row = {"county": folder.name, "status": "ok", "error": ""}
+    started = time.perf_counter()
+    try:
+        county = load_county(folder, settings=settings)
+        analysis = analyse_county(county, optimise=optimise, lang=lang, buses=buses)
+        write_county_report(analysis, Path(out_dir) / folder.name, lang=lang, basemap=basemap)
+        cand = analysis.candidates
+        ev = analysis.evaluations[analysis.recommended]
+        before = analysis.evaluations["current"]
+        row.update(
+            name=county.name,
+            code=county.code,
+            sites=len(county.sites),
+            villages=len(county.villages),
+            candidates=len(cand),
+            merges=int(cand["decision"].astype(str).str.startswith("merge").sum()),
+            kept=int((cand["decision"] == "keep").sum()),
+            restore=int((cand["decision"] == "restore").sum()),
+            pupils=ev.pupils_before,
+            beyond_before=int(before.stages["beyond_limits"].sum()),
+            beyond_after=int(ev.stages["beyond_limits"].sum()),
+            policy_failed=int((~ev.policy["passed"]).sum()),
+            buses=analysis.buses.buses_needed() if analysis.buses is not None else None,
+        )
+    except Exception as exc:  # one county's failure must not stop the batch
+        log = logging.getLogger(__name__)
+        log.error("county %s failed: %s: %s", folder, type(exc).__name__, exc)
+        log.debug("traceback", exc_info=True)
+        row.update(status="error", error=f"{type(exc).__name__}: {exc}".replace("\n", " | "))
+    row["seconds"] = round(time.perf_counter() - started, 2)
+    return row
+
+
+SUMMARY_INTS = (
+    "sites",
+    "villages",
+    "candidates",
+    "merges",
+    "kept",
+    "restore",
+    "pupils",
+    "beyond_before",
+    "beyond_after",
+    "policy_failed",
+    "buses",
+)
+
+
+def write_summary(rows: list[dict], path: Path) -> pd.DataFrame:
+    """The province (or batch) summary: one row per county, counts as whole numbers."""
+    summary = pd.DataFrame(rows)
+    for col in SUMMARY_INTS:
+        if col in summary:
+            summary[col] = pd.to_numeric(summary[col], errors="coerce").astype("Int64")
+    write_table(summary, path)
+    return summary
+
+
 def run_batch(
     folders,
     out_dir: str | Path,
@@ -296,49 +374,14 @@ def run_batch(
     buses: str | None = "receiving",
     basemap: str = "none",
 ) -> pd.DataFrame:
-    """The whole analysis for each county folder; a failing county is recorded, the rest go on.
-
-    Writes ``OUT_DIR/<folder name>/`` per county and ``OUT_DIR/summary.csv`` (one row per
-    county: ``county, status, error`` and counts).
-    """
+    """The whole analysis for each county folder, one after the other; a failing county is
+    recorded and the rest go on. Writes ``OUT_DIR/<folder name>/`` per county and
+    ``OUT_DIR/summary.csv``. For many counties at once use :func:`ruralnet.batch.run_dask`."""
     from tqdm.auto import tqdm
 
-    from .county import load_county
-    from .pipeline import analyse_county
-
     out = Path(out_dir)
-    rows = []
-    for folder in tqdm(list(folders), desc="counties", unit="county", disable=not progress):
-        folder = Path(folder)
-        row = {"county": folder.name, "status": "ok", "error": ""}
-        try:
-            county = load_county(folder, settings=settings)
-            analysis = analyse_county(county, optimise=optimise, lang=lang, buses=buses)
-            write_county_report(analysis, out / folder.name, lang=lang, basemap=basemap)
-            cand = analysis.candidates
-            ev = analysis.evaluations[analysis.recommended]
-            row.update(
-                name=county.name,
-                code=county.code,
-                sites=len(county.sites),
-                candidates=len(cand),
-                merges=int(cand["decision"].astype(str).str.startswith("merge").sum()),
-                kept=int((cand["decision"] == "keep").sum()),
-                pupils=ev.pupils_before,
-                policy_failed=int((~ev.policy["passed"]).sum()),
-                buses=analysis.buses.buses_needed() if analysis.buses is not None else None,
-            )
-        except Exception as exc:  # one county's failure must not stop the batch
-            import logging
-
-            log = logging.getLogger(__name__)
-            log.error("county %s failed: %s: %s", folder, type(exc).__name__, exc)
-            log.debug("traceback", exc_info=True)
-            row.update(status="error", error=f"{type(exc).__name__}: {exc}".replace("\n", " | "))
-        rows.append(row)
-    summary = pd.DataFrame(rows)
-    for col in ("sites", "candidates", "merges", "kept", "pupils", "policy_failed", "buses"):
-        if col in summary:
-            summary[col] = summary[col].astype("Int64")
-    write_table(summary, out / "summary.csv")
-    return summary
+    rows = [
+        process_county(f, out, lang, optimise, settings, buses, basemap)
+        for f in tqdm(list(folders), desc="counties", unit="county", disable=not progress)
+    ]
+    return write_summary(rows, out / "summary.csv")

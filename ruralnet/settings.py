@@ -231,10 +231,18 @@ class Settings:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dictionary of every setting (mappings copied)."""
-        out = dataclasses.asdict(self)
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["bus_speeds_kmh"] = dict(self.bus_speeds_kmh)
         out["age_shares"] = dict(self.age_shares)
         return out
+
+    def __reduce__(self):
+        # read-only mappings do not pickle: rebuild from plain values (Dask ships settings)
+        return (_settings_from_dict, (self.to_dict(),))
+
+
+def _settings_from_dict(values: dict[str, Any]) -> Settings:
+    return Settings(**values)
 
 
 def _positive(value: Any) -> bool:

@@ -1,0 +1,64 @@
+"""Many counties on a real local Dask cluster: a broken county, reruns that skip, a summary."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+
+from ruralnet.batch import fingerprint, run_dask
+from ruralnet.settings import Settings
+from ruralnet.synthetic import generate_province
+
+
+@pytest.fixture(scope="module")
+def counties(tmp_path_factory):
+    root = tmp_path_factory.mktemp("province")
+    paths = generate_province(root, 2, seed=11, cell=250, progress=False)
+    broken = root / "broken"
+    shutil.copytree(paths[0], broken)
+    (broken / "villages.gpkg").write_bytes(b"not a geopackage")
+    return [*paths, broken]
+
+
+def test_batch_on_a_local_cluster(counties, tmp_path):
+    out = tmp_path / "out"
+    opts = {"optimise": False, "buses": None, "progress": False, "workers": 2}
+    summary = run_dask(counties, out, **opts)
+    assert list(summary["county"]) == [c.name for c in counties]
+    status = dict(zip(summary["county"], summary["status"], strict=True))
+    assert status == {counties[0].name: "ok", counties[1].name: "ok", "broken": "error"}
+    err = summary.loc[summary["county"] == "broken", "error"].iloc[0]
+    assert "villages.gpkg" in err and "cannot read" in err
+    for c in counties[:2]:
+        assert (out / c.name / "merger_candidates.csv").exists() and (
+            out / c.name / "report.html"
+        ).exists()
+    assert (out / "province_summary.csv").exists()
+    assert summary.loc[summary["status"] == "ok", "pupils"].gt(0).all()
+
+    again = run_dask(counties, out, **opts)
+    skipped = dict(zip(again["county"], again["skipped"], strict=True))
+    assert skipped[counties[0].name] is True and skipped[counties[1].name] is True
+    assert skipped["broken"] is False  # failed counties are always retried
+    pd.testing.assert_series_equal(again["pupils"], summary["pupils"])
+
+    toml = counties[1] / "county.toml"
+    toml.write_text(
+        toml.read_text(encoding="utf-8").replace(
+            "[settings]", "[settings]\nmax_walk_minutes = 25.0"
+        ),
+        encoding="utf-8",
+    )
+    third = run_dask(counties, out, **opts)
+    skipped = dict(zip(third["county"], third["skipped"], strict=True))
+    assert skipped[counties[0].name] is True and skipped[counties[1].name] is False
+
+
+def test_fingerprint_follows_inputs_and_settings(counties):
+    a = fingerprint(counties[0])
+    assert a == fingerprint(counties[0])
+    assert a != fingerprint(counties[0], Settings(max_walk_minutes=20.0))
+    assert a != fingerprint(counties[0], options={"lang": "en"})
+    assert a != fingerprint(counties[1])
