@@ -46,7 +46,7 @@ def time_matrix(
 
     v = network.snap(villages, ids=villages[origin_id].to_numpy())
     s = network.snap(sites, ids=sites["site_id"].to_numpy())
-    od = od_from_snaps(network, v, s, progress=False)
+    od = od_from_snaps(network, v, s, progress=False, metres=False)
     return od["minutes"].to_numpy().reshape(len(villages), len(sites))
 
 

@@ -153,40 +153,42 @@ def receiving_options(
     cap_spare = sites["capacity"].to_numpy(float) - pupils
     class_spare = np.where(classes > 0, classes * norm - pupils, np.nan)
     spare = np.fmin(cap_spare, class_spare)
-    rows = []
+    kinds = sites["kind"].to_numpy()
+    ids = sites["site_id"].to_numpy()
+    names = sites["name"].to_numpy()
+    beds = sites["boarding_beds"].fillna(0).to_numpy(float)
+    can_receive = is_open & ~small & ~np.isin(kinds, list(settings.non_receiving_kinds))
+    frames = []
     for s in np.flatnonzero(small | ~is_open):
-        recv = [
-            r
-            for r in range(len(sites))
-            if r != s
-            and is_open[r]
-            and not small[r]
-            and sites.loc[r, "kind"] not in settings.non_receiving_kinds
-            and levels[s] <= levels[r]
-        ]
-        for r in recv:
-            after = (pupils[r] + pupils[s]) / classes[r] if classes[r] > 0 else np.nan
-            w, b = walk[s, r], bus[s, r]
-            rows.append(
+        recv = np.array(
+            [r for r in np.flatnonzero(can_receive) if r != s and levels[s] <= levels[r]], dtype=int
+        )
+        if not len(recv):
+            continue
+        after = np.where(
+            classes[recv] > 0,
+            (pupils[recv] + pupils[s]) / np.where(classes[recv] > 0, classes[recv], 1),
+            np.nan,
+        )
+        frames.append(
+            pd.DataFrame(
                 {
                     "site": s,
-                    "receiving": r,
-                    "site_id": sites.loc[s, "site_id"],
-                    "receiving_site_id": sites.loc[r, "site_id"],
-                    "receiving_name": sites.loc[r, "name"],
-                    "minutes_walk": w,
-                    "minutes_bus": b,
-                    "spare_places": spare[r],
+                    "receiving": recv,
+                    "site_id": ids[s],
+                    "receiving_site_id": ids[recv],
+                    "receiving_name": names[recv],
+                    "minutes_walk": walk[s, recv],
+                    "minutes_bus": bus[s, recv],
+                    "spare_places": spare[recv],
                     "class_size_after": after,
-                    "oversized": bool(after >= settings.oversized_class)
-                    if np.isfinite(after)
-                    else False,
-                    "bus_needed": not (w <= settings.max_walk_minutes),
-                    "boarding_beds": float(sites.loc[r, "boarding_beds"])
-                    if pd.notna(sites.loc[r, "boarding_beds"])
-                    else 0.0,
+                    "oversized": np.nan_to_num(after, nan=0) >= settings.oversized_class,
+                    "bus_needed": ~(walk[s, recv] <= settings.max_walk_minutes),
+                    "boarding_beds": beds[recv],
                 }
             )
+        )
+    rows = pd.concat(frames, ignore_index=True).to_dict("records") if frames else []
     cols = [
         "site",
         "receiving",

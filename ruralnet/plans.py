@@ -101,35 +101,26 @@ def plan_context(county) -> PlanContext:
 def enrolled_demand(villages, sites, walk, bus, settings: Settings) -> pd.DataFrame:
     """Recorded enrolment per site and grade, spread over the villages the site serves now."""
     grades = assign(villages, sites, walk, bus, settings, mode="walk")
+    served = grades[(grades["children"] > 0) & (grades["site"] >= 0)]
+    by_key = {key: part for key, part in served.groupby(["site", "grade"], sort=False)}
+    village_ids = villages["village_id"].to_numpy()
+    village_towns = villages["township_code"].to_numpy()
     rows = []
-    for j, site in sites.iterrows():
-        levels = sorted(parse_grades(site["grades"]))
-        per_grade = split_by_grade(np.array([site["pupils"]]), levels)[0]
+    for j, site in enumerate(sites.itertuples(index=False)):
+        levels = sorted(parse_grades(site.grades))
+        per_grade = split_by_grade(np.array([site.pupils]), levels)[0]
         for g, pupils in zip(levels, per_grade, strict=True):
             if pupils <= 0:
                 continue
-            served = grades[
-                (grades["site"] == j) & (grades["grade"] == g) & (grades["children"] > 0)
-            ]
-            if served["children"].sum() > 0:
-                share = largest_remainder(
-                    served["children"].to_numpy() * pupils / served["children"].sum()
-                )
-                for v, p in zip(served["village"], share, strict=True):
-                    if p > 0:
-                        rows.append(
-                            (
-                                "village",
-                                int(v),
-                                villages.loc[v, "village_id"],
-                                villages.loc[v, "township_code"],
-                                g,
-                                int(p),
-                                j,
-                            )
-                        )
-            else:
-                rows.append(("site", j, site["site_id"], site["township_code"], g, int(pupils), j))
+            part = by_key.get((j, g))
+            if part is None:  # no village maps here: the pupils stay at the site
+                rows.append(("site", j, site.site_id, site.township_code, g, int(pupils), j))
+                continue
+            kids = part["children"].to_numpy()
+            share = largest_remainder(kids * pupils / kids.sum())
+            for v, p in zip(part["village"].to_numpy(), share, strict=True):
+                if p > 0:
+                    rows.append(("village", int(v), village_ids[v], village_towns[v], g, int(p), j))
     groups = pd.DataFrame(
         rows,
         columns=[

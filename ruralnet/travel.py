@@ -430,8 +430,12 @@ def od_from_snaps(
     cutoff_minutes: float | None = None,
     connectors: bool = True,
     progress: bool | None = None,
+    metres: bool = True,
 ) -> pd.DataFrame:
-    """:func:`od_matrix` for points already snapped (tables from :meth:`Network.snap`)."""
+    """:func:`od_matrix` for points already snapped (tables from :meth:`Network.snap`).
+
+    ``metres=False`` skips the path lengths (the column is then NaN): faster when only
+    minutes are needed."""
     progress = network.settings.progress if progress is None else progress
     cutoff_s = None if cutoff_minutes is None else cutoff_minutes * 60.0
     times, dist = travel_times(
@@ -440,7 +444,10 @@ def od_from_snaps(
         d_snap["node"].to_numpy(),
         cutoff_s=None if connectors else cutoff_s,
         progress=progress,
+        metres=metres,
     )
+    if dist is None:
+        dist = np.full_like(times, np.nan)
     if connectors:
         speed = network.settings.connector_speed_kmh / 3.6
         o_m, d_m = o_snap["snap_m"].to_numpy(), d_snap["snap_m"].to_numpy()
