@@ -331,10 +331,11 @@ def solve(
 
     # first the best plan the time allows, then one bus fewer while that stays feasible
     started = time.perf_counter()
-    # one bus per pick-up is always feasible (each fits the seats and, alone, the limit): the
-    # solver starts from it, and it is the fallback, so an infeasible plan is never returned
+    # one bus per pick-up is always feasible (each fits the seats and, alone, the limit): it
+    # seeds a second attempt when the first ends infeasible, and is the last resort, so an
+    # infeasible plan is never returned. (PyVRP's own start is far better: the first solve uses it.)
     trivial = Solution(data, [[k] for k in range(len(picks))])
-    res = run(data, time_limit_s * first_share, trivial)
+    res = run(data, time_limit_s * first_share)
     sol = res.best
     runs = 1
     if not sol.is_feasible():
