@@ -1,0 +1,159 @@
+"""The full pipeline on one county: time and peak memory per stage; the README main job;
+how time and memory grow with county size.
+
+Each measurement runs in a fresh process (peak RSS is per process). Usage:
+``python benchmarks/bench_pipeline.py [--county DIR] [--scaling] [--json OUT]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def stages(county_dir: str) -> list[dict]:
+    """Run every stage once, in order, in this process."""
+    warnings.simplefilter("ignore")
+    import ruralnet as rn
+    from ruralnet.report import write_county_report
+
+    out = []
+    t = time.perf_counter()
+
+    def mark(name):
+        nonlocal t
+        now = time.perf_counter()
+        out.append({"stage": name, "seconds": round(now - t, 3), "peak_rss_mb": round(_rss_mb())})
+        t = now
+
+    county = rn.load_county(county_dir)
+    mark("load and validate the county")
+    county.network("walk")
+    mark("walk network (with DEM)")
+    county.network("bus")
+    mark("bus network")
+    catch = rn.analyse_catchments(county)
+    mark("catchments, isochrones, accessibility")
+    walk, bus = rn.site_times(county)
+    candidates, _ = rn.merger_candidates(county.sites, walk, bus, county.settings)
+    mark("merger candidates")
+    analysis = rn.analyse_county(county, optimise=True, buses=None)
+    mark("plans: current, mergers, optimised (HiGHS)")
+    from ruralnet.buses import plan_buses
+
+    receiving = set(
+        candidates.loc[candidates["decision"].str.startswith("merge"), "receiving_site_id"]
+    )
+    analysis.buses = plan_buses(county, analysis.evaluations["mergers"].assignment, sites=receiving)
+    mark("bus routes (PyVRP)")
+    with tempfile.TemporaryDirectory() as tmp:
+        write_county_report(analysis, tmp)
+    mark("report: CSV, XLSX, HTML, offline map")
+    del catch
+    return out
+
+
+def _child(args: list[str]) -> dict:
+    res = subprocess.run(
+        [sys.executable, __file__, *args], capture_output=True, text=True, check=True
+    )
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--county", default=None, help="county folder (default: the bundled county)")
+    p.add_argument(
+        "--scaling", action="store_true", help="also generate 4 real Qingyuan counties and compare"
+    )
+    p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--stages-of", help=argparse.SUPPRESS)
+    p.add_argument("--analyse-only", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.stages_of:
+        print(json.dumps(stages(args.stages_of)))
+        return
+    if args.analyse_only:
+        warnings.simplefilter("ignore")
+        import ruralnet as rn
+
+        t0 = time.perf_counter()
+        c = rn.load_county(args.analyse_only)
+        rn.analyse_county(c, optimise=False, buses=None)
+        print(
+            json.dumps(
+                {
+                    "seconds": time.perf_counter() - t0,
+                    "peak_rss_mb": _rss_mb(),
+                    "villages": len(c.villages),
+                    "sites": len(c.sites),
+                    "road_nodes": c.network("walk").n_nodes,
+                }
+            )
+        )
+        return
+
+    from ruralnet import datasets
+
+    county = args.county or str(datasets.bundled_county())
+    result = {"county": county}
+    rows = _child(["--stages-of", county])
+    result["stages"] = rows
+    print(f"== pipeline stages on {county} (one fresh process) ==")
+    for r in rows:
+        print(f"{r['stage']:45} {r['seconds']:8.2f} s   peak RSS {r['peak_rss_mb']:6.0f} MB")
+    print(f"{'total':45} {sum(r['seconds'] for r in rows):8.2f} s")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = Path(sys.executable).parent / "ruralnet"
+        t0 = time.perf_counter()
+        subprocess.run(
+            [str(exe), "--no-progress", "demo", "--out", tmp], capture_output=True, check=True
+        )
+        seconds = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    result["main_job"] = {"seconds": seconds, "peak_rss_mb": peak}
+    print(
+        f"\n== README main job (ruralnet demo on the bundled county) ==\n{seconds:.1f} s, peak RSS {peak:.0f} MB"
+        f" (aims: < 60 s, < 2,048 MB)"
+    )
+
+    if args.scaling:
+        from ruralnet.synthetic import generate_county, qingyuan_spec, write_county
+        from ruralnet.synthetic.province import QINGYUAN_RELIEF
+
+        print(
+            "\n== growth with county size (generated on real Qingyuan boundaries; merger analysis) =="
+        )
+        result["scaling"] = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for code in ("441825", "441826", "441823", "441881"):
+                lo, hi = QINGYUAN_RELIEF[code]
+                folder = write_county(
+                    generate_county(qingyuan_spec(code, low_m=lo, high_m=hi), seed=1),
+                    Path(tmp) / code,
+                )
+                r = _child(["--analyse-only", str(folder)])
+                r["code"] = code
+                result["scaling"].append(r)
+                print(
+                    f"{code}: {r['villages']:5d} villages {r['sites']:4d} sites {r['road_nodes']:6d} road nodes  "
+                    f"{r['seconds']:6.1f} s  peak RSS {r['peak_rss_mb']:5.0f} MB"
+                )
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
