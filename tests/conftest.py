@@ -70,3 +70,13 @@ def andorra_county(andorra_county_dir):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuralnetWarning)  # Andorra has no "three schools"
         return load_county(andorra_county_dir)
+
+
+@pytest.fixture(scope="session")
+def county():
+    """The bundled demo county (generated; needs no shared data)."""
+    from ruralnet import load_county
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuralnetWarning)  # its crowded county-seat schools
+        return load_county(datasets.BUNDLED / "demo-liannan")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import warnings
 
 import geopandas as gpd
 import numpy as np
@@ -13,17 +12,9 @@ import pytest
 
 import ruralnet as rn
 from ruralnet.catchments import ASSIGNMENT_COLUMNS, analyse_catchments, assign, time_matrix
-from ruralnet.errors import RuralnetWarning
 from ruralnet.schema import parse_grades
 
 DEMO = rn.datasets.BUNDLED / "demo-liannan"
-
-
-@pytest.fixture(scope="module")
-def county():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuralnetWarning)
-        return rn.load_county(DEMO)
 
 
 @pytest.fixture(scope="module")

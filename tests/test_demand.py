@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 import rasterio
 
 import ruralnet as rn
 from ruralnet.demand import children_from_raster, village_areas, zonal_sums
-from ruralnet.errors import RuralnetWarning
-
-
-@pytest.fixture(scope="module")
-def county():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuralnetWarning)
-        return rn.load_county(rn.datasets.BUNDLED / "demo-liannan")
 
 
 def test_village_areas_tile_the_county(county):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import warnings
 
 import geopandas as gpd
 import numpy as np
@@ -15,19 +14,11 @@ import shapely
 import ruralnet as rn
 from ruralnet import maps
 from ruralnet.coords import wgs84_to_gcj02
-from ruralnet.errors import RuralnetWarning
 
 DEMO = rn.datasets.BUNDLED / "demo-liannan"
 CHROMIUM = (
     shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 )
-
-
-@pytest.fixture(scope="module")
-def county():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuralnetWarning)
-        return rn.load_county(DEMO)
 
 
 @pytest.fixture(scope="module")

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
 
 import ruralnet as rn
-from ruralnet.errors import RuralnetWarning
 from ruralnet.mergers import (
     CANDIDATE_COLUMNS,
     DECISIONS,
@@ -22,13 +19,6 @@ from ruralnet.network import haversine_m
 from ruralnet.schema import parse_grades
 
 DEMO = rn.datasets.BUNDLED / "demo-liannan"
-
-
-@pytest.fixture(scope="module")
-def county():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuralnetWarning)
-        return rn.load_county(DEMO)
 
 
 @pytest.fixture(scope="module")

@@ -29,13 +29,6 @@ DEMO = BUNDLED / "demo-liannan"
 
 
 @pytest.fixture(scope="module")
-def county():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuralnetWarning)
-        return rn.load_county(DEMO)
-
-
-@pytest.fixture(scope="module")
 def regenerated(tmp_path_factory):
     out = tmp_path_factory.mktemp("regen") / "demo-liannan"
     write_county(generate_county(liannan_spec(), seed=DEMO_SEED), out)
