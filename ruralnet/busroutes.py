@@ -250,19 +250,17 @@ def solve(
     school_loc = m.add_location(1, 0, name="school")
     locs = [m.add_location(2 + k, 0, name=str(k)) for k in range(len(picks))]
     depot_dist = problem.depot_dist_m if problem.depot_dist_m is not None else problem.dist_m[0, 1:]
-    # a bus costs more than all the driving of one-bus-per-stop: fewer buses always win
-    stop_rows = [sa for sa, _ in picks]
-    bus_cost = (
-        int(
-            np.nansum(depot_dist[np.array(stop_rows) - 1])
-            + np.nansum(
-                problem.dist_m[stop_rows, 0]
-                if problem.direction == "morning"
-                else problem.dist_m[0, stop_rows]
-            )
-        )
-        + 1
+    # A bus costs twice the longest single-stop run: fewer buses come first, while PyVRP's
+    # infeasibility penalties stay in scale (a cost of all the driving of one-bus-per-stop
+    # drowned them, and hard schools never became feasible). Fleet reduction follows.
+    stop_rows = np.array([sa for sa, _ in picks])
+    to_school = (
+        problem.dist_m[stop_rows, 0]
+        if problem.direction == "morning"
+        else problem.dist_m[0, stop_rows]
     )
+    single = np.nan_to_num(depot_dist[stop_rows - 1]) + np.nan_to_num(to_school)
+    bus_cost = int(2 * single.max()) + 1
     depot = m.add_depot(depot_loc, name="depot")
     school = m.add_depot(school_loc, name="school")
     for loc, (_, p) in zip(locs, picks, strict=True):
@@ -331,16 +329,16 @@ def solve(
 
     # first the best plan the time allows, then one bus fewer while that stays feasible
     started = time.perf_counter()
-    # one bus per pick-up is always feasible (each fits the seats and, alone, the limit): it
-    # seeds a second attempt when the first ends infeasible, and is the last resort, so an
-    # infeasible plan is never returned. (PyVRP's own start is far better: the first solve uses it.)
+    # A hard school may need the whole budget to become feasible: then the search goes on from
+    # its best state. One bus per pick-up is always feasible (each fits the seats and, alone,
+    # the limit): the last resort, so an infeasible plan is never returned.
     trivial = Solution(data, [[k] for k in range(len(picks))])
     res = run(data, time_limit_s * first_share)
     sol = res.best
     runs = 1
     if not sol.is_feasible():
         left = time_limit_s - (time.perf_counter() - started)
-        sol = run(data, max(left, time_limit_s * 0.25), trivial).best
+        sol = run(data, max(left, time_limit_s * 0.25), sol).best  # go on from where it stopped
         runs += 1
     if not sol.is_feasible():
         log.warning("no better feasible bus plan found in time: one bus per pick-up")
