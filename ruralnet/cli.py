@@ -197,7 +197,26 @@ def _demo(args) -> int:
             f"{s['median_minutes_to_nearest_site']:.1f} min to the nearest; "
             f"{len(s['far_snaps'])} far snaps flagged"
         )
-    print(f"written to {args.out}/ (map.html, od_*.csv, nearest_*.csv, snaps_*.csv, summary.json)")
+    from .catchments import analyse_catchments
+    from .pipeline import analyse_county
+    from .report import write_catchments, write_county_report
+
+    catchments = analyse_catchments(county)
+    write_catchments(catchments, args.out / "catchments")
+    analysis = analyse_county(county)
+    write_county_report(analysis, args.out / "report")
+    cand = analysis.candidates
+    print(
+        f"  catchments: every pupil accounted for: {bool(catchments.accounting['balanced'].all())}"
+    )
+    print(
+        f"  mergers: {int(cand['decision'].str.startswith('merge').sum())} of {len(cand)} small or closed sites; "
+        f"buses for the receiving schools: {analysis.buses.buses_needed()}"
+    )
+    print(
+        f"written to {args.out}/: map.html, od_*.csv, nearest_*.csv, summary.json; catchments/; "
+        f"report/report.html (+ merger_candidates.csv/.xlsx, assignment.csv, policy_checks.csv, routes.csv, map.html)"
+    )
     return 0
 
 

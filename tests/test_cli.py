@@ -99,6 +99,14 @@ def test_demo_runs_on_the_bundled_county_by_default(tmp_path):
     assert summary["modes"]["bus"]["components"] == 1
     for f in ("map.html", "od_walk.csv", "od_bus.csv", "nearest_bus.csv", "snaps_walk.csv"):
         assert (tmp_path / "demo" / f).stat().st_size > 0
+    for f in (
+        "report/report.html",
+        "report/merger_candidates.csv",
+        "report/routes.csv",
+        "catchments/village_assignment.csv",
+        "catchments/catchments.gpkg",
+    ):
+        assert (tmp_path / "demo" / f).stat().st_size > 0, f
     od = pd.read_csv(tmp_path / "demo" / "od_bus.csv")
     assert len(od) == summary["sites"] * summary["villages"]
 
