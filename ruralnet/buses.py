@@ -145,7 +145,7 @@ def plan_buses(
                         "direction": direction,
                         "seats": seats,
                         "pupils": sum(n for _, n in route),
-                        "km": _route_km(problem, route),
+                        "km": route_length_m(problem, route) / 1000,
                         "longest_ride_min": max(
                             ride_from_s(problem, route, i) for i in range(len(route))
                         )
@@ -193,10 +193,6 @@ def plan_buses(
     if violations:
         log.error("bus routes failed the independent check: %s", violations[:5])
     return CountyBuses(routes_df, lines_gdf, pd.DataFrame(schools), unserved_df, violations)
-
-
-def _route_km(problem: BusProblem, route) -> float:
-    return route_length_m(problem, route) / 1000
 
 
 def _route_line(net, nodes: np.ndarray, route, direction: str):

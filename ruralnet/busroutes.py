@@ -265,24 +265,15 @@ def solve(
     school = m.add_depot(school_loc, name="school")
     for loc, (_, p) in zip(locs, picks, strict=True):
         m.add_client(loc, pickup=int(p))
-    if problem.direction == "morning":
-        m.add_vehicle_type(
-            num_available=len(picks),
-            capacity=problem.seats,
-            start_depot=depot,
-            end_depot=school,
-            fixed_cost=bus_cost,
-            shift_duration=math.floor(problem.max_ride_s * TICKS),
-        )
-    else:
-        m.add_vehicle_type(
-            num_available=len(picks),
-            capacity=problem.seats,
-            start_depot=school,
-            end_depot=depot,
-            fixed_cost=bus_cost,
-            shift_duration=math.floor(problem.max_ride_s * TICKS),
-        )
+    start, end = (depot, school) if problem.direction == "morning" else (school, depot)
+    m.add_vehicle_type(
+        num_available=len(picks),
+        capacity=problem.seats,
+        start_depot=start,
+        end_depot=end,
+        fixed_cost=bus_cost,
+        shift_duration=math.floor(problem.max_ride_s * TICKS),
+    )
 
     def ticks(seconds: float) -> int:
         return math.ceil(round(seconds * TICKS, 6))

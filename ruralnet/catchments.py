@@ -455,25 +455,16 @@ def analyse_catchments(
     boundary = (
         county.boundary if county.boundary is not None else _fallback_boundary(villages, sites)
     )
+    rasters = {
+        m: raster_over(n, boundary, county.settings.catchment_cell_m)
+        for m, n in (("walk", walk_net), ("bus", bus_net))
+    }
     net = walk_net if mode == "walk" else bus_net
-    raster = raster_over(net, boundary, county.settings.catchment_cell_m)
-    polygons = catchment_polygons(net, sites, raster, assignment)
+    polygons = catchment_polygons(net, sites, rasters[mode], assignment)
     iso = pd.concat(
         [
-            isochrone_bands(
-                walk_net,
-                sites,
-                raster_over(walk_net, boundary, county.settings.catchment_cell_m),
-                bands,
-                "walk",
-            ),
-            isochrone_bands(
-                bus_net,
-                sites,
-                raster_over(bus_net, boundary, county.settings.catchment_cell_m),
-                bands,
-                "bus",
-            ),
+            isochrone_bands(n, sites, rasters[m], bands, m)
+            for m, n in (("walk", walk_net), ("bus", bus_net))
         ],
         ignore_index=True,
     )

@@ -83,11 +83,7 @@ class County:
             from .network import build_network
 
             net = build_network(self._networks["_roads"], mode, self.settings)
-            if self.dem_path is not None and self.settings.terrain:
-                from .terrain import apply_terrain
-
-                net = apply_terrain(net, self.dem_path)
-            self._networks[mode] = net
+            self._networks[mode] = _with_terrain(net, self.dem_path)
         return self._networks[mode]
 
     def __repr__(self) -> str:
@@ -138,9 +134,7 @@ def load_county(path: str | Path, settings: Settings | None = None) -> County:
             raise CountyFolderError(f"{toml_path}: cannot read: {exc}") from exc
     info = meta.get("county", {})
     settings = Settings.from_dict(meta.get("settings", {}), base=settings or Settings())
-    roads = next((folder / f for f in ROAD_FILES if (folder / f).exists()), None)
-    if roads is None:
-        raise CountyFolderError(f"{folder}: no road file (one of {', '.join(ROAD_FILES)})")
+    roads = _road_file(folder)
     coord_system = info.get("coord_system", "wgs84")
 
     boundary = None
@@ -240,13 +234,24 @@ def network_for(path: str | Path, mode: str, settings: Settings | None = None) -
     """Road network of a county folder (terrain-adjusted if it has ``dem.tif``), without
     loading its layers."""
     folder = Path(path)
+    dem = folder / "dem.tif"
+    return _with_terrain(
+        network_from_file(_road_file(folder), mode, settings), dem if dem.exists() else None
+    )
+
+
+def _road_file(folder: Path) -> Path:
+    """The county's OSM road file (the first of :data:`ROAD_FILES` present)."""
     roads = next((folder / f for f in ROAD_FILES if (folder / f).exists()), None)
     if roads is None:
         raise CountyFolderError(f"{folder}: no road file (one of {', '.join(ROAD_FILES)})")
-    net = network_from_file(roads, mode, settings)
-    dem = folder / "dem.tif"
-    if dem.exists() and net.settings.terrain:
-        from .terrain import apply_terrain
+    return roads
 
-        net = apply_terrain(net, dem)
-    return net
+
+def _with_terrain(net: Network, dem_path: Path | None) -> Network:
+    """Slope-dependent times from the county's DEM, when it has one and terrain is on."""
+    if dem_path is None or not net.settings.terrain:
+        return net
+    from .terrain import apply_terrain
+
+    return apply_terrain(net, dem_path)

@@ -116,7 +116,7 @@ def analyse_county(
 
     walk, bus = site_times(county)
     candidates, options = merger_candidates(county.sites, walk, bus, county.settings, lang=lang)
-    ctx = plan_context(county)
+    ctx = plan_context(county, (walk, bus))
     justified = set(candidates.loc[candidates["decision"] == "keep", "site_id"].astype(str))
     plans = [current_plan(ctx), merger_plan(ctx, candidates)]
     if optimise:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .access import weighted_percentile
 from .catchments import assign, split_by_grade, time_matrix
 from .schema import STAGES, largest_remainder, parse_grades, stage_grades
 from .settings import Settings
@@ -72,15 +73,23 @@ class Plan:
     meta: dict = field(default_factory=dict)
 
 
-def plan_context(county) -> PlanContext:
-    """Build the demand groups and travel times of a loaded county."""
+def plan_context(county, site_times: tuple[np.ndarray, np.ndarray] | None = None) -> PlanContext:
+    """Build the demand groups and travel times of a loaded county.
+
+    ``site_times``: walk and bus minutes between all of ``county.sites`` (as from
+    :func:`ruralnet.mergers.site_times`), so they are not computed twice.
+    """
     villages = county.villages.reset_index(drop=True)
-    sites = county.sites[county.sites["status"] == "open"].reset_index(drop=True)
+    is_open = (county.sites["status"] == "open").to_numpy()
+    sites = county.sites[is_open].reset_index(drop=True)
     walk_net, bus_net = county.network("walk"), county.network("bus")
     v_walk = time_matrix(walk_net, villages, sites)
     v_bus = time_matrix(bus_net, villages, sites)
-    s_walk = time_matrix(walk_net, sites, sites, origin_id="site_id")
-    s_bus = time_matrix(bus_net, sites, sites, origin_id="site_id")
+    if site_times is None:
+        from .mergers import site_times as all_site_times
+
+        site_times = all_site_times(county)
+    s_walk, s_bus = (m[np.ix_(is_open, is_open)] for m in site_times)
     groups = enrolled_demand(villages, sites, v_walk, v_bus, county.settings)
     is_v = (groups["origin_type"] == "village").to_numpy()
     idx = groups["origin_index"].to_numpy()
@@ -322,8 +331,6 @@ def evaluate(ctx: PlanContext, plan: Plan, justified: set[str] | None = None) ->
         p = part["pupils"].to_numpy()
         m = part["minutes"].to_numpy()
         ok = np.isfinite(m)
-        from .access import weighted_percentile
-
         stages.append(
             {
                 "stage": stage,

@@ -263,16 +263,9 @@ def write_county_report(
         candidates_table=_html_table(
             cand[
                 [
-                    "site_id",
-                    "name",
-                    "kind",
-                    "township_code",
-                    "pupils",
-                    "decision",
-                    "receiving_name",
-                    "minutes_walk",
-                    "minutes_bus",
-                    "reason",
+                    c
+                    for c in MERGER_XLSX_COLUMNS
+                    if c not in ("receiving_site_id", "spare_places", "class_size_after")
                 ]
             ],
             lang,

@@ -146,6 +146,37 @@ def _labels(frame: pd.DataFrame, mask, id_col: str | None) -> tuple:
     return tuple(frame.index[mask])
 
 
+def _check_ids(frame: pd.DataFrame, column: str, problems: list) -> None:
+    """Ids as text; missing and duplicate ids are problems (duplicates named by id)."""
+    frame[column] = _normalise_code(frame[column])
+    nulls = frame[column].isna()
+    if nulls.any():
+        problems.append(Problem("missing id", column, tuple(frame.index[nulls])))
+    dup = frame[column].notna() & frame[column].duplicated(keep=False)
+    if dup.any():
+        problems.append(Problem("duplicate id", column, tuple(sorted(set(frame.loc[dup, column])))))
+
+
+def _check_allowed(
+    frame, column: str, allowed, problems: list, id_col, default: str | None = None
+) -> pd.Series:
+    """Values normalised (trimmed, lower case); values outside ``allowed`` are problems."""
+    values = frame[column].astype("string").str.strip().str.lower()
+    if default is not None:
+        values = values.fillna(default)
+    unknown = ~values.isin(allowed)
+    if unknown.any():
+        seen = sorted({str(v) for v in frame.loc[unknown, column]})
+        problems.append(
+            Problem(
+                f"unknown {column} {seen}; allowed: {', '.join(allowed)}",
+                column,
+                _labels(frame, unknown, id_col),
+            )
+        )
+    return values
+
+
 def _check_count(frame, column, problems, id_col, *, required: bool, integer: bool = True):
     """Numbers that count people or places: numeric, finite, non-negative, whole."""
     raw = frame[column]
@@ -318,34 +349,15 @@ def validate_sites(
         problems.append(Problem(f"missing required column(s) {missing}"))
     id_col = "site_id" if "site_id" in gdf.columns else None
 
-    if "site_id" in gdf.columns:
-        gdf["site_id"] = _normalise_code(gdf["site_id"])
-        nulls = gdf["site_id"].isna()
-        if nulls.any():
-            problems.append(Problem("missing id", "site_id", tuple(gdf.index[nulls])))
-        dup = gdf["site_id"].notna() & gdf["site_id"].duplicated(keep=False)
-        if dup.any():
-            problems.append(
-                Problem("duplicate id", "site_id", tuple(sorted(set(gdf.loc[dup, "site_id"]))))
-            )
+    if id_col:
+        _check_ids(gdf, id_col, problems)
     if "name" in gdf.columns:
         gdf["name"] = gdf["name"].astype("string").str.strip()
         blank = gdf["name"].isna() | (gdf["name"] == "")
         if blank.any():
             problems.append(Problem("missing name", "name", _labels(gdf, blank, id_col)))
     if "kind" in gdf.columns:
-        kinds = gdf["kind"].astype("string").str.strip().str.lower()
-        unknown = ~kinds.isin(SITE_KINDS)
-        if unknown.any():
-            values = sorted({str(v) for v in gdf.loc[unknown, "kind"]})
-            problems.append(
-                Problem(
-                    f"unknown kind {values}; allowed: {', '.join(SITE_KINDS)}",
-                    "kind",
-                    _labels(gdf, unknown, id_col),
-                )
-            )
-        gdf["kind"] = kinds
+        gdf["kind"] = _check_allowed(gdf, "kind", SITE_KINDS, problems, id_col)
     for col in ("township_code", "county_code"):
         if col in gdf.columns:
             gdf[col] = _normalise_code(gdf[col])
@@ -403,17 +415,7 @@ def validate_sites(
             gdf[flag] = as_bool.fillna(False).astype(bool)
 
     if "status" in gdf.columns:
-        status = gdf["status"].astype("string").str.strip().str.lower().fillna("open")
-        bad = ~status.isin(SITE_STATUS)
-        if bad.any():
-            problems.append(
-                Problem(
-                    f"unknown status; allowed: {', '.join(SITE_STATUS)}",
-                    "status",
-                    _labels(gdf, bad, id_col),
-                )
-            )
-        gdf["status"] = status
+        gdf["status"] = _check_allowed(gdf, "status", SITE_STATUS, problems, id_col, default="open")
     else:
         gdf["status"] = pd.Series("open", index=gdf.index, dtype="string")
     gdf = _check_geometry(gdf, problems, id_col, study_area, buffer_km, warn_list, layer)
@@ -494,17 +496,7 @@ def validate_villages(
         problems.append(Problem(f"missing required column(s) {missing}"))
     id_col = "village_id" if "village_id" in gdf.columns else None
     if id_col:
-        gdf["village_id"] = _normalise_code(gdf["village_id"])
-        nulls = gdf["village_id"].isna()
-        if nulls.any():
-            problems.append(Problem("missing id", "village_id", tuple(gdf.index[nulls])))
-        dup = gdf["village_id"].notna() & gdf["village_id"].duplicated(keep=False)
-        if dup.any():
-            problems.append(
-                Problem(
-                    "duplicate id", "village_id", tuple(sorted(set(gdf.loc[dup, "village_id"])))
-                )
-            )
+        _check_ids(gdf, id_col, problems)
     if "name" in gdf.columns:
         gdf["name"] = gdf["name"].astype("string").str.strip()
     if "township_code" in gdf.columns:
