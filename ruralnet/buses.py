@@ -119,7 +119,13 @@ def plan_buses(
                 s.bus_seconds_per_pupil,
                 direction=direction,
             )
-            sol = solve(problem, time_limit_s=s.bus_solver_seconds, seed=seed, no_improvement=2_000)
+            sol = solve(
+                problem,
+                time_limit_s=s.bus_solver_seconds,
+                seed=seed,
+                no_improvement=2_000,
+                split=s.bus_split_stops,
+            )
             bad = check_routes(problem, sol.routes)
             violations += [f"{site_id} {direction}: {b}" for b in bad]
             tag = ("AM" if direction == "morning" else "PM") + ("-K" if is_k else "")
@@ -165,6 +171,7 @@ def plan_buses(
                     "longest_ride_min": summ["longest_ride_min"],
                     "unserved_pupils": summ["unserved_pupils"],
                     "feasible": summ["feasible"],
+                    "fewest_buses_proven": bool(sol.meta.get("optimal", False)),
                 }
             )
             if len(sol.unserved):

@@ -1,6 +1,9 @@
-"""School-bus routes with PyVRP: seats, ride-time limits, morning and afternoon runs.
+"""School-bus routes: seats, ride-time limits, morning and afternoon runs, fewest buses.
 
-The only module that imports the VRP solver (PyVRP, pinned in setup.cfg). The model:
+:func:`solve` first tries the exact model of :mod:`ruralnet.busexact` (every stop set one bus
+can serve, then set covering with HiGHS), which proves the fewest buses for small schools;
+when that model is too large or not proven in time, PyVRP takes over. This is the only module
+that imports the VRP solver (PyVRP, pinned in setup.cfg). The PyVRP model:
 
 * one vehicle type per run, ``num_available`` = number of pick-ups; a large fixed cost per
   bus makes the solver minimise buses first, then distance;
@@ -14,7 +17,10 @@ The only module that imports the VRP solver (PyVRP, pinned in setup.cfg). The mo
 * integer durations in hundredths of a second, rounded **up** (a limit is never crossed by
   rounding); a stop with more pupils than seats is split into several pick-ups;
 * a stop that no bus can serve within the limit on its own (its direct ride is too long, or
-  it is unreachable) is reported with the reason, never silently dropped.
+  it is unreachable) is reported with the reason, never silently dropped;
+* with ``split=True`` each pick-up is offered as two halves that may ride on different buses;
+  two halves in a row on one bus are one stop (the fixed stop time once), and are merged back
+  into one pick-up in the routes.
 
 Every solution can be re-checked by :func:`check_routes`, which recomputes loads and ride
 times from the raw inputs.
@@ -204,19 +210,82 @@ def solve(
     seed: int = 0,
     no_improvement: int | None = 20_000,
     first_share: float = 0.5,
+    exact: bool = True,
+    split: bool = False,
 ) -> BusSolution:
-    """Plan the routes of one school with PyVRP (reproducible for a seed).
+    """Plan the routes of one school with the fewest buses (reproducible for a seed).
 
+    Parameters
+    ----------
+    problem
+        The school's pick-ups.
+    time_limit_s
+        Time budget for the whole solve.
+    seed
+        Seed of PyVRP's random numbers.
+    no_improvement
+        Stop a PyVRP run after this many iterations without improvement.
+    first_share
+        Share of the time for the first PyVRP run (the rest goes to fleet reduction).
+    exact
+        First try the exact model of :mod:`ruralnet.busexact` (every feasible stop set, set
+        covering with HiGHS) when the school is small enough; it proves the fewest buses.
+        PyVRP takes over when the model is too large or not proven optimal in time.
+    split
+        Let the pupils of one stop ride on more than one bus (each pick-up of two or more pupils
+        is offered to PyVRP as two halves; halves on the same bus are one stop). Can save buses
+        when seats, not the ride limit, bind.
+
+    Returns
+    -------
+    BusSolution
+        Routes, unserved stops with reasons, and ``meta``: ``method`` (``exact`` or
+        ``pyvrp``), ``optimal`` (proven fewest buses for whole stops), ``lower_bound``.
+
+    Notes
+    -----
     Stops that cannot be served alone within the ride limit are left out and reported.
     """
-    from pyvrp import Model, Solution
-    from pyvrp import solve as pyvrp_solve
-    from pyvrp.stop import MaxRuntime, MultipleCriteria, NoImprovement
+    started = time.perf_counter()
+    ok, unserved = _servable(problem)
+    picks = _pickups(problem, ok)
+    if not picks:
+        return BusSolution(problem, [], unserved, True, 0.0, {"lower_bound": 0})
+    lower = math.ceil(sum(p for _, p in picks) / problem.seats)
+    meta: dict = {"lower_bound": lower, "optimal": False, "method": "pyvrp"}
+    best, start = None, None
+    if exact:
+        ex = _solve_exact(problem, picks, time_limit_s * 0.4)
+        if ex is not None:
+            best = [[picks[k] for k in route] for route in ex.routes]
+            start = ex.routes
+            if not split:
+                meta["lower_bound"] = max(lower, ex.lower_bound)
+                meta["optimal"] = ex.optimal
+            meta["method"] = "exact"
+            meta["exact_s"] = ex.runtime_s
+    if best is None or len(best) > meta["lower_bound"]:
+        left = time_limit_s - (time.perf_counter() - started)
+        offered, expand = _halves(picks) if split else (picks, [[k] for k in range(len(picks))])
+        if start is not None:  # PyVRP goes on from the exact model's best plan
+            start = [[j for k in route for j in expand[k]] for route in start]
+        routes, runs = _solve_pyvrp(
+            problem, offered, max(left, 0.2), seed, no_improvement, first_share, start
+        )
+        meta["solves"] = runs
+        if routes is not None and (best is None or len(routes) < len(best)):
+            best, meta["method"] = routes, "pyvrp"
+    if best is None:
+        log.warning("no better feasible bus plan found in time: one bus per pick-up")
+        best = [[pick] for pick in picks]
+    meta["optimal"] = meta["optimal"] or len(best) <= meta["lower_bound"]
+    return BusSolution(problem, best, unserved, True, time.perf_counter() - started, meta)
 
-    n = len(problem.pupils)
-    problem.service_s(problem.pupils)
+
+def _servable(problem: BusProblem) -> tuple[np.ndarray, pd.DataFrame]:
+    """Which stops a bus can serve alone within the limit; the others with their reasons."""
     direct = problem.time_s[1:, 0] if problem.direction == "morning" else problem.time_s[0, 1:]
-    reasons = np.full(n, "", dtype=object)
+    reasons = np.full(len(problem.pupils), "", dtype=object)
     reasons[~np.isfinite(direct)] = "no road a bus can use to the school"
     # over the limit, also once rounded up to the solver's integer ticks
     too_long = np.isfinite(direct) & (
@@ -234,7 +303,12 @@ def solve(
             "reason": reasons[~ok],
         }
     )
-    # split stops with more pupils than seats
+    return ok, unserved
+
+
+def _pickups(problem: BusProblem, ok: np.ndarray) -> list[tuple[int, int]]:
+    """``(stop, pupils)`` pick-ups: a stop with more pupils than seats as full busloads plus
+    the rest."""
     picks: list[tuple[int, int]] = []
     for i in np.flatnonzero(ok):
         left = int(problem.pupils[i])
@@ -242,8 +316,65 @@ def solve(
             take = min(left, problem.seats)
             picks.append((i + 1, take))
             left -= take
-    if not picks:
-        return BusSolution(problem, [], unserved, True, 0.0)
+    return picks
+
+
+def _halves(
+    picks: list[tuple[int, int]],
+) -> tuple[list[tuple[int, int]], list[list[int]]]:
+    """Each pick-up of two or more pupils as two halves (split pick-ups), and the halves'
+    indices of each pick-up."""
+    out: list[tuple[int, int]] = []
+    expand = []
+    for stop, n in picks:
+        halves = [(stop, n - n // 2), (stop, n // 2)] if n >= 2 else [(stop, n)]
+        expand.append(list(range(len(out), len(out) + len(halves))))
+        out += halves
+    return out, expand
+
+
+def _solve_exact(problem: BusProblem, picks, time_limit_s: float):
+    """Fewest buses by the exact model, routes as pick-up indices in visiting order."""
+    from .busexact import fewest_buses
+
+    rows = np.array([0] + [s for s, _ in picks])
+    t = problem.time_s[np.ix_(rows, rows)]
+    if problem.direction == "afternoon":
+        t = t.T  # the mirror image: school -> stops is stops -> school on reversed times
+    pupils = np.array([p for _, p in picks])
+    res = fewest_buses(
+        t, problem.service_s(pupils), pupils, problem.seats, problem.max_ride_s, time_limit_s
+    )
+    if res is not None and problem.direction == "afternoon":
+        res.routes = [route[::-1] for route in res.routes]
+    return res
+
+
+def _merge_visits(visits: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Consecutive pick-ups at the same stop are one stop."""
+    merged: list[tuple[int, int]] = []
+    for stop, n in visits:
+        if merged and merged[-1][0] == stop:
+            merged[-1] = (stop, merged[-1][1] + n)
+        else:
+            merged.append((stop, n))
+    return merged
+
+
+def _solve_pyvrp(
+    problem: BusProblem,
+    picks: list[tuple[int, int]],
+    time_limit_s: float,
+    seed: int,
+    no_improvement: int | None,
+    first_share: float,
+    initial_routes: list[list[int]] | None = None,
+) -> tuple[list[list[tuple[int, int]]] | None, int]:
+    """PyVRP on the pick-ups, from a feasible plan ``initial_routes`` (pick-up indices) if given;
+    ``None`` when no feasible plan was found in time."""
+    from pyvrp import Model, Solution
+    from pyvrp import solve as pyvrp_solve
+    from pyvrp.stop import MaxRuntime, MultipleCriteria, NoImprovement
 
     m = Model()
     depot_loc = m.add_location(0, 0, name="depot")
@@ -299,11 +430,14 @@ def solve(
         for b, (sb, _) in enumerate(picks):
             if a == b:
                 continue
-            t = problem.time_s[sa, sb]
+            t = problem.time_s[sa, sb] if sa != sb else 0.0
             if not np.isfinite(t):
                 continue
-            # morning: the service of the stop we arrive at; afternoon: of the stop we leave
+            # morning: the service of the stop we arrive at; afternoon: of the stop we leave;
+            # two pick-ups at the same stop in a row are one stop (one fixed stop time)
             extra = svc_pick[b] if problem.direction == "morning" else svc_pick[a]
+            if sa == sb:
+                extra -= problem.stop_s
             m.add_edge(
                 locs[a], locs[b], distance=round(problem.dist_m[sa, sb]), duration=ticks(t + extra)
             )
@@ -321,20 +455,19 @@ def solve(
     # first the best plan the time allows, then one bus fewer while that stays feasible
     started = time.perf_counter()
     # A hard school may need the whole budget to become feasible: then the search goes on from
-    # its best state. One bus per pick-up is always feasible (each fits the seats and, alone,
-    # the limit): the last resort, so an infeasible plan is never returned.
-    trivial = Solution(data, [[k] for k in range(len(picks))])
-    res = run(data, time_limit_s * first_share)
-    sol = res.best
+    # its best state.
+    initial = None
+    if initial_routes is not None:
+        initial = Solution(data, initial_routes)
+    sol = run(data, time_limit_s * first_share, initial).best
     runs = 1
     if not sol.is_feasible():
         left = time_limit_s - (time.perf_counter() - started)
         sol = run(data, max(left, time_limit_s * 0.25), sol).best  # go on from where it stopped
         runs += 1
     if not sol.is_feasible():
-        log.warning("no better feasible bus plan found in time: one bus per pick-up")
-        sol = trivial
-    while sol.is_feasible() and sol.num_routes() > lower:
+        return None, runs
+    while sol.num_routes() > lower:
         left = time_limit_s - (time.perf_counter() - started)
         if left <= 0.05:
             break
@@ -348,14 +481,7 @@ def solve(
         sol, data = attempt.best, fewer
     routes = []
     for route in sol.routes():
-        visits = [picks[a.idx] for a in route.schedule() if a.is_client()]
+        visits = _merge_visits([picks[a.idx] for a in route.schedule() if a.is_client()])
         if visits:
             routes.append(visits)
-    return BusSolution(
-        problem,
-        routes,
-        unserved,
-        bool(sol.is_feasible()),
-        time.perf_counter() - started,
-        {"solves": runs, "lower_bound": lower},
-    )
+    return routes, runs

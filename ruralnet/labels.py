@@ -148,6 +148,7 @@ COLUMNS.update(
         "longest_ride_min": ("最长乘车（分钟）", "longest ride (min)"),
         "unserved_pupils": ("无法接送学生", "pupils not served"),
         "feasible": ("可行", "feasible"),
+        "fewest_buses_proven": ("已证明车辆最少", "fewest buses proven"),
     }
 )
 

@@ -110,7 +110,11 @@ class Settings:
     bus_stop_seconds, bus_seconds_per_pupil
         Service time at a pick-up point: a fixed time per stop plus a time per pupil boarding.
     bus_solver_seconds
-        Time the route solver may spend per school and run (PyVRP; reproducible for a seed).
+        Time the route solver may spend per school and run (exact model or PyVRP; reproducible
+        for a seed).
+    bus_split_stops
+        Let the pupils of one pick-up point ride on more than one bus (fewer buses when seats
+        bind; off by default: one bus per village).
     class_size_primary, class_size_incomplete_primary, class_size_junior, class_size_kindergarten
         Class-size norms (建标109-2008; kindergarten 30).
     oversized_class
@@ -147,6 +151,7 @@ class Settings:
     bus_stop_seconds: float = 30.0
     bus_seconds_per_pupil: float = 5.0
     bus_solver_seconds: float = 3.0
+    bus_split_stops: bool = False
     kindergarten_bus_seats: int = 45
     class_size_primary: int = 45
     class_size_incomplete_primary: int = 30

@@ -1,0 +1,144 @@
+"""The exact fewest-bus model: enumeration and orders against brute force, proofs on RSRB01."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from ruralnet.busexact import best_order, feasible_sets, fewest_buses
+from ruralnet.busroutes import BusProblem, check_routes, ride_time_s, solve
+from ruralnet.sbrp import read_instance, reference_routes, school_problem
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # PyVRP penalty warnings
+
+
+def _random_problem(n: int, seed: int, seats: int = 20, max_ride: float = 900.0) -> BusProblem:
+    rng = np.random.default_rng(seed)
+    xy = np.vstack([[0.0, 0.0], rng.uniform(-3000, 3000, size=(n, 2))])
+    d = np.abs(xy[:, None, :] - xy[None, :, :]).sum(axis=2)  # Manhattan, metres
+    return BusProblem(
+        [f"s{i}" for i in range(n)], rng.integers(1, 9, size=n), d / 10, d, seats, max_ride, 20, 3
+    )
+
+
+def _brute_ride(p: BusProblem, stops) -> float:
+    """Shortest ride over every visiting order (0-based stops)."""
+    return min(
+        ride_time_s(p, [(s + 1, int(p.pupils[s])) for s in order])
+        for order in itertools.permutations(stops)
+    )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_feasible_sets_are_exactly_the_maximal_sets_found_by_brute_force(seed):
+    p = _random_problem(8, seed)
+    svc = p.service_s(p.pupils)
+    got = {tuple(int(i) for i in s) for s in feasible_sets(p.time_s, svc, p.pupils, 20, 900.0)}
+    feasible = set()
+    for k in range(1, 9):
+        for combo in itertools.combinations(range(8), k):
+            if p.pupils[list(combo)].sum() <= 20 and _brute_ride(p, combo) <= 900.0 + 1e-6:
+                feasible.add(combo)
+    maximal = {
+        s for s in feasible if not any(set(s) < set(t) for t in feasible if len(t) == len(s) + 1)
+    }
+    assert got == maximal and len(maximal) > 1
+
+
+def test_best_order_matches_every_permutation():
+    p = _random_problem(7, 5, max_ride=5000)
+    svc = p.service_s(p.pupils)
+    order, ride = best_order(list(range(7)), p.time_s, svc)
+    assert sorted(order) == list(range(7))
+    assert ride == pytest.approx(_brute_ride(p, range(7)))
+    assert ride_time_s(p, [(s + 1, int(p.pupils[s])) for s in order]) == pytest.approx(ride)
+
+
+def test_exact_is_optimal_against_brute_force_partitions():
+    """Fewest buses by trying every assignment of 7 stops to k buses, k = 1, 2, ..."""
+    p = _random_problem(7, 11, seats=14, max_ride=700)
+    svc = p.service_s(p.pupils)
+    res = fewest_buses(p.time_s, svc, p.pupils, p.seats, p.max_ride_s)
+    assert res.optimal and res.lower_bound == len(res.routes)
+    routes = [[(s + 1, int(p.pupils[s])) for s in r] for r in res.routes]
+    assert check_routes(p, routes) == []
+
+    def fits(stops) -> bool:
+        return p.pupils[list(stops)].sum() <= 14 and _brute_ride(p, stops) <= 700 + 1e-6
+
+    best = None
+    for k in range(1, 8):
+        for labels in itertools.product(range(k), repeat=7):
+            if labels[0] != 0 or len(set(labels)) != k:
+                continue
+            groups = [[i for i in range(7) if labels[i] == b] for b in range(k)]
+            if all(fits(g) for g in groups):
+                best = k
+                break
+        if best:
+            break
+    assert len(res.routes) == best
+
+
+def test_exact_proves_rsrb01_plans_and_never_loses_to_pyvrp(geodata):
+    schools, stops = read_instance(geodata / "sbrp" / "RSRB01")
+    ref = reference_routes(geodata / "sbrp" / "routes" / "RSRB2700" / "SBRP_RSRB01.txt")
+    per_school = ref.groupby("school_id").size()
+    for _, school in schools.head(2).iterrows():
+        problem = school_problem(school, stops)
+        sol = solve(problem, time_limit_s=5.0)
+        assert check_routes(problem, sol.routes) == []
+        assert sol.meta["optimal"]  # by HiGHS, or the capacity bound reached
+        assert sol.buses == sol.meta["lower_bound"] <= per_school[school["ID"]]
+        heuristic = solve(problem, time_limit_s=2.0, exact=False)
+        assert check_routes(problem, heuristic.routes) == []
+        assert sol.buses <= heuristic.buses  # a proven optimum is never beaten
+
+
+def test_afternoon_exact_runs_are_the_mirror_image():
+    p = _random_problem(9, 4, max_ride=800)
+    rev = BusProblem(
+        p.stop_ids,
+        p.pupils,
+        p.time_s.T.copy(),
+        p.dist_m.T.copy(),
+        p.seats,
+        800.0,
+        20,
+        3,
+        direction="afternoon",
+    )
+    am, pm = solve(p, time_limit_s=2.0), solve(rev, time_limit_s=2.0)
+    assert check_routes(p, am.routes) == [] and check_routes(rev, pm.routes) == []
+    assert am.meta["optimal"] and pm.meta["optimal"] and am.buses == pm.buses
+
+
+def test_split_pickups_save_a_bus_when_seats_bind():
+    """Three stops of 6 pupils near the school, 10 seats: whole stops need 3 buses, split 2."""
+    x = np.array([0.0, 300, 600, 900])
+    d = np.abs(x[:, None] - x[None, :])
+    p = BusProblem(["a", "b", "c"], np.array([6, 6, 6]), d / 10, d, 10, 600.0, 20, 2)
+    whole = solve(p, time_limit_s=1.0)
+    assert whole.buses == 3 and whole.meta["optimal"]
+    split = solve(p, time_limit_s=2.0, split=True)
+    assert check_routes(p, split.routes) == []
+    assert split.buses == math.ceil(18 / 10)
+    stops_on = [s for r in split.routes for s, _ in r]
+    assert len(stops_on) > 3  # some stop is served by two buses
+
+
+@pytest.mark.parametrize("direction", ["morning", "afternoon"])
+def test_split_pickups_pass_the_checker_on_a_real_school(geodata, direction):
+    schools, stops = read_instance(geodata / "sbrp" / "RSRB02")
+    school = schools[schools["ID"] == "200009"].iloc[0]  # seats bound 5, whole stops need 7
+    p = school_problem(school, stops)
+    if direction == "afternoon":
+        p.time_s, p.dist_m, p.direction = p.time_s.T.copy(), p.dist_m.T.copy(), "afternoon"
+    whole = solve(p, time_limit_s=2.0)
+    split = solve(p, time_limit_s=3.0, split=True)
+    assert check_routes(p, whole.routes) == [] and check_routes(p, split.routes) == []
+    assert math.ceil(p.pupils.sum() / p.seats) <= split.buses <= whole.buses
+    assert sum(n for r in split.routes for _, n in r) == p.pupils.sum()
