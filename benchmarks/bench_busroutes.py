@@ -10,8 +10,13 @@ the schools proven optimal, and the time taken; writes every route to ``DIR/rout
 (``instance, school_id, route, seq, stop_id``; with ``--split`` also ``pupils``, the pupils
 that route picks up at that stop).
 
+Any instance of the benchmark works (``--instances CSCB01``); ``--max-ride 5400`` compares
+with the 5,400 s reference sets. ``--check DIR/routes.csv`` re-checks a routes file written by
+this script (or anyone else) against the instances, independently of the solve.
+
 Usage: ``python benchmarks/bench_busroutes.py [--instances RSRB01 ...] [--out DIR]
-[--time-limit SECONDS] [--seed N] [--split] [--no-exact]``
+[--time-limit SECONDS] [--seed N] [--split] [--no-exact] [--max-ride 2700]
+[--check ROUTES_CSV]``
 """
 
 from __future__ import annotations
@@ -40,11 +45,15 @@ def main() -> None:
         "--split", action="store_true", help="let a stop's pupils ride on more than one bus"
     )
     p.add_argument("--no-exact", action="store_true", help="PyVRP only, no exact model")
+    p.add_argument("--max-ride", type=int, default=2700, choices=[2700, 5400])
+    p.add_argument("--check", type=Path, default=None, help="re-check a routes.csv and exit")
     args = p.parse_args()
     root = args.geodata or datasets.shared_geodata()
     if root is None:
         sys.exit("no shared geodata (../shared/geodata); pass --geodata")
     sbrp = Path(root) / "sbrp"
+    if args.check:
+        sys.exit(recheck(args.check, sbrp, args.max_ride))
     warnings.simplefilter("ignore")  # PyVRP's penalty warnings on hard schools
     rows, routes = [], []
     print(
@@ -54,14 +63,12 @@ def main() -> None:
     for inst in args.instances:
         schools, stops = read_instance(sbrp / inst)
         ref = (
-            reference_routes(sbrp / "routes" / "RSRB2700" / f"SBRP_{inst}.txt")
-            .groupby("school_id")
-            .size()
+            reference_routes(_reference_file(sbrp, inst, args.max_ride)).groupby("school_id").size()
         )
         t0 = time.perf_counter()
         ours_total = worse = bound = proven = 0
         for _, school in schools.iterrows():
-            problem = school_problem(school, stops)
+            problem = school_problem(school, stops, max_ride_s=args.max_ride)
             sol = solve(
                 problem,
                 time_limit_s=args.time_limit,
@@ -120,6 +127,49 @@ def main() -> None:
     out.to_csv(args.out / "routes.csv", index=False)
     table.to_csv(args.out / "summary.csv", index=False)
     print(f"written {args.out / 'routes.csv'}")
+
+
+def _reference_file(sbrp: Path, instance: str, max_ride: int) -> Path:
+    """The reference route set of an instance (``routes/RSRB2700/SBRP_RSRB01.txt``)."""
+    return sbrp / "routes" / f"{instance[:4]}{max_ride}" / f"SBRP_{instance}.txt"
+
+
+def recheck(path: Path, sbrp: Path, max_ride: int = 2700) -> int:
+    """Re-check every route of a routes.csv; print the violations, return 1 if any."""
+    from ruralnet.busroutes import check_routes
+    from ruralnet.sbrp import read_instance, school_problem
+
+    table = pd.read_csv(path, dtype={"instance": str, "school_id": str, "stop_id": str})
+    bad = []
+    for inst, part in table.groupby("instance"):
+        schools, stops = read_instance(sbrp / inst)
+        for _, school in schools.iterrows():
+            problem = school_problem(school, stops, max_ride_s=max_ride)
+            index = {sid: i + 1 for i, sid in enumerate(problem.stop_ids)}
+            mine = part[part["school_id"] == school["ID"]].sort_values(["route", "seq"])
+            unknown = sorted(set(mine["stop_id"]) - set(index))
+            bad += [f"{inst} {school['ID']}: stop {u} is not this school's" for u in unknown]
+            routes = [
+                [
+                    (
+                        index[r.stop_id],
+                        int(r.pupils)
+                        if "pupils" in mine
+                        else int(problem.pupils[index[r.stop_id] - 1]),
+                    )
+                    for r in rows.itertuples()
+                    if r.stop_id in index
+                ]
+                for _, rows in mine.groupby("route")
+            ]
+            bad += [f"{inst} {school['ID']}: {v}" for v in check_routes(problem, routes)]
+    for line in bad:
+        print(line)
+    print(
+        f"{path}: {len(table)} stops on {table.groupby(['instance', 'school_id', 'route']).ngroups} "
+        f"routes checked, {len(bad)} violations"
+    )
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":
