@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import warnings
 
 import numpy as np
@@ -15,10 +16,17 @@ def _svg(fig) -> str:
     import matplotlib.pyplot as plt
 
     buf = io.StringIO()
-    with warnings.catch_warnings():
-        # text stays text in the SVG (drawn by the browser): a layout font without CJK glyphs is fine
-        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
-        fig.savefig(buf, format="svg", bbox_inches="tight")
+    # Text stays text in the SVG (drawn by the browser): a layout font without CJK glyphs is
+    # fine, and so are CJK families this machine lacks (matplotlib logs each lookup).
+    fonts_log = logging.getLogger("matplotlib.font_manager")
+    level = fonts_log.level
+    fonts_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+            fig.savefig(buf, format="svg", bbox_inches="tight")
+    finally:
+        fonts_log.setLevel(level)
     plt.close(fig)
     svg = buf.getvalue()
     return svg[svg.index("<svg") :]

@@ -123,3 +123,19 @@ def test_reproducible_and_english(tmp_path):
     xlsx = pd.read_excel(en["merger_candidates.xlsx"])
     assert {"site id", "decision", "reason"} <= set(xlsx.columns)
     assert "school network report" in en["report.html"].read_text(encoding="utf-8")
+
+
+def test_charts_keep_chinese_text_and_stay_quiet_about_missing_fonts(caplog):
+    """Text stays text in the SVG (the browser draws the glyphs); a machine without the CJK
+    fonts must not flood the log with matplotlib's font lookups."""
+    import logging
+
+    from ruralnet.charts import travel_time_chart
+
+    table = pd.DataFrame(
+        {"stage": ["primary", "junior"], "minutes": [12.0, 50.0], "pupils": [30, 10]}
+    )
+    with caplog.at_level(logging.INFO):
+        svg = travel_time_chart(table, table, "zh")
+    assert svg.startswith("<svg") and "小学" in svg
+    assert not [r for r in caplog.records if r.name.startswith("matplotlib.font_manager")]
