@@ -268,3 +268,77 @@ def fewest_buses(
     if optimal:
         lower = len(routes)
     return ExactResult(routes, lower, optimal, len(cols), time.perf_counter() - started)
+
+
+def split_lower_bound(
+    time_s: np.ndarray,
+    stop_s: float,
+    per_pupil_s: float,
+    pupils: np.ndarray,
+    seats: int,
+    max_ride_s: float,
+    time_limit_s: float = 5.0,
+    max_sets: int = 2_000_000,
+) -> int | None:
+    """A lower bound on the buses when a stop's pupils may ride on several buses.
+
+    Every bus visits a set of stops and boards at least one pupil at each, so its ride is at
+    least that of the set with one pupil per stop: such sets (listed as in
+    :func:`feasible_sets`, with no seat limit) must cover every stop, and the seats of the
+    buses, at most ``min(seats, pupils of the set)`` each, must hold every pupil. The fewest
+    buses of that relaxation (HiGHS; a set may be used more than once) bound any split plan.
+
+    Parameters
+    ----------
+    time_s
+        ``(n + 1) x (n + 1)`` travel times, index 0 the school, towards the school.
+    stop_s, per_pupil_s
+        Service time per stop and per pupil boarding.
+    pupils, seats, max_ride_s
+        Pupils per stop, seats per bus, longest ride.
+    time_limit_s, max_sets
+        Effort limits.
+
+    Returns
+    -------
+    int or None
+        The bound, or ``None`` when the sets are too many or time ran out.
+    """
+    from scipy.optimize import LinearConstraint, milp
+    from scipy.sparse import csr_matrix, vstack
+
+    started = time.perf_counter()
+    pupils = np.asarray(pupils, dtype=np.int64)
+    n = len(pupils)
+    cols = feasible_sets(
+        time_s,
+        np.full(n, stop_s + per_pupil_s),
+        np.ones(n, dtype=np.int64),
+        n,
+        max_ride_s,
+        max_sets=max_sets,
+        deadline=started + 0.7 * time_limit_s,
+    )
+    if not cols:
+        return None
+    covered = np.zeros(n, dtype=bool)
+    for c in cols:
+        covered[c] = True
+    if not covered.all():
+        return None
+    rows = np.concatenate(cols)
+    col_of = np.repeat(np.arange(len(cols)), [len(c) for c in cols])
+    cover = csr_matrix((np.ones(len(rows)), (rows, col_of)), shape=(n, len(cols)))
+    carry = np.array([min(seats, int(pupils[c].sum())) for c in cols], dtype=float)
+    a = vstack([cover, csr_matrix(carry[None, :])])
+    lower = np.concatenate([np.ones(n), [pupils.sum()]])
+    res = milp(
+        np.ones(len(cols)),
+        constraints=LinearConstraint(a, lower, np.inf),
+        integrality=np.ones(len(cols)),
+        options={"time_limit": max(time_limit_s - (time.perf_counter() - started), 0.1)},
+    )
+    bound = getattr(res, "mip_dual_bound", None)
+    if bound is None or not np.isfinite(bound):
+        return None
+    return math.ceil(bound - 1e-6)

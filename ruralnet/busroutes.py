@@ -264,13 +264,23 @@ def solve(
                 meta["optimal"] = ex.optimal
             meta["method"] = "exact"
             meta["exact_s"] = ex.runtime_s
+    if split and exact and (best is None or len(best) > lower):
+        bound = _split_bound(problem, ok, time_limit_s * 0.2)
+        meta["lower_bound"] = max(lower, bound or 0)
     if best is None or len(best) > meta["lower_bound"]:
         left = time_limit_s - (time.perf_counter() - started)
         offered, expand = _halves(picks) if split else (picks, [[k] for k in range(len(picks))])
         if start is not None:  # PyVRP goes on from the exact model's best plan
             start = [[j for k in route for j in expand[k]] for route in start]
         routes, runs = _solve_pyvrp(
-            problem, offered, max(left, 0.2), seed, no_improvement, first_share, start
+            problem,
+            offered,
+            max(left, 0.2),
+            seed,
+            no_improvement,
+            first_share,
+            start,
+            meta["lower_bound"],
         )
         meta["solves"] = runs
         if routes is not None and (best is None or len(routes) < len(best)):
@@ -350,6 +360,26 @@ def _solve_exact(problem: BusProblem, picks, time_limit_s: float):
     return res
 
 
+def _split_bound(problem: BusProblem, ok: np.ndarray, time_limit_s: float) -> int | None:
+    """Lower bound on the buses with split pick-ups (see
+    :func:`ruralnet.busexact.split_lower_bound`)."""
+    from .busexact import split_lower_bound
+
+    rows = np.concatenate([[0], np.flatnonzero(ok) + 1])
+    t = problem.time_s[np.ix_(rows, rows)]
+    if problem.direction == "afternoon":
+        t = t.T
+    return split_lower_bound(
+        t,
+        problem.stop_s,
+        problem.per_pupil_s,
+        problem.pupils[ok],
+        problem.seats,
+        problem.max_ride_s,
+        time_limit_s,
+    )
+
+
 def _merge_visits(visits: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Consecutive pick-ups at the same stop are one stop."""
     merged: list[tuple[int, int]] = []
@@ -369,6 +399,7 @@ def _solve_pyvrp(
     no_improvement: int | None,
     first_share: float,
     initial_routes: list[list[int]] | None = None,
+    lower: int = 0,
 ) -> tuple[list[list[tuple[int, int]]] | None, int]:
     """PyVRP on the pick-ups, from a feasible plan ``initial_routes`` (pick-up indices) if given;
     ``None`` when no feasible plan was found in time."""
@@ -442,7 +473,7 @@ def _solve_pyvrp(
                 locs[a], locs[b], distance=round(problem.dist_m[sa, sb]), duration=ticks(t + extra)
             )
     data = m.data()
-    lower = math.ceil(sum(p for _, p in picks) / problem.seats)
+    lower = max(lower, math.ceil(sum(p for _, p in picks) / problem.seats))
 
     def run(d, seconds, initial=None):
         crit = [MaxRuntime(max(seconds, 0.05))] + (

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from ruralnet.busexact import best_order, feasible_sets, fewest_buses
+from ruralnet.busexact import best_order, feasible_sets, fewest_buses, split_lower_bound
 from ruralnet.busroutes import BusProblem, check_routes, ride_time_s, solve
 from ruralnet.sbrp import read_instance, reference_routes, school_problem
 
@@ -142,3 +142,28 @@ def test_split_pickups_pass_the_checker_on_a_real_school(geodata, direction):
     assert check_routes(p, whole.routes) == [] and check_routes(p, split.routes) == []
     assert math.ceil(p.pupils.sum() / p.seats) <= split.buses <= whole.buses
     assert sum(n for r in split.routes for _, n in r) == p.pupils.sum()
+
+
+def test_split_bound_sees_the_ride_limit_where_seats_do_not():
+    """Four stops in four directions, each 500 s from the school: no two fit in one 700 s ride,
+    so even split pick-ups need four buses although 8 pupils fit one bus."""
+    xy = np.array([[0, 0], [5000, 0], [-5000, 0], [0, 5000], [0, -5000]], dtype=float)
+    d = np.abs(xy[:, None, :] - xy[None, :, :]).sum(axis=2)
+    p = BusProblem(list("abcd"), np.array([2, 2, 2, 2]), d / 10, d, 50, 700.0, 20, 2)
+    bound = split_lower_bound(p.time_s, 20, 2, p.pupils, 50, 700.0)
+    assert bound == 4 > math.ceil(8 / 50)
+    sol = solve(p, time_limit_s=2.0, split=True)
+    assert check_routes(p, sol.routes) == []
+    assert sol.buses == 4 and sol.meta["optimal"] and sol.meta["lower_bound"] == 4
+
+
+def test_split_bound_never_exceeds_a_split_plan(geodata):
+    schools, stops = read_instance(geodata / "sbrp" / "RSRB04")
+    for _, school in schools.head(4).iterrows():
+        p = school_problem(school, stops)
+        sol = solve(p, time_limit_s=2.0, split=True)
+        assert check_routes(p, sol.routes) == []
+        bound = split_lower_bound(
+            p.time_s, p.stop_s, p.per_pupil_s, p.pupils, p.seats, p.max_ride_s
+        )
+        assert math.ceil(p.pupils.sum() / p.seats) <= bound <= sol.buses
