@@ -403,8 +403,9 @@ def _solve_pyvrp(
 ) -> tuple[list[list[tuple[int, int]]] | None, int]:
     """PyVRP on the pick-ups, from a feasible plan ``initial_routes`` (pick-up indices) if given;
     ``None`` when no feasible plan was found in time."""
-    from pyvrp import Model, Solution
+    from pyvrp import IteratedLocalSearchParams, Model, Solution, SolveParams
     from pyvrp import solve as pyvrp_solve
+    from pyvrp.IteratedLocalSearch import IteratedLocalSearchCallbacks
     from pyvrp.stop import MaxRuntime, MultipleCriteria, NoImprovement
 
     m = Model()
@@ -475,12 +476,31 @@ def _solve_pyvrp(
     data = m.data()
     lower = max(lower, math.ceil(sum(p for _, p in picks) / problem.seats))
 
+    class BoundReached(IteratedLocalSearchCallbacks):
+        """Stops the search once its best plan is feasible with no more buses than the proven
+        lower bound (a stopping criterion fed by the new-best callback)."""
+
+        def __init__(self) -> None:
+            self.done = False
+
+        def on_best(self, best) -> None:
+            self.done = self.done or (best.is_feasible() and best.num_routes() <= lower)
+
+        def __call__(self, best_cost: float) -> bool:
+            return self.done
+
     def run(d, seconds, initial=None):
-        crit = [MaxRuntime(max(seconds, 0.05))] + (
+        reached = BoundReached()
+        crit = [MaxRuntime(max(seconds, 0.05)), reached] + (
             [NoImprovement(no_improvement)] if no_improvement else []
         )
         return pyvrp_solve(
-            d, stop=MultipleCriteria(crit), seed=seed, display=False, initial_solution=initial
+            d,
+            stop=MultipleCriteria(crit),
+            seed=seed,
+            display=False,
+            initial_solution=initial,
+            params=SolveParams(ils=IteratedLocalSearchParams(callbacks=reached)),
         )
 
     # first the best plan the time allows, then one bus fewer while that stays feasible
