@@ -65,7 +65,7 @@ def feasible_sets(
     pupils: np.ndarray,
     seats: int,
     max_ride_s: float,
-    max_sets: int = 2_000_000,
+    max_sets: int = 1_000_000,
     tolerance_s: float = 1e-6,
     deadline: float | None = None,
 ) -> list[np.ndarray] | None:
@@ -117,6 +117,9 @@ def feasible_sets(
         grow, add = np.nonzero(
             (np.arange(n)[None, :] > sets[:, -1:]) & (load[:, None] + pupils[None, :] <= seats)
         )
+        if total + len(grow) > max_sets:  # bound the memory before building the candidates
+            log.info("more than %d candidate stop sets: no exact model", max_sets)
+            return None
         bigger = np.concatenate([sets[grow], add[:, None]], axis=1)
         big_masks = masks[grow] | bit[add]
         # every k-subset of a feasible set is feasible: look them all up
@@ -194,7 +197,7 @@ def fewest_buses(
     seats: int,
     max_ride_s: float,
     time_limit_s: float = 10.0,
-    max_sets: int = 2_000_000,
+    max_sets: int = 1_000_000,
     upper_bound: int | None = None,
 ) -> ExactResult | None:
     """Fewest buses for the pick-ups, proven optimal when HiGHS finishes in time.
@@ -278,7 +281,7 @@ def split_lower_bound(
     seats: int,
     max_ride_s: float,
     time_limit_s: float = 5.0,
-    max_sets: int = 2_000_000,
+    max_sets: int = 1_000_000,
 ) -> int | None:
     """A lower bound on the buses when a stop's pupils may ride on several buses.
 

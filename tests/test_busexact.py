@@ -167,3 +167,16 @@ def test_split_bound_never_exceeds_a_split_plan(geodata):
             p.time_s, p.stop_s, p.per_pupil_s, p.pupils, p.seats, p.max_ride_s
         )
         assert math.ceil(p.pupils.sum() / p.seats) <= bound <= sol.buses
+
+
+def test_too_many_stop_sets_hand_over_to_pyvrp():
+    """40 one-pupil stops a minute apart: the stop sets explode, the exact model steps aside
+    (before building them) and PyVRP puts everyone on one bus."""
+    x = np.concatenate([[0.0], 60.0 * np.arange(1, 41)])
+    d = np.abs(x[:, None] - x[None, :])
+    p = BusProblem([f"v{i}" for i in range(40)], np.ones(40, dtype=int), d / 10, d, 56, 2700, 20, 2)
+    svc = p.service_s(p.pupils)
+    assert feasible_sets(p.time_s, svc, p.pupils, 56, 2700.0, max_sets=100_000) is None
+    sol = solve(p, time_limit_s=3.0)
+    assert check_routes(p, sol.routes) == []
+    assert sol.buses == 1 and sol.meta["method"] == "pyvrp" and sol.meta["optimal"]
