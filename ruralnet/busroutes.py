@@ -240,7 +240,10 @@ def solve(
     -------
     BusSolution
         Routes, unserved stops with reasons, and ``meta``: ``method`` (``exact`` or
-        ``pyvrp``), ``optimal`` (proven fewest buses for whole stops), ``lower_bound``.
+        ``pyvrp``: which found the plan), ``lower_bound`` (proven: the seats bound, the exact
+        model's bound for whole stops, or the split bound of
+        :func:`ruralnet.busexact.split_lower_bound`), ``optimal`` (the plan reaches it), and
+        ``exact_s`` / ``solves`` (time of the exact model, PyVRP runs).
 
     Notes
     -----
