@@ -154,6 +154,19 @@ def feasible_sets(
     return maximal_sets
 
 
+def _cover_matrix(cols: list[np.ndarray], n: int):
+    """Stops x sets incidence matrix (sparse), or ``None`` when a stop is in no set."""
+    from scipy.sparse import csr_matrix
+
+    if not cols:
+        return None
+    rows = np.concatenate(cols)
+    if len(np.unique(rows)) < n:
+        return None
+    col_of = np.repeat(np.arange(len(cols)), [len(c) for c in cols])
+    return csr_matrix((np.ones(len(rows)), (rows, col_of)), shape=(n, len(cols)))
+
+
 def best_order(
     stops: list[int], time_s: np.ndarray, service_s: np.ndarray
 ) -> tuple[list[int], float]:
@@ -219,7 +232,6 @@ def fewest_buses(
         ``None`` when the enumeration is too large or HiGHS found no plan in time.
     """
     from scipy.optimize import Bounds, LinearConstraint, milp
-    from scipy.sparse import csr_matrix
 
     started = time.perf_counter()
     n = len(pupils)
@@ -234,14 +246,9 @@ def fewest_buses(
     )
     if cols is None:
         return None
-    covered = np.zeros(n, dtype=bool)
-    for c in cols:
-        covered[c] = True
-    if not covered.all():
+    a = _cover_matrix(cols, n)
+    if a is None:
         return None  # a pick-up no bus can serve alone: the caller reports it
-    rows = np.concatenate(cols)
-    col_of = np.repeat(np.arange(len(cols)), [len(c) for c in cols])
-    a = csr_matrix((np.ones(len(rows)), (rows, col_of)), shape=(n, len(cols)))
     constraints = [LinearConstraint(a, 1, np.inf)]
     if upper_bound is not None:
         constraints.append(LinearConstraint(np.ones((1, len(cols))), 0, upper_bound))
@@ -322,16 +329,9 @@ def split_lower_bound(
         max_sets=max_sets,
         deadline=started + 0.7 * time_limit_s,
     )
-    if not cols:
+    cover = _cover_matrix(cols, n) if cols is not None else None
+    if cover is None:
         return None
-    covered = np.zeros(n, dtype=bool)
-    for c in cols:
-        covered[c] = True
-    if not covered.all():
-        return None
-    rows = np.concatenate(cols)
-    col_of = np.repeat(np.arange(len(cols)), [len(c) for c in cols])
-    cover = csr_matrix((np.ones(len(rows)), (rows, col_of)), shape=(n, len(cols)))
     carry = np.array([min(seats, int(pupils[c].sum())) for c in cols], dtype=float)
     a = vstack([cover, csr_matrix(carry[None, :])])
     lower = np.concatenate([np.ones(n), [pupils.sum()]])
