@@ -211,7 +211,6 @@ def fewest_buses(
     max_ride_s: float,
     time_limit_s: float = 10.0,
     max_sets: int = 1_000_000,
-    upper_bound: int | None = None,
 ) -> ExactResult | None:
     """Fewest buses for the pick-ups, proven optimal when HiGHS finishes in time.
 
@@ -223,8 +222,6 @@ def fewest_buses(
         Time for listing the sets (at most 70 %) and the set-covering model.
     max_sets
         Size cap of the enumeration.
-    upper_bound
-        Buses of a known plan (e.g. the heuristic's), to cut the search.
 
     Returns
     -------
@@ -249,13 +246,10 @@ def fewest_buses(
     a = _cover_matrix(cols, n)
     if a is None:
         return None  # a pick-up no bus can serve alone: the caller reports it
-    constraints = [LinearConstraint(a, 1, np.inf)]
-    if upper_bound is not None:
-        constraints.append(LinearConstraint(np.ones((1, len(cols))), 0, upper_bound))
     left = max(time_limit_s - (time.perf_counter() - started), 0.1)
     res = milp(
         np.ones(len(cols)),
-        constraints=constraints,
+        constraints=LinearConstraint(a, 1, np.inf),
         integrality=np.ones(len(cols)),
         bounds=Bounds(0, 1),
         options={"time_limit": left, "disp": False},

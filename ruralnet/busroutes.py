@@ -346,14 +346,20 @@ def _halves(
     return out, expand
 
 
+def _towards_school(problem: BusProblem, stops: np.ndarray) -> np.ndarray:
+    """Travel times between the school (index 0) and these stops (1-based), as morning runs
+    read them: an afternoon run school -> stops is the mirror image, stops -> school on the
+    transposed times."""
+    rows = np.concatenate([[0], stops])
+    t = problem.time_s[np.ix_(rows, rows)]
+    return t.T if problem.direction == "afternoon" else t
+
+
 def _solve_exact(problem: BusProblem, picks, time_limit_s: float):
     """Fewest buses by the exact model, routes as pick-up indices in visiting order."""
     from .busexact import fewest_buses
 
-    rows = np.array([0] + [s for s, _ in picks])
-    t = problem.time_s[np.ix_(rows, rows)]
-    if problem.direction == "afternoon":
-        t = t.T  # the mirror image: school -> stops is stops -> school on reversed times
+    t = _towards_school(problem, np.array([s for s, _ in picks]))
     pupils = np.array([p for _, p in picks])
     res = fewest_buses(
         t, problem.service_s(pupils), pupils, problem.seats, problem.max_ride_s, time_limit_s
@@ -368,12 +374,8 @@ def _split_bound(problem: BusProblem, ok: np.ndarray, time_limit_s: float) -> in
     :func:`ruralnet.busexact.split_lower_bound`)."""
     from .busexact import split_lower_bound
 
-    rows = np.concatenate([[0], np.flatnonzero(ok) + 1])
-    t = problem.time_s[np.ix_(rows, rows)]
-    if problem.direction == "afternoon":
-        t = t.T
     return split_lower_bound(
-        t,
+        _towards_school(problem, np.flatnonzero(ok) + 1),
         problem.stop_s,
         problem.per_pupil_s,
         problem.pupils[ok],
@@ -510,9 +512,7 @@ def _solve_pyvrp(
     started = time.perf_counter()
     # A hard school may need the whole budget to become feasible: then the search goes on from
     # its best state.
-    initial = None
-    if initial_routes is not None:
-        initial = Solution(data, initial_routes)
+    initial = Solution(data, initial_routes) if initial_routes is not None else None
     sol = run(data, time_limit_s * first_share, initial).best
     runs = 1
     if not sol.is_feasible():
