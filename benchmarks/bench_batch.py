@@ -14,8 +14,8 @@ from pathlib import Path
 
 def main() -> None:
     warnings.simplefilter("ignore")
-    from ruralnet.batch import run_dask
-    from ruralnet.synthetic import generate_province
+    from ruralnet.demo import generate_province
+    from ruralnet.jobs import run_dask
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--counties", type=int, default=6)

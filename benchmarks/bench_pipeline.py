@@ -26,7 +26,7 @@ def stages(county_dir: str) -> list[dict]:
     """Run every stage once, in order, in this process."""
     warnings.simplefilter("ignore")
     import ruralnet as rn
-    from ruralnet.report import write_county_report
+    from ruralnet.outputs.report import write_county_report
 
     out = []
     t = time.perf_counter()
@@ -50,7 +50,7 @@ def stages(county_dir: str) -> list[dict]:
     mark("merger candidates")
     analysis = rn.analyse_county(county, optimise=True, buses=None)
     mark("plans: current, mergers, optimised (HiGHS)")
-    from ruralnet.buses import plan_buses
+    from ruralnet.buses.county import plan_buses
 
     receiving = set(
         candidates.loc[candidates["decision"].str.startswith("merge"), "receiving_site_id"]
@@ -130,8 +130,8 @@ def main() -> None:
     )
 
     if args.scaling:
-        from ruralnet.synthetic import generate_county, qingyuan_spec, write_county
-        from ruralnet.synthetic.province import QINGYUAN_RELIEF
+        from ruralnet.demo import generate_county, qingyuan_spec, write_county
+        from ruralnet.demo.province import QINGYUAN_RELIEF
 
         print(
             "\n== growth with county size (generated on real Qingyuan boundaries; merger analysis) =="

@@ -33,8 +33,8 @@ def _stage(name: str, pbf: str, osm_xml: str | None) -> dict:
     """Run one loader in this (fresh) process; report seconds (imports excluded) and peak RSS."""
     import osmnx as ox
 
-    from ruralnet.network import network_from_file
-    from ruralnet.settings import Settings
+    from ruralnet.model.settings import Settings
+    from ruralnet.network.build import network_from_file
 
     t0 = time.perf_counter()
     if name in ("ours", "ours_walk"):
@@ -66,9 +66,9 @@ def _same_roads_and_times(pbf: Path, osm_xml: Path) -> dict:
     import networkx as nx
     import osmnx as ox
 
-    from ruralnet.network import build_network, way_rules
-    from ruralnet.osm import read_highways
-    from ruralnet.settings import Settings
+    from ruralnet.model.settings import Settings
+    from ruralnet.network.build import build_network, way_rules
+    from ruralnet.sources.osm import read_highways
 
     roads = read_highways(pbf)
     net = build_network(roads, "bus")
@@ -128,9 +128,9 @@ def _pandana(net, o, d, ours) -> dict | None:
 def _routing(pbf: Path, repeat: int) -> dict:
     import networkx as nx
 
-    from ruralnet.network import network_from_file
-    from ruralnet.osm import places_from_osm, sites_from_osm
-    from ruralnet.travel import travel_times
+    from ruralnet.network.build import network_from_file
+    from ruralnet.network.travel import travel_times
+    from ruralnet.sources.osm import places_from_osm, sites_from_osm
 
     net = network_from_file(pbf, "bus")
     places = places_from_osm(pbf, ("village", "hamlet"))
@@ -187,9 +187,10 @@ def main() -> None:
         return
 
     from ruralnet import datasets
-    from ruralnet.network import way_rules
-    from ruralnet.osm import extract_ways, read_highways
-    from ruralnet.settings import Settings
+    from ruralnet.model.settings import Settings
+    from ruralnet.network.build import way_rules
+    from ruralnet.outputs.files import extract_ways
+    from ruralnet.sources.osm import read_highways
 
     root = args.geodata or datasets.shared_geodata()
     if root is None:

@@ -1,73 +1,86 @@
 """ruralnet: plan a rural county's school network on real roads.
 
 Sites and villages as validated GeoDataFrames, road networks from OpenStreetMap files,
-fast many-to-many travel times. See the README for the county-folder convention.
+fast many-to-many travel times, the way-to-school rules, merger candidates, plans, school
+buses, maps and reports. See the README's "Architecture" section for the sub-packages.
+
+``import ruralnet`` is light: the public names below are imported on first use.
 """
 
+from __future__ import annotations
+
+import importlib
 import logging
 
-from . import maps
 from ._version import __version__
-from .buses import plan_buses
-from .catchments import analyse_catchments
-from .county import County, load_county
-from .errors import (
-    CountyFolderError,
-    NetworkError,
-    OfflineError,
-    RuralnetError,
-    RuralnetWarning,
-    SchemaError,
-    SettingsError,
-)
-from .io import join_roster, read_layer, read_roster, write_layer
-from .mergers import merger_candidates, site_times
-from .network import Network, build_network, network_from_file, network_from_overpass
-from .osm import places_from_osm, read_highways, sites_from_osm
-from .pipeline import analyse_county
-from .plans import current_plan, evaluate, merger_plan, optimised_plan, plan_context
-from .schema import validate_sites, validate_villages
-from .settings import Settings
-from .travel import nearest, od_matrix
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-__all__ = [
-    "County",
-    "CountyFolderError",
-    "Network",
-    "NetworkError",
-    "OfflineError",
-    "RuralnetError",
-    "RuralnetWarning",
-    "SchemaError",
-    "Settings",
-    "SettingsError",
-    "__version__",
-    "analyse_catchments",
-    "analyse_county",
-    "build_network",
-    "current_plan",
-    "evaluate",
-    "join_roster",
-    "load_county",
-    "maps",
-    "merger_candidates",
-    "merger_plan",
-    "nearest",
-    "network_from_file",
-    "network_from_overpass",
-    "od_matrix",
-    "optimised_plan",
-    "places_from_osm",
-    "plan_buses",
-    "plan_context",
-    "read_highways",
-    "read_layer",
-    "read_roster",
-    "site_times",
-    "sites_from_osm",
-    "validate_sites",
-    "validate_villages",
-    "write_layer",
-]
+#: Public name -> module that defines it (imported lazily, on first access).
+_EXPORTS: dict[str, str] = {
+    "County": "network.county",
+    "load_county": "network.county",
+    "CountyFolderError": "model.errors",
+    "NetworkError": "model.errors",
+    "OfflineError": "model.errors",
+    "RuralnetError": "model.errors",
+    "RuralnetWarning": "model.errors",
+    "SchemaError": "model.errors",
+    "SettingsError": "model.errors",
+    "Settings": "model.settings",
+    "validate_sites": "model.schema",
+    "validate_villages": "model.schema",
+    "read_layer": "sources.layers",
+    "read_roster": "sources.roster",
+    "join_roster": "sources.roster",
+    "places_from_osm": "sources.osm",
+    "read_highways": "sources.osm",
+    "sites_from_osm": "sources.osm",
+    "Network": "network.build",
+    "build_network": "network.build",
+    "network_from_file": "network.build",
+    "network_from_overpass": "network.build",
+    "od_matrix": "network.travel",
+    "nearest": "network.travel",
+    "analyse_catchments": "analysis.catchments",
+    "merger_candidates": "analysis.mergers",
+    "site_times": "analysis.times",
+    "county_times": "analysis.times",
+    "plan_context": "analysis.plans",
+    "current_plan": "analysis.plans",
+    "merger_plan": "analysis.plans",
+    "optimised_plan": "analysis.siting",
+    "evaluate": "analysis.plans",
+    "plan_buses": "buses.county",
+    "write_layer": "outputs.files",
+    "analyse_county": "jobs",
+}
+#: Sub-packages and modules reachable as attributes (``ruralnet.datasets.bundled_county()``).
+_MODULES: dict[str, str] = {
+    "datasets": "sources.datasets",
+    "maps": "outputs.maps",
+    "model": "model",
+    "sources": "sources",
+    "network": "network",
+    "analysis": "analysis",
+    "buses": "buses",
+    "outputs": "outputs",
+    "jobs": "jobs",
+}
+
+__all__ = ["__version__", *_EXPORTS, *_MODULES]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    elif name in _MODULES:
+        value = importlib.import_module(f".{_MODULES[name]}", __name__)
+    else:
+        raise AttributeError(f"module 'ruralnet' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS, *_MODULES])

@@ -11,19 +11,41 @@ from pathlib import Path
 from ._version import __version__
 
 
+def _common(defaults: bool) -> argparse.ArgumentParser:
+    """-v and --no-progress, accepted before or after the sub-command."""
+    c = argparse.ArgumentParser(add_help=False)
+    keep = {} if defaults else {"default": argparse.SUPPRESS}
+    c.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        help="more log output (-vv: debug)",
+        **({"default": 0} | keep),
+    )
+    c.add_argument("--no-progress", action="store_true", help="no progress bars", **keep)
+    return c
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ruralnet",
         description="Plan a rural county's school network: sites, villages, road travel times.",
+        parents=[_common(True)],
     )
     p.add_argument("--version", action="version", version=f"ruralnet {__version__}")
-    p.add_argument(
-        "-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)"
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    common = [_common(False)]
+    _county_commands(sub, common)
+    _report_commands(sub, common)
+    _data_commands(sub, common)
+    return p
 
-    demo = sub.add_parser("demo", help="run the main job on the default county (maps and tables)")
+
+def _county_commands(sub, common) -> None:
+    """Commands on one county folder: demo, network, od, map, catchments."""
+    demo = sub.add_parser(
+        "demo", parents=common, help="run the main job on the default county (maps and tables)"
+    )
     demo.add_argument(
         "county", nargs="?", type=Path, help="county folder (default: the bundled county)"
     )
@@ -31,12 +53,14 @@ def _parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=Path("maps/demo"), help="output folder (default maps/demo)"
     )
 
-    net = sub.add_parser("network", help="write the road graph ruralnet routes on, as GraphML")
+    net = sub.add_parser(
+        "network", parents=common, help="write the road graph ruralnet routes on, as GraphML"
+    )
     net.add_argument("county", type=Path, help="county folder")
     net.add_argument("--mode", choices=("walk", "bus"), required=True)
     net.add_argument("--out", type=Path, required=True, help="output .graphml file")
 
-    od = sub.add_parser("od", help="travel-time table between villages/sites")
+    od = sub.add_parser("od", parents=common, help="travel-time table between villages/sites")
     od.add_argument("county", type=Path, help="county folder")
     od.add_argument("--mode", choices=("walk", "bus"), required=True)
     od.add_argument("--from", dest="origins", choices=("villages", "sites"), default="villages")
@@ -46,55 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     od.add_argument("--out", type=Path, required=True, help="output .csv file")
 
-    rep = sub.add_parser(
-        "report", help="merger candidates, plans and reports for one or many counties"
+    mp = sub.add_parser(
+        "map", parents=common, help="a map of a county (self-contained HTML by default)"
     )
-    rep.add_argument("counties", type=Path, nargs="+", help="county folders")
-    rep.add_argument(
-        "--out", type=Path, required=True, help="output folder (one sub-folder per county)"
-    )
-    rep.add_argument(
-        "--lang", choices=("zh", "en"), default="zh", help="report language (default Chinese)"
-    )
-    rep.add_argument(
-        "--no-optimise", action="store_true", help="skip the exact site-selection model"
-    )
-    rep.add_argument(
-        "--offline",
-        action="store_true",
-        default=True,
-        help="self-contained map with no basemap tiles (the default)",
-    )
-    rep.add_argument(
-        "--basemap",
-        choices=("none", "osm", "gaode"),
-        default="none",
-        help="online basemap tiles for the map instead of the offline map",
-    )
-    rep.add_argument(
-        "--buses",
-        choices=("receiving", "all", "none"),
-        default="receiving",
-        help="bus routes for the merger plan's receiving sites (default), every site, or none",
-    )
-
-    bat = sub.add_parser(
-        "batch", help="many counties at once on Dask (local cluster or a scheduler)"
-    )
-    bat.add_argument("counties", type=Path, nargs="+", help="county folders")
-    bat.add_argument("--out", type=Path, required=True, help="output folder")
-    bat.add_argument(
-        "--scheduler", default=None, help="address of a Dask scheduler (default: local cluster)"
-    )
-    bat.add_argument("--workers", type=int, default=2, help="worker processes of the local cluster")
-    bat.add_argument("--lang", choices=("zh", "en"), default="zh")
-    bat.add_argument("--no-optimise", action="store_true")
-    bat.add_argument("--buses", choices=("receiving", "all", "none"), default="receiving")
-    bat.add_argument(
-        "--force", action="store_true", help="rerun counties whose inputs did not change"
-    )
-
-    mp = sub.add_parser("map", help="a map of a county (self-contained HTML by default)")
     mp.add_argument("county", type=Path, help="county folder")
     mp.add_argument("--out", type=Path, default=None, help="HTML file (default maps/<county>.html)")
     mp.add_argument("--basemap", choices=("none", "osm", "tianditu", "gaode"), default="none")
@@ -104,7 +82,9 @@ def _parser() -> argparse.ArgumentParser:
         "--analysis", action="store_true", help="add catchments, mergers and bus routes"
     )
 
-    catch = sub.add_parser("catchments", help="catchments, boarding catchments, accessibility")
+    catch = sub.add_parser(
+        "catchments", parents=common, help="catchments, boarding catchments, accessibility"
+    )
     catch.add_argument("county", type=Path, help="county folder")
     catch.add_argument("--out", type=Path, required=True, help="output folder")
     catch.add_argument(
@@ -119,8 +99,61 @@ def _parser() -> argparse.ArgumentParser:
         help="no school buses: pupils of grades 4-9 beyond walking distance board",
     )
 
+
+def _report_commands(sub, common) -> None:
+    """Reports for one or many counties: report (one after the other), batch (Dask)."""
+    rep = sub.add_parser(
+        "report",
+        parents=common,
+        help="merger candidates, plans and reports for one or many counties",
+    )
+    rep.add_argument("counties", type=Path, nargs="+", help="county folders")
+    rep.add_argument(
+        "--out", type=Path, required=True, help="output folder (one sub-folder per county)"
+    )
+    rep.add_argument(
+        "--lang", choices=("zh", "en"), default="zh", help="report language (default Chinese)"
+    )
+    rep.add_argument(
+        "--no-optimise", action="store_true", help="skip the exact site-selection model"
+    )
+    rep.add_argument(
+        "--basemap",
+        choices=("none", "osm", "gaode"),
+        default="none",
+        help="online basemap tiles for the map instead of the offline map",
+    )
+    rep.add_argument(
+        "--buses",
+        choices=("all", "receiving", "none"),
+        default="all",
+        help="bus routes for every rider of every plan (default), only the merger plan's "
+        "receiving sites (quicker), or none",
+    )
+
+    bat = sub.add_parser(
+        "batch", parents=common, help="many counties at once on Dask (local cluster or a scheduler)"
+    )
+    bat.add_argument("counties", type=Path, nargs="+", help="county folders")
+    bat.add_argument("--out", type=Path, required=True, help="output folder")
+    bat.add_argument(
+        "--scheduler", default=None, help="address of a Dask scheduler (default: local cluster)"
+    )
+    bat.add_argument("--workers", type=int, default=2, help="worker processes of the local cluster")
+    bat.add_argument("--lang", choices=("zh", "en"), default="zh")
+    bat.add_argument("--no-optimise", action="store_true")
+    bat.add_argument("--buses", choices=("all", "receiving", "none"), default="all")
+    bat.add_argument(
+        "--force", action="store_true", help="rerun counties whose inputs did not change"
+    )
+
+
+def _data_commands(sub, common) -> None:
+    """Commands that write sample county folders."""
     data = sub.add_parser(
-        "demo-data", help="regenerate the bundled county (连南, real boundary and names)"
+        "demo-data",
+        parents=common,
+        help="regenerate the bundled county (连南, real boundary and names)",
     )
     data.add_argument(
         "--seed", type=int, default=None, help="random seed (default: the bundled county's)"
@@ -130,7 +163,9 @@ def _parser() -> argparse.ArgumentParser:
         "--county", default="441826", help="Qingyuan county code (default 441826 连南)"
     )
 
-    prov = sub.add_parser("province", help="generate many county folders (scale tests, benchmarks)")
+    prov = sub.add_parser(
+        "province", parents=common, help="generate many county folders (scale tests, benchmarks)"
+    )
     prov.add_argument(
         "--counties",
         default="qingyuan",
@@ -141,10 +176,11 @@ def _parser() -> argparse.ArgumentParser:
     prov.add_argument("--out", type=Path, required=True)
 
     andorra = sub.add_parser(
-        "andorra-county", help="write a county folder wrapping the real Andorra data"
+        "andorra-county",
+        parents=common,
+        help="write a county folder wrapping the real Andorra data",
     )
     andorra.add_argument("--out", type=Path, required=True)
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,13 +189,13 @@ def main(argv: list[str] | None = None) -> int:
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     # RuralnetWarnings are also logged by the library: show them once, as log lines
-    from .errors import RuralnetWarning
+    from .model.errors import RuralnetWarning
 
     warnings.simplefilter("ignore", RuralnetWarning)
     if args.command is None:
         _parser().print_help()
         return 0
-    from .errors import RuralnetError
+    from .model.errors import RuralnetError
 
     try:
         return _COMMANDS[args.command](args)
@@ -169,70 +205,54 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _settings(args):
-    from .settings import Settings
+    from .model.settings import Settings
 
     return Settings(progress=not args.no_progress)
 
 
 def _demo(args) -> int:
-    from . import datasets
-    from .county import load_county
-    from .pipeline import county_overview
+    from .jobs import run_county
+    from .sources.datasets import bundled_county
 
-    folder = args.county or datasets.bundled_county()
-    if folder is None:
-        print(
-            "ruralnet demo: the bundled county geodata/demo-liannan is missing; "
-            "regenerate it with: ruralnet demo-data --out geodata/demo-liannan",
-            file=sys.stderr,
-        )
-        return 2
-    county = load_county(folder, settings=_settings(args))
-    summary = county_overview(county, args.out)
-    print(f"{county.name}: {summary['sites']} sites, {summary['villages']} villages")
-    for mode, s in summary["modes"].items():
+    folder = args.county or bundled_county()
+    row = run_county(
+        folder, args.out, parts=("overview", "catchments", "report"), settings=_settings(args)
+    )
+    print(f"{row['name']}: {row['sites']} sites, {row['villages']} villages")
+    for mode, s in row["overview"]["modes"].items():
         print(
             f"  {mode}: {s['nodes']:,} nodes, {s['edges']:,} edges; "
             f"{s['villages_reaching_a_site']} villages reach a site, median "
             f"{s['median_minutes_to_nearest_site']:.1f} min to the nearest; "
             f"{len(s['far_snaps'])} far snaps flagged"
         )
-    from .catchments import analyse_catchments
-    from .pipeline import analyse_county
-    from .report import write_catchments, write_county_report
-
-    catchments = analyse_catchments(county)
-    write_catchments(catchments, args.out / "catchments")
-    analysis = analyse_county(county)
-    write_county_report(analysis, args.out / "report")
-    cand = analysis.candidates
+    print(f"  catchments: every pupil accounted for: {row['balanced']}")
     print(
-        f"  catchments: every pupil accounted for: {bool(catchments.accounting['balanced'].all())}"
-    )
-    print(
-        f"  mergers: {int(cand['decision'].str.startswith('merge').sum())} of {len(cand)} small or closed sites; "
-        f"buses for the receiving schools: {analysis.buses.buses_needed()}"
+        f"  mergers: {row['merges']} of {row['candidates']} small or closed sites; "
+        f"policy checks failed: {row['policy_failed']}; buses: {row['buses']}"
     )
     print(
         f"written to {args.out}/: map.html, od_*.csv, nearest_*.csv, summary.json; catchments/; "
-        f"report/report.html (+ merger_candidates.csv/.xlsx, assignment.csv, policy_checks.csv, routes.csv, map.html)"
+        "report/ (report.html, report.xlsx, plan_sites.csv, assignment.csv, policy_checks.csv, "
+        "routes.csv, map.html...)"
     )
     return 0
 
 
 def _network(args) -> int:
-    from .county import network_for
+    from .network.county import network_for
+    from .outputs.files import write_graphml
 
     net = network_for(args.county, args.mode, _settings(args))
-    net.to_graphml(args.out)
+    write_graphml(net, args.out)
     print(f"{net!r} -> {args.out}")
     return 0
 
 
 def _od(args) -> int:
-    from .county import load_county
-    from .io import write_table
-    from .travel import od_matrix
+    from .network.county import load_county
+    from .network.travel import od_matrix
+    from .outputs.files import write_table
 
     county = load_county(args.county, settings=_settings(args))
     layers = {"villages": (county.villages, "village_id"), "sites": (county.sites, "site_id")}
@@ -252,16 +272,22 @@ def _od(args) -> int:
 
 
 def _andorra(args) -> int:
-    from .datasets import make_andorra_county
+    from .demo.andorra import make_andorra_county
 
     print(make_andorra_county(args.out))
     return 0
 
 
-def _report(args) -> int:
-    from .report import run_batch
+def _print_rows(summary) -> None:
+    for row in summary.itertuples():
+        state = "unchanged, skipped" if getattr(row, "skipped", False) is True else row.status
+        print(f"{row.county}: {state}" + (f" ({row.error})" if row.status != "ok" else ""))
 
-    summary = run_batch(
+
+def _report(args) -> int:
+    from .jobs import run_counties
+
+    summary = run_counties(
         args.counties,
         args.out,
         lang=args.lang,
@@ -271,18 +297,18 @@ def _report(args) -> int:
         buses=None if args.buses == "none" else args.buses,
         basemap=args.basemap,
     )
-    for row in summary.itertuples():
-        print(f"{row.county}: {row.status}" + (f" ({row.error})" if row.status != "ok" else ""))
+    _print_rows(summary)
     print(f"written to {args.out}/ (summary.csv and one folder per county)")
     return 0 if (summary["status"] == "ok").all() else 1
 
 
 def _batch(args) -> int:
-    from .batch import run_dask
+    from .jobs import run_counties
 
-    summary = run_dask(
+    summary = run_counties(
         args.counties,
         args.out,
+        dask=True,
         scheduler=args.scheduler,
         workers=args.workers,
         settings=_settings(args),
@@ -291,23 +317,22 @@ def _batch(args) -> int:
         buses=None if args.buses == "none" else args.buses,
         progress=not args.no_progress,
         force=args.force,
+        summary_name="province_summary.csv",
     )
-    for row in summary.itertuples():
-        state = "unchanged, skipped" if getattr(row, "skipped", False) is True else row.status
-        print(f"{row.county}: {state}" + (f" ({row.error})" if row.status != "ok" else ""))
+    _print_rows(summary)
     print(f"province summary -> {args.out / 'province_summary.csv'}")
     return 0 if (summary["status"] == "ok").all() else 1
 
 
 def _map(args) -> int:
-    from .county import load_county
-    from .maps import county_map, save_map
+    from .network.county import load_county
+    from .outputs.maps import county_map, save_map
 
     county = load_county(args.county, settings=_settings(args))
     analysis = catchments = None
     if args.analysis:
-        from .catchments import analyse_catchments
-        from .pipeline import analyse_county
+        from .analysis.catchments import analyse_catchments
+        from .jobs import analyse_county
 
         analysis = analyse_county(county, optimise=False, lang=args.lang)
         catchments = analyse_catchments(county)
@@ -326,9 +351,9 @@ def _map(args) -> int:
 
 
 def _catchments(args) -> int:
-    from .catchments import analyse_catchments
-    from .county import load_county
-    from .report import write_catchments
+    from .analysis.catchments import analyse_catchments
+    from .network.county import load_county
+    from .outputs.report import write_catchments
 
     county = load_county(args.county, settings=_settings(args))
     result = analyse_catchments(county, mode=args.mode, bus=not args.no_bus)
@@ -339,7 +364,7 @@ def _catchments(args) -> int:
 
 
 def _demo_data(args) -> int:
-    from .synthetic import DEMO_SEED, generate_county, liannan_spec, qingyuan_spec, write_county
+    from .demo import DEMO_SEED, generate_county, liannan_spec, qingyuan_spec, write_county
 
     spec = liannan_spec() if args.county == "441826" else qingyuan_spec(args.county)
     seed = DEMO_SEED if args.seed is None else args.seed
@@ -350,7 +375,7 @@ def _demo_data(args) -> int:
 
 
 def _province(args) -> int:
-    from .synthetic import generate_province
+    from .demo import generate_province
 
     counties = args.counties if args.counties == "qingyuan" else int(args.counties)
     paths = generate_province(

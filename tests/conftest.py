@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ruralnet import datasets
-from ruralnet.errors import RuralnetWarning
+from ruralnet.model.errors import RuralnetWarning
+from ruralnet.sources import datasets
 
 NO_SHARED = (
     "../shared/geodata is not on this machine (a clone outside the ruralnet workspace); "
@@ -39,28 +39,30 @@ def andorra_dem(geodata) -> Path:
 
 @pytest.fixture(scope="session")
 def andorra_roads(andorra_pbf):
-    from ruralnet.osm import read_highways
+    from ruralnet.sources.osm import read_highways
 
     return read_highways(andorra_pbf)
 
 
 @pytest.fixture(scope="session")
 def bus_net(andorra_roads):
-    from ruralnet.network import build_network
+    from ruralnet.network.build import build_network
 
     return build_network(andorra_roads, "bus")
 
 
 @pytest.fixture(scope="session")
 def walk_net(andorra_roads):
-    from ruralnet.network import build_network
+    from ruralnet.network.build import build_network
 
     return build_network(andorra_roads, "walk")
 
 
 @pytest.fixture(scope="session")
 def andorra_county_dir(andorra_pbf, tmp_path_factory) -> Path:
-    return datasets.make_andorra_county(tmp_path_factory.mktemp("andorra") / "county")
+    from ruralnet.demo.andorra import make_andorra_county
+
+    return make_andorra_county(tmp_path_factory.mktemp("andorra") / "county")
 
 
 @pytest.fixture(scope="session")
@@ -79,4 +81,4 @@ def county():
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuralnetWarning)  # its crowded county-seat schools
-        return load_county(datasets.BUNDLED / "demo-liannan")
+        return load_county(datasets.bundled_county())

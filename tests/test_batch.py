@@ -7,9 +7,9 @@ import shutil
 import pandas as pd
 import pytest
 
-from ruralnet.batch import fingerprint, run_dask
-from ruralnet.settings import Settings
-from ruralnet.synthetic import generate_province
+from ruralnet.demo import generate_province
+from ruralnet.jobs import fingerprint, run_counties
+from ruralnet.model.settings import Settings
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +24,16 @@ def counties(tmp_path_factory):
 
 def test_batch_on_a_local_cluster(counties, tmp_path):
     out = tmp_path / "out"
-    opts = {"optimise": False, "buses": None, "progress": False, "workers": 2}
-    summary = run_dask(counties, out, **opts)
+    opts = {
+        "optimise": False,
+        "buses": None,
+        "progress": False,
+        "workers": 2,
+        "dask": True,
+        "force": False,
+        "summary_name": "province_summary.csv",
+    }
+    summary = run_counties(counties, out, **opts)
     assert list(summary["county"]) == [c.name for c in counties]
     status = dict(zip(summary["county"], summary["status"], strict=True))
     assert status == {counties[0].name: "ok", counties[1].name: "ok", "broken": "error"}
@@ -38,7 +46,7 @@ def test_batch_on_a_local_cluster(counties, tmp_path):
     assert (out / "province_summary.csv").exists()
     assert summary.loc[summary["status"] == "ok", "pupils"].gt(0).all()
 
-    again = run_dask(counties, out, **opts)
+    again = run_counties(counties, out, **opts)
     skipped = dict(zip(again["county"], again["skipped"], strict=True))
     assert skipped[counties[0].name] is True and skipped[counties[1].name] is True
     assert skipped["broken"] is False  # failed counties are always retried
@@ -51,7 +59,7 @@ def test_batch_on_a_local_cluster(counties, tmp_path):
         ),
         encoding="utf-8",
     )
-    third = run_dask(counties, out, **opts)
+    third = run_counties(counties, out, **opts)
     skipped = dict(zip(third["county"], third["skipped"], strict=True))
     assert skipped[counties[0].name] is True and skipped[counties[1].name] is False
 

@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from ruralnet.busexact import best_order, feasible_sets, fewest_buses, split_lower_bound
-from ruralnet.busroutes import BusProblem, check_routes, ride_time_s, solve
-from ruralnet.sbrp import read_instance, reference_routes, school_problem
+from ruralnet.buses.exact import best_order, feasible_sets, fewest_buses, split_lower_bound
+from ruralnet.buses.routing import BusProblem, check_routes, ride_time_s, solve
+from ruralnet.demo.sbrp import read_instance, reference_routes, school_problem
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # PyVRP penalty warnings
 

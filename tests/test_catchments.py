@@ -1,4 +1,6 @@
-"""Catchments, boarding and accessibility: every rule checked independently, every pupil counted."""
+"""Catchments on the bundled county: every pupil accounted for, grade spans respected, the
+way-to-school rules re-checked from the raw times, polygons and isochrones that tile the
+county, and the same totals as the plans."""
 
 from __future__ import annotations
 
@@ -11,10 +13,11 @@ import pandas as pd
 import pytest
 
 import ruralnet as rn
-from ruralnet.catchments import ASSIGNMENT_COLUMNS, analyse_catchments, assign, time_matrix
-from ruralnet.schema import parse_grades
+from ruralnet.analysis.catchments import ASSIGNMENT_COLUMNS, analyse_catchments
+from ruralnet.analysis.demand import catchment_sites
+from ruralnet.model.grades import grade_column, parse_grades
 
-DEMO = rn.datasets.BUNDLED / "demo-liannan"
+DEMO = rn.datasets.bundled_county()
 
 
 @pytest.fixture(scope="module")
@@ -27,64 +30,110 @@ def no_bus(county):
     return analyse_catchments(county, bus=False)
 
 
-def test_every_pupil_accounted_for(county, result, no_bus):
-    for r in (result, no_bus):
+@pytest.fixture(scope="module")
+def census(county):
+    return analyse_catchments(rn.load_county(DEMO, rn.Settings(demand_basis="census")))
+
+
+def test_every_pupil_accounted_for(county, result, no_bus, census):
+    for r in (result, no_bus, census):
         assert r.accounting["balanced"].all()
+        demand = r.context.groups.groupby("stage")["pupils"].sum()
         for stage in ("kindergarten", "primary", "junior"):
-            total = county.villages[f"children_{stage}"].sum()
             a = r.assignment[r.assignment["stage"] == stage]
-            assert a["children"].sum() == total
+            assert a["children"].sum() == demand[stage]
             polys = r.polygons[r.polygons["stage"] == stage]["children"].sum()
-            assert polys + a.loc[a["site_id"].isna(), "children"].sum() == total
+            assert polys + a.loc[a["site_id"].isna(), "children"].sum() == demand[stage]
+    # the enrolled basis counts the sites' pupils; the census basis the villages' children
+    assert result.accounting["children"].sum() == county.sites["pupils"].sum()
+    for stage in ("kindergarten", "primary", "junior"):
+        assert census.accounting.set_index("stage").loc[stage, "children"] == (
+            county.villages[f"children_{stage}"].sum()
+        )
     # every village appears in every stage
-    pairs = result.assignment[["village_id", "stage"]].drop_duplicates()
-    assert len(pairs) == 3 * len(county.villages)
-    assert list(result.assignment.columns) == ASSIGNMENT_COLUMNS
+    pairs = result.assignment.loc[
+        result.assignment["origin_type"] == "village", ["village_id", "stage"]
+    ]
+    assert len(pairs.drop_duplicates()) == 3 * len(county.villages)
+    assert list(result.assignment.columns[: len(ASSIGNMENT_COLUMNS)]) == ASSIGNMENT_COLUMNS
 
 
 def test_grade_spans_respected(county, result):
-    sites = county.sites[county.sites["status"] == "open"].reset_index(drop=True)
-    g = result.grades[(result.grades["site"] >= 0) & (result.grades["children"] > 0)]
-    taught = [parse_grades(sites.loc[s, "grades"]) for s in g["site"]]
-    assert all(grade in levels for grade, levels in zip(g["grade"], taught, strict=True))
-    tp = set(sites.index[sites["kind"] == "teaching_point"])
-    at_tp = g[g["site"].isin(tp)]
+    rows = result.evaluation.rows
+    sites = result.context.sites
+    taught = [parse_grades(sites.loc[s, "grades"]) for s in rows["site"]]
+    assert all(g in levels for g, levels in zip(rows["grade"], taught, strict=True))
+    at_tp = rows[sites["kind"].to_numpy()[rows["site"]] == "teaching_point"]
     assert len(at_tp) > 0 and at_tp["grade"].max() <= 4
 
 
-def test_nearest_site_by_walking_time(county, result):
-    villages, sites = (
-        county.villages.reset_index(drop=True),
-        county.sites[county.sites["status"] == "open"].reset_index(drop=True),
-    )
-    walk = time_matrix(county.network("walk"), villages, sites)
-    g = result.grades[(result.grades["mode"] != "board") & (result.grades["site"] >= 0)].sample(
-        300, random_state=1
-    )
-    for _, row in g.iterrows():
-        offers = np.array([row["grade"] in parse_grades(x) for x in sites["grades"]])
-        best = np.nanmin(np.where(offers, walk[row["village"]], np.nan))
-        assert walk[row["village"], row["site"]] == pytest.approx(best)
-        assert row["walk_nearest"] == pytest.approx(best)
+def test_site_chosen_by_the_way_to_school(county, census):
+    """Census children go to the nearest open site they can walk to; else the nearest they
+    can ride to; else (old enough) the nearest with beds; else the nearest at all."""
+    ctx = census.context
+    s = county.settings
+    rows = census.evaluation.rows.sample(400, random_state=1)
+    for r in rows.itertuples():
+        v = ctx.groups["origin_index"].iloc[r.group]
+        offers = np.array([r.grade in parse_grades(x) for x in ctx.sites["grades"]]) & ctx.open_now
+        w = np.nan_to_num(ctx.times.village_walk[v], nan=np.inf)
+        b = np.nan_to_num(ctx.times.village_bus[v], nan=np.inf)
+        ways = np.array([_oracle(r.grade, w[j], b[j], s) for j in range(len(w))])
+        if (offers & (ways == "walk")).any():
+            best = np.where(offers & (ways == "walk"), w, np.inf)
+            assert w[r.site] == pytest.approx(best.min())
+        elif (offers & (ways == "bus")).any():
+            best = np.where(offers & (ways == "bus"), b, np.inf)
+            assert b[r.site] == pytest.approx(best.min())
+        else:
+            assert ways[r.site] in ("board", "beyond")
 
 
-def test_travel_rules(county, result, no_bus):
+def _oracle(grade, walk, bus, s):
+    """The way-to-school rules written out from DOMAIN.md, one pupil group at a time."""
+    if walk <= s.max_walk_minutes:
+        return "walk"
+    limit = (
+        min(s.young_ride_minutes, s.max_ride_minutes)
+        if grade <= s.young_max_grade
+        else s.max_ride_minutes
+    )
+    if bus <= limit:
+        return "bus"
+    if grade >= s.boarding_min_grade and (np.isfinite(walk) or np.isfinite(bus)):
+        return "board"
+    return "beyond"
+
+
+def test_travel_rules_rechecked_from_raw_times(county, result, no_bus):
     s = county.settings
     for r in (result, no_bus):
-        g = r.grades[r.grades["children"] > 0]
-        assert not g.loc[g["grade"] <= 3, "boards"].any(), "kindergarten and grades 1-3 never board"
-        walk_rows = g[(g["mode"] == "walk") & (g["grade"] >= 4)]
-        assert (walk_rows["minutes"] <= s.max_walk_minutes).all()
-        assert (
-            g.loc[(g["mode"] == "bus") & (g["grade"] >= 4), "minutes"] <= s.max_ride_minutes
-        ).all()
-    # without buses, exactly the grades 4-9 beyond walking distance board
-    g = no_bus.grades
-    far = (g["grade"] >= 4) & ~(g["walk_nearest"] <= s.max_walk_minutes) & (g["site"] >= 0)
-    assert g.loc[g["boards"], "children"].sum() == g.loc[far, "children"].sum()
-    assert (
-        no_bus.grades.loc[no_bus.grades["boards"], "children"].sum()
-        > result.grades.loc[result.grades["boards"], "children"].sum()
+        ctx, rows = r.context, r.evaluation.rows
+        for row in rows.sample(min(len(rows), 600), random_state=2).itertuples():
+            w, b = ctx.walk[row.group, row.site], ctx.bus[row.group, row.site]
+            expected = _oracle(
+                row.grade, np.nan_to_num(w, nan=np.inf), np.nan_to_num(b, nan=np.inf), s
+            )
+            assert rn.analysis.rules.WAYS[row.way] == expected
+        assert not rows.loc[rows["grade"] < s.boarding_min_grade, "way"].eq(2).any()
+    # without buses, exactly the boarding grades beyond walking distance board
+    rows, ctx = no_bus.evaluation.rows, no_bus.context
+    w = ctx.walk[rows["group"], rows["site"]]
+    far = (rows["grade"] >= s.boarding_min_grade) & ~(w <= s.max_walk_minutes)
+    assert rows.loc[rows["way"] == 2, "pupils"].sum() == rows.loc[far, "pupils"].sum()
+    assert no_bus.evaluation.stages["boarders"].sum() > result.evaluation.stages["boarders"].sum()
+
+
+def test_catchments_equal_the_current_plan(county, result):
+    """One demand, one rule: the catchments' totals are the report's current plan."""
+    ev = rn.analyse_county(county, optimise=False, buses=None).evaluations["current"]
+    a = result.assignment
+    for way in ("walk", "bus", "board", "beyond"):
+        mine = a.loc[a["mode"] == way, "children"].sum()
+        theirs = ev.assignment.loc[ev.assignment["way"] == way, "pupils"].sum()
+        assert mine == theirs, way
+    pd.testing.assert_frame_equal(
+        result.evaluation.stages.reset_index(drop=True), ev.stages.reset_index(drop=True)
     )
 
 
@@ -93,7 +142,10 @@ def test_boarders_go_to_sites_with_beds(county, no_bus):
     b = no_bus.boarding
     assert len(b) > 0
     assert (sites.loc[b["site_id"], "boarding_beds"].to_numpy() > 0).all()
-    by_site = no_bus.assignment[no_bus.assignment["boards"]].groupby("site_id")["children"].sum()
+    va = no_bus.assignment
+    by_site = (
+        va[va["boards"] & (va["origin_type"] == "village")].groupby("site_id")["children"].sum()
+    )
     np.testing.assert_array_equal(
         b.set_index("site_id")["beds_needed"], by_site.reindex(b["site_id"])
     )
@@ -134,12 +186,15 @@ def test_accessibility(county, result):
     a = result.accessibility
     county_rows = a[a["township_code"] == "ALL"].set_index(["stage", "indicator"])["value"]
     for stage in ("kindergarten", "primary", "junior"):
-        assert county_rows[(stage, "children")] == county.villages[f"children_{stage}"].sum()
-        w = [float(county_rows[(stage, f"within_{t}_min_walk")]) for t in (15, 30, 45)]
+        assert (
+            county_rows[(stage, "children")]
+            == result.context.groups.loc[result.context.groups["stage"] == stage, "pupils"].sum()
+        )
+        w = [float(county_rows[(stage, f"within_{t:g}_min_walk")]) for t in (15, 30, 45, 60)]
         assert w == sorted(w) and w[-1] <= county_rows[(stage, "children")]
         moved = sum(
             float(county_rows[(stage, k)])
-            for k in ("walking", "bus_riders", "boarders", "unassigned")
+            for k in ("walking", "bus_riders", "boarders", "beyond_all_limits")
         )
         assert moved == county_rows[(stage, "children")]
     towns = a[(a["township_code"] != "ALL") & (a["indicator"] == "children")]
@@ -159,26 +214,14 @@ def test_bus_mode_catchments(county):
     assert r.accounting["balanced"].all()
 
 
-def test_assign_without_any_suitable_site():
-    villages = pd.DataFrame(
-        {
-            "village_id": ["a"],
-            "name": ["a"],
-            "township_code": ["t"],
-            "children_kindergarten": [3],
-            "children_primary": [12],
-            "children_junior": [5],
-        }
-    )
+def test_catchment_without_any_suitable_site():
+    villages = pd.DataFrame({"village_id": ["a"], "township_code": ["t"]})
     sites = pd.DataFrame(
         {"site_id": ["s"], "grades": ["1-3"], "boarding_beds": [0], "township_code": ["t"]}
     )
-    g = assign(villages, sites, np.array([[10.0]]), None, rn.Settings())
-    assert g.loc[g["grade"].between(1, 3), "site"].eq(0).all()
-    assert (
-        g.loc[g["grade"] >= 4, "site"].eq(-1).all() and g.loc[g["grade"] <= 0, "site"].eq(-1).all()
-    )
-    assert g["children"].sum() == 20
+    c = catchment_sites(villages, sites, np.array([[10.0]]), None, rn.Settings())
+    assert all(c[0, grade_column(g)] == 0 for g in (1, 2, 3))
+    assert all(c[0, grade_column(g)] == -1 for g in (-2, -1, 0, 4, 5, 6, 7, 8, 9))
 
 
 def test_andorra_with_osm_sites(andorra_county):

@@ -48,7 +48,7 @@ def test_od_csv(andorra_county_dir, andorra_county, tmp_path):
     assert list(od.columns) == ["from_id", "to_id", "minutes", "metres"]
     assert len(od) == len(andorra_county.villages) * len(andorra_county.sites)
     # empty (not a sentinel) for unreachable pairs; same numbers as the library
-    from ruralnet.travel import od_matrix
+    from ruralnet.network.travel import od_matrix
 
     lib = od_matrix(
         andorra_county.network("walk"),
@@ -91,10 +91,10 @@ def test_demo_runs_on_the_bundled_county_by_default(tmp_path):
     summary = json.loads((tmp_path / "demo" / "summary.json").read_text(encoding="utf-8"))
     import geopandas as gpd
 
-    from ruralnet.datasets import BUNDLED
+    from ruralnet.sources.datasets import bundled_county
 
     assert summary["code"] == "441826"
-    assert summary["sites"] == len(gpd.read_file(BUNDLED / "demo-liannan" / "sites.gpkg"))
+    assert summary["sites"] == len(gpd.read_file(bundled_county() / "sites.gpkg"))
     assert set(summary["modes"]) == {"walk", "bus"}
     assert summary["modes"]["bus"]["components"] == 1
     for f in ("map.html", "od_walk.csv", "od_bus.csv", "nearest_bus.csv", "snaps_walk.csv"):

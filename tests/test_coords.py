@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import shapely
 
-from ruralnet import coords
-from ruralnet.network import haversine_m
+from ruralnet.model import coords
+from ruralnet.model.geo import haversine_m
 
 rng = np.random.default_rng(42)
 LON = rng.uniform(73.7, 134.7, 2000)

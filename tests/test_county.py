@@ -10,7 +10,7 @@ import pytest
 import shapely
 
 from ruralnet import load_county
-from ruralnet.errors import CountyFolderError, RuralnetWarning, SchemaError, SettingsError
+from ruralnet.model.errors import CountyFolderError, RuralnetWarning, SchemaError, SettingsError
 
 
 def test_andorra_county_loads(andorra_county, andorra_county_dir):

@@ -7,7 +7,7 @@ import pytest
 import rasterio
 
 import ruralnet as rn
-from ruralnet.demand import children_from_raster, village_areas, zonal_sums
+from ruralnet.sources.population import children_from_raster, village_areas, zonal_sums
 
 
 def test_village_areas_tile_the_county(county):

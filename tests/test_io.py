@@ -10,11 +10,14 @@ import pandas as pd
 import pytest
 import shapely
 
-from ruralnet import coords
-from ruralnet.errors import SchemaError
-from ruralnet.io import atomic_path, join_roster, read_layer, read_roster, write_layer
-from ruralnet.network import haversine_m
-from ruralnet.schema import validate_sites
+from ruralnet.model import coords
+from ruralnet.model.atomic import atomic_path
+from ruralnet.model.errors import SchemaError
+from ruralnet.model.geo import haversine_m
+from ruralnet.model.schema import validate_sites
+from ruralnet.outputs.files import write_layer
+from ruralnet.sources.layers import read_layer
+from ruralnet.sources.roster import join_roster, read_roster
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ import pytest
 import shapely
 
 import ruralnet as rn
-from ruralnet import maps
-from ruralnet.coords import wgs84_to_gcj02
+from ruralnet.model.coords import wgs84_to_gcj02
+from ruralnet.outputs import maps
 
-DEMO = rn.datasets.BUNDLED / "demo-liannan"
+DEMO = rn.datasets.bundled_county()
 CHROMIUM = (
     shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 )
@@ -23,8 +23,8 @@ CHROMIUM = (
 
 @pytest.fixture(scope="module")
 def full_map(county, tmp_path_factory):
-    from ruralnet.catchments import analyse_catchments
-    from ruralnet.pipeline import analyse_county
+    from ruralnet.analysis.catchments import analyse_catchments
+    from ruralnet.jobs import analyse_county
 
     analysis = analyse_county(county, optimise=False)
     catchments = analyse_catchments(county)
@@ -139,7 +139,8 @@ def test_offline_map_renders_in_a_browser_without_network(full_map, county, tmp_
     assert sites_drawn == len(county.sites)
     merges = analysis.candidates["decision"].str.startswith("merge").sum()
     assert drawn("ruralnet-merger") == merges
-    assert drawn("ruralnet-bus") == (analysis.buses.lines["direction"] == "morning").sum()
+    lines = analysis.buses[analysis.recommended].lines
+    assert drawn("ruralnet-bus") == (lines["direction"] == "morning").sum()
     assert "ruralnet-legend" in dom and "leaflet-control-layers" in dom
     shot = tmp_path / "map.png"
     subprocess.run(

@@ -8,17 +8,17 @@ import pandas as pd
 import pytest
 
 import ruralnet as rn
-from ruralnet.mergers import (
+from ruralnet.analysis.mergers import (
     CANDIDATE_COLUMNS,
     DECISIONS,
     merger_candidates,
-    site_times,
     straight_line_minutes,
 )
-from ruralnet.network import haversine_m
-from ruralnet.schema import parse_grades
+from ruralnet.analysis.times import site_times
+from ruralnet.model.geo import haversine_m
+from ruralnet.model.grades import parse_grades
 
-DEMO = rn.datasets.BUNDLED / "demo-liannan"
+DEMO = rn.datasets.bundled_county()
 
 
 @pytest.fixture(scope="module")

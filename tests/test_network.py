@@ -7,9 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ruralnet import osm
-from ruralnet.network import parse_maxspeed, way_rules
-from ruralnet.settings import Settings
+from ruralnet.model.settings import Settings
+from ruralnet.network.build import parse_maxspeed, way_rules
+from ruralnet.outputs.files import extract_ways, write_graphml
+from ruralnet.sources import osm
 
 
 def _ways(**tags) -> pd.DataFrame:
@@ -156,7 +157,7 @@ def test_to_networkx_is_osmnx_compatible(bus_net):
 
 
 def test_graphml_round_trip(bus_net, tmp_path):
-    path = bus_net.to_graphml(tmp_path / "bus.graphml")
+    path = write_graphml(bus_net, tmp_path / "bus.graphml")
     g = nx.read_graphml(path)
     assert g.number_of_edges() == bus_net.n_edges
     lengths = sorted(float(d["length"]) for *_, d in g.edges(data=True))
@@ -173,7 +174,7 @@ def test_same_roads_as_osmnx(andorra_pbf, andorra_roads, bus_net, tmp_path):
 
     rules = way_rules(andorra_roads.ways, "bus", Settings())
     ids = andorra_roads.ways.loc[rules["usable"].to_numpy(), "way_id"]
-    sub = osm.extract_ways(andorra_pbf, ids, tmp_path / "bus.osm")
+    sub = extract_ways(andorra_pbf, ids, tmp_path / "bus.osm")
     g = ox.graph_from_xml(sub, bidirectional=False, simplify=False, retain_all=True)
     ours = {}
     for u, v, ln in zip(

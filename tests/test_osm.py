@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ruralnet import osm
-from ruralnet.errors import NetworkError
+from ruralnet.model.errors import NetworkError
+from ruralnet.outputs.files import extract_ways
+from ruralnet.sources import osm
 
 
 def test_highways_match_the_extract_description(andorra_roads):
@@ -27,7 +28,7 @@ def primary_ids(andorra_roads):
 
 @pytest.mark.parametrize("suffix", [".osm", ".osm.bz2"])
 def test_same_roads_from_osm_xml_and_bz2(andorra_pbf, andorra_roads, primary_ids, tmp_path, suffix):
-    sub = osm.extract_ways(andorra_pbf, primary_ids, tmp_path / f"roads{suffix}")
+    sub = extract_ways(andorra_pbf, primary_ids, tmp_path / f"roads{suffix}")
     table = osm.read_highways(sub)
     assert sorted(table.ways["way_id"]) == sorted(primary_ids)
     # every segment of those ways, with identical coordinates, as read from the PBF

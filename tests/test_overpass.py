@@ -14,9 +14,10 @@ import pytest
 import requests
 import shapely
 
-from ruralnet.errors import OfflineError
-from ruralnet.network import build_network, network_from_overpass, roads_from_overpass
-from ruralnet.settings import Settings
+from ruralnet.model.errors import OfflineError
+from ruralnet.model.settings import Settings
+from ruralnet.network.build import build_network, network_from_overpass
+from ruralnet.sources.overpass import roads_from_overpass
 
 AREA = shapely.box(1.52, 42.54, 1.56, 42.57)  # Ordino
 

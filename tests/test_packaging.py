@@ -76,7 +76,7 @@ def test_console_script_installed():
 
 def test_library_never_prints(capsys, andorra_county):
     """Library calls log; they never write to stdout."""
-    from ruralnet.travel import od_matrix
+    from ruralnet.network.travel import od_matrix
 
     od_matrix(
         andorra_county.network("bus"), andorra_county.villages, andorra_county.sites, progress=False

@@ -8,12 +8,11 @@ import pandas as pd
 import pytest
 import shapely
 
-from ruralnet.errors import RuralnetWarning, SchemaError
-from ruralnet.schema import (
+from ruralnet.model.errors import RuralnetWarning, SchemaError
+from ruralnet.model.grades import parse_grades, site_stages
+from ruralnet.model.schema import (
     derive_children,
     largest_remainder,
-    parse_grades,
-    site_stages,
     validate_sites,
     validate_villages,
 )

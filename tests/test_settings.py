@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ruralnet.errors import SettingsError
-from ruralnet.settings import Settings
+from ruralnet.model.errors import SettingsError
+from ruralnet.model.settings import Settings
 
 
 def test_defaults_follow_the_norms():

@@ -12,19 +12,20 @@ import pytest
 import rasterio
 
 import ruralnet as rn
-from ruralnet.census import QINGYUAN_2020
-from ruralnet.datasets import BUNDLED
-from ruralnet.errors import RuralnetWarning
-from ruralnet.network import haversine_m
-from ruralnet.synthetic import (
+from ruralnet.demo import (
     DEMO_SEED,
     generate_county,
     generate_province,
     liannan_spec,
     write_county,
 )
-from ruralnet.travel import od_matrix
+from ruralnet.demo.census import QINGYUAN_2020
+from ruralnet.model.errors import RuralnetWarning
+from ruralnet.model.geo import haversine_m
+from ruralnet.network.travel import od_matrix
+from ruralnet.sources.datasets import bundled_data
 
+BUNDLED = bundled_data()
 DEMO = BUNDLED / "demo-liannan"
 
 

@@ -7,7 +7,7 @@ import pytest
 import rasterio
 from rasterio.windows import Window
 
-from ruralnet.terrain import DEM, apply_terrain, road_grades, tobler_kmh
+from ruralnet.network.terrain import DEM, apply_terrain, road_grades, tobler_kmh
 
 
 def test_tobler_shape():
@@ -89,12 +89,12 @@ def test_county_walk_uses_its_dem():
     import warnings
 
     import ruralnet as rn
-    from ruralnet.errors import RuralnetWarning
-    from ruralnet.network import network_from_file
+    from ruralnet.model.errors import RuralnetWarning
+    from ruralnet.network.build import network_from_file
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuralnetWarning)
-        county = rn.load_county(rn.datasets.BUNDLED / "demo-liannan")
+        county = rn.load_county(rn.datasets.bundled_county())
     walk = county.network("walk")
     assert walk.meta["terrain"]["dem"] == "dem.tif"
     flat = network_from_file(county.roads_path, "walk")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import shapely
 
-from ruralnet.travel import CSRGraph, nearest, od_from_snaps, od_matrix, travel_times
+from ruralnet.network.travel import CSRGraph, nearest, od_from_snaps, od_matrix, travel_times
 
 
 def _nx_graph(u, v, t, m):
@@ -231,7 +231,7 @@ def test_contraction_is_exact_on_road_like_graphs(seed):
 
 
 def test_contraction_shrinks_the_real_graph(bus_net):
-    from ruralnet.travel import reduce_graph
+    from ruralnet.network.travel import reduce_graph
 
     keep = np.arange(0, bus_net.n_nodes, 1000)
     reduced, mapping = reduce_graph(bus_net.graph, keep)

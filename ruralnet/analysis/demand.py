@@ -1,0 +1,270 @@
+"""Demand: who needs a school place, where they live, and which site serves them now.
+
+One demand basis per run (setting ``demand_basis``), used by every analysis and output:
+
+* ``enrolled`` (default): each site's recorded pupils, grade by grade, placed in the villages
+  the site serves now (its catchment for that grade, :func:`catchment_sites`) in proportion to
+  their children; a site that no village maps to keeps its pupils at its own location
+  (``origin_type = "site"``). Every pupil has a current site.
+* ``census``: the villages' children by grade (from the census age bands), at the site that
+  serves the village now, or unassigned when no site teaching the grade can be reached.
+
+The demand is a table of groups: one row per origin (village or site) and grade level, with
+its pupils and the row of the site they attend now (``current``, -1 if none).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..model.grades import GRADE_LEVELS, STAGE_OF_GRADE, grade_column, offer_matrix, stage_grades
+from ..model.schema import CHILD_COLUMNS, largest_remainder
+from ..model.settings import Settings
+from . import rules
+
+GROUP_COLUMNS = [
+    "origin_type",
+    "origin_index",
+    "origin_id",
+    "township_code",
+    "grade",
+    "stage",
+    "pupils",
+    "current",
+]
+#: Per-grade enrolment columns a sites layer may carry (``k1``..``k3``, ``g1``..``g9``).
+GRADE_COLUMNS: dict[int, str] = {g: (f"k{g + 3}" if g <= 0 else f"g{g}") for g in GRADE_LEVELS}
+
+
+def split_by_grade(counts: np.ndarray, k: int) -> np.ndarray:
+    """Whole counts spread over ``k`` grades (rows x k); lower grades take the remainder."""
+    c = np.asarray(counts, dtype=np.int64)
+    base, rem = c // k, c % k
+    return base[:, None] + (np.arange(k)[None, :] < rem[:, None])
+
+
+def village_grade_children(villages: pd.DataFrame) -> np.ndarray:
+    """Children of each village per grade level (villages x :data:`GRADE_LEVELS`), the stage
+    counts spread evenly over the stage's grades."""
+    out = np.zeros((len(villages), len(GRADE_LEVELS)), dtype=np.int64)
+    for stage, col in CHILD_COLUMNS.items():
+        levels = sorted(stage_grades(stage))
+        cols = [grade_column(g) for g in levels]
+        out[:, cols] = split_by_grade(villages[col].fillna(0).to_numpy(), len(levels))
+    return out
+
+
+def site_grade_pupils(sites: pd.DataFrame) -> np.ndarray:
+    """Pupils of each site per grade level (sites x :data:`GRADE_LEVELS`).
+
+    Per-grade columns (:data:`GRADE_COLUMNS`) are used where a site gives them; otherwise the
+    site's pupils are spread evenly over the grades it teaches (lower grades take the
+    remainder).
+    """
+    offers = offer_matrix(sites["grades"])
+    out = np.zeros(offers.shape, dtype=np.int64)
+    given = [c for c in GRADE_COLUMNS.values() if c in sites.columns]
+    per_grade = (
+        sites[given].apply(pd.to_numeric, errors="coerce")
+        if given
+        else pd.DataFrame(index=sites.index)
+    )
+    has_grades = per_grade.notna().any(axis=1).to_numpy() if given else np.zeros(len(sites), bool)
+    pupils = sites["pupils"].fillna(0).to_numpy(np.int64)
+    for i in range(len(sites)):
+        cols = np.flatnonzero(offers[i])
+        if has_grades[i]:
+            for g, col in GRADE_COLUMNS.items():
+                if col in per_grade.columns and pd.notna(per_grade.iloc[i][col]):
+                    out[i, grade_column(g)] = int(per_grade.iloc[i][col])
+        elif len(cols):
+            out[i, cols] = split_by_grade(np.array([pupils[i]]), len(cols))[0]
+    return out
+
+
+def catchment_sites(
+    villages: pd.DataFrame,
+    sites: pd.DataFrame,
+    walk: np.ndarray,
+    bus: np.ndarray | None,
+    settings: Settings,
+    mode: str = "walk",
+    open_sites: np.ndarray | None = None,
+) -> np.ndarray:
+    """The site serving each village's grade now (villages x grade levels; -1: none reached).
+
+    Among the open sites teaching the grade, in the order of the way-to-school rules
+    (:mod:`ruralnet.analysis.rules`): the nearest site within walking reach; else the nearest
+    within the ride limit; else, for pupils who may board, the nearest site with boarding
+    beds (their own township's first); else the nearest site at all (beyond the limits).
+    "Nearest" is by walking time (``mode="walk"``; by bus time for the ride) or by bus time
+    (``mode="bus"``).
+
+    Parameters
+    ----------
+    villages, sites
+        Layers whose rows match the matrices.
+    walk, bus
+        Minutes villages x sites (``bus=None``: no school bus).
+    open_sites
+        Which sites may serve (default: ``status == "open"``).
+    """
+    if mode not in ("walk", "bus"):
+        raise ValueError("mode must be 'walk' or 'bus'")
+    if mode == "bus" and bus is None:
+        raise ValueError("mode='bus' needs bus times")
+    nv, ns = walk.shape
+    if open_sites is None:
+        open_sites = _is_open(sites)
+    walk = np.where(np.isfinite(walk), walk, np.inf)
+    busm = np.full_like(walk, np.inf) if bus is None else np.where(np.isfinite(bus), bus, np.inf)
+    offers = offer_matrix(sites["grades"]) & open_sites[:, None]
+    beds = sites["boarding_beds"].fillna(0).to_numpy() > 0
+    other_town = (
+        villages["township_code"].astype(str).to_numpy()[:, None]
+        != sites["township_code"].astype(str).to_numpy()[None, :]
+    )
+    trip = np.where(np.isfinite(busm), busm, walk)
+    out = np.full((nv, len(GRADE_LEVELS)), -1, dtype=np.int64)
+    if ns == 0 or nv == 0:
+        return out
+    for col, g in enumerate(GRADE_LEVELS):
+        code, _ = rules.way_codes(g, walk, busm, settings)
+        cand = offers[None, :, col]
+        if mode == "walk":
+            steps = [(code == rules.WALK, walk), (code == rules.BUS, busm)]
+        else:
+            steps = [(np.isin(code, (rules.WALK, rules.BUS)), np.fmin(busm, walk))]
+        steps += [
+            ((code == rules.BOARD) & beds[None, :], trip + 1e6 * other_town),
+            (code == rules.BOARD, trip),
+            (np.isfinite(trip), walk if mode == "walk" else trip),
+        ]
+        chosen = np.full(nv, -1, dtype=np.int64)
+        for allowed, key in steps:
+            key = np.where(cand & allowed, key, np.inf)
+            todo = (chosen < 0) & np.isfinite(key).any(axis=1)
+            chosen[todo] = np.argmin(key[todo], axis=1)
+        out[:, col] = chosen
+    return out
+
+
+def demand_groups(
+    villages: pd.DataFrame,
+    sites: pd.DataFrame,
+    walk: np.ndarray,
+    bus: np.ndarray | None,
+    settings: Settings,
+    catchment: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """The demand of a run as groups (see the module docstring), on ``settings.demand_basis``.
+
+    Parameters
+    ----------
+    villages, sites
+        Layers whose rows match the matrices (villages x sites).
+    walk, bus
+        Minutes villages x sites.
+    catchment
+        :func:`catchment_sites` if already computed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`GROUP_COLUMNS`; ``origin_index`` is the row in ``villages`` (or in ``sites``
+        for ``origin_type = "site"``), ``current`` the row of the site attended now.
+    """
+    if catchment is None:
+        catchment = catchment_sites(villages, sites, walk, bus, settings)
+    if settings.demand_basis == "census":
+        return _census_groups(villages, catchment)
+    return _enrolled_groups(villages, sites, catchment)
+
+
+def _census_groups(villages: pd.DataFrame, catchment: np.ndarray) -> pd.DataFrame:
+    kids = village_grade_children(villages)
+    v, col = np.nonzero(kids > 0)
+    grade = np.asarray(GRADE_LEVELS)[col]
+    return _frame(
+        "village",
+        v,
+        villages["village_id"].to_numpy()[v],
+        villages["township_code"].to_numpy()[v],
+        grade,
+        kids[v, col],
+        catchment[v, col],
+    )
+
+
+def _enrolled_groups(
+    villages: pd.DataFrame, sites: pd.DataFrame, catchment: np.ndarray
+) -> pd.DataFrame:
+    kids = village_grade_children(villages)
+    enrolled = site_grade_pupils(sites)
+    parts = []
+    # villages served by each (site, grade), with their children as weights
+    v, col = np.nonzero((catchment >= 0) & (kids > 0))
+    served = pd.DataFrame({"v": v, "col": col, "site": catchment[v, col], "kids": kids[v, col]})
+    by_key = dict(tuple(served.groupby(["site", "col"], sort=False)))
+    at_site = []
+    for j, c in zip(*np.nonzero(enrolled > 0), strict=True):
+        pupils = enrolled[j, c]
+        part = by_key.get((j, c))
+        if part is None:  # no village maps here: the pupils stay at the site
+            at_site.append((j, c, pupils))
+            continue
+        share = largest_remainder(part["kids"].to_numpy() * pupils / part["kids"].sum())
+        keep = share > 0
+        parts.append(
+            _frame(
+                "village",
+                part["v"].to_numpy()[keep],
+                villages["village_id"].to_numpy()[part["v"].to_numpy()[keep]],
+                villages["township_code"].to_numpy()[part["v"].to_numpy()[keep]],
+                np.full(keep.sum(), GRADE_LEVELS[c]),
+                share[keep].astype(np.int64),
+                np.full(keep.sum(), j),
+            )
+        )
+    if at_site:
+        j, c, p = (np.array(x) for x in zip(*at_site, strict=True))
+        parts.append(
+            _frame(
+                "site",
+                j,
+                sites["site_id"].to_numpy()[j],
+                sites["township_code"].to_numpy()[j],
+                np.asarray(GRADE_LEVELS)[c],
+                p,
+                j,
+            )
+        )
+    if not parts:
+        return _frame("village", *(np.array([], dtype=np.int64),) * 6)
+    groups = pd.concat(parts, ignore_index=True)
+    order = np.lexsort((groups["grade"].to_numpy(), groups["current"].to_numpy()))
+    return groups.iloc[order].reset_index(drop=True)
+
+
+def _frame(origin_type, index, ids, towns, grade, pupils, current) -> pd.DataFrame:
+    grade = np.asarray(grade, dtype=np.int64)
+    return pd.DataFrame(
+        {
+            "origin_type": origin_type,
+            "origin_index": np.asarray(index, dtype=np.int64),
+            "origin_id": np.asarray(ids, dtype=object).astype(str),
+            "township_code": np.asarray(towns, dtype=object).astype(str),
+            "grade": grade,
+            "stage": pd.Series(grade).map(STAGE_OF_GRADE).to_numpy(dtype=object),
+            "pupils": np.asarray(pupils, dtype=np.int64),
+            "current": np.asarray(current, dtype=np.int64),
+        },
+        columns=GROUP_COLUMNS,
+    )
+
+
+def _is_open(sites: pd.DataFrame) -> np.ndarray:
+    if "status" not in sites:
+        return np.ones(len(sites), dtype=bool)
+    return (sites["status"].astype(str) == "open").to_numpy()

@@ -1,0 +1,399 @@
+"""The policy checks of DOMAIN.md, for every township and every plan.
+
+Every rule has a row for every township (and the county-wide rules a row for the county,
+``township_code = "ALL"``): ``passed``, ``failed``, or ``not_applicable`` with the reason.
+``before_plan`` gives the same rule's status in the current situation, so a failure that the
+plan inherited is told apart from one it caused. Details name sites and villages (not
+codes), in Chinese and English (``detail_zh``, ``detail_en``); the report shows one.
+
+Rules (codes; their labels are built from the settings in :mod:`ruralnet.model.labels`):
+
+``public_boarding_school``, ``central_kindergarten``, ``central_primary``
+    Every township (not a 街道) keeps its three schools open.
+``small_sites``
+    No open teaching point or village primary under ``small_site_pupils`` unless justified.
+``class_size``
+    No class of ``oversized_class`` or more: per grade where the sites layer gives pupils per
+    grade, otherwise the site's average class (the basis is stated in the detail).
+``places``
+    No open site holds more pupils than its places (after any places the plan adds).
+``boarding_beds``
+    Every boarder has a bed.
+``within_limits``
+    Every pupil walks, rides or boards within the limits of the way-to-school rules.
+``bus_seats``
+    Every bus rider has a seat on a route (added once the buses are planned).
+``pupils_accounted``
+    Pupils before = pupils after + pupils listed as unassigned (county).
+``special_education``
+    A county of ``special_education_population`` or more has a special-education school.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..model.grades import GRADE_LEVELS, grade_name
+from ..model.schema import largest_remainder
+from . import rules
+
+POLICY_COLUMNS = [
+    "township_code",
+    "township",
+    "rule",
+    "status",
+    "detail_en",
+    "detail_zh",
+    "before_plan",
+]
+COUNTY = "ALL"  #: ``township_code`` of county-wide rows
+PASSED, FAILED, NOT_APPLICABLE = "passed", "failed", "not_applicable"
+
+
+def is_street(code: str, name: str = "") -> bool:
+    """A 街道 (urban sub-district): NBS township codes 001-099, or a name ending in 街道."""
+    code = str(code)
+    return str(name).endswith("街道") or (len(code) == 9 and code[6] == "0")
+
+
+def _names(items, limit: int = 8) -> tuple[str, str]:
+    """A list of named items for a detail, in Chinese and English (capped, with a count)."""
+    items = list(items)
+    more = len(items) - limit
+    zh = "、".join(items[:limit]) + (f"等{len(items)}处" if more > 0 else "")
+    en = ", ".join(items[:limit]) + (f" and {more} more" if more > 0 else "")
+    return zh, en
+
+
+def policy_checks(ctx, ev, before=None) -> pd.DataFrame:
+    """Every rule for every township of a plan's evaluation (see the module docstring).
+
+    Parameters
+    ----------
+    ctx
+        The :class:`~ruralnet.analysis.plans.PlanContext`.
+    ev
+        The plan's :class:`~ruralnet.analysis.plans.PlanEvaluation` (its ``rows``,
+        ``sites``, ``assignment``).
+    before
+        The current plan's evaluation (``before_plan``); default: the plan itself.
+    """
+    s = ctx.settings
+    out: list[tuple] = []
+    towns = sorted(
+        set(ctx.sites["township_code"].astype(str)) | set(ctx.groups["township_code"].astype(str))
+    )
+    sites = ev.sites
+    open_ = sites[sites["open"]]
+    class_rows = class_sizes(ctx, ev)
+    beyond = ev.rows[ev.rows["way"] == rules.BEYOND]
+    for town in towns:
+        name = ctx.township(town)
+        here = open_[open_["township_code"] == town]
+        add = _adder(out, town, name)
+        street = is_street(town, name)
+        for rule, flag, zh, en in (
+            (
+                "public_boarding_school",
+                "is_public_boarding",
+                "公办寄宿制学校",
+                "public boarding school",
+            ),
+            (
+                "central_kindergarten",
+                "is_central_kindergarten",
+                "中心幼儿园",
+                "central kindergarten",
+            ),
+            ("central_primary", "is_central_primary", "中心小学", "central primary school"),
+        ):
+            if street:
+                add(rule, NOT_APPLICABLE, "街道，不要求", "a 街道 (sub-district): not required")
+            elif here[flag].any():
+                nz, ne = _names(here.loc[here[flag], "name"])
+                add(rule, PASSED, f"保留：{nz}", f"kept: {ne}")
+            else:
+                add(rule, FAILED, f"未保留{zh}", f"no {en} left open")
+        _small_sites(add, here, s)
+        _class_size(add, class_rows[class_rows["township_code"] == town], s)
+        _places(add, here)
+        _beds(add, here)
+        _within_limits(add, ctx, beyond[beyond["township_code"] == town])
+    _accounted(_adder(out, COUNTY, ctx.name), ev)
+    _special(_adder(out, COUNTY, ctx.name), ctx, open_)
+    table = pd.DataFrame(out, columns=POLICY_COLUMNS[:-1])
+    return with_before(table, before.policy if before is not None else None)
+
+
+def with_before(table: pd.DataFrame, before: pd.DataFrame | None) -> pd.DataFrame:
+    """``before_plan``: the status of the same township and rule in ``before`` (or itself)."""
+    ref = table if before is None else before
+    status = dict(
+        zip(zip(ref["township_code"], ref["rule"], strict=True), ref["status"], strict=True)
+    )
+    table["before_plan"] = [
+        status.get(k, NOT_APPLICABLE)
+        for k in zip(table["township_code"], table["rule"], strict=True)
+    ]
+    return table
+
+
+def _adder(out: list, town: str, name: str):
+    def add(rule: str, status: str, zh: str, en: str) -> None:
+        out.append((town, name, rule, status, en, zh))
+
+    return add
+
+
+def _small_sites(add, here: pd.DataFrame, s) -> None:
+    small = here[here["kind"].isin(s.merger_kinds) & (here["pupils_after"] < s.small_site_pupils)]
+    if small.empty:
+        add("small_sites", PASSED, "无", "none")
+        return
+    justified = small["justification_zh"].astype(str) != ""
+    items = [f"{r.name}（{r.pupils_after:.0f}人）" for r in small.itertuples()]
+    items_en = [f"{r.name} ({r.pupils_after:.0f})" for r in small.itertuples()]
+    why_zh = "；".join(
+        f"{r.name}保留理由：{r.justification_zh}" for r in small[justified].itertuples()
+    )
+    why_en = "; ".join(
+        f"{r.name} kept: {r.justification_en}" for r in small[justified].itertuples()
+    )
+    status = PASSED if justified.all() else FAILED
+    add(
+        "small_sites",
+        status,
+        "、".join(items) + (f"；{why_zh}" if why_zh else ""),
+        ", ".join(items_en) + (f"; {why_en}" if why_en else ""),
+    )
+
+
+def class_sizes(ctx, ev) -> pd.DataFrame:
+    """Class size per open site after the plan: per grade where the sites layer gives pupils
+    per grade (the site's classes shared out over its grades), else the site's average.
+
+    Columns: ``site_id, name, township_code, basis (grade|site), grade, pupils, classes,
+    class_size``.
+    """
+    from .demand import GRADE_COLUMNS
+    from .plans import grade_pupils
+
+    sites = ev.sites
+    per_grade = grade_pupils(ctx, ev.rows)
+    given = [c for c in GRADE_COLUMNS.values() if c in ctx.sites.columns]
+    has_grades = (
+        ctx.sites[given].notna().any(axis=1).to_numpy() if given else np.zeros(len(sites), bool)
+    )
+    classes = sites["classes"].to_numpy(float) + sites["classes_added"].to_numpy(float)
+    rows = []
+    for j in np.flatnonzero(sites["open"].to_numpy()):
+        if not classes[j] > 0 or not sites["pupils_after"].iloc[j] > 0:
+            continue
+        base = {
+            "site_id": sites["site_id"].iloc[j],
+            "name": sites["name"].iloc[j],
+            "township_code": sites["township_code"].iloc[j],
+        }
+        taught = np.flatnonzero(per_grade[j] > 0)
+        if has_grades[j] and classes[j] >= len(taught) > 0:
+            share = (
+                largest_remainder(
+                    np.maximum(classes[j] - len(taught), 0)
+                    * per_grade[j, taught]
+                    / per_grade[j, taught].sum()
+                )
+                + 1
+            )
+            for col, c in zip(taught, share, strict=True):
+                rows.append(
+                    {
+                        **base,
+                        "basis": "grade",
+                        "grade": grade_name(GRADE_LEVELS[col]),
+                        "pupils": per_grade[j, col],
+                        "classes": c,
+                        "class_size": per_grade[j, col] / c,
+                    }
+                )
+        else:
+            rows.append(
+                {
+                    **base,
+                    "basis": "site",
+                    "grade": "",
+                    "pupils": sites["pupils_after"].iloc[j],
+                    "classes": classes[j],
+                    "class_size": sites["pupils_after"].iloc[j] / classes[j],
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "site_id",
+            "name",
+            "township_code",
+            "basis",
+            "grade",
+            "pupils",
+            "classes",
+            "class_size",
+        ],
+    )
+
+
+def _class_size(add, classes: pd.DataFrame, s) -> None:
+    big = classes[classes["class_size"] >= s.oversized_class - 1e-9]
+    if big.empty:
+        add("class_size", PASSED, "无", "none")
+        return
+    zh, en = [], []
+    for r in big.itertuples():
+        if r.basis == "grade":
+            zh.append(f"{r.name}{r.grade}年级（{r.class_size:.0f}人/班）")
+            en.append(f"{r.name} grade {r.grade} ({r.class_size:.0f}/class)")
+        else:
+            zh.append(f"{r.name}（平均{r.class_size:.0f}人/班）")
+            en.append(f"{r.name} ({r.class_size:.0f}/class on average)")
+    add("class_size", FAILED, "、".join(zh), ", ".join(en))
+
+
+def _places(add, here: pd.DataFrame) -> None:
+    cap = here["capacity"] + here["places_added"]
+    over = here[cap.notna() & (here["pupils_after"] > cap + 1e-9)]
+    if over.empty:
+        add("places", PASSED, "无", "none")
+        return
+    use = over["pupils_after"] / (over["capacity"] + over["places_added"])
+    add(
+        "places",
+        FAILED,
+        "、".join(f"{n}（{u:.0%}）" for n, u in zip(over["name"], use, strict=True)),
+        ", ".join(f"{n} ({u:.0%})" for n, u in zip(over["name"], use, strict=True)),
+    )
+
+
+def _beds(add, here: pd.DataFrame) -> None:
+    short = here[here["beds_shortfall"] > 1e-9]
+    if here["boarders"].sum() == 0:
+        add("boarding_beds", PASSED, "无寄宿生", "no boarders")
+    elif short.empty:
+        add(
+            "boarding_beds",
+            PASSED,
+            f"寄宿生{here['boarders'].sum():,.0f}人均有床位",
+            f"all {here['boarders'].sum():,.0f} boarders have a bed",
+        )
+    else:
+        add(
+            "boarding_beds",
+            FAILED,
+            "、".join(f"{r.name}缺{r.beds_shortfall:.0f}张" for r in short.itertuples()),
+            ", ".join(f"{r.name} {r.beds_shortfall:.0f} beds short" for r in short.itertuples()),
+        )
+
+
+def _within_limits(add, ctx, beyond: pd.DataFrame) -> None:
+    if beyond.empty:
+        add(
+            "within_limits",
+            PASSED,
+            "全部学生步行、乘车或寄宿均在限值内",
+            "every pupil within the limits",
+        )
+        return
+    g = ctx.groups
+    names = ctx.village_names
+    origins = g["origin_id"].to_numpy()[beyond["group"].to_numpy()]
+    places = sorted({names.get(o, o) for o in origins})
+    zh, en = _names(places)
+    n = beyond["pupils"].sum()
+    add(
+        "within_limits",
+        FAILED,
+        f"{n:,.0f}人超出限值：{zh}",
+        f"{n:,.0f} pupils beyond the limits: {en}",
+    )
+
+
+def _accounted(add, ev) -> None:
+    in_table = float(ev.assignment["pupils"].sum())
+    at_sites = float(ev.sites["pupils_after"].sum())
+    ok = (
+        ev.pupils_before == ev.pupils_after + ev.unassigned
+        and round(in_table) == ev.pupils_before
+        and round(at_sites) == ev.pupils_after
+    )
+    add(
+        "pupils_accounted",
+        PASSED if ok else FAILED,
+        f"调整前{ev.pupils_before:,}人；调整后在校{at_sites:,.0f}人，未安排{ev.unassigned:,}人；分配表合计{in_table:,.0f}人",
+        f"{ev.pupils_before:,} before; {at_sites:,.0f} at sites after, {ev.unassigned:,} unassigned; "
+        f"{in_table:,.0f} in the assignment table",
+    )
+
+
+def _special(add, ctx, open_: pd.DataFrame) -> None:
+    threshold = ctx.settings.special_education_population
+    if ctx.population < threshold:
+        add(
+            "special_education",
+            NOT_APPLICABLE,
+            f"全县人口{ctx.population:,.0f}人，不足{threshold:,}人",
+            f"population {ctx.population:,.0f} is under {threshold:,}",
+        )
+        return
+    special = open_[open_["kind"] == "special_education"]
+    if len(special):
+        zh, en = _names(special["name"])
+        add("special_education", PASSED, f"有：{zh}", f"present: {en}")
+    else:
+        add("special_education", FAILED, "缺少特殊教育学校", "no special-education school")
+
+
+def bus_checks(ctx, ev, served: pd.DataFrame, unserved: pd.DataFrame) -> pd.DataFrame:
+    """``bus_seats`` rows for every township: every bus rider of the plan on a route.
+
+    Parameters
+    ----------
+    served
+        Pupils on routes per site (``site_id, pupils``).
+    unserved
+        Pick-ups no bus can serve (``site_id, pupils, reason``).
+    """
+    sites = ev.sites
+    riders = sites.groupby("township_code")["bus_riders"].sum()
+    seated = (
+        served.merge(sites[["site_id", "township_code"]], on="site_id")
+        .groupby("township_code")["pupils"]
+        .sum()
+    )
+    missing = (
+        unserved.merge(sites[["site_id", "township_code", "name"]], on="site_id")
+        if len(unserved)
+        else pd.DataFrame(columns=["township_code", "pupils", "name", "reason"])
+    )
+    out: list[tuple] = []
+    for town in sorted(set(ev.policy["township_code"]) - {COUNTY}):
+        add = _adder(out, town, ctx.township(town))
+        need, got = float(riders.get(town, 0)), float(seated.get(town, 0))
+        lost = missing[missing["township_code"] == town]
+        if need == 0:
+            add("bus_seats", PASSED, "无乘车学生", "no bus riders")
+        elif abs(need - got) < 0.5 and lost.empty:
+            add(
+                "bus_seats",
+                PASSED,
+                f"{need:,.0f}名乘车学生均有座位",
+                f"all {need:,.0f} riders seated",
+            )
+        else:
+            zh = "；".join(f"{r.name}：{r.reason}" for r in lost.itertuples())
+            add(
+                "bus_seats",
+                FAILED,
+                f"乘车{need:,.0f}人，有座位{got:,.0f}人" + (f"；{zh}" if zh else ""),
+                f"{need:,.0f} riders, {got:,.0f} seated"
+                + (f"; {'; '.join(str(r) for r in lost['reason'])}" if len(lost) else ""),
+            )
+    return pd.DataFrame(out, columns=POLICY_COLUMNS[:-1])

@@ -1,0 +1,570 @@
+"""The plan a county can adopt: one exact model of the decisions a county makes.
+
+Which sites close, stay, reopen or teach fewer grades; where classes (classrooms, with their
+places) and boarding beds are added; which pupils walk, ride or board (the way-to-school
+rules, :mod:`ruralnet.analysis.rules`); how many buses each school needs. The objective is
+the county's annual cost plus the value of the pupils' travel time, with the unit costs of
+the settings (illustrative defaults, set per county); the policy is hard constraints:
+
+* every township keeps its three schools, and every site not of ``merger_kinds`` stays;
+* no open teaching point or village primary under ``small_site_pupils`` unless a
+  justification holds, and it is written next to the site: no receiving school within the
+  limits for some of its pupils, the only site for the young grades within the young pupils'
+  ride limit, or a county setting (``keep_sites``);
+* pupils of a site that stays open stay there, unless the plan changes the grades it teaches
+  (a village primary keeps grades 1-3 and sends 4-6 on, ``grades_after``) or the site is
+  over-full even after the classes the settings allow; an over-full receiving school gets
+  classes, not a bus out;
+* every moved pupil travels within the limits (walk, ride with the young pupils' shorter
+  limit, or board from the boarding grade, at a site that can take boarders);
+* no class of ``oversized_class`` or more, no site over its places (classes are added, at
+  most ``max_class_growth`` of a site's classes), a bed for every boarder (beds are added);
+* buses: each rider pays a share of a bus, its driver and its kilometres at the riders per
+  bus the county's current routes achieve (the routes themselves come after, for every
+  plan, :mod:`ruralnet.buses`; the cost table prices the routed buses).
+
+Models to read and to beat: the school-network models of Antunes & Peeters (Socio-Economic
+Planning Sciences 34, 2000) and Teixeira & Antunes (fixed costs plus costs that grow with
+capacity and attendance; closures, size reductions, expansions to standard sizes). Solved
+exactly by HiGHS (``scipy.optimize.milp``); the status, gap, size and time are in
+``plan.meta``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from ..model.errors import SolverError
+from ..model.grades import grade_column
+from ..model.kinds import THREE_SCHOOL_FLAGS, class_norm
+from ..model.schema import largest_remainder
+from . import rules
+
+log = logging.getLogger(__name__)
+
+#: Cost of a pupil left without any place (per pupil): only when nothing else is possible.
+UNASSIGNED_PENALTY = 1e9
+#: Cost of a pupil above a site's places or classes after the allowed additions.
+OVERFLOW_PENALTY = 1e7
+#: Cost of a pupil left beyond the limits (where they are now): any way within the limits,
+#: a reopened site included, comes first.
+BEYOND_PENALTY = 1e6
+
+
+def annual_pupil_cost(way, minutes, metres, settings, riders_per_bus: float) -> np.ndarray:
+    """Annual cost of a pupil's way to school (yuan): travel time at ``pupil_hour_value``
+    (two trips a school day; boarders two a week), a boarder's living cost, and a rider's
+    share of a bus, its driver and its bus-km (there and back, morning and afternoon) at
+    ``riders_per_bus``."""
+    s = settings
+    minutes = np.nan_to_num(np.asarray(minutes, float), nan=0.0)
+    daily = minutes * 2 * s.school_days * s.pupil_hour_value / 60
+    weekly = minutes * 2 * s.school_weeks * s.pupil_hour_value / 60 + s.boarder_cost_per_year
+    km = np.nan_to_num(np.asarray(metres, float), nan=0.0) / 1000 * 2 * 2 * s.school_days
+    bus = daily + (km * s.bus_km_cost + s.bus_cost_per_year + s.driver_cost_per_year) / max(
+        riders_per_bus, 1.0
+    )
+    way = np.asarray(way)
+    return np.select(
+        [way == rules.WALK, way == rules.BUS, way == rules.BOARD],
+        [daily, bus, weekly],
+        BEYOND_PENALTY,
+    )
+
+
+@dataclass
+class SiteFacts:
+    """Per site, what the model needs (arrays in site order)."""
+
+    decide: np.ndarray  # open now, may close or teach fewer grades
+    reopen: np.ndarray  # closed now, may reopen
+    receive: np.ndarray  # may take pupils from elsewhere
+    boarding: np.ndarray  # may house boarders (beds now, or a boarding kind)
+    mixed: np.ndarray  # teaches young and older grades (may drop the older ones)
+    capacity: np.ndarray  # places (NaN unknown)
+    classes: np.ndarray  # classes (NaN unknown)
+    beds: np.ndarray
+    norm: np.ndarray  # class-size norm (places per added classroom)
+    max_classes: np.ndarray  # classes that may be added
+
+
+@dataclass
+class Justification:
+    """Why a small site stays open (pinned grades and the reason, in both languages)."""
+
+    site: int
+    grades: str
+    zh: str
+    en: str
+
+
+def site_facts(ctx) -> SiteFacts:
+    """What the model knows about each site."""
+    s = ctx.settings
+    sites = ctx.sites
+    kinds = sites["kind"].astype(str).to_numpy()
+    three = sites[list(THREE_SCHOOL_FLAGS)].any(axis=1).to_numpy()
+    keep = sites["site_id"].astype(str).isin(s.keep_sites).to_numpy()
+    decide = ctx.open_now & np.isin(kinds, s.merger_kinds) & ~three & ~keep
+    small = ctx.open_now & np.isin(kinds, s.merger_kinds) & (ctx.pupils_now < s.small_site_pupils)
+    young = ctx.offers[:, : grade_column(s.young_max_grade) + 1].any(axis=1)
+    older = ctx.offers[:, grade_column(s.young_max_grade) + 1 :].any(axis=1)
+    classes = sites["classes"].to_numpy(float)
+    beds = sites["boarding_beds"].fillna(0).to_numpy(float)
+    return SiteFacts(
+        decide=decide,
+        reopen=~ctx.open_now,
+        # small sites are candidates to close, never receivers (filling them to keep them
+        # open is not what the policy asks); a reopened site takes its old catchment
+        receive=(~np.isin(kinds, s.non_receiving_kinds) & ~small) | ~ctx.open_now,
+        boarding=(beds > 0)
+        | np.isin(kinds, s.boarding_kinds)
+        | sites["is_public_boarding"].to_numpy(bool),
+        mixed=decide & young & older,
+        capacity=sites["capacity"].to_numpy(float),
+        classes=classes,
+        beds=beds,
+        norm=np.array([class_norm(k, s) for k in kinds], dtype=float),
+        max_classes=_max_classes(ctx, classes, kinds),
+    )
+
+
+def _max_classes(ctx, classes: np.ndarray, kinds: np.ndarray) -> np.ndarray:
+    """Classes a site may add: ``max_class_growth`` of its classes (of its places at the
+    norm when classes are unknown); a closed site as many as its grades need to reopen (one
+    per grade, at least)."""
+    s = ctx.settings
+    norm = np.array([class_norm(k, s) for k in kinds], dtype=float)
+    known = np.where(np.isfinite(classes), classes, ctx.sites["capacity"].to_numpy(float) / norm)
+    grow = np.where(np.isfinite(known), np.ceil(s.max_class_growth * np.nan_to_num(known)), 0)
+    grades = ctx.offers.sum(axis=1)
+    return np.where(ctx.open_now, grow, np.maximum(grow, np.maximum(grades, 1)))
+
+
+@dataclass
+class PlanModel:
+    """The model's data, built by :meth:`from_context`; :meth:`solve` returns the plan.
+
+    Attributes
+    ----------
+    ctx
+        The plan context.
+    facts
+        Per-site facts.
+    mobile
+        Groups whose site may change (their site may close or drop their grade, they are
+        beyond the limits now, or their site is over-full even after the allowed classes).
+    bound
+        For mobile groups: the site they stay at when it keeps their grade (-1: free to
+        move).
+    pairs
+        Allowed (group, site) pairs of the mobile groups: ``group, site, way, cost``.
+    pinned
+        Site -> justification, for decidable sites that must keep some grades.
+    """
+
+    ctx: object
+    facts: SiteFacts
+    mobile: np.ndarray
+    bound: np.ndarray
+    pairs: pd.DataFrame
+    pinned: dict[int, Justification] = field(default_factory=dict)
+    riders_per_bus: float = 56.0
+
+    @classmethod
+    def from_context(
+        cls, ctx, bus_metres: np.ndarray | None = None, riders_per_bus: float | None = None
+    ) -> PlanModel:
+        """The model of a county's plan context.
+
+        Parameters
+        ----------
+        ctx
+            The plan context.
+        bus_metres
+            Bus path lengths, groups x sites, for the riders' share of bus-km (default: the
+            context's).
+        riders_per_bus
+            Riders a bus carries on average (default: the seats of a bus); a run measures it
+            on the current plan's routes.
+        """
+        s = ctx.settings
+        facts = site_facts(ctx)
+        g = ctx.groups
+        cur = g["current"].to_numpy()
+        code, minutes = ctx.ways
+        n_groups = len(g)
+        has = cur >= 0
+        cur_way = np.where(has, code[np.arange(n_groups), np.maximum(cur, 0)], rules.BEYOND)
+        overfull = _overfull(ctx, facts)
+        bound_site = has & facts.decide[np.maximum(cur, 0)]
+        free = ~has | (cur_way == rules.BEYOND) | (has & overfull[np.maximum(cur, 0)])
+        mobile = bound_site | free
+        cols = np.array([grade_column(x) for x in g["grade"]], dtype=np.int64)
+        openable = ctx.open_now | facts.reopen
+        teaches = ctx.offers[:, cols].T & openable[None, :]  # groups x sites
+        within = np.isin(code, rules.WITHIN) & ~((code == rules.BOARD) & ~facts.boarding[None, :])
+        allowed = teaches & within & facts.receive[None, :]
+        allowed[np.arange(n_groups)[has], cur[has]] |= True  # staying is always a pair
+        allowed &= mobile[:, None]
+        gi, sj = np.nonzero(allowed)
+        if bus_metres is None:
+            bus_metres = ctx.bus_metres if ctx.bus_metres is not None else np.zeros_like(minutes)
+        load = riders_per_bus or float(s.bus_seats)
+        cost = annual_pupil_cost(code[gi, sj], minutes[gi, sj], bus_metres[gi, sj], s, load)
+        pairs = pd.DataFrame({"group": gi, "site": sj, "way": code[gi, sj], "cost": cost})
+        bound = np.where(bound_site & ~free, cur, -1)
+        model = cls(ctx, facts, mobile, bound, pairs, riders_per_bus=load)
+        model.pinned = _pinned(model)
+        return model
+
+    def solve(self, time_limit: float | None = None):
+        """Solve with HiGHS; the optimised :class:`~ruralnet.analysis.plans.Plan`."""
+        started = time.perf_counter()
+        lp = _Builder(self).build()
+        res = milp(
+            lp["c"],
+            integrality=lp["integrality"],
+            bounds=Bounds(lp["lb"], lp["ub"]),
+            constraints=LinearConstraint(lp["A"], lp["lo"], lp["hi"]),
+            options={
+                "time_limit": time_limit or self.ctx.settings.plan_solver_seconds,
+                "mip_rel_gap": 1e-6,
+                "disp": False,
+            },
+        )
+        seconds = time.perf_counter() - started
+        if res.x is None or res.status not in (0, 1):
+            raise SolverError(f"the plan model was not solved: {res.message}")
+        if res.status == 1:
+            log.warning("plan model stopped at the time limit: %s", res.message)
+        meta = {
+            "solver": res.message,
+            "optimal": res.status == 0,
+            "objective": float(res.fun),
+            "gap": float(getattr(res, "mip_gap", 0.0) or 0.0),
+            "rows": int(lp["A"].shape[0]),
+            "columns": int(lp["A"].shape[1]),
+            "integers": int(lp["integrality"].sum()),
+            "seconds": round(seconds, 2),
+        }
+        return _plan_from(self, lp, res.x, meta)
+
+
+def _overfull(ctx, facts: SiteFacts) -> np.ndarray:
+    """Sites whose pupils exceed the places or classes they could have after the allowed
+    additions: their pupils may move out."""
+    s = ctx.settings
+    pupils = ctx.pupils_now
+    classes_max = facts.classes + facts.max_classes
+    cap_max = facts.capacity + facts.max_classes * facts.norm
+    over_places = np.isfinite(cap_max) & (pupils > cap_max)
+    over_classes = np.isfinite(classes_max) & (pupils > (s.oversized_class - 1) * classes_max)
+    return ctx.open_now & (over_places | over_classes)
+
+
+def _pinned(model: PlanModel) -> dict[int, Justification]:
+    """Decidable sites that must keep some grades (a group has nowhere else to go within the
+    limits), or that the county pins; each with its justification."""
+    from ..model.grades import format_grades
+
+    ctx, s = model.ctx, model.ctx.settings
+    g = ctx.groups
+    pairs = model.pairs
+    alternatives = pairs[pairs["site"] != g["current"].to_numpy()[pairs["group"]]]
+    has_alt = np.zeros(len(g), dtype=bool)
+    has_alt[alternatives["group"].to_numpy()] = True
+    out: dict[int, Justification] = {}
+    stuck = (model.bound >= 0) & ~has_alt
+    for site in np.unique(model.bound[stuck]):
+        mine = stuck & (model.bound == site)
+        grades = sorted(set(g["grade"].to_numpy()[mine]))
+        young = [x for x in grades if x <= s.young_max_grade]
+        # could a bus take the young ones within the older pupils' limit?
+        cols = [grade_column(x) for x in young]
+        teach = (
+            ctx.offers[:, cols].any(axis=1)
+            & (ctx.open_now | model.facts.reopen)
+            & model.facts.receive
+        )
+        rows = np.flatnonzero(mine)
+        # within the older pupils' ride limit, but not the young pupils'?
+        older = s.young_max_grade + 1
+        bus_ok = bool(
+            len(young)
+            and teach.any()
+            and rules.rideable(older, ctx.bus[np.ix_(rows, np.flatnonzero(teach))], s).any()
+        )
+        text = format_grades(grades)
+        if young and bus_ok:
+            yt = format_grades(young)
+            zh = f"{yt}年级学生在{s.young_ride_minutes:g}分钟内只能到达本校"
+            en = f"the only site for grades {yt} within {s.young_ride_minutes:g} min"
+        else:
+            zh = f"{text}年级学生在限值内没有其他可接收学校"
+            en = f"no receiving school within the limits for grades {text}"
+        out[int(site)] = Justification(int(site), text, zh, en)
+    keep = ctx.sites["site_id"].astype(str).isin(s.keep_sites).to_numpy()
+    small_kinds = ctx.sites["kind"].isin(s.merger_kinds).to_numpy()
+    for site in np.flatnonzero(keep & small_kinds & ctx.open_now):
+        out[int(site)] = Justification(
+            int(site), "", "县里设定保留（keep_sites）", "kept by the county (keep_sites)"
+        )
+    return out
+
+
+class _Builder:
+    """The MILP of a :class:`PlanModel` as arrays for ``scipy.optimize.milp``."""
+
+    def __init__(self, model: PlanModel):
+        self.m = model
+        self.ctx = model.ctx
+        self.s = model.ctx.settings
+        self.f = model.facts
+        self.cols: list[tuple[str, object]] = []  # (kind, key) of every column
+        self.c: list[float] = []
+        self.lb: list[float] = []
+        self.ub: list[float] = []
+        self.integer: list[int] = []
+        self.rows: list[tuple[dict[int, float], float, float]] = []
+
+    def col(self, kind, key, cost, lb, ub, integer) -> int:
+        self.cols.append((kind, key))
+        self.c.append(cost)
+        self.lb.append(lb)
+        self.ub.append(ub)
+        self.integer.append(int(integer))
+        return len(self.cols) - 1
+
+    def row(self, coef: dict[int, float], lo: float, hi: float) -> None:
+        if coef:
+            self.rows.append((coef, lo, hi))
+
+    def build(self) -> dict:
+        m, s, f = self.m, self.s, self.f
+        g = self.ctx.groups
+        pupils = g["pupils"].to_numpy(float)
+        grade = g["grade"].to_numpy()
+        pairs = m.pairs
+        target = set(pairs["site"].unique())
+        self.y, self.r = {}, {}
+        for j in np.flatnonzero(
+            f.decide | (f.reopen & np.isin(np.arange(len(f.decide)), list(target)))
+        ):
+            pinned = int(j) in m.pinned
+            cost = s.site_cost_per_year + (s.reopen_cost_per_year if f.reopen[j] else 0.0)
+            self.y[j] = self.col("y", j, cost, 1.0 if pinned else 0.0, 1.0, True)
+            if f.mixed[j]:
+                keep_older = (
+                    pinned
+                    and m.pinned[int(j)].grades
+                    and any(x > s.young_max_grade for x in _levels(m.pinned[int(j)].grades))
+                )
+                self.r[j] = self.col("r", j, 0.0, 0.0, 0.0 if keep_older else 1.0, True)
+        self.x = [
+            self.col("x", a, float(cost * pupils[gi]), 0.0, 1.0, False)
+            for a, (gi, cost) in enumerate(zip(pairs["group"], pairs["cost"], strict=True))
+        ]
+        self.u = {
+            i: self.col("u", i, UNASSIGNED_PENALTY * pupils[i], 0.0, 1.0, False)
+            for i in np.flatnonzero(m.mobile)
+        }
+        self._assignment(pairs, grade)
+        self._site_rows(pairs, pupils, grade)
+        return {
+            "c": np.array(self.c),
+            "lb": np.array(self.lb),
+            "ub": np.array(self.ub),
+            "integrality": np.array(self.integer),
+            "A": self._matrix(),
+            "lo": np.array([lo for _, lo, _ in self.rows]),
+            "hi": np.array([hi for _, _, hi in self.rows]),
+            "cols": self.cols,
+            "y": self.y,
+            "r": self.r,
+            "x": self.x,
+            "u": self.u,
+        }
+
+    def teach(self, j: int, grade: int) -> dict[int, float]:
+        """The expression 'site j teaches this grade after the plan' (empty: always)."""
+        if j not in self.y:
+            return {}
+        expr = {self.y[j]: 1.0}
+        if j in self.r and grade > self.s.young_max_grade:
+            expr[self.r[j]] = -1.0
+        return expr
+
+    def _assignment(self, pairs: pd.DataFrame, grade: np.ndarray) -> None:
+        by_group: dict[int, dict[int, float]] = {i: {u: 1.0} for i, u in self.u.items()}
+        for a, (i, j) in enumerate(zip(pairs["group"], pairs["site"], strict=True)):
+            by_group[i][self.x[a]] = 1.0
+            teach = self.teach(int(j), int(grade[i]))
+            if not teach:
+                continue
+            coef = {self.x[a]: 1.0, **{k: -v for k, v in teach.items()}}
+            if self.m.bound[i] == j:  # pupils of a site that keeps their grade stay there
+                self.row(coef, 0.0, 0.0)
+            else:
+                self.row(coef, -np.inf, 0.0)
+        for row in by_group.values():
+            self.row(row, 1.0, 1.0)
+        for j, r in self.r.items():
+            self.row({r: 1.0, self.y[j]: -1.0}, -np.inf, 0.0)
+
+    def _site_rows(self, pairs: pd.DataFrame, pupils: np.ndarray, grade: np.ndarray) -> None:
+        """Places, classes, minimum size, beds and buses of every site that pairs reach."""
+        s, f, m = self.s, self.f, self.m
+        fixed = _fixed_loads(m)
+        class_max = s.oversized_class - 1
+        by_site = dict(tuple(pairs.assign(a=np.arange(len(pairs))).groupby("site")))
+        for j in sorted(set(by_site) | set(np.flatnonzero(fixed["pupils"] > 0))):
+            part = by_site.get(j, pairs.iloc[:0].assign(a=[]))
+            a = part["a"].to_numpy(int)
+            d = pupils[part["group"].to_numpy(int)]
+            load = {self.x[k]: v for k, v in zip(a, d, strict=True)}
+            known_cls = np.isfinite(f.classes[j])
+            classes = f.classes[j] if known_cls else f.capacity[j] / f.norm[j]
+            classes = 0.0 if not np.isfinite(classes) and f.reopen[j] else classes
+            k = None
+            if np.isfinite(classes) and f.max_classes[j] > 0:
+                k = self.col(
+                    "k",
+                    j,
+                    s.classroom_cost_per_year + f.norm[j] * s.place_cost_per_year,
+                    0.0,
+                    f.max_classes[j],
+                    True,
+                )
+            if np.isfinite(f.capacity[j]):
+                o = self.col("o", ("places", j), OVERFLOW_PENALTY, 0.0, np.inf, False)
+                self.row(
+                    {**load, o: -1.0, **({k: -f.norm[j]} if k is not None else {})},
+                    -np.inf,
+                    f.capacity[j] - fixed["pupils"][j],
+                )
+            if known_cls:
+                o = self.col("o", ("classes", j), OVERFLOW_PENALTY, 0.0, np.inf, False)
+                self.row(
+                    {**load, o: -1.0, **({k: -class_max} if k is not None else {})},
+                    -np.inf,
+                    class_max * classes - fixed["pupils"][j],
+                )
+            if f.decide[j] and int(j) not in m.pinned and j in self.y:
+                self.row({**load, self.y[j]: -float(s.small_site_pupils)}, 0.0, np.inf)
+            board = part["way"].to_numpy() == rules.BOARD
+            if board.any() or fixed["boarders"][j] > f.beds[j]:
+                b = self.col("b", j, s.bed_cost_per_year, 0.0, np.inf, False)
+                coef = {self.x[k_]: v for k_, v in zip(a[board], d[board], strict=True)}
+                self.row({**coef, b: -1.0}, -np.inf, f.beds[j] - fixed["boarders"][j])
+
+    def _matrix(self):
+        data, ri, ci = [], [], []
+        for r, (coef, _, _) in enumerate(self.rows):
+            for col, v in coef.items():
+                ri.append(r)
+                ci.append(col)
+                data.append(v)
+        return sp.csr_matrix((data, (ri, ci)), shape=(len(self.rows), len(self.cols)))
+
+
+def _levels(text: str) -> frozenset[int]:
+    from ..model.grades import parse_grades
+
+    return parse_grades(text)
+
+
+def _fixed_loads(model: PlanModel) -> dict:
+    """Pupils, boarders and riders per site of the groups that do not move."""
+    ctx = model.ctx
+    g = ctx.groups
+    n = len(ctx.sites)
+    cur = g["current"].to_numpy()
+    stay = ~model.mobile & (cur >= 0)
+    code, _ = ctx.ways
+    way = code[np.flatnonzero(stay), cur[stay]]
+    d = g["pupils"].to_numpy(float)[stay]
+    sites = cur[stay]
+    return {
+        "pupils": np.bincount(sites, weights=d, minlength=n),
+        "boarders": np.bincount(sites, weights=d * (way == rules.BOARD), minlength=n),
+    }
+
+
+def _plan_from(model: PlanModel, lp: dict, x: np.ndarray, meta: dict):
+    """The plan in whole pupils, with the additions its flows need."""
+    from ..model.grades import GRADE_LEVELS, format_grades
+    from .plans import Plan, current_plan
+
+    ctx, s, f = model.ctx, model.ctx.settings, model.facts
+    g = ctx.groups
+    pupils = g["pupils"].to_numpy()
+    plan = current_plan(ctx)
+    flows = plan.flows
+    flows[model.mobile] = 0.0
+    share = np.zeros((len(g), len(ctx.sites)))
+    pairs = model.pairs
+    share[pairs["group"].to_numpy(), pairs["site"].to_numpy()] = np.clip(x[lp["x"]], 0, 1)
+    for i in np.flatnonzero(model.mobile):
+        row = share[i]
+        if row.sum() > 1e-9:
+            placed = round(float(pupils[i] * min(1.0, row.sum())))
+            flows[i] = largest_remainder(row * placed / row.sum())
+    unassigned = (pupils - flows.sum(axis=1)).astype(float)
+    is_open = ctx.open_now.copy()
+    teaches = ctx.offers & ctx.open_now[:, None]
+    for j, col in lp["y"].items():
+        is_open[j] = x[col] > 0.5
+        teaches[j] = ctx.offers[j] & is_open[j]
+    for j, col in lp["r"].items():
+        if x[col] > 0.5:
+            teaches[j, grade_column(s.young_max_grade) + 1 :] = False
+    grades = [format_grades(np.asarray(GRADE_LEVELS)[row]) if row.any() else "" for row in teaches]
+    plan = Plan("optimised", is_open, flows, unassigned, grades=grades, meta=meta)
+    _additions(plan, ctx, f)
+    plan.justification = {
+        str(ctx.sites["site_id"].iloc[j]): {"zh": just.zh, "en": just.en}
+        for j, just in model.pinned.items()
+        if is_open[j]
+    }
+    for j in np.flatnonzero(is_open & ~ctx.open_now):
+        n = int(flows[:, j].sum())
+        plan.justification[str(ctx.sites["site_id"].iloc[j])] = {
+            "zh": f"恢复办学：{n}名学生否则超出上学时间限值",
+            "en": f"reopened: otherwise {n} pupils are beyond the limits",
+        }
+    return plan
+
+
+def _additions(plan, ctx, f: SiteFacts) -> None:
+    """Classes (with their places) and beds each open site needs for the plan's pupils."""
+    from .plans import flow_rows
+
+    s = ctx.settings
+    rows = flow_rows(ctx, plan)
+    n = len(ctx.sites)
+    after = np.bincount(rows["site"], weights=rows["pupils"], minlength=n)
+    boarders = np.bincount(
+        rows["site"], weights=rows["pupils"] * (rows["way"] == rules.BOARD), minlength=n
+    )
+    classes = np.where(np.isfinite(f.classes), f.classes, f.capacity / f.norm)
+    need_cls = np.ceil(after / (s.oversized_class - 1) - 1e-9) - np.nan_to_num(classes, nan=np.inf)
+    need_cap = np.ceil((after - np.nan_to_num(f.capacity, nan=np.inf)) / f.norm - 1e-9)
+    added = np.clip(np.fmax(need_cls, need_cap), 0, f.max_classes)
+    added = np.where(plan.open, np.nan_to_num(added), 0)
+    plan.classes_added = added
+    plan.places_added = np.where(np.isfinite(f.capacity), added * f.norm, 0)
+    plan.beds_added = np.where(plan.open & f.boarding, np.ceil(np.maximum(0, boarders - f.beds)), 0)
+
+
+def optimised_plan(ctx, riders_per_bus: float | None = None, time_limit: float | None = None):
+    """The optimised plan of a county (see the module docstring; ``riders_per_bus``: the
+    average load of the county's buses, default the seats of a bus)."""
+    return PlanModel.from_context(ctx, riders_per_bus=riders_per_bus).solve(time_limit)

@@ -1,0 +1,550 @@
+"""School-bus routes: seats, ride-time limits, morning and afternoon runs, fewest buses.
+
+:func:`solve` first tries the exact model of :mod:`ruralnet.busexact` (every stop set one bus
+can serve, then set covering with HiGHS), which proves the fewest buses for small schools;
+when that model is too large or not proven in time, PyVRP takes over. This is the only module
+that imports the VRP solver (PyVRP, pinned in setup.cfg). The PyVRP model:
+
+* one vehicle type per run, ``num_available`` = number of pick-ups; a large fixed cost per
+  bus makes the solver minimise buses first, then distance;
+* morning: buses leave a depot (or the school), pick up at stops, end at the school. The ride
+  time of a route is the travel time from its first stop to the school plus the service time
+  (``stop_s + per_pupil_s x pupils``) of every stop after the first: stop service sits on each
+  stop's *incoming* edge and the depot's edges to stops take no time (but cost their
+  distance), so PyVRP's route duration is exactly that ride time, limited by
+  ``shift_duration``;
+* afternoon: the mirror image (school -> stops -> depot), on the reverse-direction times;
+* integer durations in hundredths of a second, rounded **up** (a limit is never crossed by
+  rounding); a stop with more pupils than seats is split into several pick-ups;
+* a stop that no bus can serve within the limit on its own (its direct ride is too long, or
+  it is unreachable) is reported with the reason, never silently dropped;
+* with ``split=True`` each pick-up is offered as two halves that may ride on different buses;
+  two halves in a row on one bus are one stop (the fixed stop time once), and are merged back
+  into one pick-up in the routes.
+
+Every solution can be re-checked by :func:`check_routes`, which recomputes loads and ride
+times from the raw inputs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+TICKS = 100  # durations in hundredths of a second
+
+
+@dataclass
+class BusProblem:
+    """One school's pick-ups, in matrices.
+
+    Attributes
+    ----------
+    stop_ids
+        Id of each pick-up point (index ``i`` in the matrices is ``stop_ids[i - 1]``; index 0
+        is the school).
+    pupils
+        Pupils per pick-up point.
+    time_s, dist_m
+        ``(n + 1) x (n + 1)`` travel time (s) and distance (m) matrices, index 0 = school,
+        in the direction of travel (morning: stop -> school).
+    depot_dist_m
+        Distance from the depot to each stop (empty running; default: from the school).
+    seats
+        Seats per bus.
+    max_ride_s
+        Longest ride allowed (s).
+    stop_s, per_pupil_s
+        Service time per stop and per pupil (s).
+    """
+
+    stop_ids: list
+    pupils: np.ndarray
+    time_s: np.ndarray
+    dist_m: np.ndarray
+    seats: int
+    max_ride_s: float
+    stop_s: float
+    per_pupil_s: float
+    depot_dist_m: np.ndarray | None = None
+    direction: str = "morning"
+
+    def service_s(self, pupils) -> np.ndarray:
+        """Service time of a stop with this many pupils boarding."""
+        return self.stop_s + self.per_pupil_s * np.asarray(pupils, dtype=float)
+
+
+@dataclass
+class BusSolution:
+    """Routes for one school.
+
+    Attributes
+    ----------
+    routes
+        One list of pick-ups per bus, each pick-up ``(stop index (1-based), pupils)``, in
+        visiting order.
+    unserved
+        ``stop_id, pupils, reason`` of stops no bus can serve within the limits.
+    runtime_s
+        Solver time.
+    """
+
+    problem: BusProblem
+    routes: list[list[tuple[int, int]]]
+    unserved: pd.DataFrame
+    runtime_s: float
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def buses(self) -> int:
+        """Number of bus runs."""
+        return len(self.routes)
+
+    def ride_times_s(self) -> list[float]:
+        """Ride time of each route (first stop to school plus later stops' service)."""
+        return [ride_time_s(self.problem, r) for r in self.routes]
+
+    def table(self) -> pd.DataFrame:
+        """``route, seq, stop_id, pupils, minutes`` (minutes: the ride of the pupils boarding
+        at that stop, to the school; afternoon: from the school)."""
+        rows = []
+        for k, route in enumerate(self.routes, start=1):
+            for seq, (stop, n) in enumerate(route, start=1):
+                rows.append(
+                    {
+                        "route": k,
+                        "seq": seq,
+                        "stop_id": self.problem.stop_ids[stop - 1],
+                        "pupils": n,
+                        "minutes": ride_from_s(self.problem, route, seq - 1) / 60,
+                    }
+                )
+        return pd.DataFrame(rows, columns=["route", "seq", "stop_id", "pupils", "minutes"])
+
+    def summary(self) -> dict:
+        """Buses, bus-kilometres, longest ride, pupils served and not."""
+        rides = self.ride_times_s()
+        km = sum(route_length_m(self.problem, r) for r in self.routes) / 1000
+        return {
+            "buses": self.buses,
+            "bus_km": km,
+            "longest_ride_min": max(rides, default=0) / 60,
+            "pupils": int(sum(n for r in self.routes for _, n in r)),
+            "unserved_pupils": int(self.unserved["pupils"].sum()) if len(self.unserved) else 0,
+        }
+
+
+def ride_from_s(problem: BusProblem, route, position: int) -> float:
+    """Ride time (s) of the pupils picked up at ``route[position]`` (morning), or dropped
+    there (afternoon)."""
+    stops = [s for s, _ in route]
+    svc = problem.service_s([n for _, n in route])
+    if problem.direction == "morning":
+        path = [*stops[position:], 0]
+        travel = sum(problem.time_s[a, b] for a, b in itertools.pairwise(path))
+        return travel + svc[position + 1 :].sum()
+    path = [0, *stops[: position + 1]]
+    travel = sum(problem.time_s[a, b] for a, b in itertools.pairwise(path))
+    return travel + svc[:position].sum()
+
+
+def ride_time_s(problem: BusProblem, route) -> float:
+    """The longest ride on a route: its first pupils' (morning) or last pupils' (afternoon)."""
+    return ride_from_s(problem, route, 0 if problem.direction == "morning" else len(route) - 1)
+
+
+def route_length_m(problem: BusProblem, route) -> float:
+    """Metres driven: depot to first stop, the stops, the school (mirrored in the afternoon)."""
+    stops = [s for s, _ in route]
+    depot = problem.depot_dist_m if problem.depot_dist_m is not None else problem.dist_m[0, 1:]
+    if problem.direction == "morning":
+        legs = sum(problem.dist_m[a, b] for a, b in zip(stops, [*stops[1:], 0], strict=True))
+        return depot[stops[0] - 1] + legs
+    legs = sum(problem.dist_m[a, b] for a, b in zip([0, *stops[:-1]], stops, strict=True))
+    return legs + depot[stops[-1] - 1]
+
+
+def check_routes(problem: BusProblem, routes, tolerance_s: float = 1e-6) -> list[str]:
+    """Independent check of a route set: every pupil picked up exactly once, no bus over its
+    seats, no ride over the limit. Returns the violations (empty when all is well)."""
+    problems = []
+    picked = np.zeros(len(problem.pupils) + 1)
+    for k, route in enumerate(routes, start=1):
+        load = 0
+        for stop, n in route:
+            if not 1 <= stop <= len(problem.pupils):
+                problems.append(f"route {k}: unknown stop {stop}")
+                continue
+            picked[stop] += n
+            load += n
+        if load > problem.seats:
+            problems.append(f"route {k}: {load} pupils for {problem.seats} seats")
+        ride = ride_time_s(problem, route)
+        if ride > problem.max_ride_s + tolerance_s:
+            problems.append(
+                f"route {k}: ride of {ride:.1f} s over the {problem.max_ride_s:.0f} s limit"
+            )
+    for i, n in enumerate(problem.pupils, start=1):
+        if picked[i] != n:
+            problems.append(
+                f"stop {problem.stop_ids[i - 1]}: {picked[i]:.0f} of {n} pupils picked up"
+            )
+    return problems
+
+
+def solve(
+    problem: BusProblem,
+    time_limit_s: float = 10.0,
+    seed: int = 0,
+    no_improvement: int | None = 20_000,
+    first_share: float = 0.5,
+    exact: bool = True,
+    split: bool = False,
+) -> BusSolution:
+    """Plan the routes of one school with the fewest buses (reproducible for a seed).
+
+    Parameters
+    ----------
+    problem
+        The school's pick-ups.
+    time_limit_s
+        Time budget for the whole solve.
+    seed
+        Seed of PyVRP's random numbers.
+    no_improvement
+        Stop a PyVRP run after this many iterations without improvement.
+    first_share
+        Share of the time for the first PyVRP run (the rest goes to fleet reduction).
+    exact
+        First try the exact model of :mod:`ruralnet.busexact` (every feasible stop set, set
+        covering with HiGHS) when the school is small enough; it proves the fewest buses.
+        PyVRP takes over when the model is too large or not proven optimal in time.
+    split
+        Let the pupils of one stop ride on more than one bus (each pick-up of two or more pupils
+        is offered to PyVRP as two halves; halves on the same bus are one stop). Can save buses
+        when seats, not the ride limit, bind.
+
+    Returns
+    -------
+    BusSolution
+        Routes, unserved stops with reasons, and ``meta``: ``method`` (``exact`` or
+        ``pyvrp``: which found the plan), ``lower_bound`` (proven: the seats bound, the exact
+        model's bound for whole stops, or the split bound of
+        :func:`ruralnet.busexact.split_lower_bound`), ``optimal`` (the plan reaches it), and
+        ``exact_s`` / ``solves`` (time of the exact model, PyVRP runs).
+
+    Notes
+    -----
+    Stops that cannot be served alone within the ride limit are left out and reported.
+    """
+    started = time.perf_counter()
+    ok, unserved = _servable(problem)
+    picks = _pickups(problem, ok)
+    if not picks:
+        return BusSolution(problem, [], unserved, 0.0, {"lower_bound": 0})
+    lower = math.ceil(sum(p for _, p in picks) / problem.seats)
+    meta: dict = {"lower_bound": lower, "optimal": False, "method": "pyvrp"}
+    best, start = None, None
+    if exact:
+        best, start = _exact_first(problem, picks, ok, time_limit_s, split, meta)
+    if best is None or len(best) > meta["lower_bound"]:
+        left = time_limit_s - (time.perf_counter() - started)
+        offered, expand = _halves(picks) if split else (picks, [[k] for k in range(len(picks))])
+        if start is not None:  # PyVRP goes on from the exact model's best plan
+            start = [[j for k in route for j in expand[k]] for route in start]
+        routes, runs = _solve_pyvrp(
+            problem,
+            offered,
+            max(left, 0.2),
+            seed,
+            no_improvement,
+            first_share,
+            start,
+            meta["lower_bound"],
+        )
+        meta["solves"] = runs
+        if routes is not None and (best is None or len(routes) < len(best)):
+            best, meta["method"] = routes, "pyvrp"
+    if best is None:
+        log.warning("no better feasible bus plan found in time: one bus per pick-up")
+        best = [[pick] for pick in picks]
+    meta["optimal"] = meta["optimal"] or len(best) <= meta["lower_bound"]
+    return BusSolution(problem, best, unserved, time.perf_counter() - started, meta)
+
+
+def _exact_first(problem, picks, ok, time_limit_s: float, split: bool, meta: dict):
+    """The exact model's plan (whole stops) and the lower bound it proves, or for split
+    pick-ups the split bound; ``(routes, start)`` with ``routes`` None when it gave up."""
+    best = start = None
+    ex = _solve_exact(problem, picks, time_limit_s * 0.4)
+    if ex is not None:
+        best = [[picks[k] for k in route] for route in ex.routes]
+        start = ex.routes
+        if not split:
+            meta["lower_bound"] = max(meta["lower_bound"], ex.lower_bound)
+            meta["optimal"] = ex.optimal
+        meta["method"] = "exact"
+        meta["exact_s"] = ex.runtime_s
+    if split and (best is None or len(best) > meta["lower_bound"]):
+        bound = _split_bound(problem, ok, time_limit_s * 0.2)
+        meta["lower_bound"] = max(meta["lower_bound"], bound or 0)
+    return best, start
+
+
+def _servable(problem: BusProblem) -> tuple[np.ndarray, pd.DataFrame]:
+    """Which stops a bus can serve alone within the limit; the others with their reasons."""
+    direct = problem.time_s[1:, 0] if problem.direction == "morning" else problem.time_s[0, 1:]
+    reasons = np.full(len(problem.pupils), "", dtype=object)
+    reasons[~np.isfinite(direct)] = "no road a bus can use to the school"
+    # over the limit, also once rounded up to the solver's integer ticks
+    too_long = np.isfinite(direct) & (
+        np.ceil(np.round(direct * TICKS, 6)) > math.floor(problem.max_ride_s * TICKS)
+    )
+    reasons[too_long] = [
+        f"direct ride {d / 60:.0f} min is over the {problem.max_ride_s / 60:.0f} min limit"
+        for d in direct[too_long]
+    ]
+    ok = reasons == ""
+    unserved = pd.DataFrame(
+        {
+            "stop_id": np.asarray(problem.stop_ids, dtype=object)[~ok],
+            "pupils": problem.pupils[~ok],
+            "reason": reasons[~ok],
+        }
+    )
+    return ok, unserved
+
+
+def _pickups(problem: BusProblem, ok: np.ndarray) -> list[tuple[int, int]]:
+    """``(stop, pupils)`` pick-ups: a stop with more pupils than seats as full busloads plus
+    the rest."""
+    picks: list[tuple[int, int]] = []
+    for i in np.flatnonzero(ok):
+        left = int(problem.pupils[i])
+        while left > 0:
+            take = min(left, problem.seats)
+            picks.append((i + 1, take))
+            left -= take
+    return picks
+
+
+def _halves(
+    picks: list[tuple[int, int]],
+) -> tuple[list[tuple[int, int]], list[list[int]]]:
+    """Each pick-up of two or more pupils as two halves (split pick-ups), and the halves'
+    indices of each pick-up."""
+    out: list[tuple[int, int]] = []
+    expand = []
+    for stop, n in picks:
+        halves = [(stop, n - n // 2), (stop, n // 2)] if n >= 2 else [(stop, n)]
+        expand.append(list(range(len(out), len(out) + len(halves))))
+        out += halves
+    return out, expand
+
+
+def _towards_school(problem: BusProblem, stops: np.ndarray) -> np.ndarray:
+    """Travel times between the school (index 0) and these stops (1-based), as morning runs
+    read them: an afternoon run school -> stops is the mirror image, stops -> school on the
+    transposed times."""
+    rows = np.concatenate([[0], stops])
+    t = problem.time_s[np.ix_(rows, rows)]
+    return t.T if problem.direction == "afternoon" else t
+
+
+def _solve_exact(problem: BusProblem, picks, time_limit_s: float):
+    """Fewest buses by the exact model, routes as pick-up indices in visiting order."""
+    from .exact import fewest_buses
+
+    t = _towards_school(problem, np.array([s for s, _ in picks]))
+    pupils = np.array([p for _, p in picks])
+    res = fewest_buses(
+        t, problem.service_s(pupils), pupils, problem.seats, problem.max_ride_s, time_limit_s
+    )
+    if res is not None and problem.direction == "afternoon":
+        res.routes = [route[::-1] for route in res.routes]
+    return res
+
+
+def _split_bound(problem: BusProblem, ok: np.ndarray, time_limit_s: float) -> int | None:
+    """Lower bound on the buses with split pick-ups (see
+    :func:`ruralnet.busexact.split_lower_bound`)."""
+    from .exact import split_lower_bound
+
+    return split_lower_bound(
+        _towards_school(problem, np.flatnonzero(ok) + 1),
+        problem.stop_s,
+        problem.per_pupil_s,
+        problem.pupils[ok],
+        problem.seats,
+        problem.max_ride_s,
+        time_limit_s,
+    )
+
+
+def _merge_visits(visits: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Pick-ups at the same stop on one route are one stop, at its first visit (the later
+    visits dropped: by the triangle inequality of shortest paths no ride gets longer)."""
+    merged: dict[int, int] = {}
+    for stop, n in visits:
+        merged[stop] = merged.get(stop, 0) + n
+    return list(merged.items())
+
+
+def _solve_pyvrp(
+    problem: BusProblem,
+    picks: list[tuple[int, int]],
+    time_limit_s: float,
+    seed: int,
+    no_improvement: int | None,
+    first_share: float,
+    initial_routes: list[list[int]] | None = None,
+    lower: int = 0,
+) -> tuple[list[list[tuple[int, int]]] | None, int]:
+    """PyVRP on the pick-ups, from a feasible plan ``initial_routes`` (pick-up indices) if given;
+    ``None`` when no feasible plan was found in time."""
+    from pyvrp import IteratedLocalSearchParams, Solution, SolveParams
+    from pyvrp import solve as pyvrp_solve
+    from pyvrp.IteratedLocalSearch import IteratedLocalSearchCallbacks
+    from pyvrp.stop import MaxRuntime, MultipleCriteria, NoImprovement
+
+    data = _pyvrp_data(problem, picks)
+    lower = max(lower, math.ceil(sum(p for _, p in picks) / problem.seats))
+
+    class BoundReached(IteratedLocalSearchCallbacks):
+        """Stops the search once its best plan is feasible with no more buses than the proven
+        lower bound (a stopping criterion fed by the new-best callback)."""
+
+        def __init__(self) -> None:
+            self.done = False
+
+        def on_best(self, best) -> None:
+            self.done = self.done or (best.is_feasible() and best.num_routes() <= lower)
+
+        def __call__(self, best_cost: float) -> bool:
+            return self.done
+
+    def run(d, seconds, initial=None):
+        reached = BoundReached()
+        crit = [MaxRuntime(max(seconds, 0.05)), reached] + (
+            [NoImprovement(no_improvement)] if no_improvement else []
+        )
+        return pyvrp_solve(
+            d,
+            stop=MultipleCriteria(crit),
+            seed=seed,
+            display=False,
+            initial_solution=initial,
+            params=SolveParams(ils=IteratedLocalSearchParams(callbacks=reached)),
+        )
+
+    # first the best plan the time allows, then one bus fewer while that stays feasible
+    started = time.perf_counter()
+    # A hard school may need the whole budget to become feasible: then the search goes on from
+    # its best state.
+    initial = Solution(data, initial_routes) if initial_routes is not None else None
+    sol = run(data, time_limit_s * first_share, initial).best
+    runs = 1
+    if not sol.is_feasible():
+        left = time_limit_s - (time.perf_counter() - started)
+        sol = run(data, max(left, time_limit_s * 0.25), sol).best  # go on from where it stopped
+        runs += 1
+    if not sol.is_feasible():
+        return None, runs
+    while sol.num_routes() > lower:
+        left = time_limit_s - (time.perf_counter() - started)
+        if left <= 0.05:
+            break
+        fewer = data.replace(
+            vehicle_types=[data.vehicle_type(0).replace(num_available=sol.num_routes() - 1)]
+        )
+        attempt = run(fewer, left / 2)
+        runs += 1
+        if not attempt.best.is_feasible():
+            break
+        sol, data = attempt.best, fewer
+    routes = []
+    for route in sol.routes():
+        visits = _merge_visits([picks[a.idx] for a in route.schedule() if a.is_client()])
+        if visits:
+            routes.append(visits)
+    return routes, runs
+
+
+def _pyvrp_data(problem: BusProblem, picks: list[tuple[int, int]]):
+    """The PyVRP model of one school's run (see the module docstring)."""
+    from pyvrp import Model
+
+    m = Model()
+    depot_loc = m.add_location(0, 0, name="depot")
+    school_loc = m.add_location(1, 0, name="school")
+    locs = [m.add_location(2 + k, 0, name=str(k)) for k in range(len(picks))]
+    depot_dist = problem.depot_dist_m if problem.depot_dist_m is not None else problem.dist_m[0, 1:]
+    # A bus costs twice the longest single-stop run: fewer buses come first, while PyVRP's
+    # infeasibility penalties stay in scale (a cost of all the driving of one-bus-per-stop
+    # drowned them, and hard schools never became feasible). Fleet reduction follows.
+    stop_rows = np.array([sa for sa, _ in picks])
+    to_school = (
+        problem.dist_m[stop_rows, 0]
+        if problem.direction == "morning"
+        else problem.dist_m[0, stop_rows]
+    )
+    single = np.nan_to_num(depot_dist[stop_rows - 1]) + np.nan_to_num(to_school)
+    bus_cost = int(2 * single.max()) + 1
+    depot = m.add_depot(depot_loc, name="depot")
+    school = m.add_depot(school_loc, name="school")
+    for loc, (_, p) in zip(locs, picks, strict=True):
+        m.add_client(loc, pickup=int(p))
+    start, end = (depot, school) if problem.direction == "morning" else (school, depot)
+    m.add_vehicle_type(
+        num_available=len(picks),
+        capacity=problem.seats,
+        start_depot=start,
+        end_depot=end,
+        fixed_cost=bus_cost,
+        shift_duration=math.floor(problem.max_ride_s * TICKS),
+    )
+
+    def ticks(seconds: float) -> int:
+        return math.ceil(round(seconds * TICKS, 6))
+
+    svc_pick = problem.service_s([p for _, p in picks])
+    for a, (sa, _) in enumerate(picks):
+        if problem.direction == "morning":
+            m.add_edge(depot_loc, locs[a], distance=round(depot_dist[sa - 1]), duration=0)
+            m.add_edge(
+                locs[a],
+                school_loc,
+                distance=round(problem.dist_m[sa, 0]),
+                duration=ticks(problem.time_s[sa, 0]),
+            )
+        else:
+            m.add_edge(
+                school_loc,
+                locs[a],
+                distance=round(problem.dist_m[0, sa]),
+                duration=ticks(problem.time_s[0, sa]),
+            )
+            m.add_edge(locs[a], depot_loc, distance=round(depot_dist[sa - 1]), duration=0)
+        for b, (sb, _) in enumerate(picks):
+            if a == b:
+                continue
+            t = problem.time_s[sa, sb] if sa != sb else 0.0
+            if not np.isfinite(t):
+                continue
+            # morning: the service of the stop we arrive at; afternoon: of the stop we leave;
+            # two pick-ups at the same stop in a row are one stop (one fixed stop time)
+            extra = svc_pick[b] if problem.direction == "morning" else svc_pick[a]
+            if sa == sb:
+                extra -= problem.stop_s
+            m.add_edge(
+                locs[a], locs[b], distance=round(problem.dist_m[sa, sb]), duration=ticks(t + extra)
+            )
+    return m.data()

@@ -1,0 +1,68 @@
+"""Read the school-bus routing benchmark of Park, Tae & Kim (as published with Bertsimas,
+Delarue & Martin, PNAS 2019): instances and reference single-school route sets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..buses.routing import BusProblem
+
+#: Parameters of the reference code for these instances.
+SEATS = 66
+SPEED_FT_S = 29.333
+STOP_S = 19.0
+PER_PUPIL_S = 2.6
+
+
+def read_instance(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``Schools.txt`` and ``Stops.txt`` of an instance folder (ids as text)."""
+    folder = Path(folder)
+    schools = pd.read_csv(folder / "Schools.txt", sep="\t", dtype={"ID": str})
+    stops = pd.read_csv(folder / "Stops.txt", sep="\t", dtype={"ID": str, "EP_ID": str})
+    return schools, stops
+
+
+def school_problem(
+    school: pd.Series, stops: pd.DataFrame, max_ride_s: float = 2700.0
+) -> BusProblem:
+    """One school's morning problem: Manhattan distances (ft), 29.333 ft/s, 19 s + 2.6 s/pupil."""
+    mine = stops[stops["EP_ID"] == school["ID"]]
+    xy = np.vstack([[school["X"], school["Y"]], mine[["X_COORD", "Y_COORD"]].to_numpy(float)])
+    dist = np.abs(xy[:, None, 0] - xy[None, :, 0]) + np.abs(xy[:, None, 1] - xy[None, :, 1])
+    return BusProblem(
+        list(mine["ID"]),
+        mine["STUDENT_COUNT"].to_numpy(int),
+        dist / SPEED_FT_S,
+        dist,
+        SEATS,
+        max_ride_s,
+        STOP_S,
+        PER_PUPIL_S,
+    )
+
+
+def reference_routes(path: str | Path) -> pd.DataFrame:
+    """Reference route set: one row per route (``route, school_id, load, stops``)."""
+    lines = [line.strip() for line in Path(path).read_text().splitlines()]
+    start = lines.index("NODE_COORD_SECTION") + 1
+    rows = []
+    for line in lines[start:]:
+        parts = line.split("\t")
+        if not parts[0].isdigit():
+            break
+        if parts[0] == "0":  # the depot row
+            continue
+        n = int(parts[8])
+        rows.append(
+            {
+                "route": int(parts[0]),
+                "school_id": parts[7],
+                "load": int(parts[4]),
+                "stops": parts[10 : 10 + n],
+                "ride_s": float(parts[9]),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,427 @@
+"""The county job and the batch job, as one runner.
+
+:func:`analyse_county` runs the analysis of a loaded county (merger candidates, the plans
+compared, their buses) and returns a :class:`CountyAnalysis`; :func:`run_county` is the
+whole job for one county folder, from reading to the written report; :func:`run_counties`
+runs it for many counties, one after the other or on Dask (a local cluster or a scheduler),
+skipping counties whose inputs have not changed. The analysis modules compute, the output
+modules write; this module only calls them in order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ._version import __version__
+from .model.errors import PlanError
+
+log = logging.getLogger(__name__)
+
+FINGERPRINT = ".ruralnet-fingerprint.json"
+#: What the county job can write (``run_county(..., parts=...)``).
+PARTS = ("overview", "catchments", "report")
+
+
+@dataclass
+class CountyAnalysis:
+    """The analysis of one county: candidates, the plans compared, their buses.
+
+    Attributes
+    ----------
+    county
+        The loaded county.
+    context
+        Demand groups and travel times (:class:`~ruralnet.analysis.plans.PlanContext`).
+    candidates, options
+        Merger candidates with reasons, and the ranked receiving options behind them.
+    evaluations
+        Plan name (``current``, ``merger``, ``optimised``) -> its evaluation.
+    recommended
+        The plan the report recommends.
+    buses
+        Plan name -> its bus runs (:class:`~ruralnet.buses.county.CountyBuses`).
+    """
+
+    county: object
+    context: object
+    candidates: pd.DataFrame
+    options: pd.DataFrame
+    evaluations: dict
+    recommended: str = "merger"
+    buses: object | None = None
+    seconds: dict = field(default_factory=dict)
+
+
+def analyse_county(
+    county, optimise: bool = True, lang: str = "zh", buses: str | None = "all"
+) -> CountyAnalysis:
+    """Merger candidates, then the current, merger and (optionally) optimised plans,
+    evaluated, with buses for every rider of every plan and the cost of each.
+
+    Parameters
+    ----------
+    county
+        A loaded :class:`~ruralnet.network.county.County`.
+    optimise
+        Solve the plan model (the optimised plan, recommended); otherwise the merger plan is
+        recommended.
+    lang
+        Language of the reasons (``zh`` or ``en``).
+    buses
+        ``"all"``: route every rider of every plan; ``"receiving"``: only the riders of the
+        merger plan's receiving sites (quicker); ``None``: no routing.
+
+    Raises
+    ------
+    PlanError
+        If a plan loses or duplicates pupils, or its bus routes fail the independent check.
+    """
+    from .analysis.costs import plan_costs
+    from .analysis.mergers import merger_candidates
+    from .analysis.plans import current_plan, evaluate, merger_plan, plan_context
+    from .analysis.policy import bus_checks, with_before
+    from .analysis.siting import optimised_plan
+    from .analysis.times import county_times
+
+    seconds: dict = {}
+    started = time.perf_counter()
+    times = county_times(county)
+    ctx = plan_context(county, times)
+    candidates, options = merger_candidates(
+        ctx.sites,
+        times.site_walk,
+        times.site_bus,
+        county.settings,
+        lang=lang,
+        pupils=ctx.pupils_now,
+    )
+    seconds["context"] = round(time.perf_counter() - started, 2)
+    current = evaluate(ctx, current_plan(ctx))
+    evaluations = {
+        "current": current,
+        "merger": evaluate(ctx, merger_plan(ctx, candidates), current),
+    }
+    router = _Router(county, ctx, candidates, buses)
+    router.route("current", current)
+    if optimise:
+        plan = optimised_plan(ctx, router.riders_per_bus("current"))
+        evaluations["optimised"] = evaluate(ctx, plan, current)
+    seconds["plans"] = round(time.perf_counter() - started - seconds["context"], 2)
+    for name, ev in evaluations.items():
+        if not ev.conserved:
+            raise PlanError(
+                f"plan {name}: pupils not conserved ({ev.pupils_before} before, "
+                f"{ev.pupils_after} after, {ev.unassigned} unassigned)"
+            )
+        bus = router.route(name, ev)
+        if bus is not None:
+            rows = bus_checks(ctx, ev, bus.served(), bus.unserved)
+            ref = current.policy if name != "current" else None
+            ev.policy = pd.concat([ev.policy, with_before(rows, ref)], ignore_index=True)
+        ev.costs = plan_costs(ctx, ev, bus)
+    routed = router.routed
+    seconds["buses"] = round(time.perf_counter() - started - sum(seconds.values()), 2)
+    return CountyAnalysis(
+        county,
+        ctx,
+        candidates,
+        options,
+        evaluations,
+        recommended="optimised" if optimise else "merger",
+        buses=routed or None,
+        seconds=seconds,
+    )
+
+
+class _Router:
+    """Bus routes of the plans of one analysis (identical runs solved once), each checked
+    independently."""
+
+    def __init__(self, county, ctx, candidates, buses: str | None):
+        self.county, self.ctx, self.buses = county, ctx, buses
+        self.sites = None
+        if buses == "receiving":
+            merges = candidates["decision"].astype(str).str.startswith("merge")
+            self.sites = set(candidates.loc[merges, "receiving_site_id"])
+        self.cache: dict = {}
+        self.routed: dict = {}
+
+    def route(self, name: str, ev):
+        from .buses.county import plan_buses
+
+        if not self.buses:
+            return None
+        if name not in self.routed:
+            bus = plan_buses(self.county, self.ctx, ev.rows, sites=self.sites, cache=self.cache)
+            if bus.violations:
+                raise PlanError(
+                    f"plan {name}: bus routes failed the independent check: {bus.violations[:3]}"
+                )
+            self.routed[name] = bus
+        return self.routed[name]
+
+    def riders_per_bus(self, name: str) -> float | None:
+        """Average riders per bus of a plan's routes (None without routes)."""
+        bus = self.routed.get(name)
+        if bus is None or bus.buses_needed() == 0:
+            return None
+        return float(bus.served()["pupils"].sum()) / bus.buses_needed()
+
+
+def run_county(
+    folder,
+    out_dir,
+    *,
+    parts=("report",),
+    lang: str = "zh",
+    optimise: bool = True,
+    settings=None,
+    buses: str | None = "all",
+    basemap: str = "none",
+) -> dict:
+    """The whole job for one county folder: read, analyse, write ``parts`` into ``out_dir``.
+
+    ``parts``: ``overview`` (travel-time tables and the county map into ``out_dir``),
+    ``catchments`` (``out_dir/catchments/``), ``report`` (``out_dir/report/`` for the
+    ``demo`` layout, or ``out_dir`` itself when it is the only part).
+
+    Returns
+    -------
+    dict
+        The county's summary row.
+    """
+    from .network.county import load_county
+
+    started = time.perf_counter()
+    county = load_county(folder, settings=settings)
+    out = Path(out_dir)
+    row: dict = {"county": Path(folder).name, "name": county.name, "code": county.code}
+    if "overview" in parts:
+        from .analysis.overview import county_overview
+        from .outputs.report import write_overview
+
+        overview = county_overview(county)
+        write_overview(overview, county, out)
+        row["overview"] = overview.summary
+    if "catchments" in parts:
+        from .analysis.catchments import analyse_catchments
+        from .outputs.report import write_catchments
+
+        catchments = analyse_catchments(county)
+        write_catchments(catchments, out / "catchments")
+        row["balanced"] = bool(catchments.accounting["balanced"].all())
+    if "report" in parts:
+        from .outputs.report import write_county_report
+
+        analysis = analyse_county(county, optimise=optimise, lang=lang, buses=buses)
+        target = out / "report" if len(parts) > 1 else out
+        write_county_report(analysis, target, lang=lang, basemap=basemap)
+        row.update(summary_row(analysis))
+    row["seconds"] = round(time.perf_counter() - started, 2)
+    return row
+
+
+def summary_row(analysis: CountyAnalysis) -> dict:
+    """A county's line of the batch summary."""
+    cand = analysis.candidates
+    ev = analysis.evaluations[analysis.recommended]
+    before = analysis.evaluations["current"]
+    return {
+        "sites": len(analysis.county.sites),
+        "villages": len(analysis.county.villages),
+        "candidates": len(cand),
+        "merges": int(cand["decision"].astype(str).str.startswith("merge").sum()),
+        "kept": int((cand["decision"] == "keep").sum()),
+        "restore": int((cand["decision"] == "restore").sum()),
+        "pupils": ev.pupils_before,
+        "beyond_before": int(before.stages["beyond_limits"].sum()),
+        "beyond_after": int(ev.stages["beyond_limits"].sum()),
+        "policy_failed": int((ev.policy["status"] == "failed").sum()),
+        "buses": analysis.buses[analysis.recommended].buses_needed()
+        if analysis.buses and analysis.recommended in analysis.buses
+        else None,
+    }
+
+
+def _safe_county(folder, out_dir, options: dict, settings) -> dict:
+    """:func:`run_county` that never raises: a failure becomes the row's ``error``."""
+    folder = Path(folder)
+    started = time.perf_counter()
+    try:
+        row = run_county(folder, Path(out_dir) / folder.name, settings=settings, **options)
+        row["status"], row["error"] = "ok", ""
+    except Exception as exc:  # one county's failure must not stop the batch
+        log.error("county %s failed: %s: %s", folder, type(exc).__name__, exc)
+        log.debug("traceback", exc_info=True)
+        row = {
+            "county": folder.name,
+            "status": "error",
+            "error": f"{type(exc).__name__}: {exc}".replace("\n", " | "),
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+    return row
+
+
+def fingerprint(folder: str | Path, settings=None, options: dict | None = None) -> str:
+    """Hash of a county's inputs (file names and contents), settings, options and version."""
+    from .model.settings import Settings
+
+    h = hashlib.sha256()
+    folder = Path(folder)
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        h.update(str(path.relative_to(folder)).encode())
+        with open(path.resolve(), "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    h.update(json.dumps((settings or Settings()).to_dict(), sort_keys=True, default=str).encode())
+    h.update(json.dumps(options or {}, sort_keys=True, default=str).encode())
+    h.update(__version__.encode())
+    return h.hexdigest()
+
+
+def _done(out: Path, folder: Path, print_: str) -> dict | None:
+    """The previous summary row if the county's outputs are there and its fingerprint matches."""
+    marker = out / folder.name / FINGERPRINT
+    if not marker.exists():
+        return None
+    saved = json.loads(marker.read_text())
+    if saved.get("fingerprint") != print_ or saved.get("row", {}).get("status") != "ok":
+        return None
+    return {**saved["row"], "status": "ok", "skipped": True}
+
+
+def _task(folder: str, out_dir: str, options: dict, settings, print_: str | None) -> dict:
+    """One county, as a batch task (writes the fingerprint when it succeeded)."""
+    row = _safe_county(folder, out_dir, options, settings)
+    if row["status"] == "ok" and print_ is not None:
+        marker = Path(out_dir) / Path(folder).name / FINGERPRINT
+        marker.write_text(json.dumps({"fingerprint": print_, "row": row}, default=str))
+    return row
+
+
+SUMMARY_INTS = (
+    "sites",
+    "villages",
+    "candidates",
+    "merges",
+    "kept",
+    "restore",
+    "pupils",
+    "beyond_before",
+    "beyond_after",
+    "policy_failed",
+    "buses",
+)
+
+
+def run_counties(
+    folders,
+    out_dir: str | Path,
+    *,
+    dask: bool = False,
+    scheduler: str | None = None,
+    workers: int = 2,
+    force: bool = True,
+    settings=None,
+    lang: str = "zh",
+    optimise: bool = True,
+    buses: str | None = "all",
+    basemap: str = "none",
+    progress: bool = True,
+    summary_name: str = "summary.csv",
+) -> pd.DataFrame:
+    """The county job for each folder into ``OUT_DIR/<folder name>/``; the summary of all.
+
+    A failing county is recorded with its error and the others go on.
+
+    Parameters
+    ----------
+    dask
+        Run on Dask distributed: a local cluster of ``workers`` processes, or the cluster at
+        ``scheduler`` (``tcp://host:8786``). Otherwise one county after the other.
+    force
+        Rerun counties whose inputs, settings, options and ruralnet version have not changed
+        (``False``: skip them, reusing their summary rows).
+    summary_name
+        File name of the summary in ``out_dir``.
+    """
+    from tqdm.auto import tqdm
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    options = {"lang": lang, "optimise": optimise, "buses": buses, "basemap": basemap}
+    folders = [Path(f).resolve() for f in folders]
+    prints = {f: fingerprint(f, settings, options) for f in folders} if not force or dask else {}
+    rows, todo = [], []
+    for f in folders:
+        previous = None if force else _done(out, f, prints[f])
+        (rows.append(previous) if previous is not None else todo.append(f))
+    log.info("%d counties to run, %d unchanged", len(todo), len(rows))
+    bar = {"total": len(todo), "desc": "counties", "unit": "county", "disable": not progress}
+    if dask and todo:
+        rows += _on_dask(todo, out, options, settings, prints, scheduler, workers, bar)
+    else:
+        rows += [
+            {**_task(str(f), str(out), options, settings, prints.get(f)), "skipped": False}
+            for f in tqdm(todo, **bar)
+        ]
+    order = {f.name: i for i, f in enumerate(folders)}
+    rows.sort(key=lambda r: order.get(r["county"], len(order)))
+    return write_summary(rows, out / summary_name)
+
+
+def _on_dask(todo, out, options, settings, prints, scheduler, workers, bar) -> list[dict]:
+    from dask.distributed import Client, LocalCluster, as_completed
+    from tqdm.auto import tqdm
+
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+    client = Client(scheduler or cluster)
+    rows = []
+    try:
+        futures = {
+            client.submit(
+                _task, str(f), str(out), options, settings, prints[f], pure=False,
+                key=f"county-{f.name}-{prints[f][:8]}",
+            ): f
+            for f in todo
+        }  # fmt: skip
+        for fut in tqdm(as_completed(futures), **bar):
+            try:
+                rows.append({**fut.result(), "skipped": False})
+            except Exception as exc:  # a worker died: still one row per county
+                rows.append(
+                    {
+                        "county": futures[fut].name,
+                        "status": "error",
+                        "error": f"{type(exc).__name__}: {exc}",
+                        "skipped": False,
+                    }
+                )
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return rows
+
+
+def write_summary(rows: list[dict], path: Path) -> pd.DataFrame:
+    """The province (or batch) summary: one row per county, counts as whole numbers."""
+    from .outputs.files import write_table
+
+    summary = pd.DataFrame(rows)
+    for col in SUMMARY_INTS:
+        if col in summary:
+            summary[col] = pd.to_numeric(summary[col], errors="coerce").astype("Int64")
+    write_table(summary.drop(columns=["overview"], errors="ignore"), path)
+    return summary

@@ -1,0 +1,49 @@
+"""Kinds of school site, the grades each kind teaches by default, and the three-school flags."""
+
+from __future__ import annotations
+
+#: Every kind of school site.
+SITE_KINDS: tuple[str, ...] = (
+    "central_kindergarten",
+    "kindergarten",
+    "central_primary",
+    "village_primary",
+    "teaching_point",
+    "junior_middle",
+    "nine_year",
+    "boarding_school",
+    "special_education",
+)
+
+
+#: Grades a kind offers when the ``grades`` column is empty.
+DEFAULT_GRADES: dict[str, str] = {
+    "central_kindergarten": "K1-K3",
+    "kindergarten": "K1-K3",
+    "central_primary": "1-6",
+    "village_primary": "1-6",
+    "teaching_point": "1-4",
+    "junior_middle": "7-9",
+    "nine_year": "1-9",
+    "boarding_school": "7-9",
+    "special_education": "1-9",
+}
+
+
+#: The "three schools" flags of a township.
+THREE_SCHOOL_FLAGS: tuple[str, ...] = (
+    "is_central_kindergarten",
+    "is_central_primary",
+    "is_public_boarding",
+)
+
+
+def class_norm(kind: str, settings) -> int:
+    """Class-size norm of a site kind (建标109-2008; kindergarten 30), from the settings."""
+    return {
+        "central_kindergarten": settings.class_size_kindergarten,
+        "kindergarten": settings.class_size_kindergarten,
+        "teaching_point": settings.class_size_incomplete_primary,
+        "junior_middle": settings.class_size_junior,
+        "boarding_school": settings.class_size_junior,
+    }.get(kind, settings.class_size_primary)

@@ -1,0 +1,355 @@
+"""Chinese and English labels for reports and maps (code and identifiers stay English).
+
+Every label that states a policy number is built from the :class:`~ruralnet.model.settings.Settings`
+of the run (``班额56人及以上`` becomes ``班额60人及以上`` when ``oversized_class = 60``), so an
+override in ``county.toml`` shows in every table, chart and map.
+"""
+
+from __future__ import annotations
+
+import math
+
+LANGS = ("zh", "en")
+
+KINDS = {
+    "central_kindergarten": ("中心幼儿园", "central kindergarten"),
+    "kindergarten": ("幼儿园", "kindergarten"),
+    "central_primary": ("中心小学", "central primary"),
+    "village_primary": ("村小", "village primary"),
+    "teaching_point": ("教学点", "teaching point"),
+    "junior_middle": ("初级中学", "junior middle"),
+    "nine_year": ("九年一贯制学校", "nine-year school"),
+    "boarding_school": ("寄宿制学校", "boarding school"),
+    "special_education": ("特殊教育学校", "special education"),
+}
+
+DECISIONS = {
+    "merge_walk": ("撤并（步行可达）", "merge (walkable)"),
+    "merge_bus": ("撤并（需校车）", "merge (bus needed)"),
+    "merge_boarding": ("撤并（需寄宿）", "merge (boarding needed)"),
+    "keep": ("保留", "keep"),
+    "restore": ("建议恢复", "restore?"),
+    "stay_closed": ("维持撤并", "stay closed"),
+}
+
+#: Actions of a plan on a site (``plan_sites.csv`` ``action``).
+ACTIONS = {
+    "keep": ("保留", "keep"),
+    "close": ("撤并", "close"),
+    "reopen": ("恢复", "reopen"),
+    "stay_closed": ("维持撤并", "stay closed"),
+    "reduce_grades": ("调整年级", "fewer grades"),
+    "expand": ("扩建", "expand"),
+}
+
+STAGES = {
+    "kindergarten": ("学前", "kindergarten"),
+    "primary": ("小学", "primary"),
+    "junior": ("初中", "junior"),
+}
+
+WAYS = {
+    "walk": ("步行", "walk"),
+    "bus": ("校车", "bus"),
+    "board": ("寄宿", "board"),
+    "beyond": ("超出限值", "beyond the limits"),
+}
+
+DIRECTIONS = {"morning": ("上午", "morning"), "afternoon": ("下午", "afternoon")}
+
+STATUS = {
+    "passed": ("通过", "passed"),
+    "failed": ("未通过", "FAILED"),
+    "not_applicable": ("不适用", "not applicable"),
+}
+
+PLANS = {
+    "current": ("现状", "current"),
+    "merger": ("撤并方案", "mergers"),
+    "optimised": ("优化方案", "optimised"),
+}
+
+BOOL = {True: ("是", "yes"), False: ("否", "no")}
+
+COLUMNS = {
+    "plan": ("方案", "plan"),
+    "site_id": ("学校代码", "site id"),
+    "name": ("学校名称", "name"),
+    "kind": ("学校类型", "kind"),
+    "township_code": ("乡镇代码", "township code"),
+    "township": ("乡镇", "township"),
+    "pupils": ("学生数", "pupils"),
+    "decision": ("建议", "decision"),
+    "receiving_site_id": ("接收学校代码", "receiving site id"),
+    "receiving_name": ("接收学校", "receiving site"),
+    "minutes_bus": ("校车时间（分钟）", "minutes by bus"),
+    "minutes_walk": ("步行时间（分钟）", "minutes on foot"),
+    "minutes": ("时间（分钟）", "minutes"),
+    "reason": ("理由", "reason"),
+    "spare_places": ("接收后余位", "spare places after"),
+    "class_size_after": ("调整后平均班额", "class size after"),
+    "rule": ("规则代码", "rule code"),
+    "rule_label": ("规则", "rule"),
+    "status": ("结果", "result"),
+    "detail": ("说明", "detail"),
+    "before_plan": ("调整前", "before the plan"),
+    "pupils_before": ("调整前学生数", "pupils before"),
+    "pupils_after": ("调整后学生数", "pupils after"),
+    "classes": ("班级数", "classes"),
+    "capacity": ("学位数", "places"),
+    "capacity_use": ("学位使用率", "capacity use"),
+    "open": ("保留", "open"),
+    "boarders": ("寄宿生", "boarders"),
+    "boarding_beds": ("寄宿床位", "beds"),
+    "stage": ("学段", "stage"),
+    "way": ("上学方式", "way to school"),
+    "village_id": ("村代码", "village id"),
+    "village": ("村", "village"),
+    "grades_before": ("调整前年级", "grades before"),
+    "grades_after": ("调整后年级", "grades after"),
+    "places_added": ("新增学位", "places added"),
+    "classes_added": ("新增班级（教室）", "classes added"),
+    "beds_added": ("新增床位", "beds added"),
+    "beds_shortfall": ("床位缺口", "beds short"),
+    "bus_riders": ("乘车学生", "bus riders"),
+    "justification": ("保留理由", "why kept"),
+    "action": ("调整", "action"),
+    "direction": ("方向", "direction"),
+    "route": ("线路", "route"),
+    "seq": ("站序", "stop no."),
+    "stop": ("站点代码", "stop id"),
+    "stop_name": ("站点", "stop"),
+    "seats": ("座位", "seats"),
+    "buses": ("校车数", "buses"),
+    "bus_km": ("行驶里程（公里）", "bus-km"),
+    "longest_ride_min": ("最长乘车（分钟）", "longest ride (min)"),
+    "unserved_pupils": ("无法接送学生", "pupils not served"),
+    "fewest_buses_proven": ("已证明车辆最少", "fewest buses proven"),
+    "item": ("项目", "item"),
+    "quantity": ("数量", "quantity"),
+    "unit_cost": ("单价（元/年）", "unit cost (yuan/year)"),
+    "cost": ("费用（元/年）", "cost (yuan/year)"),
+    "count": ("数量", "count"),
+    "sites_open": ("在办学校", "open sites"),
+    "pupils_moved": ("调整学校的学生", "pupils moved"),
+    "walking": ("步行学生", "walking"),
+    "beyond_limits": ("超出限值的学生", "beyond the limits"),
+    "pupil_minutes": ("每日上学时间合计（人·分钟）", "pupil-minutes a day"),
+    "policy_failed": ("未通过的政策检查", "policy checks failed"),
+    "riders": ("乘车学生", "riders"),
+    "level": ("层级", "level"),
+    "limit_min": ("乘车限值（分钟）", "ride limit (min)"),
+    "run": ("线路类别", "run"),
+    "unit": ("单位", "unit"),
+    "item_label": ("项目", "item"),
+    "site": ("学校", "school"),
+    "origin_type": ("来源", "from"),
+    "unassigned": ("未安排", "unassigned"),
+    "mean_minutes": ("平均时间（分钟）", "mean minutes"),
+    "p95_minutes": ("95%分位时间（分钟）", "95th pct minutes"),
+}
+
+#: Bus runs: kindergarten, young pupils, the others.
+RUNS = {
+    "K": ("幼儿园", "kindergarten"),
+    "Y": ("低年级", "young pupils"),
+    "O": ("其他年级", "other grades"),
+}
+
+#: Units of the cost items.
+UNITS = {
+    "site": ("所", "site"),
+    "classroom": ("间", "classroom"),
+    "place": ("个", "place"),
+    "bed": ("张", "bed"),
+    "pupil": ("人", "pupil"),
+    "pupil-hour": ("人·小时", "pupil-hour"),
+    "bus": ("辆", "bus"),
+    "driver": ("人", "driver"),
+    "km": ("公里", "km"),
+}
+
+ORIGINS = {"village": ("村", "village"), "site": ("学校所在地", "school site")}
+
+
+def label(table: dict, key, lang: str) -> str:
+    """The label of ``key`` in ``lang``; unknown keys come back unchanged."""
+    if key not in table:
+        return str(key)
+    return table[key][0 if lang == "zh" else 1]
+
+
+def young_grades(settings) -> str:
+    """The grades that do not board, as text (``1-3`` with the default boarding grade 4)."""
+    top = settings.boarding_min_grade - 1
+    return "1" if top == 1 else f"1-{top}"
+
+
+def short_grades(settings) -> str:
+    """The grades with the shorter ride limit, as text (``1-3`` by default)."""
+    top = settings.young_max_grade
+    return "1" if top == 1 else f"1-{top}"
+
+
+def rule_label(rule: str, lang: str, settings) -> str:
+    """The label of a policy rule (:mod:`ruralnet.analysis.policy`), numbers from settings."""
+    s = settings
+    zh, en = {
+        "public_boarding_school": (
+            "乡镇至少一所公办寄宿制学校",
+            "a public boarding school in every township",
+        ),
+        "central_kindergarten": (
+            "乡镇至少一所中心幼儿园",
+            "a central kindergarten in every township",
+        ),
+        "central_primary": ("乡镇保留中心小学", "a central primary in every township"),
+        "small_sites": (
+            f"无{s.small_site_pupils}人以下教学点、村小（确需保留的除外）",
+            f"no teaching point or village primary under {s.small_site_pupils} pupils unless justified",
+        ),
+        "class_size": (
+            f"无班额{s.oversized_class}人及以上大班额",
+            f"no class of {s.oversized_class} or more",
+        ),
+        "places": ("学位充足（学生数不超过学位数）", "enough places (pupils within the places)"),
+        "boarding_beds": ("寄宿生均有床位", "a bed for every boarder"),
+        "within_limits": (
+            f"步行不超过{s.max_walk_minutes:g}分钟、乘车不超过{s.max_ride_minutes:g}分钟"
+            f"（幼儿园和{short_grades(s)}年级不超过{s.young_ride_minutes:g}分钟），"
+            f"否则寄宿（{young_grades(s)}年级不寄宿）",
+            f"walk within {s.max_walk_minutes:g} min, ride within {s.max_ride_minutes:g} min "
+            f"(kindergarten and grades {short_grades(s)}: {s.young_ride_minutes:g} min), "
+            f"else board (grades {young_grades(s)} do not board)",
+        ),
+        "bus_seats": ("每名乘车学生均有校车座位", "a bus seat for every rider"),
+        "pupils_accounted": ("每名学生均有安排或列明", "every pupil assigned once or listed"),
+        "special_education": (
+            f"{s.special_education_population / 10_000:g}万人以上县设特殊教育学校",
+            f"special-education school in counties of {s.special_education_population:,}+",
+        ),
+    }.get(rule, (rule, rule))
+    return zh if lang == "zh" else en
+
+
+# --------------------------------------------------------------------------------------
+# numbers as officials read them
+
+
+def minutes_text(value: float, lang: str) -> str:
+    """Whole minutes, or "unreachable"."""
+    if value is None or not math.isfinite(value):
+        return "无法到达" if lang == "zh" else "unreachable"
+    return f"{value:.0f}分钟" if lang == "zh" else f"{value:.0f} min"
+
+
+def spare_text(spare: float, lang: str) -> str:
+    """Spare places after a merger."""
+    if spare is None or not math.isfinite(spare):
+        return "学位数未知" if lang == "zh" else "spare places unknown"
+    return f"余{spare:.0f}个学位" if lang == "zh" else f"{spare:.0f} spare places"
+
+
+_REASONS = {
+    "merge_walk": ("步行{walk}可到{name}；{spare}", "{walk} on foot to {name}; {spare}"),
+    "merge_bus": (
+        "步行{walk}超过{max_walk}分钟；乘校车{bus}可到{name}；{spare}",
+        "walking {walk} exceeds {max_walk} min; {bus} by school bus to {name}; {spare}",
+    ),
+    "merge_boarding": (
+        "步行和校车均超限；可在{name}寄宿（床位{beds}）",
+        "beyond walking and bus limits; can board at {name} ({beds} beds)",
+    ),
+    "too_remote_young": (
+        "{young}年级不寄宿；最近的接收学校{name}步行{walk}、校车{bus}，均超过限值（步行{max_walk}、乘车{max_ride}分钟）",
+        "grades {young} do not board; nearest receiving site {name} is {walk} on foot and {bus} by bus, beyond the limits ({max_walk} / {max_ride} min)",
+    ),
+    "too_remote": (
+        "最近的接收学校{name}步行{walk}、校车{bus}，均超过限值，且无寄宿床位",
+        "nearest receiving site {name} is {walk} on foot and {bus} by bus, beyond the limits, and has no boarding beds",
+    ),
+    "no_bus_road": (
+        "步行超过{max_walk}分钟，且没有校车可通行的道路",
+        "beyond {max_walk} min on foot and no road a school bus can use",
+    ),
+    "no_spare": (
+        "限值内的接收学校均无足够余位，或合并后将出现{oversized}人及以上大班额",
+        "receiving sites within the limits lack spare places, or would have classes of {oversized}+",
+    ),
+    "no_receiver": ("没有开设{grades}年级的接收学校", "no open site teaches grades {grades}"),
+    "restore": (
+        "已撤并；学生现需步行{walk}或乘车{bus}到{name}，超过限值，建议评估恢复",
+        "closed; its pupils now need {walk} on foot or {bus} by bus to {name}, beyond the limits: consider restoring",
+    ),
+    "stay_closed": (
+        "已撤并；学生可在限值内到达{name}（步行{walk}、乘车{bus}）",
+        "closed; its pupils reach {name} within the limits ({walk} on foot, {bus} by bus)",
+    ),
+}
+
+
+def merger_reason(code: str, params: dict, settings, lang: str) -> str:
+    """The reason of a merger decision, with its numbers and the limits of the settings."""
+    zh, en = _REASONS[code]
+    values = {
+        "max_walk": f"{settings.max_walk_minutes:g}",
+        "max_ride": f"{settings.max_ride_minutes:g}",
+        "oversized": settings.oversized_class,
+        "young": young_grades(settings),
+        "name": params.get("name", ""),
+        "grades": params.get("grades", ""),
+        "walk": minutes_text(params.get("walk", math.nan), lang),
+        "bus": minutes_text(params.get("bus", math.nan), lang),
+        "beds": f"{params.get('beds', 0):.0f}",
+        "spare": spare_text(params.get("spare", math.nan), lang),
+    }
+    return (zh if lang == "zh" else en).format(**values)
+
+
+# --------------------------------------------------------------------------------------
+# report sentences
+
+TEXT = {
+    "title": ("{county}中小学校布局调整报告", "{county}: school network report"),
+    "summary": ("概要", "Summary"),
+    "sites_open": ("在办学校", "open sites"),
+    "small_sites": ("{small}人以下村小/教学点", "small sites (< {small} pupils)"),
+    "merges": ("建议撤并", "proposed mergers"),
+    "keeps": ("建议保留", "kept"),
+    "restore": ("建议恢复", "restoration candidates"),
+    "pupils": ("在校生", "pupils"),
+    "beyond": ("超出限值的学生", "pupils beyond the limits"),
+    "boarders": ("寄宿生", "boarders"),
+    "riders": ("乘车学生", "bus riders"),
+    "policy": ("政策检查", "Policy checks"),
+    "policy_failed": ("未通过的政策检查", "policy checks failed"),
+    "plans": ("方案比较", "Plans compared"),
+    "plan": ("方案", "plan"),
+    "times_chart": ("上学时间分布（调整前后）", "Travel time to school, before and after"),
+    "capacity_chart": ("学位使用率（调整后）", "Capacity use after the plan"),
+    "candidates": ("撤并候选学校", "Merger candidates"),
+    "township": ("乡镇", "Township"),
+    "map": ("地图", "Map"),
+    "minutes": ("分钟", "minutes"),
+    "mean": ("平均", "mean"),
+    "p95": ("95%分位", "95th pct"),
+    "open_sites": ("保留学校数", "open sites"),
+    "buses": ("所需校车", "buses needed"),
+    "buses_later": ("未规划校车线路", "bus routes not planned"),
+    "bus_runs": ("校车线路", "Bus runs"),
+    "costs": ("年度费用（元）", "Annual costs (yuan)"),
+    "costs_note": (
+        "单价为示意值（见 ruralnet 设置说明），请在 county.toml 的 [settings] 中按本县实际设定。",
+        "Unit costs are illustrative defaults (see the ruralnet settings); set the county's own in "
+        "the [settings] of county.toml.",
+    ),
+    "annual_cost": ("年度费用", "annual cost"),
+    "generated": ("由 ruralnet 生成", "made with ruralnet"),
+    "none": ("无", "none"),
+    "percent": ("%", "%"),
+}
+
+
+def text(key: str, lang: str, **kw) -> str:
+    """A report sentence in ``lang``."""
+    return TEXT[key][0 if lang == "zh" else 1].format(**kw)

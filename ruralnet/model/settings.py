@@ -1,0 +1,402 @@
+"""Every policy number and norm of ruralnet, documented with its source and validated.
+
+A :class:`Settings` object is immutable; derive a changed copy with
+:meth:`Settings.replace` or :meth:`Settings.from_dict`. Unknown keys raise
+:class:`~ruralnet.model.errors.SettingsError` with a "did you mean", so that a typo in
+``county.toml`` never passes silently; wrong types are named.
+
+Each field carries its source in its metadata (``Settings.describe()`` lists them all; the
+README's settings table is checked against it by the tests). Labels, chart lines and policy
+texts are built from these numbers, so an override in ``county.toml`` shows everywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import itertools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from .errors import SettingsError
+from .kinds import SITE_KINDS
+
+#: School-bus speed (km/h) by OSM ``highway`` class. The 校车安全管理条例 (2012) caps a school
+#: bus at 60 km/h on ordinary roads and 20 km/h on sharp bends, steep, narrow or muddy roads.
+DEFAULT_BUS_SPEEDS_KMH: Mapping[str, float] = MappingProxyType(
+    {
+        "motorway": 60.0,
+        "motorway_link": 40.0,
+        "trunk": 60.0,
+        "trunk_link": 40.0,
+        "primary": 55.0,
+        "primary_link": 40.0,
+        "secondary": 50.0,
+        "secondary_link": 35.0,
+        "tertiary": 40.0,
+        "tertiary_link": 30.0,
+        "unclassified": 30.0,
+        "residential": 25.0,
+        "living_street": 15.0,
+        "road": 25.0,
+        "service": 20.0,
+        "track": 20.0,
+        "busway": 40.0,
+    }
+)
+
+#: Share of the population in each school stage (kindergarten 3-5, primary 6-11, junior 12-14)
+#: when a village gives only its population. Defaults: one-year age shares of China's 2020
+#: census (about 1.2 % per year of age for ages 3-14); a county overrides them in county.toml.
+DEFAULT_AGE_SHARES: Mapping[str, float] = MappingProxyType(
+    {"kindergarten": 0.036, "primary": 0.074, "junior": 0.036}
+)
+
+#: How demand is counted in a run (see ``demand_basis``).
+DEMAND_BASES: tuple[str, ...] = ("enrolled", "census")
+
+
+def _s(source: str, **rules: Any) -> dict:
+    """Field metadata: the source of a default, and validation rules."""
+    return {"source": source, **rules}
+
+
+def _frozen(mapping: Mapping[str, float]) -> Mapping[str, float]:
+    return MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable number of ruralnet, with its default and source.
+
+    The source of every field is in ``dataclasses.fields(Settings)[i].metadata["source"]``
+    and in :meth:`describe`; the README's "Settings" table lists them.
+    """
+
+    # --- travel ------------------------------------------------------------------------
+    walk_speed_kmh: float = field(
+        default=4.0, metadata=_s("a primary pupil on flat road (Tobler 1993; DOMAIN.md)")
+    )
+    connector_speed_kmh: float = field(
+        default=4.0, metadata=_s("the walk from a village or site to its road node")
+    )
+    bus_speeds_kmh: Mapping[str, float] = field(
+        default_factory=lambda: DEFAULT_BUS_SPEEDS_KMH,
+        metadata=_s("by OSM highway class, capped by 校车安全管理条例 (2012)"),
+    )
+    bus_default_kmh: float = field(
+        default=25.0, metadata=_s("drivable classes missing from bus_speeds_kmh")
+    )
+    bus_max_kmh: float = field(
+        default=60.0, metadata=_s("校车安全管理条例 (2012): 60 km/h on ordinary roads")
+    )
+    bus_slow_kmh: float = field(
+        default=20.0,
+        metadata=_s("校车安全管理条例 (2012): 20 km/h on bends, slopes, narrow or muddy roads"),
+    )
+    bus_min_width_m: float = field(
+        default=3.5, metadata=_s("narrower roads are driven at bus_slow_kmh")
+    )
+    bus_steep_grade: float = field(
+        default=0.10, metadata=_s("with a DEM: steeper roads are driven at bus_slow_kmh")
+    )
+    max_walk_grade: float = field(
+        default=0.4, metadata=_s("with a DEM: walking grades clipped (a 90 m DEM exaggerates)")
+    )
+    grade_window_m: float = field(
+        default=200.0, metadata=_s("with a DEM: road grades measured over windows this long")
+    )
+    terrain: bool = field(default=True, metadata=_s("use the county's dem.tif when present"))
+    max_snap_m: float = field(default=500.0, metadata=_s("longer snaps to a road are flagged"))
+    study_area_buffer_km: float = field(
+        default=10.0, metadata=_s("sites farther outside the county boundary are errors")
+    )
+    catchment_cell_m: float = field(
+        default=100.0, metadata=_s("raster cell of catchment polygons and isochrones")
+    )
+    time_bands_minutes: tuple[float, ...] = field(
+        default=(15.0, 30.0, 45.0, 60.0),
+        metadata=_s("isochrone bands and the 'within N minutes' indicators", increasing=True),
+    )
+
+    # --- demand ------------------------------------------------------------------------
+    age_shares: Mapping[str, float] = field(
+        default_factory=lambda: DEFAULT_AGE_SHARES,
+        metadata=_s("China 2020 census, about 1.2 % of the population per year of age"),
+    )
+    demand_basis: str = field(
+        default="enrolled",
+        metadata=_s(
+            "enrolled: each site's pupils placed in the villages it serves; census: the "
+            "villages' children. One basis for every table of a run",
+            choices=DEMAND_BASES,
+        ),
+    )
+
+    # --- the way to school ---------------------------------------------------------------
+    max_walk_minutes: float = field(
+        default=30.0, metadata=_s("国办 2018 指导意见: grades 1-3 about 30 minutes one way")
+    )
+    max_ride_minutes: float = field(
+        default=45.0, metadata=_s("PNAS 2019 and azavea bus plans: 45 minutes one way")
+    )
+    boarding_min_grade: int = field(
+        default=4,
+        metadata=_s("国办 2018 指导意见: grades 1-3 do not board; grades 4-6 may", low=1, high=9),
+    )
+    young_max_grade: int = field(
+        default=3,
+        metadata=_s(
+            "国办 2018 指导意见: grades 1-3 (and kindergarten) attend near home", low=0, high=9
+        ),
+    )
+    young_ride_minutes: float = field(
+        default=30.0,
+        metadata=_s("国办 2018 指导意见: grades 1-3 one way within about 30 minutes"),
+    )
+    boarding_kinds: tuple[str, ...] = field(
+        default=("central_primary", "junior_middle", "nine_year", "boarding_school"),
+        metadata=_s(
+            "kinds of site that may add boarding beds (and any site with beds)", kinds=True
+        ),
+    )
+
+    # --- policy ------------------------------------------------------------------------
+    small_site_pupils: int = field(
+        default=20,
+        metadata=_s("清府办函〔2024〕15号: teaching points under 20 pupils merged by 2025"),
+    )
+    small_scale_pupils: int = field(
+        default=100, metadata=_s("国办 2018 指导意见: rural primaries under 100 are small-scale")
+    )
+    merger_kinds: tuple[str, ...] = field(
+        default=("teaching_point", "village_primary"),
+        metadata=_s("kinds of site screened as merger candidates", kinds=True),
+    )
+    non_receiving_kinds: tuple[str, ...] = field(
+        default=("teaching_point",),
+        metadata=_s("kinds that never receive merged pupils (incomplete sites)", kinds=True),
+    )
+    special_education_population: int = field(
+        default=200_000,
+        metadata=_s("清府办函〔2024〕15号: counties of 200,000+ people have a special school"),
+    )
+    oversized_class: int = field(
+        default=56, metadata=_s("Ministry of Education: a class of 56+ is 大班额")
+    )
+    class_size_primary: int = field(default=45, metadata=_s("建标109-2008"))
+    class_size_incomplete_primary: int = field(default=30, metadata=_s("建标109-2008"))
+    class_size_junior: int = field(default=50, metadata=_s("建标109-2008"))
+    class_size_kindergarten: int = field(
+        default=30, metadata=_s("seed plans: 9 classes = 270 places")
+    )
+    keep_sites: tuple[str, ...] = field(
+        default=(), metadata=_s("site ids the county pins open (a justification of its own)")
+    )
+    max_class_growth: float = field(
+        default=0.5,
+        metadata=_s("a site may add at most this share of its classes (new classrooms)"),
+    )
+
+    # --- costs (yuan per year; illustrative defaults, set them per county) ---------------
+    site_cost_per_year: float = field(
+        default=100_000.0,
+        metadata=_s(
+            "illustrative: upkeep of a separate site plus the minimum staff it needs beyond "
+            "the pupil-ratio posts (about one teacher post)"
+        ),
+    )
+    reopen_cost_per_year: float = field(
+        default=20_000.0, metadata=_s("illustrative: refurbishing a closed site, annualised")
+    )
+    classroom_cost_per_year: float = field(
+        default=10_000.0,
+        metadata=_s("illustrative: a 60 m² classroom at 3,000 yuan/m² over 30 years, plus upkeep"),
+    )
+    place_cost_per_year: float = field(
+        default=300.0, metadata=_s("illustrative: furniture and equipment of a new place")
+    )
+    bed_cost_per_year: float = field(
+        default=1_000.0,
+        metadata=_s("illustrative: 8 m² of dormitory at 3,000 yuan/m² over 30 years, plus upkeep"),
+    )
+    boarder_cost_per_year: float = field(
+        default=2_000.0,
+        metadata=_s("illustrative: food and supervision of a boarder (living subsidy 1,000-1,250)"),
+    )
+    bus_cost_per_year: float = field(
+        default=70_000.0,
+        metadata=_s(
+            "illustrative: a 56-seat school bus (500,000 yuan over 10 years) and insurance"
+        ),
+    )
+    driver_cost_per_year: float = field(
+        default=60_000.0, metadata=_s("illustrative: a school-bus driver's wage")
+    )
+    bus_km_cost: float = field(default=3.0, metadata=_s("illustrative: fuel and wear per bus-km"))
+    pupil_hour_value: float = field(
+        default=5.0, metadata=_s("illustrative: value of an hour of a pupil's travel time")
+    )
+    school_days: int = field(default=190, metadata=_s("a school year of 38 weeks of 5 days"))
+    school_weeks: int = field(default=38, metadata=_s("boarders travel home once a week"))
+    plan_solver_seconds: float = field(
+        default=120.0, metadata=_s("time limit of the exact plan model (HiGHS)")
+    )
+
+    # --- school buses --------------------------------------------------------------------
+    bus_seats: int = field(default=56, metadata=_s("GB 24407-2012: primary-school bus, 56"))
+    kindergarten_bus_seats: int = field(
+        default=45, metadata=_s("GB 24407-2012: kindergarten bus, 45")
+    )
+    bus_stop_seconds: float = field(default=30.0, metadata=_s("fixed time at a pick-up"))
+    bus_seconds_per_pupil: float = field(default=5.0, metadata=_s("per pupil boarding"))
+    bus_solver_seconds: float = field(
+        default=3.0, metadata=_s("route-solver time per school and run (reproducible)")
+    )
+    bus_split_stops: bool = field(
+        default=False, metadata=_s("let a village's pupils ride on more than one bus")
+    )
+
+    # --- running -----------------------------------------------------------------------
+    progress: bool = field(default=True, metadata=_s("tqdm progress bars on long loops"))
+    offline: bool = field(default=True, metadata=_s("refuse online sources (Overpass)"))
+    cache_dir: str | None = field(
+        default=None, metadata=_s("Overpass cache folder (None: the user cache)")
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "bus_speeds_kmh", _frozen(self.bus_speeds_kmh))
+        object.__setattr__(self, "age_shares", _frozen(self.age_shares))
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.type.startswith("tuple") and isinstance(value, list):
+                object.__setattr__(self, f.name, tuple(value))
+        problems = [p for f in dataclasses.fields(self) for p in _check(f, getattr(self, f.name))]
+        for name, speed in self.bus_speeds_kmh.items():
+            if not _positive(speed):
+                problems.append(f"bus_speeds_kmh[{name!r}] must be positive, got {speed!r}")
+        unknown_stages = set(self.age_shares) - set(DEFAULT_AGE_SHARES)
+        if unknown_stages:
+            problems.append(f"age_shares has unknown stages {sorted(unknown_stages)}")
+        for stage, share in self.age_shares.items():
+            if not (_number(share) and 0 <= share <= 1):
+                problems.append(f"age_shares[{stage!r}] must be within 0..1, got {share!r}")
+        if problems:
+            raise SettingsError("invalid settings:\n  - " + "\n  - ".join(problems))
+
+    @classmethod
+    def from_dict(
+        cls, values: Mapping[str, Any] | None = None, base: Settings | None = None
+    ) -> Settings:
+        """Build settings from a mapping (e.g. the ``[settings]`` table of ``county.toml``).
+
+        Parameters
+        ----------
+        values
+            Keys and values to override; mappings (``bus_speeds_kmh``, ``age_shares``) are
+            merged into the defaults rather than replacing them.
+        base
+            Settings to start from (default: the defaults).
+
+        Raises
+        ------
+        SettingsError
+            For unknown keys (with the closest known names) or invalid values, all named at
+            once.
+        """
+        base = base or cls()
+        if values is not None and not isinstance(values, Mapping):
+            raise SettingsError(
+                f"settings must be a table of name = value, got {type(values).__name__} {values!r}"
+            )
+        values = dict(values or {})
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise SettingsError(
+                "unknown setting(s): "
+                + "; ".join(_did_you_mean(k, known) for k in unknown)
+                + f". Known settings: {', '.join(sorted(known))}"
+            )
+        for key in ("bus_speeds_kmh", "age_shares"):
+            if key in values:
+                if not isinstance(values[key], Mapping):
+                    raise SettingsError(f"{key} must be a table of values, got {values[key]!r}")
+                values[key] = {**getattr(base, key), **values[key]}
+        return dataclasses.replace(base, **values)
+
+    def replace(self, **changes: Any) -> Settings:
+        """Return a copy with ``changes`` applied (validated like :meth:`from_dict`)."""
+        return Settings.from_dict(changes, base=self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dictionary of every setting (mappings copied)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["bus_speeds_kmh"] = dict(self.bus_speeds_kmh)
+        out["age_shares"] = dict(self.age_shares)
+        return out
+
+    @classmethod
+    def describe(cls) -> list[dict[str, Any]]:
+        """Every setting with its default and source (for documentation and reports)."""
+        default = cls()
+        return [
+            {"name": f.name, "default": getattr(default, f.name), "source": f.metadata["source"]}
+            for f in dataclasses.fields(cls)
+        ]
+
+    def __reduce__(self):
+        # read-only mappings do not pickle: rebuild from plain values (Dask ships settings)
+        return (_settings_from_dict, (self.to_dict(),))
+
+
+def _settings_from_dict(values: dict[str, Any]) -> Settings:
+    return Settings(**values)
+
+
+def _did_you_mean(key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    return f"{key!r} (did you mean {close[0]!r}?)" if close else repr(key)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _positive(value: Any) -> bool:
+    return _number(value) and value > 0
+
+
+def _check(f: dataclasses.Field, value: Any) -> list[str]:
+    """Problems of one field's value, by its declared type and metadata."""
+    meta, kind = f.metadata, f.type
+    if kind == "float":
+        return [] if _positive(value) else [f"{f.name} must be a positive number, got {value!r}"]
+    if kind == "int":
+        low, high = meta.get("low", 1), meta.get("high", math.inf)
+        ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+        span = f"{low}..{high:g}" if math.isfinite(high) else f">= {low}"
+        return [] if ok else [f"{f.name} must be a whole number {span}, got {value!r}"]
+    if kind == "bool":
+        return [] if isinstance(value, bool) else [f"{f.name} must be true or false, got {value!r}"]
+    if kind == "str":
+        choices = meta.get("choices")
+        if not isinstance(value, str) or (choices and value not in choices):
+            return [f"{f.name} must be one of {', '.join(choices)}, got {value!r}"]
+        return []
+    if kind == "tuple[float, ...]":
+        ok = isinstance(value, tuple) and len(value) > 0 and all(_positive(v) for v in value)
+        if ok and meta.get("increasing"):
+            ok = all(a < b for a, b in itertools.pairwise(value))
+        return [] if ok else [f"{f.name} must be increasing positive numbers, got {value!r}"]
+    if kind == "tuple[str, ...]" and not meta.get("kinds"):
+        ok = isinstance(value, tuple) and all(isinstance(v, str) for v in value)
+        return [] if ok else [f"{f.name} must be a list of texts, got {value!r}"]
+    if meta.get("kinds") and (
+        isinstance(value, str) or not isinstance(value, tuple) or not set(value) <= set(SITE_KINDS)
+    ):
+        return [f"{f.name} must be site kinds ({', '.join(SITE_KINDS)}), got {value!r}"]
+    return []

@@ -1,0 +1,224 @@
+"""Writers of tables, layers, graphs and OSM extracts; each writes atomically.
+
+With the map and report modules, the only code that writes files. Input files are never
+modified: every writer goes through :func:`ruralnet.model.atomic.atomic_path`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from ..model.atomic import atomic_path
+from ..model.coords import from_wgs84, normalise_coord_system, transform_geometry
+from ..sources.layers import PARQUET_SUFFIXES, TABLE_SUFFIXES, VECTOR_SUFFIXES
+
+log = logging.getLogger(__name__)
+
+
+def write_layer(
+    gdf: gpd.GeoDataFrame, path: str | Path, layer: str | None = None, coord_system: str = "wgs84"
+) -> Path:
+    """Write a layer atomically; the format follows the suffix.
+
+    CSV and XLSX get ``lon``/``lat`` columns of point geometries (in ``coord_system``,
+    default WGS84). Parameters as in :func:`read_layer`.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    system = normalise_coord_system(coord_system)
+    out = gdf.to_crs("EPSG:4326") if gdf.crs is not None and system != "wgs84" else gdf
+    with atomic_path(path) as tmp:
+        if suffix in TABLE_SUFFIXES:
+            table = pd.DataFrame(out.drop(columns=out.geometry.name))
+            if not out.geom_type.eq("Point").all():
+                raise ValueError("CSV/XLSX output needs point geometries")
+            x, y = from_wgs84(out.geometry.x.to_numpy(), out.geometry.y.to_numpy(), system)
+            table["lon"], table["lat"] = x, y
+            if suffix == ".csv":
+                table.to_csv(tmp, index=False, encoding="utf-8-sig" if _has_cjk(table) else "utf-8")
+            else:
+                table.to_excel(tmp, index=False, sheet_name=layer or "sheet1")
+        elif suffix in PARQUET_SUFFIXES:
+            out.to_parquet(tmp)
+        elif suffix in VECTOR_SUFFIXES:
+            if system != "wgs84":
+                out = out.copy()
+                out["geometry"] = transform_geometry(out.geometry.to_numpy(), system, inverse=True)
+            driver = VECTOR_SUFFIXES[suffix] or "ESRI Shapefile"
+            out.to_file(tmp, layer=layer or path.stem, driver=driver, engine="pyogrio")
+        else:
+            raise ValueError(f"{path}: unsupported format")
+    return path
+
+
+def write_layers(layers: Mapping[str, gpd.GeoDataFrame], path: str | Path) -> Path:
+    """Write several layers into one GeoPackage atomically (all of them or none)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        for name, gdf in layers.items():
+            gdf.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")
+    return path
+
+
+def write_table(table: pd.DataFrame, path: str | Path, sheet_name: str = "sheet1") -> Path:
+    """Write a table (CSV or XLSX) atomically; CSV with a BOM if it holds Chinese text.
+
+    Text that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@`` first) is made
+    inert in both formats (:func:`ruralnet.outputs.tables.defuse`).
+    """
+    from .tables import defused
+
+    path = Path(path)
+    if path.suffix.lower() == ".xlsx":
+        return write_workbook({sheet_name: table}, path)
+    with atomic_path(path) as tmp:
+        enc = "utf-8-sig" if _has_cjk(table) else "utf-8"
+        defused(table).to_csv(tmp, index=False, encoding=enc)
+    return path
+
+
+def write_workbook(sheets: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
+    """Write tables as the sheets of one XLSX workbook, atomically: a frozen header row,
+    columns as wide as their text (Chinese characters count double), text cells stored as
+    text (never run as formulas)."""
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    used: set[str] = set()
+    for name, table in sheets.items():
+        ws = wb.create_sheet(_sheet_name(name, used))
+        ws.append([str(c) for c in table.columns])
+        for row in table.itertuples(index=False):
+            ws.append([_cell(v) for v in row])
+        for cell in ws[1]:
+            cell.font = cell.font.copy(bold=True)
+        for row in ws.iter_rows(min_row=2):
+            for cell in row:
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"  # text, even when it starts with "="
+        ws.freeze_panes = "A2"
+        for k, col in enumerate(table.columns, start=1):
+            values = [str(col), *(str(v) for v in table[col].head(500) if _present(v))]
+            width = max(_display_width(v) for v in values)
+            ws.column_dimensions[get_column_letter(k)].width = min(60, max(6, width + 2))
+    if not wb.sheetnames:
+        wb.create_sheet("sheet1")
+    with atomic_path(path) as tmp:
+        wb.save(tmp)
+    return Path(path)
+
+
+def _present(value) -> bool:
+    return (
+        value is not None
+        and not (isinstance(value, float) and np.isnan(value))
+        and value is not pd.NA
+    )
+
+
+def _cell(value):
+    """A value openpyxl can store (numpy scalars as Python numbers, missing as empty)."""
+    if not _present(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def _display_width(text: str) -> int:
+    return sum(2 if "\u2e80" <= ch <= "\uffef" else 1 for ch in text)
+
+
+def _sheet_name(name: str, used: set[str]) -> str:
+    """A valid, unique sheet name (31 characters, none of []:*?/\\)."""
+    clean = "".join("_" if ch in "[]:*?/\\" else ch for ch in str(name))[:31] or "sheet"
+    base, k = clean, 2
+    while clean in used:
+        suffix = f" ({k})"
+        clean, k = base[: 31 - len(suffix)] + suffix, k + 1
+    used.add(clean)
+    return clean
+
+
+def _has_cjk(table: pd.DataFrame) -> bool:
+    text = " ".join(map(str, table.columns)) + " ".join(
+        str(v)
+        for col in table.select_dtypes(include=["object", "string"]).columns
+        for v in table[col].head(200)
+    )
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def extract_ways(path: str | Path, way_ids, out_path: str | Path) -> Path:
+    """Write the given ways with all their nodes to a new OSM file (.osm, .osm.bz2, .osm.pbf).
+
+    Useful to cut a mode's roads out of an extract (osmnx's ``graph_from_xml`` reads every way
+    of a file and fails on ways whose nodes are missing). Ways with a node missing from the
+    input are left out. The output is written atomically.
+    """
+    import osmium
+
+    from ..sources.osm import _check_path
+
+    path = _check_path(path)
+    wanted = set(int(w) for w in way_ids)
+    ways = []
+    nodes: set[int] = set()
+    for way in (
+        osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
+        .with_locations()
+        .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
+    ):
+        if way.id in wanted and all(n.location.valid() for n in way.nodes):
+            ways.append(
+                osmium.osm.mutable.Way(
+                    id=way.id,
+                    version=way.version,
+                    visible=True,
+                    changeset=way.changeset,
+                    timestamp=way.timestamp,
+                    uid=way.uid,
+                    user=way.user,
+                    tags=dict(way.tags),
+                    nodes=[n.ref for n in way.nodes],
+                )
+            )
+            nodes.update(n.ref for n in way.nodes)
+    out_path = Path(out_path)
+    suffix = "".join(out_path.suffixes[-2:]) if out_path.name.endswith(".bz2") else out_path.suffix
+    with atomic_path(out_path) as tmp:
+        target = tmp.with_name(tmp.name + suffix)  # osmium picks the format from the suffix
+        writer = osmium.SimpleWriter(str(target))
+        try:
+            for node in osmium.FileProcessor(str(path), osmium.osm.NODE):
+                if node.id in nodes:
+                    writer.add_node(node)
+            for way in sorted(ways, key=lambda w: w.id):
+                writer.add_way(way)
+        finally:
+            writer.close()
+        target.rename(tmp)
+    return out_path
+
+
+def write_graphml(network, path: str | Path) -> Path:
+    """Write a network's osmnx-compatible graph
+    (:meth:`ruralnet.network.build.Network.to_networkx`) as GraphML (typed attributes,
+    readable by networkx), atomically."""
+    import networkx as nx
+
+    g = network.to_networkx()
+    g.graph = {k: str(v) for k, v in g.graph.items()}
+    with atomic_path(path) as tmp:
+        nx.write_graphml(g, tmp)
+    return Path(path)

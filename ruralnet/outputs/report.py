@@ -1,0 +1,324 @@
+"""Write analysis results to files: the overview, the catchments, the county report.
+
+With :mod:`ruralnet.outputs.files` and :mod:`ruralnet.outputs.maps`, the only code that writes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..analysis.catchments import ASSIGNMENT_COLUMNS, CatchmentResult
+from ..analysis.mergers import CANDIDATE_COLUMNS
+from ..model.atomic import atomic_path
+from .files import write_layers, write_table
+
+
+def write_overview(overview, county, out_dir: str | Path) -> dict[str, Path]:
+    """Write the county overview (:func:`ruralnet.analysis.overview.county_overview`) into
+    ``out_dir``: ``od_<mode>.csv``, ``nearest_<mode>.csv``, ``snaps_<mode>.csv``,
+    ``summary.json`` and the offline county map ``map.html``."""
+    import json
+
+    from .maps import county_map, save_map
+
+    out = Path(out_dir)
+    paths = {}
+    for mode in overview.od:
+        for name, table in (
+            ("od", overview.od[mode]),
+            ("nearest", overview.nearest[mode]),
+            ("snaps", overview.snaps[mode]),
+        ):
+            paths[f"{name}_{mode}.csv"] = write_table(table, out / f"{name}_{mode}.csv")
+    with atomic_path(out / "summary.json") as tmp:
+        tmp.write_text(json.dumps(overview.summary, ensure_ascii=False, indent=2), encoding="utf-8")
+    paths["summary.json"] = out / "summary.json"
+    paths["map.html"] = save_map(county_map(county), out / "map.html", offline=True)
+    return paths
+
+
+def write_catchments(result: CatchmentResult, out_dir: str | Path) -> dict[str, Path]:
+    """Write a catchment analysis into ``out_dir``.
+
+    Files: ``catchments.gpkg`` (layers ``catchments``: ``site_id, stage, children``;
+    ``boarding``: boarding catchments; ``isochrones``), ``village_assignment.csv``
+    (``village_id, stage, children, site_id, minutes, mode, boards``; ``site_id`` empty when
+    unassigned), ``accessibility.csv`` (``township_code, stage, indicator, value``),
+    ``boarding.csv`` (beds needed vs available per boarding site) and
+    ``pupil_accounting.csv`` (children in, assigned, unassigned, in catchments, per stage).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "catchments.gpkg": write_layers(
+            {
+                "catchments": result.polygons,
+                "boarding": result.boarding,
+                "isochrones": result.isochrones,
+            },
+            out / "catchments.gpkg",
+        ),
+        "village_assignment.csv": write_table(
+            result.assignment[ASSIGNMENT_COLUMNS], out / "village_assignment.csv"
+        ),
+        "accessibility.csv": write_table(result.accessibility, out / "accessibility.csv"),
+        "boarding.csv": write_table(result.boarding.drop(columns="geometry"), out / "boarding.csv"),
+        "pupil_accounting.csv": write_table(result.accounting, out / "pupil_accounting.csv"),
+    }
+    return paths
+
+
+def write_county_report(
+    analysis,
+    out_dir: str | Path,
+    lang: str = "zh",
+    basemap: str = "none",
+    tianditu_key: str | None = None,
+) -> dict[str, Path]:
+    """Write one county's report into ``out_dir`` (see the README for the files).
+
+    Every plan (current, merger, optimised) is in ``plan_sites.csv``, ``assignment.csv``,
+    ``policy_checks.csv``, ``costs.csv`` and ``plans.csv``; the recommended plan's buses in
+    ``routes.csv``, ``bus_runs.csv``, ``bus_fleet.csv`` and ``bus_unserved.csv``; the whole in
+    ``report.html``, ``report.xlsx`` and the offline ``map.html``.
+    """
+    from .files import write_workbook
+    from .maps import county_map, save_map
+    from .report_tables import MERGER_XLSX_COLUMNS, plan_tables
+    from .tables import for_csv, translated
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cand = analysis.candidates.assign(
+        township=analysis.candidates["township_code"].map(analysis.context.township)
+    )
+    tables = plan_tables(analysis, lang)
+    paths = {
+        "merger_candidates.csv": write_table(
+            for_csv(cand[[*CANDIDATE_COLUMNS, "township", "name", "receiving_name"]]),
+            out / "merger_candidates.csv",
+        ),
+        "merger_candidates.xlsx": write_workbook(
+            {SHEETS["candidates"][lang]: translated(cand[MERGER_XLSX_COLUMNS], lang)},
+            out / "merger_candidates.xlsx",
+        ),
+    }
+    for name in ("plan_sites", "assignment", "policy_checks", "costs", "plans"):
+        paths[f"{name}.csv"] = write_table(for_csv(tables[name]), out / f"{name}.csv")
+    paths.update(_write_buses(analysis, out, lang))
+    paths["report.xlsx"] = write_workbook(
+        _workbook(analysis, tables, cand, lang), out / "report.xlsx"
+    )
+    paths["map.html"] = save_map(
+        county_map(
+            analysis.county, analysis, basemap=basemap, lang=lang, tianditu_key=tianditu_key
+        ),
+        out / "map.html",
+        offline=basemap == "none",
+    )
+    with atomic_path(out / "report.html") as tmp:
+        tmp.write_text(_html(analysis, tables, cand, lang), encoding="utf-8")
+    paths["report.html"] = out / "report.html"
+    return paths
+
+
+SHEETS = {
+    "candidates": {"zh": "撤并候选", "en": "merger candidates"},
+    "plans": {"zh": "方案比较", "en": "plans"},
+    "costs": {"zh": "年度费用", "en": "annual costs"},
+    "policy": {"zh": "政策检查", "en": "policy checks"},
+    "routes": {"zh": "校车线路", "en": "bus routes"},
+    "fleet": {"zh": "校车数量", "en": "buses"},
+}
+
+
+def _write_buses(analysis, out: Path, lang: str) -> dict[str, Path]:
+    """The recommended plan's buses: routes, runs, fleet per school and township, unserved."""
+    from ..buses.county import ROUTE_COLUMNS
+    from .report_tables import bus_fleet
+    from .tables import for_csv
+
+    buses = (analysis.buses or {}).get(analysis.recommended)
+    if buses is None:
+        return {}
+    names = analysis.context.village_names
+    routes = buses.routes.assign(stop_name=buses.routes["stop"].map(lambda v: names.get(v, v)))
+    runs = buses.schools.assign(name=buses.schools["site_id"].map(lambda v: names.get(v, v)))
+    unserved = buses.unserved.assign(
+        stop_name=buses.unserved["stop_id"].map(lambda v: names.get(v, v)),
+        name=buses.unserved["site_id"].map(lambda v: names.get(v, v)),
+    )
+    tables = {
+        "routes.csv": routes[[*ROUTE_COLUMNS, "stop_name", "seats"]],
+        "bus_runs.csv": runs,
+        "bus_fleet.csv": bus_fleet(analysis, analysis.recommended, lang),
+        "bus_unserved.csv": unserved,
+    }
+    return {name: write_table(for_csv(t), out / name) for name, t in tables.items()}
+
+
+def _workbook(analysis, tables, cand, lang) -> dict[str, pd.DataFrame]:
+    """The report workbook: plans compared, costs, policy checks, candidates, a sheet per
+    township, the buses."""
+    from .report_tables import MERGER_XLSX_COLUMNS, TOWN_SITE_COLUMNS, bus_fleet, costs_side_by_side
+    from .tables import translated
+
+    rec = analysis.recommended
+    sites, policy = tables["plan_sites"], tables["policy_checks"]
+    sheets = {
+        SHEETS["plans"][lang]: translated(tables["plans"], lang),
+        SHEETS["costs"][lang]: costs_side_by_side(tables["costs"], lang),
+        SHEETS["policy"][lang]: translated(
+            policy[policy["plan"] == rec].drop(columns=["plan", "rule"]), lang
+        ),
+        SHEETS["candidates"][lang]: translated(cand[MERGER_XLSX_COLUMNS], lang),
+    }
+    for town, part in sites[sites["plan"] == rec].groupby("township_code", sort=True):
+        sheets[analysis.context.township(town)] = translated(
+            part[["site_id", *TOWN_SITE_COLUMNS]], lang
+        )
+    buses = (analysis.buses or {}).get(rec)
+    if buses is not None and len(buses.routes):
+        sheets[SHEETS["fleet"][lang]] = translated(bus_fleet(analysis, rec, lang), lang)
+        names = analysis.context.village_names
+        routes = buses.routes.assign(stop_name=buses.routes["stop"].map(lambda v: names.get(v, v)))
+        sheets[SHEETS["routes"][lang]] = translated(routes, lang)
+    return sheets
+
+
+def _html(analysis, tables, cand, lang) -> str:
+    from datetime import date
+
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    from ..model.labels import text
+    from .charts import capacity_chart, travel_time_chart
+    from .report_tables import MERGER_XLSX_COLUMNS, TOWN_SITE_COLUMNS, bus_fleet, costs_side_by_side
+    from .tables import html_table
+
+    s = analysis.county.settings
+    rec = analysis.recommended
+    ev = analysis.evaluations[rec]
+    before = analysis.evaluations["current"]
+    policy = tables["policy_checks"]
+    sites = tables["plan_sites"]
+    check_cols = ["rule_label", "status", "detail", "before_plan"]
+    towns = []
+    for town, part in sites[sites["plan"] == rec].groupby("township_code", sort=True):
+        tc = cand[cand["township_code"].astype(str) == town]
+        here = policy[(policy["plan"] == rec) & (policy["township_code"] == town)]
+        towns.append(
+            {
+                "name": analysis.context.township(town),
+                "code": town,
+                "sites": html_table(part[TOWN_SITE_COLUMNS], lang),
+                "candidates": html_table(
+                    tc[["name", "pupils", "decision", "receiving_name", "reason"]], lang
+                )
+                if len(tc)
+                else "",
+                "policy": html_table(here[check_cols], lang),
+            }
+        )
+    env = Environment(
+        loader=PackageLoader("ruralnet.outputs", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+    )
+    keys = ("summary", "plans", "costs", "costs_note", "times_chart", "capacity_chart", "policy",
+            "candidates", "township", "map", "bus_runs")  # fmt: skip
+    county_rows = policy[(policy["plan"] == rec) & (policy["township_code"] == "ALL")]
+    fleet = bus_fleet(analysis, rec, lang)
+    return env.get_template("report.html.j2").render(
+        lang=lang,
+        title=text("title", lang, county=analysis.county.name),
+        county=analysis.county,
+        generated=f"{text('generated', lang)} · {date.today().isoformat()}",
+        cards=_cards(analysis, cand, lang),
+        t={k: text(k, lang) for k in keys},
+        plans_table=html_table(tables["plans"], lang),
+        costs_table=html_table(costs_side_by_side(tables["costs"], lang), lang),
+        times_svg=travel_time_chart(
+            before.assignment,
+            ev.assignment,
+            lang,
+            (text_plan("current", lang), text_plan(rec, lang)),
+            (s.max_walk_minutes, s.max_ride_minutes),
+        ),
+        capacity_svg=capacity_chart(ev.sites, lang),
+        policy_table=html_table(county_rows[check_cols], lang),
+        buses_table=html_table(fleet[fleet["level"] != fleet["level"].iloc[0]], lang)
+        if len(fleet)
+        else "",
+        candidates_table=html_table(
+            cand[
+                [
+                    c
+                    for c in MERGER_XLSX_COLUMNS
+                    if c not in ("spare_places", "class_size_after", "site_id")
+                ]
+            ],
+            lang,
+        ),
+        towns=towns,
+        map_file="map.html",
+    )
+
+
+def _cards(analysis, cand: pd.DataFrame, lang: str) -> list[dict]:
+    """The summary cards: current -> recommended plan."""
+    from ..model.labels import text
+
+    s = analysis.county.settings
+    ev = analysis.evaluations[analysis.recommended]
+    before = analysis.evaluations["current"]
+    buses = analysis.buses or {}
+    merges = cand["decision"].astype(str).str.startswith("merge")
+
+    def change(a, b) -> str:
+        return f"{a:,.0f} → {b:,.0f}"
+
+    def failed(e) -> int:
+        return int((e.policy["status"] == "failed").sum())
+
+    def stage(e, col) -> float:
+        return e.stages[col].sum()
+
+    cards = [
+        (text("sites_open", lang), change(before.sites["open"].sum(), ev.sites["open"].sum())),
+        (
+            text("small_sites", lang, small=s.small_site_pupils),
+            int((~cand["decision"].isin(["stay_closed", "restore"])).sum()),
+        ),
+        (text("merges", lang), int(merges.sum())),
+        (text("keeps", lang), int((cand["decision"] == "keep").sum())),
+        (text("restore", lang), int((cand["decision"] == "restore").sum())),
+        (text("pupils", lang), f"{ev.pupils_before:,}"),
+        (text("beyond", lang), change(stage(before, "beyond_limits"), stage(ev, "beyond_limits"))),
+        (text("boarders", lang), change(stage(before, "boarders"), stage(ev, "boarders"))),
+        (text("riders", lang), change(stage(before, "bus_riders"), stage(ev, "bus_riders"))),
+        (text("policy_failed", lang), change(failed(before), failed(ev))),
+    ]
+    if "current" in buses and analysis.recommended in buses:
+        cards.append(
+            (
+                text("buses", lang),
+                change(buses["current"].buses_needed(), buses[analysis.recommended].buses_needed()),
+            )
+        )
+    else:
+        cards.append((text("buses", lang), text("buses_later", lang)))
+    if before.costs is not None and ev.costs is not None:
+        unit, scale = ("万元", 1e4) if lang == "zh" else (" million yuan", 1e6)
+        a, b = before.costs["cost"].iloc[-1] / scale, ev.costs["cost"].iloc[-1] / scale
+        digits = 0 if lang == "zh" else 1
+        cards.append((text("annual_cost", lang), f"{a:,.{digits}f} → {b:,.{digits}f}{unit}"))
+    return [{"label": label, "value": value} for label, value in cards]
+
+
+def text_plan(name: str, lang: str) -> str:
+    """A plan's name in the report language."""
+    from ..model.labels import PLANS, label
+
+    return label(PLANS, name, lang)

@@ -1,0 +1,270 @@
+"""The report's tables, shaped from an analysis: every plan side by side, names beside codes,
+texts in the report's language. Nothing here writes; :mod:`ruralnet.outputs.report` does."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..analysis import rules
+from ..model import labels
+
+#: Columns of ``merger_candidates.xlsx`` and the report's candidate tables.
+MERGER_XLSX_COLUMNS = [
+    "site_id",
+    "name",
+    "township",
+    "kind",
+    "pupils",
+    "decision",
+    "receiving_name",
+    "minutes_walk",
+    "minutes_bus",
+    "spare_places",
+    "class_size_after",
+    "reason",
+]
+#: ``report/plan_sites.csv`` (the contract's columns first).
+PLAN_SITE_COLUMNS = [
+    "plan",
+    "site_id",
+    "township_code",
+    "township",
+    "name",
+    "kind",
+    "open",
+    "action",
+    "grades_before",
+    "grades_after",
+    "pupils_before",
+    "pupils_after",
+    "places_added",
+    "classes_added",
+    "beds_added",
+    "justification",
+    "capacity",
+    "classes",
+    "class_size_after",
+    "capacity_use",
+    "boarders",
+    "boarding_beds",
+    "beds_shortfall",
+    "bus_riders",
+]
+#: ``report/assignment.csv``.
+ASSIGNMENT_COLUMNS = [
+    "plan",
+    "village_id",
+    "village",
+    "origin_type",
+    "township_code",
+    "township",
+    "stage",
+    "site_id",
+    "site",
+    "way",
+    "pupils",
+    "minutes",
+]
+#: ``report/policy_checks.csv``.
+POLICY_COLUMNS = [
+    "plan",
+    "township_code",
+    "township",
+    "rule",
+    "rule_label",
+    "status",
+    "detail",
+    "before_plan",
+]
+#: A township's site table in the report.
+TOWN_SITE_COLUMNS = [
+    "name",
+    "kind",
+    "action",
+    "grades_after",
+    "pupils_before",
+    "pupils_after",
+    "places_added",
+    "classes_added",
+    "class_size_after",
+    "capacity_use",
+    "boarders",
+    "beds_added",
+    "bus_riders",
+    "justification",
+]
+COST_ITEMS = {
+    "sites": ("村小、教学点办学点", "village primaries and teaching points open"),
+    "reopened": ("恢复办学点", "sites reopened"),
+    "classrooms": ("新增教室", "classrooms added"),
+    "places": ("新增学位", "places added"),
+    "beds": ("新增床位", "beds added"),
+    "boarders": ("寄宿生生活", "boarders' living"),
+    "pupil_travel": ("学生上学时间（折价）", "pupils' travel time (valued)"),
+    "buses": ("校车", "buses"),
+    "drivers": ("校车驾驶员", "bus drivers"),
+    "bus_km": ("校车里程", "bus-km"),
+    "total": ("合计", "total"),
+}
+
+
+def site_actions(ctx, ev) -> np.ndarray:
+    """What a plan does to each site: keep, close, reopen, stay closed, fewer grades,
+    expand (classes added)."""
+    s = ev.sites
+    was, now = ctx.open_now, s["open"].to_numpy()
+    fewer = now & was & (s["grades_after"] != s["grades_before"]).to_numpy()
+    grow = now & (s["classes_added"].to_numpy() > 0)
+    return np.select(
+        [was & ~now, ~was & now, ~was & ~now, fewer, grow],
+        ["close", "reopen", "stay_closed", "reduce_grades", "expand"],
+        "keep",
+    )
+
+
+def plan_tables(analysis, lang: str) -> dict[str, pd.DataFrame]:
+    """The contract tables of every plan, one row per plan and item (``plan_sites``,
+    ``assignment``, ``policy_checks``), plus ``costs`` and ``plans`` (side by side)."""
+    ctx = analysis.context
+    names = ctx.village_names
+    sites, assignment, policy, costs = [], [], [], []
+    for name, ev in analysis.evaluations.items():
+        s = ev.sites.assign(
+            plan=name, action=site_actions(ctx, ev), justification=ev.sites[f"justification_{lang}"]
+        )
+        sites.append(s[PLAN_SITE_COLUMNS])
+        a = ev.assignment.assign(
+            plan=name,
+            village=ev.assignment["village_id"].map(lambda v: names.get(v, v)),
+            township=ev.assignment["township_code"].map(ctx.township),
+            site=ev.assignment["site_id"].map(lambda v: names.get(v, "") if pd.notna(v) else ""),
+        )
+        assignment.append(a[ASSIGNMENT_COLUMNS])
+        policy.append(policy_for(ev.policy.assign(plan=name), lang, ctx.settings))
+        if ev.costs is not None:
+            costs.append(ev.costs.assign(plan=name))
+    return {
+        "plan_sites": pd.concat(sites, ignore_index=True),
+        "assignment": pd.concat(assignment, ignore_index=True),
+        "policy_checks": pd.concat(policy, ignore_index=True),
+        "costs": _costs(costs, lang),
+        "plans": plans_compared(analysis),
+    }
+
+
+def policy_for(table: pd.DataFrame, lang: str, settings) -> pd.DataFrame:
+    """Policy checks in the report language: the rule's label and the detail in ``lang``."""
+    out = table.assign(
+        rule_label=table["rule"].map(lambda r: labels.rule_label(r, lang, settings)),
+        detail=table["detail_zh" if lang == "zh" else "detail_en"],
+    )
+    return out[[c for c in POLICY_COLUMNS if c in out.columns]]
+
+
+def _costs(parts: list[pd.DataFrame], lang: str) -> pd.DataFrame:
+    if not parts:
+        return pd.DataFrame(columns=["plan", "item", "item_label", "quantity", "unit_cost", "cost"])
+    out = pd.concat(parts, ignore_index=True)
+    out["item_label"] = out["item"].map(lambda i: labels.label(COST_ITEMS, i, lang))
+    return out[["plan", "item", "item_label", "quantity", "unit", "unit_cost", "cost"]]
+
+
+def costs_side_by_side(costs: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Annual cost per item (rows) and plan (columns), in the report language."""
+    if costs.empty:
+        return pd.DataFrame()
+    wide = costs.pivot_table(index="item", columns="plan", values="cost", sort=False)
+    order = [i for i in COST_ITEMS if i in wide.index]
+    plans = [p for p in labels.PLANS if p in wide.columns]
+    wide = wide.loc[order, plans].round(0).astype("Int64")
+    wide.index = [labels.label(COST_ITEMS, i, lang) for i in wide.index]
+    wide.columns = [labels.label(labels.PLANS, p, lang) for p in wide.columns]
+    return wide.rename_axis(labels.label(labels.COLUMNS, "item", lang)).reset_index()
+
+
+def plans_compared(analysis) -> pd.DataFrame:
+    """Plans side by side: one row per plan with sites, pupils moved, additions, ways to
+    school, buses, bus-km, pupil minutes, cost and failed policy checks."""
+    rows = []
+    current = analysis.evaluations["current"]
+    for name, ev in analysis.evaluations.items():
+        st = ev.stages
+        buses = (analysis.buses or {}).get(name)
+        daily = ev.rows["way"].isin([rules.WALK, rules.BUS])
+        rows.append(
+            {
+                "plan": name,
+                "sites_open": int(ev.sites["open"].sum()),
+                "pupils": ev.pupils_before,
+                "pupils_moved": pupils_moved(analysis.context, current.plan, ev.plan),
+                "places_added": ev.sites["places_added"].sum(),
+                "classes_added": ev.sites["classes_added"].sum(),
+                "beds_added": ev.sites["beds_added"].sum(),
+                "walking": st["walking"].sum(),
+                "bus_riders": st["bus_riders"].sum(),
+                "boarders": st["boarders"].sum(),
+                "beyond_limits": st["beyond_limits"].sum(),
+                "pupil_minutes": float(
+                    (ev.rows["pupils"] * ev.rows["minutes"].fillna(0))[daily].sum()
+                ),
+                "buses": buses.buses_needed() if buses is not None else None,
+                "bus_km": buses.bus_km() if buses is not None else None,
+                "cost": float(ev.costs["cost"].iloc[-1]) if ev.costs is not None else None,
+                "policy_failed": int((ev.policy["status"] == "failed").sum()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def pupils_moved(ctx, before, after) -> int:
+    """Pupils a plan places away from the site they attend now."""
+    cur = ctx.groups["current"].to_numpy()
+    stay = np.where(cur >= 0, after.flows[np.arange(len(cur)), np.maximum(cur, 0)], 0)
+    return round(float(ctx.groups["pupils"].sum() - stay.sum() - after.unassigned.sum()))
+
+
+def bus_fleet(analysis, name: str, lang: str) -> pd.DataFrame:
+    """Buses of a plan per school, township and county (each school its own buses):
+    ``level, township_code, township, site_id, name, buses, riders, bus_km``."""
+    buses = (analysis.buses or {}).get(name)
+    ctx = analysis.context
+    columns = ["level", "township_code", "township", "site_id", "name", "buses", "riders", "bus_km"]
+    if buses is None or buses.schools.empty:
+        return pd.DataFrame(columns=columns)
+    fleet = buses.fleet().groupby("site_id", as_index=False)["buses"].sum()
+    runs = buses.schools[buses.schools["direction"] == "morning"].groupby("site_id")
+    km = buses.schools.groupby("site_id")["bus_km"].sum()
+    info = ctx.sites.set_index(ctx.sites["site_id"].astype(str))
+    fleet["riders"] = fleet["site_id"].map(runs["pupils"].sum())
+    fleet["bus_km"] = fleet["site_id"].map(km)
+    fleet["township_code"] = fleet["site_id"].map(info["township_code"].astype(str))
+    fleet["township"] = fleet["township_code"].map(ctx.township)
+    fleet["name"] = fleet["site_id"].map(info["name"])
+    fleet["level"] = "school"
+    towns = fleet.groupby(["township_code", "township"], as_index=False)[
+        ["buses", "riders", "bus_km"]
+    ].sum()
+    towns["level"] = "township"
+    county = pd.DataFrame(
+        [
+            {
+                "level": "county",
+                "township": ctx.name,
+                **fleet[["buses", "riders", "bus_km"]].sum().to_dict(),
+            }
+        ]
+    )
+    out = pd.concat([fleet, towns, county], ignore_index=True)
+    out["level"] = (
+        out["level"]
+        .map(
+            {
+                "school": ("学校", "school"),
+                "township": ("乡镇合计", "township"),
+                "county": ("全县合计", "county"),
+            }
+        )
+        .map(lambda v: v[0] if lang == "zh" else v[1])
+    )
+    return out[columns]

@@ -1,0 +1,300 @@
+"""The county folder: one call reads and validates everything a county brings.
+
+Convention (see the README)::
+
+    COUNTY_DIR/
+      roads.osm.pbf        road network (or roads.osm / roads.osm.bz2)      required
+      sites.gpkg           school sites (or .parquet/.geojson/.csv/.xlsx)   required*
+      villages.gpkg        villages with population / children             required
+      dem.tif              elevation (terrain-aware walking)               optional
+      population.tif       population raster                               optional
+      boundary.geojson     county boundary (study-area check)              optional
+      townships.gpkg       township polygons (township_code, name)          optional
+      county.toml          [county] name, code, coord_system; [settings] overrides
+
+\\* without ``sites.*`` the sites are read from the OSM file's schools (no pupils).
+
+:func:`read_county` reads the files into a :class:`CountyFolder` (layers validated, every
+problem of every file collected and raised once); the road networks are built on demand by
+:class:`ruralnet.network.county.County`, which is what :func:`ruralnet.load_county` returns.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import shapely
+
+from ..model.coords import COORD_SYSTEMS, normalise_coord_system
+from ..model.errors import CountyFolderError, Problem, SchemaError, SettingsError
+from ..model.schema import validate_sites, validate_villages
+from ..model.settings import Settings
+from .layers import read_layer
+from .osm import file_bbox
+
+log = logging.getLogger(__name__)
+
+ROAD_FILES = ("roads.osm.pbf", "roads.osm", "roads.osm.bz2")
+LAYER_SUFFIXES = (".gpkg", ".parquet", ".geoparquet", ".geojson", ".csv", ".xlsx")
+#: Keys of the ``[county]`` table of ``county.toml``.
+COUNTY_KEYS = ("name", "code", "coord_system", "seat_township", "note", "source")
+#: Tables of ``county.toml`` (``[generated]`` is free-form metadata of generated counties).
+TOML_TABLES = ("county", "settings", "generated")
+
+
+@dataclass
+class CountyFolder:
+    """A county folder, read and validated.
+
+    Attributes
+    ----------
+    path
+        The county folder.
+    name, code
+        From ``county.toml`` (default: the folder name, empty code).
+    settings
+        Defaults with the folder's ``[settings]`` overrides.
+    sites, villages
+        Validated layers in EPSG:4326.
+    roads_path, dem_path, population_path
+        Files of the folder (the rasters may be None).
+    boundary
+        County polygon (WGS84) if given, else None.
+    townships
+        Township polygons (``township_code``, ``name``) if given.
+    meta
+        The whole ``county.toml``.
+    """
+
+    path: Path
+    name: str
+    code: str
+    settings: Settings
+    sites: gpd.GeoDataFrame
+    villages: gpd.GeoDataFrame
+    roads_path: Path
+    dem_path: Path | None = None
+    population_path: Path | None = None
+    boundary: object | None = None
+    townships: gpd.GeoDataFrame | None = None
+    meta: dict = field(default_factory=dict)
+
+    def township_names(self) -> dict[str, str]:
+        """Township code -> name, from the townships layer (codes without a name map to
+        themselves)."""
+        names: dict[str, str] = {}
+        if self.townships is not None and {"township_code", "name"} <= set(self.townships):
+            for code, name in zip(
+                self.townships["township_code"], self.townships["name"], strict=True
+            ):
+                names[str(code)] = str(name)
+        for code in self.sites["township_code"].astype(str).unique():
+            names.setdefault(code, code)
+        return names
+
+    def __repr__(self) -> str:
+        return (
+            f"<County {self.name} ({self.code or 'no code'}): {len(self.sites)} sites, "
+            f"{len(self.villages)} villages, roads={self.roads_path.name}>"
+        )
+
+
+def read_toml(folder: Path) -> dict[str, Any]:
+    """``county.toml`` checked: known tables and ``[county]`` keys (with a "did you mean"),
+    a valid coordinate system. Missing file: an empty dict."""
+    path = folder / "county.toml"
+    if not path.exists():
+        return {}
+    try:
+        meta = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise CountyFolderError(f"{path}: cannot read: {exc}") from exc
+    problems = []
+    for table in sorted(set(meta) - set(TOML_TABLES)):
+        problems.append(f"unknown table [{table}]{_suggest(table, TOML_TABLES)}")
+    for table in TOML_TABLES:
+        if table in meta and not isinstance(meta[table], dict):
+            problems.append(
+                f"{table} must be a table ([{table}] with name = value lines), got {meta[table]!r}"
+            )
+    info = meta.get("county", {})
+    if isinstance(info, dict):
+        for key in sorted(set(info) - set(COUNTY_KEYS)):
+            problems.append(f"unknown key {key!r} in [county]{_suggest(key, COUNTY_KEYS)}")
+        if "coord_system" in info:
+            try:
+                normalise_coord_system(str(info["coord_system"]))
+            except ValueError:
+                problems.append(
+                    f"[county] coord_system {info['coord_system']!r} is not one of "
+                    f"{', '.join(COORD_SYSTEMS)}"
+                )
+    if problems:
+        raise CountyFolderError(f"{path}: " + "; ".join(problems))
+    return meta
+
+
+def _suggest(key: str, known) -> str:
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(known)})"
+
+
+def _find(folder: Path, stem: str) -> Path | None:
+    """The one file ``stem.*`` of a layer; two of them is an error (which one was meant?)."""
+    found = [folder / f"{stem}{s}" for s in LAYER_SUFFIXES if (folder / f"{stem}{s}").exists()]
+    if len(found) > 1:
+        raise CountyFolderError(
+            f"{folder}: {len(found)} {stem} files ({', '.join(p.name for p in found)}); "
+            "keep one so it is clear which is meant"
+        )
+    return found[0] if found else None
+
+
+def read_county(path: str | Path, settings: Settings | None = None) -> CountyFolder:
+    """Read and validate a county folder (everything but the road networks).
+
+    Parameters
+    ----------
+    path
+        The folder (see the module docstring for its files).
+    settings
+        Base settings; the folder's ``county.toml`` ``[settings]`` table is applied on top.
+
+    Raises
+    ------
+    CountyFolderError
+        If the folder, its road file or its villages file is missing, a layer is given twice,
+        or ``county.toml`` cannot be read.
+    SettingsError
+        For unknown or invalid ``[settings]`` (named, with the closest known names).
+    SchemaError
+        If sites, villages or the boundary are invalid (problems of all layers reported
+        together, naming files, rows and columns).
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise CountyFolderError(f"county folder not found: {folder}")
+    meta = read_toml(folder)
+    info = meta.get("county", {})
+    settings = _settings(folder, meta, settings)
+    roads = _road_file(folder)
+    coord_system = str(info.get("coord_system", "wgs84"))
+    code = str(info.get("code", "")) or None
+
+    problems: list[Problem] = []
+    boundary = _boundary(folder, coord_system, problems)
+    study_area = boundary
+    if study_area is None:
+        bbox = file_bbox(roads)
+        study_area = shapely.box(*bbox) if bbox else None
+    sites = _layer(folder, "sites", coord_system, problems, roads=roads)
+    villages = _layer(folder, "villages", coord_system, problems)
+    area = {"study_area": study_area, "buffer_km": settings.study_area_buffer_km}
+    if sites is not None:
+        sites = _validated(validate_sites, sites, problems, **area, county_code=code)
+    if villages is not None:
+        villages = _validated(
+            validate_villages, villages, problems, **area, age_shares=settings.age_shares
+        )
+    if problems:
+        raise SchemaError(f"county {folder.name}", problems)
+    dem = folder / "dem.tif"
+    pop = folder / "population.tif"
+    tpath = _find(folder, "townships")
+    townships = (
+        read_layer(tpath, coord_system=coord_system).to_crs("EPSG:4326")
+        if tpath is not None
+        else None
+    )
+    return CountyFolder(
+        path=folder,
+        name=str(info.get("name", folder.name)),
+        code=str(info.get("code", "")),
+        settings=settings,
+        sites=sites,
+        villages=villages,
+        roads_path=roads,
+        dem_path=dem if dem.exists() else None,
+        population_path=pop if pop.exists() else None,
+        boundary=boundary,
+        townships=townships,
+        meta=meta,
+    )
+
+
+def _settings(folder: Path, meta: dict, base: Settings | None) -> Settings:
+    """The base settings with the folder's ``[settings]`` table on top (errors name the file)."""
+    try:
+        return Settings.from_dict(meta.get("settings", {}), base=base or Settings())
+    except SettingsError as exc:
+        raise SettingsError(f"{folder / 'county.toml'} [settings]: {exc}") from exc
+
+
+def _boundary(folder: Path, coord_system: str, problems: list[Problem]):
+    """The county polygon (WGS84) from ``boundary.*``; unreadable or empty files are problems."""
+    path = _find(folder, "boundary")
+    if path is None:
+        return None
+    try:
+        gdf = read_layer(path, coord_system=coord_system)
+    except Exception as exc:
+        problems.append(Problem(f"{path.name}: cannot read the file ({_short(exc)})", "boundary"))
+        return None
+    gdf = gdf.to_crs("EPSG:4326") if gdf.crs is not None else gdf.set_crs("EPSG:4326")
+    geoms = gdf.geometry[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+    polygons = geoms[geoms.geom_type.isin(["Polygon", "MultiPolygon"])]
+    if polygons.empty:
+        problems.append(Problem(f"{path.name}: no polygon in the file (the county boundary)"))
+        return None
+    return shapely.make_valid(shapely.union_all(polygons.to_numpy()))
+
+
+def _layer(folder: Path, stem: str, coord_system: str, problems: list[Problem], roads=None):
+    """Read ``stem.*``; a missing or unreadable file is a problem naming the file."""
+    path = _find(folder, stem)
+    if path is None:
+        if stem == "sites" and roads is not None:
+            from .osm import sites_from_osm
+
+            log.warning(
+                "%s: no sites file; reading schools from %s (no pupils)", folder, roads.name
+            )
+            return sites_from_osm(roads)
+        raise CountyFolderError(f"{folder}: no {stem} file ({stem}.gpkg or .csv/.xlsx...)")
+    try:
+        return read_layer(path, coord_system=coord_system)
+    except SchemaError as exc:
+        problems.extend(
+            Problem(f"{path.name}: {p.message}", p.column, p.rows) for p in exc.problems
+        )
+    except Exception as exc:  # GDAL / parquet / spreadsheet errors
+        problems.append(Problem(f"{path.name}: cannot read the file ({_short(exc)})"))
+    return None
+
+
+def _validated(validate, layer, problems: list[Problem], **kwargs):
+    try:
+        return validate(layer, **kwargs)
+    except SchemaError as exc:
+        problems.extend(
+            Problem(f"{exc.layer}: {p.message}", p.column, p.rows) for p in exc.problems
+        )
+        return None
+
+
+def _short(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+
+def _road_file(folder: Path) -> Path:
+    """The county's OSM road file (the first of :data:`ROAD_FILES` present)."""
+    roads = next((folder / f for f in ROAD_FILES if (folder / f).exists()), None)
+    if roads is None:
+        raise CountyFolderError(f"{folder}: no road file (one of {', '.join(ROAD_FILES)})")
+    return roads

@@ -1,0 +1,142 @@
+"""The way to school has one home: every analysis and output follows the settings it reads.
+
+An oracle writes the rules of DOMAIN.md out by hand; the county test changes the walking
+limit, the boarding grade and the class-size threshold in ``county.toml`` and checks that the
+catchments, the plans' assignments, the merger candidates, the policy checks and the report's
+labels all follow.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import ruralnet as rn
+from ruralnet.analysis import rules
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def oracle(grade, walk, bus, s) -> str:
+    walk = np.inf if not np.isfinite(walk) else walk
+    bus = np.inf if not np.isfinite(bus) else bus
+    if walk <= s.max_walk_minutes:
+        return "walk"
+    limit = (
+        min(s.young_ride_minutes, s.max_ride_minutes)
+        if grade <= s.young_max_grade
+        else s.max_ride_minutes
+    )
+    if bus <= limit:
+        return "bus"
+    if grade >= s.boarding_min_grade and (np.isfinite(walk) or np.isfinite(bus)):
+        return "board"
+    return "beyond"
+
+
+@pytest.mark.parametrize(
+    "s",
+    [
+        rn.Settings(),
+        rn.Settings(max_walk_minutes=12.0, boarding_min_grade=7, young_ride_minutes=20.0),
+        rn.Settings(young_max_grade=0, young_ride_minutes=60.0),
+    ],
+)
+def test_way_to_school_against_the_oracle(s):
+    rng = np.random.default_rng(5)
+    grade = rng.integers(-2, 10, 2000)
+    walk = np.where(rng.random(2000) < 0.1, np.nan, rng.uniform(0, 120, 2000))
+    bus = np.where(rng.random(2000) < 0.2, np.inf, rng.uniform(0, 90, 2000))
+    way, minutes = rules.way_to_school(grade, walk, bus, s)
+    expected = [oracle(g, w, b, s) for g, w, b in zip(grade, walk, bus, strict=True)]
+    assert list(way) == expected
+    assert set(way) == {"walk", "bus", "board", "beyond"}
+    np.testing.assert_allclose(minutes[way == "walk"], walk[way == "walk"])
+    np.testing.assert_allclose(minutes[way == "bus"], bus[way == "bus"])
+    unreachable = ~np.isfinite(walk) & ~np.isfinite(bus)
+    assert (way[unreachable] == "beyond").all() and np.isnan(minutes[unreachable]).all()
+
+
+def test_no_limit_is_compared_outside_the_rules_module():
+    """A search for the walk/ride comparison outside ``analysis/rules.py`` finds nothing."""
+    pattern = re.compile(
+        r"(<=?|>=?)\s*[\w.]*max_(walk|ride)_minutes|max_(walk|ride)_minutes\s*(<=?|>=?)|"
+        r"(<=?|>=?)\s*[\w.]*boarding_min_grade|boarding_min_grade\s*(<=?|>=?)"
+    )
+    hits = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for path in (ROOT / "ruralnet").rglob("*.py")
+        if path.name != "rules.py" and path.name != "settings.py"
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if pattern.search(line)
+    ]
+    assert hits == []
+
+
+@pytest.fixture(scope="module")
+def changed(tmp_path_factory):
+    """The bundled county with a 20-minute walk, boarding from grade 5, 大班额 from 60."""
+    folder = tmp_path_factory.mktemp("rules") / "county"
+    shutil.copytree(rn.datasets.bundled_county(), folder)
+    toml = folder / "county.toml"
+    toml.write_text(
+        toml.read_text(encoding="utf-8").replace(
+            "[settings]",
+            "[settings]\nmax_walk_minutes = 20.0\nboarding_min_grade = 5\noversized_class = 60",
+        ),
+        encoding="utf-8",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rn.RuralnetWarning)
+        county = rn.load_county(folder)
+    out = tmp_path_factory.mktemp("rules-out")
+    from ruralnet.outputs.report import write_catchments, write_county_report
+
+    catch = rn.analyse_catchments(county)
+    write_catchments(catch, out / "catchments")
+    analysis = rn.analyse_county(county, buses=None)
+    write_county_report(analysis, out / "report")
+    return county, catch, analysis, out
+
+
+def test_every_output_follows_the_settings(changed, county):
+    changed_county, catch, analysis, out = changed
+    s = changed_county.settings
+    assert (s.max_walk_minutes, s.boarding_min_grade, s.oversized_class) == (20.0, 5, 60)
+    # catchments and every plan: the ways re-derived from the raw times with the new limits
+    for ctx, rows in [(catch.context, catch.evaluation.rows)] + [
+        (analysis.context, ev.rows) for ev in analysis.evaluations.values()
+    ]:
+        sample = rows.sample(min(400, len(rows)), random_state=0)
+        for r in sample.itertuples():
+            w, b = ctx.walk[r.group, r.site], ctx.bus[r.group, r.site]
+            assert rules.WAYS[r.way] == oracle(r.grade, w, b, s)
+        assert not rows.loc[rows["grade"] < 5, "way"].eq(rules.BOARD).any()
+    # the written catchments and assignment agree with the limits
+    va = pd.read_csv(out / "catchments" / "village_assignment.csv")
+    assert va.loc[va["mode"] == "walk", "minutes"].max() <= 20
+    a = pd.read_csv(out / "report" / "assignment.csv")
+    assert a.loc[a["way"] == "walk", "minutes"].max() <= 20
+    # fewer walkers than with the default 30 minutes
+    default = rn.analyse_catchments(county)
+    assert va.loc[va["mode"] == "walk", "children"].sum() < (
+        default.assignment.loc[default.assignment["mode"] == "walk", "children"].sum()
+    )
+    # merger candidates: walking merges within 20 minutes, the reasons say 20
+    cand = analysis.candidates
+    assert (cand.loc[cand["decision"] == "merge_walk", "minutes_walk"] <= 20).all()
+    bus_reasons = cand.loc[cand["decision"] == "merge_bus", "reason"]
+    assert len(bus_reasons) and bus_reasons.str.contains("超过20分钟").all()
+    # labels and the report follow: 班额60人及以上, 1-4年级不寄宿, 步行不超过20分钟
+    policy = pd.read_csv(out / "report" / "policy_checks.csv")
+    labels = set(policy["rule_label"])
+    assert "无班额60人及以上大班额" in labels
+    assert any("步行不超过20分钟" in x and "1-4年级不寄宿" in x for x in labels)
+    html = (out / "report" / "report.html").read_text(encoding="utf-8")
+    assert "班额60人及以上" in html and "班额56人" not in html
