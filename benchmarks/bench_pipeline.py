@@ -43,20 +43,35 @@ def stages(county_dir: str) -> list[dict]:
     mark("walk network (with DEM)")
     county.network("bus")
     mark("bus network")
-    catch = rn.analyse_catchments(county)
-    mark("catchments, isochrones, accessibility")
-    walk, bus = rn.site_times(county)
-    candidates, _ = rn.merger_candidates(county.sites, walk, bus, county.settings)
-    mark("merger candidates")
-    analysis = rn.analyse_county(county, optimise=True, buses=None)
-    mark("plans: current, mergers, optimised (HiGHS)")
+    from ruralnet.analysis.mergers import merger_candidates
+    from ruralnet.analysis.plans import current_plan, evaluate, merger_plan, plan_context
+    from ruralnet.analysis.siting import optimised_plan
+    from ruralnet.analysis.times import county_times
     from ruralnet.buses.county import plan_buses
+    from ruralnet.jobs import analyse_county
 
-    receiving = set(
-        candidates.loc[candidates["decision"].str.startswith("merge"), "receiving_site_id"]
+    times = county_times(county)
+    ctx = plan_context(county, times)
+    mark("travel-time matrices and demand")
+    catch = rn.analyse_catchments(county, ctx=ctx)
+    mark("catchments, isochrones, accessibility")
+    candidates, _ = merger_candidates(
+        ctx.sites, times.site_walk, times.site_bus, county.settings, pupils=ctx.pupils_now
     )
-    analysis.buses = plan_buses(county, analysis.evaluations["mergers"].assignment, sites=receiving)
-    mark("bus routes (PyVRP)")
+    current = evaluate(ctx, current_plan(ctx))
+    merger = evaluate(ctx, merger_plan(ctx, candidates), current)
+    mark("merger candidates and plan")
+    cache: dict = {}
+    routed = plan_buses(county, ctx, current.rows, cache=cache)
+    mark("bus routes of today's riders")
+    load = routed.served()["pupils"].sum() / max(routed.buses_needed(), 1)
+    best = evaluate(ctx, optimised_plan(ctx, load), current)
+    mark("optimised plan (HiGHS)")
+    for ev in (merger, best):
+        plan_buses(county, ctx, ev.rows, cache=cache)
+    mark("bus routes of the merger and optimised plans")
+    analysis = analyse_county(county)  # the same again, from the run's cache of times
+    mark("the whole analysis again (times cached)")
     with tempfile.TemporaryDirectory() as tmp:
         write_county_report(analysis, tmp)
     mark("report: CSV, XLSX, HTML, offline map")
@@ -90,7 +105,7 @@ def main() -> None:
 
         t0 = time.perf_counter()
         c = rn.load_county(args.analyse_only)
-        rn.analyse_county(c, optimise=False, buses=None)
+        rn.analyse_county(c, buses=None)
         print(
             json.dumps(
                 {
@@ -134,7 +149,7 @@ def main() -> None:
         from ruralnet.demo.province import QINGYUAN_RELIEF
 
         print(
-            "\n== growth with county size (generated on real Qingyuan boundaries; merger analysis) =="
+            "\n== growth with county size (generated on real Qingyuan boundaries; plans, no buses) =="
         )
         result["scaling"] = []
         with tempfile.TemporaryDirectory() as tmp:

@@ -210,17 +210,19 @@ def run_county(
         overview = county_overview(county)
         write_overview(overview, county, out)
         row["overview"] = overview.summary
+    analysis = None
+    if "report" in parts:
+        analysis = analyse_county(county, optimise=optimise, lang=lang, buses=buses)
     if "catchments" in parts:
         from .analysis.catchments import analyse_catchments
         from .outputs.report import write_catchments
 
-        catchments = analyse_catchments(county)
+        catchments = analyse_catchments(county, ctx=analysis.context if analysis else None)
         write_catchments(catchments, out / "catchments")
         row["balanced"] = bool(catchments.accounting["balanced"].all())
-    if "report" in parts:
+    if analysis is not None:
         from .outputs.report import write_county_report
 
-        analysis = analyse_county(county, optimise=optimise, lang=lang, buses=buses)
         target = out / "report" if len(parts) > 1 else out
         write_county_report(analysis, target, lang=lang, basemap=basemap)
         row.update(summary_row(analysis))

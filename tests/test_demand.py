@@ -49,3 +49,19 @@ def test_nodata_inside_is_reported(county, tmp_path):
     assert report.raster_total == pytest.approx(134691 - lost, rel=1e-6)
     assert report.nodata_cells > 50
     assert sums.sum() == pytest.approx(report.in_zones)
+
+
+def test_grouped_largest_remainder_matches_one_group_at_a_time():
+    from ruralnet.analysis.demand import grouped_largest_remainder
+    from ruralnet.model.schema import largest_remainder
+
+    rng = np.random.default_rng(3)
+    key = np.sort(rng.integers(0, 40, 500))
+    weight = rng.integers(1, 30, 500).astype(float)
+    totals = {k: int(rng.integers(0, 200)) for k in np.unique(key)}
+    got = grouped_largest_remainder(weight, key, np.array([totals[k] for k in key]))
+    for k in np.unique(key):
+        mine = key == k
+        assert got[mine].sum() == totals[k]
+        expected = largest_remainder(weight[mine] * totals[k] / weight[mine].sum())
+        assert sorted(got[mine]) == sorted(expected)

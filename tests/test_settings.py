@@ -40,3 +40,23 @@ def test_replace_merges_tables():
 def test_age_shares_validated():
     with pytest.raises(SettingsError, match="unknown stages"):
         Settings.from_dict({"age_shares": {"senior": 0.1}})
+
+
+def test_every_setting_has_a_source_and_a_row_in_the_readme():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    for row in Settings.describe():
+        assert row["source"].strip(), row["name"]
+        assert f"| `{row['name']}` |" in readme, f"{row['name']} missing from the README's table"
+
+
+def test_typos_and_wrong_types_are_named():
+    with pytest.raises(SettingsError, match="did you mean 'max_walk_minutes'"):
+        Settings.from_dict({"max_walk_minute": 25})
+    with pytest.raises(SettingsError, match="table of name = value"):
+        Settings.from_dict("fast")
+    with pytest.raises(SettingsError) as err:
+        Settings.from_dict({"demand_basis": "pupils", "keep_sites": [1, 2], "young_max_grade": 12})
+    for name in ("demand_basis", "keep_sites", "young_max_grade"):
+        assert name in str(err.value)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..model.grades import GRADE_LEVELS, STAGE_OF_GRADE, grade_column, offer_matrix, stage_grades
-from ..model.schema import CHILD_COLUMNS, largest_remainder
+from ..model.schema import CHILD_COLUMNS
 from ..model.settings import Settings
 from . import rules
 
@@ -202,49 +202,57 @@ def _enrolled_groups(
 ) -> pd.DataFrame:
     kids = village_grade_children(villages)
     enrolled = site_grade_pupils(sites)
-    parts = []
     # villages served by each (site, grade), with their children as weights
     v, col = np.nonzero((catchment >= 0) & (kids > 0))
-    served = pd.DataFrame({"v": v, "col": col, "site": catchment[v, col], "kids": kids[v, col]})
-    by_key = dict(tuple(served.groupby(["site", "col"], sort=False)))
-    at_site = []
-    for j, c in zip(*np.nonzero(enrolled > 0), strict=True):
-        pupils = enrolled[j, c]
-        part = by_key.get((j, c))
-        if part is None:  # no village maps here: the pupils stay at the site
-            at_site.append((j, c, pupils))
-            continue
-        share = largest_remainder(part["kids"].to_numpy() * pupils / part["kids"].sum())
-        keep = share > 0
-        parts.append(
-            _frame(
-                "village",
-                part["v"].to_numpy()[keep],
-                villages["village_id"].to_numpy()[part["v"].to_numpy()[keep]],
-                villages["township_code"].to_numpy()[part["v"].to_numpy()[keep]],
-                np.full(keep.sum(), GRADE_LEVELS[c]),
-                share[keep].astype(np.int64),
-                np.full(keep.sum(), j),
-            )
+    site = catchment[v, col]
+    pupils = enrolled[site, col]
+    weight = kids[v, col].astype(float)
+    key = site * len(GRADE_LEVELS) + col
+    share = grouped_largest_remainder(weight, key, pupils)
+    keep = share > 0
+    parts = [
+        _frame(
+            "village",
+            v[keep],
+            villages["village_id"].to_numpy()[v[keep]],
+            villages["township_code"].to_numpy()[v[keep]],
+            np.asarray(GRADE_LEVELS)[col[keep]],
+            share[keep],
+            site[keep],
         )
-    if at_site:
-        j, c, p = (np.array(x) for x in zip(*at_site, strict=True))
-        parts.append(
-            _frame(
-                "site",
-                j,
-                sites["site_id"].to_numpy()[j],
-                sites["township_code"].to_numpy()[j],
-                np.asarray(GRADE_LEVELS)[c],
-                p,
-                j,
-            )
+    ]
+    # pupils of a (site, grade) no village maps to stay at the site
+    j, c = np.nonzero(enrolled > 0)
+    alone = ~np.isin(j * len(GRADE_LEVELS) + c, key)
+    j, c = j[alone], c[alone]
+    parts.append(
+        _frame(
+            "site",
+            j,
+            sites["site_id"].to_numpy()[j],
+            sites["township_code"].to_numpy()[j],
+            np.asarray(GRADE_LEVELS)[c],
+            enrolled[j, c],
+            j,
         )
-    if not parts:
-        return _frame("village", *(np.array([], dtype=np.int64),) * 6)
+    )
     groups = pd.concat(parts, ignore_index=True)
     order = np.lexsort((groups["grade"].to_numpy(), groups["current"].to_numpy()))
     return groups.iloc[order].reset_index(drop=True)
+
+
+def grouped_largest_remainder(weight: np.ndarray, key: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Whole numbers in proportion to ``weight`` within each ``key``, summing to that key's
+    ``total`` (largest-remainder rounding; ``total`` repeated on every row of its key)."""
+    weight = np.asarray(weight, dtype=float)
+    frame = pd.DataFrame({"key": key, "w": weight, "total": np.asarray(total, dtype=float)})
+    sums = frame.groupby("key")["w"].transform("sum").to_numpy()
+    quota = np.where(sums > 0, weight * frame["total"].to_numpy() / np.where(sums > 0, sums, 1), 0)
+    floor = np.floor(quota + 1e-9)
+    frame["floor"], frame["frac"] = floor, quota - floor
+    short = (frame["total"] - frame.groupby("key")["floor"].transform("sum")).round().to_numpy()
+    rank = frame.groupby("key")["frac"].rank(method="first", ascending=False).to_numpy()
+    return (floor + (rank <= short)).astype(np.int64)
 
 
 def _frame(origin_type, index, ids, towns, grade, pupils, current) -> pd.DataFrame:

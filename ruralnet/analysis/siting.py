@@ -213,6 +213,9 @@ class PlanModel:
         within = np.isin(code, rules.WITHIN) & ~((code == rules.BOARD) & ~facts.boarding[None, :])
         allowed = teaches & within & facts.receive[None, :]
         allowed[np.arange(n_groups)[has], cur[has]] |= True  # staying is always a pair
+        # free groups at a site that stays with nowhere else to go do not move: fixed
+        only_stay = has & (allowed.sum(axis=1) == 1) & ~bound_site
+        mobile &= ~only_stay
         allowed &= mobile[:, None]
         gi, sj = np.nonzero(allowed)
         if bus_metres is None:
@@ -236,7 +239,7 @@ class PlanModel:
             constraints=LinearConstraint(lp["A"], lp["lo"], lp["hi"]),
             options={
                 "time_limit": time_limit or self.ctx.settings.plan_solver_seconds,
-                "mip_rel_gap": 1e-6,
+                "mip_rel_gap": 1e-4,
                 "disp": False,
             },
         )
@@ -254,6 +257,7 @@ class PlanModel:
             "columns": int(lp["A"].shape[1]),
             "integers": int(lp["integrality"].sum()),
             "seconds": round(seconds, 2),
+            "riders_per_bus": round(self.riders_per_bus, 2),
         }
         return _plan_from(self, lp, res.x, meta)
 
@@ -425,7 +429,7 @@ class _Builder:
         fixed = _fixed_loads(m)
         class_max = s.oversized_class - 1
         by_site = dict(tuple(pairs.assign(a=np.arange(len(pairs))).groupby("site")))
-        for j in sorted(set(by_site) | set(np.flatnonzero(fixed["pupils"] > 0))):
+        for j in sorted(by_site):  # sites no mobile pupil can reach need no variables
             part = by_site.get(j, pairs.iloc[:0].assign(a=[]))
             a = part["a"].to_numpy(int)
             d = pupils[part["group"].to_numpy(int)]

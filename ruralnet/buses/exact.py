@@ -258,6 +258,11 @@ def fewest_buses(
     a = _cover_matrix(cols, n)
     if a is None:
         return None  # a pick-up no bus can serve alone: the caller reports it
+    greedy = _greedy_cover(cols, a)
+    seats_bound = math.ceil(int(np.sum(pupils)) / seats)
+    if len(greedy) <= seats_bound:  # no plan has fewer buses: proven without the solver
+        routes = [best_order([int(i) for i in c], time_s, service_s)[0] for c in greedy]
+        return ExactResult(routes, len(routes), True, len(cols), time.perf_counter() - started)
     left = max(time_limit_s - (time.perf_counter() - started), 0.1)
     res = milp(
         np.ones(len(cols)),
@@ -284,6 +289,22 @@ def fewest_buses(
     if optimal:
         lower = len(routes)
     return ExactResult(routes, lower, optimal, len(cols), time.perf_counter() - started)
+
+
+def _greedy_cover(cols: list[np.ndarray], a) -> list[np.ndarray]:
+    """A set cover, greedily (the set with the most uncovered pick-ups first; ``a`` the
+    stops x sets incidence), each pick-up kept on its first bus only."""
+    left = np.ones(a.shape[0])
+    at = a.T.tocsr()
+    out = []
+    while left.any():
+        best = cols[int(np.argmax(at @ left))]
+        mine = best[left[best] > 0]
+        if not len(mine):
+            break
+        out.append(mine)
+        left[mine] = 0
+    return out
 
 
 def split_lower_bound(
