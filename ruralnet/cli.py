@@ -199,8 +199,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return _COMMANDS[args.command](args)
-    except (RuralnetError, FileNotFoundError) as exc:
-        print(f"ruralnet {args.command}: error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"ruralnet {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (RuralnetError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        message = " | ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        print(f"ruralnet {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

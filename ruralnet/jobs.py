@@ -198,36 +198,75 @@ def run_county(
         The county's summary row.
     """
     from .network.county import load_county
+    from .outputs.files import staged_folder
 
     started = time.perf_counter()
-    county = load_county(folder, settings=settings)
     out = Path(out_dir)
+    check_outputs({Path(folder): out})  # before the analysis, not after it
+    county = load_county(folder, settings=settings)
     row: dict = {"county": Path(folder).name, "name": county.name, "code": county.code}
+    overview = analysis = catchments = None
     if "overview" in parts:
         from .analysis.overview import county_overview
-        from .outputs.report import write_overview
 
         overview = county_overview(county)
-        write_overview(overview, county, out)
         row["overview"] = overview.summary
-    analysis = None
     if "report" in parts:
         analysis = analyse_county(county, optimise=optimise, lang=lang, buses=buses)
+        row.update(summary_row(analysis))
     if "catchments" in parts:
         from .analysis.catchments import analyse_catchments
-        from .outputs.report import write_catchments
 
         catchments = analyse_catchments(county, ctx=analysis.context if analysis else None)
-        write_catchments(catchments, out / "catchments")
         row["balanced"] = bool(catchments.accounting["balanced"].all())
-    if analysis is not None:
-        from .outputs.report import write_county_report
+    from .outputs.report import write_catchments, write_county_report, write_overview
 
-        target = out / "report" if len(parts) > 1 else out
-        write_county_report(analysis, target, lang=lang, basemap=basemap)
-        row.update(summary_row(analysis))
+    with staged_folder(out) as tmp:  # the whole output appears at once, or not at all
+        if overview is not None:
+            write_overview(overview, county, tmp)
+        if catchments is not None:
+            write_catchments(catchments, tmp / "catchments")
+        if analysis is not None:
+            target = tmp / "report" if len(parts) > 1 else tmp
+            write_county_report(analysis, target, lang=lang, basemap=basemap)
     row["seconds"] = round(time.perf_counter() - started, 2)
     return row
+
+
+def check_outputs(targets: dict) -> None:
+    """Refuse output folders that would hurt: a file, a folder of other files, not writable,
+    inside or above an input folder, or one folder for two counties.
+
+    Parameters
+    ----------
+    targets
+        Input folder -> the folder its outputs go to.
+
+    Raises
+    ------
+    OutputError
+        Naming the folder and the problem, before any analysis runs.
+    """
+    from .model.errors import OutputError
+    from .outputs.files import check_replaceable
+
+    seen: dict = {}
+    inputs = [Path(f).resolve() for f in targets]
+    for folder, target in targets.items():
+        target = Path(target).resolve()
+        if target in seen:
+            raise OutputError(
+                f"{seen[target]} and {folder} would both write to {target} (two county folders "
+                "of the same name): rename one"
+            )
+        seen[target] = folder
+        for f in inputs:
+            if target == f or f in target.parents or target in f.parents:
+                raise OutputError(
+                    f"the output folder {target} is inside or above the input folder {f}: "
+                    "choose a folder outside the county folders"
+                )
+        check_replaceable(target)
 
 
 def summary_row(analysis: CountyAnalysis) -> dict:
@@ -357,9 +396,14 @@ def run_counties(
     from tqdm.auto import tqdm
 
     out = Path(out_dir)
+    folders = [Path(f).resolve() for f in folders]
+    if out.is_file():
+        from .model.errors import OutputError
+
+        raise OutputError(f"{out} is a file: give a folder for the output")
+    check_outputs({f: out / f.name for f in folders})
     out.mkdir(parents=True, exist_ok=True)
     options = {"lang": lang, "optimise": optimise, "buses": buses, "basemap": basemap}
-    folders = [Path(f).resolve() for f in folders]
     prints = {f: fingerprint(f, settings, options) for f in folders} if not force or dask else {}
     rows, todo = [], []
     for f in folders:

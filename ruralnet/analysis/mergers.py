@@ -40,6 +40,17 @@ CANDIDATE_COLUMNS = [
     "minutes_walk",
     "reason",
 ]
+#: Columns every candidate row has besides :data:`CANDIDATE_COLUMNS`.
+DETAIL_COLUMNS = [
+    "name",
+    "receiving_name",
+    "spare_places",
+    "class_size_after",
+    "boarding_needed",
+    "reason_code",
+    "reason_zh",
+    "reason_en",
+]
 _MERGE = {rules.WALK: "merge_walk", rules.BUS: "merge_bus", rules.BOARD: "merge_boarding"}
 
 
@@ -248,7 +259,7 @@ def merger_candidates(
     ]
     cand = pd.DataFrame(rows)
     if cand.empty:
-        cand = pd.DataFrame(columns=[*CANDIDATE_COLUMNS, "name", "receiving_name", "reason_code"])
+        cand = pd.DataFrame(columns=[*CANDIDATE_COLUMNS, *DETAIL_COLUMNS])
     ordered = CANDIDATE_COLUMNS + [c for c in cand.columns if c not in CANDIDATE_COLUMNS]
     cand = cand[ordered].sort_values(["township_code", "site_id"], kind="stable")
     return cand.reset_index(drop=True), opts

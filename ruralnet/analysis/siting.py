@@ -232,6 +232,11 @@ class PlanModel:
         """Solve with HiGHS; the optimised :class:`~ruralnet.analysis.plans.Plan`."""
         started = time.perf_counter()
         lp = _Builder(self).build()
+        if len(lp["c"]) == 0:  # nothing to decide: no small site, nobody who may move
+            meta = {"solver": "nothing to decide", "optimal": True, "objective": 0.0, "gap": 0.0,
+                    "rows": 0, "columns": 0, "integers": 0, "seconds": 0.0,
+                    "riders_per_bus": round(self.riders_per_bus, 2)}  # fmt: skip
+            return _plan_from(self, lp, np.zeros(0), meta)
         res = milp(
             lp["c"],
             integrality=lp["integrality"],

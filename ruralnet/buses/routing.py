@@ -77,6 +77,40 @@ class BusProblem:
     depot_dist_m: np.ndarray | None = None
     direction: str = "morning"
 
+    def __post_init__(self) -> None:
+        from ..model.errors import InputError
+
+        problems = []
+        n = len(self.stop_ids)
+        self.pupils = np.asarray(self.pupils)
+        if self.pupils.shape != (n,):
+            problems.append(f"pupils has {self.pupils.size} values for {n} stops")
+        elif n and (
+            not np.issubdtype(self.pupils.dtype, np.number)
+            or not np.isfinite(self.pupils.astype(float)).all()
+            or (self.pupils < 0).any()
+            or (self.pupils % 1 != 0).any()
+        ):
+            problems.append("pupils must be whole numbers of 0 or more")
+        for name in ("time_s", "dist_m"):
+            m = np.asarray(getattr(self, name), dtype=float)
+            if m.shape != (n + 1, n + 1):
+                problems.append(f"{name} must be {n + 1} x {n + 1} (the school and the stops)")
+            elif np.isnan(m).any() or (m < 0).any():
+                problems.append(f"{name} has NaN or negative values (use inf where there is no way)")
+        if isinstance(self.seats, bool) or not isinstance(self.seats, int | np.integer) or self.seats < 1:
+            problems.append(f"seats must be a whole number of 1 or more, got {self.seats!r}")
+        if not (np.isfinite(self.max_ride_s) and self.max_ride_s > 0):
+            problems.append(f"max_ride_s must be a positive number, got {self.max_ride_s!r}")
+        for name in ("stop_s", "per_pupil_s"):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and v >= 0):
+                problems.append(f"{name} must be 0 or more, got {v!r}")
+        if self.direction not in ("morning", "afternoon"):
+            problems.append(f"direction must be morning or afternoon, got {self.direction!r}")
+        if problems:
+            raise InputError("bus problem: " + "; ".join(problems))
+
     def service_s(self, pupils) -> np.ndarray:
         """Service time of a stop with this many pupils boarding."""
         return self.stop_s + self.per_pupil_s * np.asarray(pupils, dtype=float)

@@ -433,6 +433,8 @@ def validate_villages(
         raise SchemaError(
             layer, [Problem(f"expected a GeoDataFrame, got {type(villages).__name__}")]
         )
+    if len(villages) == 0:
+        raise SchemaError(layer, [Problem("the layer has no villages")])
     gdf = villages.copy()
     if "village_id" not in gdf.columns and "village_code" in gdf.columns:
         gdf = gdf.rename(columns={"village_code": "village_id"})

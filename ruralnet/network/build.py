@@ -264,7 +264,7 @@ class Network:
         x, y = tf.transform(self.lon, self.lat)
         return cKDTree(np.column_stack([x, y])), tf
 
-    def snap(self, points, ids=None) -> pd.DataFrame:
+    def snap(self, points, ids=None, flag: bool = True) -> pd.DataFrame:
         """Snap points to their nearest network node.
 
         Parameters
@@ -310,6 +310,8 @@ class Network:
             },
             index=index,
         )
+        if not flag:
+            return out
         far = [i for i in out.index[out["far_snap"]] if i not in self._warned]
         off = [i for i in out.index[~out["in_main_component"]] if i not in self._warned]
         if far:  # each point is flagged once per network, not on every snap

@@ -43,6 +43,8 @@ class County(CountyFolder):
         """The road network of a mode (built once, then cached)."""
         if mode not in self._networks:
             net = build_network(self.roads(), mode, self.settings)
+            if not any(m in self._networks for m in ("walk", "bus")):
+                check_cover(net, self)  # once, on the first network built
             self._networks[mode] = with_terrain(net, self.dem_path)
         return self._networks[mode]
 
@@ -77,3 +79,56 @@ def with_terrain(net: Network, dem_path: Path | None) -> Network:
     from .terrain import apply_terrain
 
     return apply_terrain(net, dem_path)
+
+
+#: Share of the sites and villages that must snap within ``max_snap_m`` of the roads.
+COVER_SHARE = 0.5
+#: A folder's points that snap this much closer after the GCJ-02 shift were read wrongly.
+GCJ_GAIN = 0.5
+
+
+def check_cover(net: Network, county) -> None:
+    """Stop when the road file does not cover the county; warn when the points sit a
+    consistent GCJ-02 offset from the roads while the folder says WGS84.
+
+    Raises
+    ------
+    NetworkError
+        When fewer than half of the sites and villages lie within ``max_snap_m`` of a road.
+    """
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+
+    from ..model.coords import transform_geometry
+    from ..model.errors import NetworkError, RuralnetWarning
+
+    points = pd.concat([county.sites.geometry, county.villages.geometry], ignore_index=True)
+    ids = np.concatenate([county.sites["site_id"].astype(str), county.villages["village_id"].astype(str)])
+    snap = net.snap(points, ids=ids)
+    near = float((snap["snap_m"] <= net.settings.max_snap_m).mean())
+    if near < COVER_SHARE:
+        west, south, east, north = (
+            float(net.lon.min()), float(net.lat.min()), float(net.lon.max()), float(net.lat.max())
+        )  # fmt: skip
+        raise NetworkError(
+            f"the OSM extract {county.roads_path.name} does not cover the county: its roads lie "
+            f"in {west:.2f}..{east:.2f} E, {south:.2f}..{north:.2f} N and only {near:.0%} of the "
+            f"sites and villages are within {net.settings.max_snap_m:g} m of a road"
+        )
+    system = str(county.meta.get("county", {}).get("coord_system", "wgs84")).lower()
+    if system in ("wgs84", "cgcs2000"):
+        import geopandas as gpd
+
+        shifted = gpd.GeoSeries(transform_geometry(points.to_numpy(), "gcj02"), crs="EPSG:4326")
+        moved = net.snap(shifted, ids=ids, flag=False)
+        before, after = float(snap["snap_m"].median()), float(moved["snap_m"].median())
+        if before > 100 and after < GCJ_GAIN * before:
+            msg = (
+                f"the sites and villages lie a consistent GCJ-02 offset from the roads (median "
+                f"snap {before:.0f} m, {after:.0f} m once converted from GCJ-02): were they "
+                f"copied from Amap? Set coord_system = \"gcj02\" in county.toml"
+            )
+            log.warning(msg)
+            warnings.warn(msg, RuralnetWarning, stacklevel=3)

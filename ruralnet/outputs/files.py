@@ -6,8 +6,12 @@ modified: every writer goes through :func:`ruralnet.model.atomic.atomic_path`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Mapping
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import geopandas as gpd
@@ -222,3 +226,59 @@ def write_graphml(network, path: str | Path) -> Path:
     with atomic_path(path) as tmp:
         nx.write_graphml(g, tmp)
     return Path(path)
+
+
+#: Marks a folder ruralnet wrote (so a later run may replace it).
+OUTPUT_MARK = ".ruralnet-output"
+
+
+@contextlib.contextmanager
+def staged_folder(target: str | Path) -> Iterator[Path]:
+    """Yield an empty folder next to ``target``; when the block completes, it replaces
+    ``target`` (an interrupted run leaves the previous ``target``, or nothing).
+
+    Raises
+    ------
+    OutputError
+        If ``target`` is a file, or a folder holding files ruralnet did not write.
+    """
+    target = Path(target)
+    check_replaceable(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{target.name}.partial-*"):  # left by a killed run
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    try:
+        yield tmp
+        (tmp / OUTPUT_MARK).write_text("written by ruralnet\n", encoding="utf-8")
+        old = None
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            os.replace(target, old / target.name)
+        os.replace(tmp, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_replaceable(target: Path) -> None:
+    """``target`` may be written: absent, an empty folder, or a folder ruralnet wrote."""
+    from ..model.errors import OutputError
+
+    if target.is_file():
+        raise OutputError(f"{target} is a file: give a folder for the output")
+    if target.is_dir() and any(target.iterdir()) and not (target / OUTPUT_MARK).exists():
+        raise OutputError(
+            f"{target} already holds files ruralnet did not write: choose an empty or new folder"
+        )
+    try:  # a real write, not a permission check: root passes those, read-only mounts fail
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".ruralnet-probe-", dir=target.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write in {target.parent} ({exc.strerror}): choose another output folder"
+        ) from exc

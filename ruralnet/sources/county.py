@@ -37,6 +37,7 @@ from ..model.schema import validate_sites, validate_villages
 from ..model.settings import Settings
 from .layers import read_layer
 from .osm import file_bbox
+from .rasters import raster_problems
 
 log = logging.getLogger(__name__)
 
@@ -202,16 +203,16 @@ def read_county(path: str | Path, settings: Settings | None = None) -> CountyFol
         villages = _validated(
             validate_villages, villages, problems, **area, age_shares=settings.age_shares
         )
+    townships = _townships(folder, coord_system, problems)
+    if sites is not None and villages is not None:
+        _across_layers(sites, villages, townships, code, problems)
+    dem, pop = folder / "dem.tif", folder / "population.tif"
+    area = study_area if study_area is not None else _extent(sites, villages)
+    for path, what in ((dem, "elevation"), (pop, "population")):
+        if path.exists():
+            problems.extend(raster_problems(path, what, area, zero_is_empty=what == "population"))
     if problems:
         raise SchemaError(f"county {folder.name}", problems)
-    dem = folder / "dem.tif"
-    pop = folder / "population.tif"
-    tpath = _find(folder, "townships")
-    townships = (
-        read_layer(tpath, coord_system=coord_system).to_crs("EPSG:4326")
-        if tpath is not None
-        else None
-    )
     return CountyFolder(
         path=folder,
         name=str(info.get("name", folder.name)),
@@ -234,6 +235,65 @@ def _settings(folder: Path, meta: dict, base: Settings | None) -> Settings:
         return Settings.from_dict(meta.get("settings", {}), base=base or Settings())
     except SettingsError as exc:
         raise SettingsError(f"{folder / 'county.toml'} [settings]: {exc}") from exc
+
+
+def _townships(folder: Path, coord_system: str, problems: list[Problem]):
+    """Township polygons (``township_code``, ``name``) from ``townships.*``, if given."""
+    path = _find(folder, "townships")
+    if path is None:
+        return None
+    try:
+        gdf = read_layer(path, coord_system=coord_system)
+    except Exception as exc:
+        problems.append(Problem(f"{path.name}: cannot read the file ({_short(exc)})"))
+        return None
+    missing = [c for c in ("township_code", "name") if c not in gdf.columns]
+    if missing:
+        problems.append(Problem(f"{path.name}: missing column(s) {missing}"))
+        return None
+    from ..model.schema import _normalise_code
+
+    gdf = gdf.to_crs("EPSG:4326") if gdf.crs is not None else gdf.set_crs("EPSG:4326")
+    gdf["township_code"] = _normalise_code(gdf["township_code"])
+    return gdf
+
+
+def _across_layers(sites, villages, townships, code: str | None, problems: list[Problem]) -> None:
+    """Problems only the layers together show: ids shared by a site and a village, township
+    codes no township list knows, villages without a single child."""
+    shared = sorted(set(sites["site_id"].astype(str)) & set(villages["village_id"].astype(str)))
+    if shared:
+        problems.append(
+            Problem("the same id is a site and a village (ids must be unique across layers)", "site_id", tuple(shared))
+        )
+    # with a township list, codes must be in it; without, start with the county's code
+    known = set(townships["township_code"].astype(str)) if townships is not None else None
+    for layer, frame, id_col in (("sites", sites, "site_id"), ("villages", villages, "village_id")):
+        towns = frame["township_code"].astype(str)
+        if known is not None:
+            bad = ~towns.isin(known)
+            reason = "township code not in townships layer"
+        elif code:
+            bad = ~towns.str.startswith(str(code))
+            reason = f"township code does not belong to county {code}"
+        else:
+            continue
+        if bad.any():
+            problems.append(
+                Problem(f"{layer}: {reason}", "township_code", tuple(frame.loc[bad, id_col].astype(str)))
+            )
+    from ..model.schema import CHILD_COLUMNS
+
+    if villages[list(CHILD_COLUMNS.values())].to_numpy(float).sum() == 0:
+        problems.append(Problem("villages: no village has any child (children and population all 0)", "population"))
+
+
+def _extent(sites, villages):
+    """The points' convex hull (WGS84), when the folder gives no boundary or OSM box."""
+    import shapely
+
+    pts = [g for layer in (sites, villages) if layer is not None for g in layer.geometry]
+    return shapely.convex_hull(shapely.MultiPoint(pts)).buffer(0.05) if pts else None
 
 
 def _boundary(folder: Path, coord_system: str, problems: list[Problem]):

@@ -220,7 +220,11 @@ def file_bbox(path: str | Path) -> tuple[float, float, float, float] | None:
     """The bounding box (west, south, east, north) in the file header, if it has one."""
     import osmium
 
-    reader = osmium.io.Reader(str(_check_path(path)), osmium.osm.osm_entity_bits.NOTHING)
+    path = _check_path(path)
+    try:
+        reader = osmium.io.Reader(str(path), osmium.osm.osm_entity_bits.NOTHING)
+    except RuntimeError as exc:
+        raise NetworkError(f"{path.name}: cannot read the OSM file ({exc})") from exc
     try:
         box = reader.header().box()
     finally:

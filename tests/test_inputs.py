@@ -1,0 +1,373 @@
+"""Broken, hostile and unusual inputs: each kind gets a clear error (one line, exit code 2,
+naming the file, row or column) or a flagged result; no input file is written, no partial
+report is left, and names cannot run code in any output.
+
+Every county here is the bundled county copied and broken one way.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+
+import ruralnet as rn
+from ruralnet.model.errors import InputError, NetworkError, RuralnetError, SchemaError
+
+DEMO = rn.datasets.bundled_county()
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    out = tmp_path / "county"
+    shutil.copytree(DEMO, out)
+    return out
+
+
+def load(folder):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rn.RuralnetWarning)
+        return rn.load_county(folder)
+
+
+def cli(*args, cwd=None, timeout=600):
+    return subprocess.run(
+        [sys.executable, "-m", "ruralnet.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+    )
+
+
+def one_line_error(res) -> str:
+    """The error line of a failed command: exit code 2, no traceback."""
+    assert res.returncode == 2, res.stderr[-2000:]
+    assert "Traceback" not in res.stderr
+    errors = [line for line in res.stderr.splitlines() if ": error: " in line]
+    assert len(errors) == 1, res.stderr
+    return errors[0]
+
+
+def edit_layer(folder: Path, layer: str, change) -> None:
+    path = folder / f"{layer}.gpkg"
+    gdf = gpd.read_file(path)
+    gdf = change(gdf)
+    path.unlink()
+    gdf.to_file(path, driver="GPKG")
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+# --------------------------------------------------------------------------------------
+# layers
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda g: g.iloc[:0], "the layer has no sites"),
+        (lambda g: g.assign(status="closed", pupils=0), "no open site"),
+        (lambda g: g.assign(pupils=0), "every open site has 0 pupils"),
+        (lambda g: g.assign(status=np.where(g.index == 3, "closed", g["status"])), "closed site lists pupils"),
+        (lambda g: g.assign(township_code=np.where(g.index == 0, "999999999", g["township_code"])), "township code"),
+        (lambda g: g.assign(pupils=np.where(g.index == 1, -5, g["pupils"])), "negative value"),
+    ],
+    ids=["empty", "all-closed", "all-zero", "closed-with-pupils", "unknown-township", "negative"],
+)
+def test_broken_sites_are_named(folder, change, message):
+    edit_layer(folder, "sites", change)
+    with pytest.raises(SchemaError, match=message):
+        load(folder)
+
+
+def test_shared_ids_and_empty_villages(folder):
+    villages = gpd.read_file(folder / "villages.gpkg")
+    edit_layer(folder, "sites", lambda g: g.assign(site_id=np.where(g.index == 0, villages["village_id"].iloc[0], g["site_id"])))
+    with pytest.raises(SchemaError, match="the same id is a site and a village"):
+        load(folder)
+    shutil.copy(DEMO / "sites.gpkg", folder / "sites.gpkg")
+    edit_layer(folder, "villages", lambda g: g.assign(children_kindergarten=0, children_primary=0, children_junior=0, population=0))
+    with pytest.raises(SchemaError, match="no village has any child"):
+        load(folder)
+    edit_layer(folder, "villages", lambda g: g.iloc[:0])
+    with pytest.raises(SchemaError, match="no villages"):
+        load(folder)
+
+
+def test_problems_of_several_files_come_together(folder):
+    edit_layer(folder, "sites", lambda g: g.assign(pupils=np.where(g.index == 1, -5, g["pupils"])))
+    (folder / "boundary.geojson").write_text("{ not json", encoding="utf-8")
+    with pytest.raises(SchemaError) as err:
+        load(folder)
+    text = str(err.value)
+    assert "negative value" in text and "boundary.geojson" in text
+
+
+def test_a_county_with_one_site_runs(folder, tmp_path):
+    keep = ["441826100-13"]
+    edit_layer(folder, "sites", lambda g: g[g["site_id"].isin(keep)])
+    out = tmp_path / "out"
+    res = cli("--no-progress", "report", folder, "--out", out, "--buses", "none")
+    assert res.returncode == 0, res.stderr[-3000:]
+    sites = pd.read_csv(out / "county" / "plan_sites.csv")
+    assert set(sites["plan"]) == {"current", "merger", "optimised"} and len(sites) == 3
+
+
+# --------------------------------------------------------------------------------------
+# rasters, roads, boundary
+
+
+def _write_raster(path: Path, data: np.ndarray, crs="EPSG:32649", bounds=(600_000, 2_700_000)):
+    from rasterio.transform import from_origin
+
+    with rasterio.open(
+        path, "w", driver="GTiff", height=data.shape[0], width=data.shape[1], count=1,
+        dtype=data.dtype, crs=crs, transform=from_origin(bounds[0], bounds[1], 100, 100), nodata=-1,
+    ) as dst:  # fmt: skip
+        dst.write(data, 1)
+
+
+def test_broken_rasters(folder):
+    with rasterio.open(folder / "dem.tif") as src:
+        data, profile = src.read(1), src.profile
+    profile.pop("crs")
+    (folder / "dem.tif").unlink()
+    with rasterio.open(folder / "dem.tif", "w", **profile) as dst:
+        dst.write(data, 1)
+    with pytest.raises(SchemaError, match="dem.tif: the elevation raster has no CRS"):
+        load(folder)
+    shutil.copy(DEMO / "dem.tif", folder / "dem.tif")
+    blob = (folder / "dem.tif").read_bytes()
+    (folder / "dem.tif").write_bytes(blob[: len(blob) // 2])  # cut short
+    with pytest.raises(SchemaError, match="dem.tif: cannot read the elevation raster"):
+        load(folder)
+    shutil.copy(DEMO / "dem.tif", folder / "dem.tif")
+    _write_raster(folder / "dem.tif", np.full((20, 20), 300, "int16"), bounds=(100_000, 1_000_000))
+    with pytest.raises(SchemaError, match="covers none of the county"):
+        load(folder)
+    shutil.copy(DEMO / "dem.tif", folder / "dem.tif")
+    with rasterio.open(folder / "population.tif") as src:
+        zeros, profile = np.zeros_like(src.read(1)), src.profile
+    (folder / "population.tif").unlink()
+    with rasterio.open(folder / "population.tif", "w", **profile) as dst:
+        dst.write(zeros, 1)
+    with pytest.raises(SchemaError, match="every cell of the population raster is 0"):
+        load(folder)
+    with rasterio.open(folder / "population.tif", "r+") as dst:
+        dst.write(np.full_like(zeros, profile["nodata"]), 1)
+    with pytest.raises(SchemaError, match="every cell of the population raster is nodata"):
+        load(folder)
+
+
+def test_roads_of_another_country(folder, andorra_pbf):
+    (folder / "roads.osm").unlink()
+    shutil.copy(andorra_pbf, folder / "roads.osm.pbf")
+    county = load(folder)
+    with pytest.raises(NetworkError, match="does not cover the county"):
+        county.network("bus")
+    res = cli("--no-progress", "demo", folder, "--out", folder.parent / "out")
+    assert "does not cover the county" in one_line_error(res)
+
+
+def test_unreadable_road_file_and_boundary(folder):
+    (folder / "roads.osm").write_text("garbage", encoding="utf-8")
+    with pytest.raises(RuralnetError, match="roads.osm"):
+        load(folder).network("walk")
+    shutil.copy(DEMO / "roads.osm", folder / "roads.osm")
+    (folder / "boundary.geojson").write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
+    with pytest.raises(SchemaError, match="boundary.geojson: no polygon"):
+        load(folder)
+
+
+# --------------------------------------------------------------------------------------
+# county.toml and duplicate files
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('settings = "fast"\n', "settings must be a table"),
+        ("[setings]\nmax_walk_minutes = 20\n", "unknown table \\[setings\\] \\(did you mean 'settings'"),
+        ('[county]\ncoord_sytem = "gcj02"\n', "unknown key 'coord_sytem' in \\[county\\] \\(did you mean 'coord_system'"),
+        ('[county]\ncoord_system = "mars-grid"\n', "coord_system 'mars-grid' is not one of"),
+        ('[settings]\nmax_walk_minutes = "thirty"\n', "max_walk_minutes must be a positive number"),
+        ("[settings]\nmax_walk_minute = 25\n", "did you mean 'max_walk_minutes'"),
+    ],
+    ids=["settings-text", "table-typo", "key-typo", "coord-system", "wrong-type", "setting-typo"],
+)
+def test_county_toml_mistakes_are_named(folder, text, message):
+    (folder / "county.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(RuralnetError, match=message):
+        load(folder)
+
+
+def test_two_sites_files(folder):
+    gpd.read_file(folder / "sites.gpkg").to_file(folder / "sites.geojson", driver="GeoJSON")
+    with pytest.raises(RuralnetError, match="2 sites files"):
+        load(folder)
+
+
+def test_gcj02_layers_read_as_wgs84_are_flagged(folder):
+    from ruralnet.model.coords import transform_geometry
+
+    for layer in ("sites", "villages"):
+        edit_layer(
+            folder,
+            layer,
+            lambda g: g.set_geometry(gpd.GeoSeries(transform_geometry(g.geometry.to_numpy(), "gcj02", inverse=True), crs=g.crs)),
+        )
+    county = load(folder)
+    with pytest.warns(rn.RuralnetWarning, match="GCJ-02"):
+        county.network("walk")
+    toml = folder / "county.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace('coord_system = "wgs84"', 'coord_system = "gcj02"'), encoding="utf-8")
+    fixed = load(folder)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", rn.RuralnetWarning)
+        fixed.network("walk")  # no warning once the folder says GCJ-02
+    original = load(DEMO)
+    d = fixed.sites.to_crs(32649).distance(original.sites.to_crs(32649))
+    assert d.max() < 1.0, "converted back to within a metre"
+
+
+# --------------------------------------------------------------------------------------
+# outputs
+
+
+def test_output_folders_that_would_hurt(folder, tmp_path):
+    before = snapshot(folder)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    for out, message in (
+        (a_file, "is a file"),
+        (folder, "inside or above the input folder"),
+        (folder / "sub", "inside or above the input folder"),
+        (folder.parent, "inside or above the input folder"),
+        (Path("/sys/ruralnet-out"), "cannot write in"),
+    ):
+        line = one_line_error(cli("--no-progress", "demo", folder, "--out", out))
+        assert message in line, line
+    # report: OUT/<county> would be the county itself
+    line = one_line_error(cli("--no-progress", "report", folder, "--out", folder.parent))
+    assert "inside or above the input folder" in line
+    twin = tmp_path / "elsewhere" / "county"
+    shutil.copytree(folder, twin)
+    line = one_line_error(cli("--no-progress", "report", folder, twin, "--out", tmp_path / "out"))
+    assert "same name" in line
+    others = tmp_path / "others"
+    others.mkdir()
+    (others / "notes.txt").write_text("mine")
+    line = one_line_error(cli("--no-progress", "demo", folder, "--out", others))
+    assert "holds files ruralnet did not write" in line
+    assert snapshot(folder) == before, "no input file is written"
+
+
+def test_interrupted_runs_leave_the_previous_report_or_nothing(folder, tmp_path):
+    out = tmp_path / "out"
+    for sig in (signal.SIGINT, signal.SIGKILL):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ruralnet.cli", "--no-progress", "demo", str(folder), "--out", str(out)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(8)  # well into the analysis
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=120)
+        if sig == signal.SIGINT:
+            assert proc.returncode == 130 and "Traceback" not in err
+            assert err.strip().splitlines()[-1].endswith("interrupted")
+        assert not out.exists(), "nothing is left of an interrupted first run"
+        assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name and sig == signal.SIGINT]
+    res = cli("--no-progress", "demo", folder, "--out", out, "--no-progress")
+    assert res.returncode == 0, res.stderr[-2000:]
+    first = (out / "report" / "plan_sites.csv").read_bytes()
+    proc = subprocess.Popen([sys.executable, "-m", "ruralnet.cli", "demo", str(folder), "--out", str(out), "--no-progress"])
+    time.sleep(8)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert (out / "report" / "plan_sites.csv").read_bytes() == first, "the previous report is intact"
+    assert len(list(out.rglob("*"))) > 20
+
+
+def test_names_cannot_run_code(folder, tmp_path):
+    evil = "<script>alert('x')</script>"
+    formula = "=HYPERLINK(\"http://x\",\"click\")"
+    edit_layer(
+        folder,
+        "sites",
+        lambda g: g.assign(name=np.select([g.index == 0, g["pupils"] < 20], [evil, formula], g["name"])),
+    )
+    out = tmp_path / "out"
+    res = cli("--no-progress", "report", folder, "--out", out, "--buses", "none")
+    assert res.returncode == 0, res.stderr[-2000:]
+    d = out / "county"
+    for page in ("report.html", "map.html"):
+        html = (d / page).read_text(encoding="utf-8")
+        assert "<script>alert(" not in html, page
+        assert "alert(" in html or "alert(&#x27;" in html or "alert(&#39;" in html
+    import openpyxl
+
+    for book in ("merger_candidates.xlsx", "report.xlsx"):
+        wb = openpyxl.load_workbook(d / book)
+        cells = [c for ws in wb for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+        assert any("HYPERLINK" in c.value for c in cells), book
+        assert all(c.data_type == "s" for c in cells if c.value.startswith("=")), book
+    csv = (d / "merger_candidates.csv").read_text(encoding="utf-8-sig")
+    assert "'=HYPERLINK" in csv and "\n=HYPERLINK" not in csv and ",=HYPERLINK" not in csv
+
+
+def test_global_flags_after_the_command(folder, tmp_path):
+    res = cli("demo", folder, "--no-progress", "-v", "--out", tmp_path / "out")
+    assert res.returncode == 0, res.stderr[-2000:]
+
+
+# --------------------------------------------------------------------------------------
+# the library's own API
+
+
+def test_bus_solver_refuses_bad_arguments():
+    from ruralnet.buses.routing import BusProblem, solve
+
+    t = np.array([[0.0, 60, 70], [60, 0, 20], [70, 20, 0]])
+    good = dict(stop_ids=["a", "b"], pupils=np.array([3, 4]), time_s=t, dist_m=t * 10, seats=10,
+                max_ride_s=600.0, stop_s=20.0, per_pupil_s=2.0)  # fmt: skip
+    assert len(solve(BusProblem(**good), time_limit_s=1).routes) == 1
+    for change, word in (
+        ({"seats": 0}, "seats"),
+        ({"pupils": np.array([3, -1])}, "pupils"),
+        ({"pupils": np.array([3.5, 1])}, "pupils"),
+        ({"time_s": np.where(t > 65, np.nan, t)}, "time_s"),
+        ({"max_ride_s": 0.0}, "max_ride_s"),
+        ({"direction": "evening"}, "direction"),
+    ):
+        with pytest.raises(InputError, match=word):
+            BusProblem(**{**good, **change})
+
+
+def test_split_pick_ups_never_stop_twice_at_a_stop(geodata):
+    from ruralnet.buses.routing import check_routes, solve
+    from ruralnet.demo.sbrp import read_instance, school_problem
+
+    schools, stops = read_instance(geodata / "sbrp" / "RSRB01")
+    school = schools[schools["ID"] == "200003"].iloc[0]
+    problem = school_problem(school, stops)
+    sol = solve(problem, time_limit_s=5, split=True)
+    assert check_routes(problem, sol.routes) == []
+    for route in sol.routes:
+        visited = [stop for stop, _ in route]
+        assert len(visited) == len(set(visited)), route
