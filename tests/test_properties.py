@@ -40,12 +40,20 @@ def site_layers(draw):
     frame = pd.DataFrame(
         {
             "site_id": [f"s{i}" for i in range(n)],
-            "name": draw(st.lists(st.sampled_from(["甲校", "乙校", "丙校"]), min_size=n, max_size=n)),
+            "name": draw(
+                st.lists(st.sampled_from(["甲校", "乙校", "丙校"]), min_size=n, max_size=n)
+            ),
             "kind": draw(st.lists(st.sampled_from(SITE_KINDS), min_size=n, max_size=n)),
             "township_code": "441826100",
             "pupils": draw(st.lists(st.integers(0, 500), min_size=n, max_size=n)),
             "capacity": draw(st.lists(st.integers(0, 900), min_size=n, max_size=n)),
-            "grades": draw(st.lists(st.sampled_from(["1-6", "1-4", "K1-K3", "7-9", "1-9", "1-3,5"]), min_size=n, max_size=n)),
+            "grades": draw(
+                st.lists(
+                    st.sampled_from(["1-6", "1-4", "K1-K3", "7-9", "1-9", "1-3,5"]),
+                    min_size=n,
+                    max_size=n,
+                )
+            ),
             "status": "open",
             "geometry": [shapely.Point(112.3 + i / 50, 24.7) for i in range(n)],
         }
@@ -77,7 +85,11 @@ def test_site_validation_accepts_clean_or_raises_one_schema_error(layer):
 
 @settings(max_examples=80, deadline=None)
 @given(
-    st.lists(st.one_of(st.none(), st.integers(-3, 900), st.floats(allow_nan=True)), min_size=1, max_size=6),
+    st.lists(
+        st.one_of(st.none(), st.integers(-3, 900), st.floats(allow_nan=True)),
+        min_size=1,
+        max_size=6,
+    ),
     st.lists(st.one_of(st.none(), st.integers(-1, 90)), min_size=1, max_size=6),
 )
 def test_village_validation_never_loses_a_child(population, children):
@@ -107,7 +119,11 @@ def random_context(seed: int, limits: Settings) -> PlanContext:
     """A small county: two fixed central schools, small village sites, random times."""
     rng = np.random.default_rng(seed)
     n_small = int(rng.integers(1, 5))
-    kinds = ["central_primary", "junior_middle"] + list(rng.choice(["teaching_point", "village_primary"], n_small))
+    kinds = [
+        "central_primary",
+        "junior_middle",
+        *rng.choice(["teaching_point", "village_primary"], n_small),
+    ]
     grades = ["1-6", "7-9"] + ["1-4" if k == "teaching_point" else "1-6" for k in kinds[2:]]
     n = len(kinds)
     sites = pd.DataFrame(
@@ -130,7 +146,18 @@ def random_context(seed: int, limits: Settings) -> PlanContext:
     for j, span in enumerate(grades):
         for g in sorted(parse_grades(span)):
             for _ in range(int(rng.integers(1, 3))):
-                rows.append(("village", len(rows), f"v{len(rows)}", "t1", g, STAGE_OF_GRADE[g], int(rng.integers(0, 30)), j))
+                rows.append(
+                    (
+                        "village",
+                        len(rows),
+                        f"v{len(rows)}",
+                        "t1",
+                        g,
+                        STAGE_OF_GRADE[g],
+                        int(rng.integers(0, 30)),
+                        j,
+                    )
+                )
     groups = pd.DataFrame(rows, columns=GROUP_COLUMNS)
     groups = groups[groups["pupils"] > 0].reset_index(drop=True)
     walk = rng.uniform(2, 120, (len(groups), n))
@@ -168,7 +195,11 @@ def test_any_closures_keep_every_pupil(seed, s, data):
     flows = np.zeros_like(plan.flows)
     unassigned = np.zeros(len(ctx.groups))
     for i, g in enumerate(ctx.groups.itertuples()):
-        options = [j for j in range(len(ctx.sites)) if not closed[j] and g.grade in parse_grades(ctx.sites["grades"].iloc[j])]
+        options = [
+            j
+            for j in range(len(ctx.sites))
+            if not closed[j] and g.grade in parse_grades(ctx.sites["grades"].iloc[j])
+        ]
         if options:
             flows[i, data.draw(st.sampled_from(options))] = g.pupils
         else:

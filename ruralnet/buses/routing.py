@@ -97,8 +97,14 @@ class BusProblem:
             if m.shape != (n + 1, n + 1):
                 problems.append(f"{name} must be {n + 1} x {n + 1} (the school and the stops)")
             elif np.isnan(m).any() or (m < 0).any():
-                problems.append(f"{name} has NaN or negative values (use inf where there is no way)")
-        if isinstance(self.seats, bool) or not isinstance(self.seats, int | np.integer) or self.seats < 1:
+                problems.append(
+                    f"{name} has NaN or negative values (use inf where there is no way)"
+                )
+        if (
+            isinstance(self.seats, bool)
+            or not isinstance(self.seats, int | np.integer)
+            or self.seats < 1
+        ):
             problems.append(f"seats must be a whole number of 1 or more, got {self.seats!r}")
         if not (np.isfinite(self.max_ride_s) and self.max_ride_s > 0):
             problems.append(f"max_ride_s must be a positive number, got {self.max_ride_s!r}")

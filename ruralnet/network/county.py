@@ -105,7 +105,9 @@ def check_cover(net: Network, county) -> None:
     from ..model.errors import NetworkError, RuralnetWarning
 
     points = pd.concat([county.sites.geometry, county.villages.geometry], ignore_index=True)
-    ids = np.concatenate([county.sites["site_id"].astype(str), county.villages["village_id"].astype(str)])
+    ids = np.concatenate(
+        [county.sites["site_id"].astype(str), county.villages["village_id"].astype(str)]
+    )
     snap = net.snap(points, ids=ids)
     near = float((snap["snap_m"] <= net.settings.max_snap_m).mean())
     if near < COVER_SHARE:
@@ -128,7 +130,7 @@ def check_cover(net: Network, county) -> None:
             msg = (
                 f"the sites and villages lie a consistent GCJ-02 offset from the roads (median "
                 f"snap {before:.0f} m, {after:.0f} m once converted from GCJ-02): were they "
-                f"copied from Amap? Set coord_system = \"gcj02\" in county.toml"
+                f'copied from Amap? Set coord_system = "gcj02" in county.toml'
             )
             log.warning(msg)
             warnings.warn(msg, RuralnetWarning, stacklevel=3)

@@ -264,7 +264,11 @@ def _across_layers(sites, villages, townships, code: str | None, problems: list[
     shared = sorted(set(sites["site_id"].astype(str)) & set(villages["village_id"].astype(str)))
     if shared:
         problems.append(
-            Problem("the same id is a site and a village (ids must be unique across layers)", "site_id", tuple(shared))
+            Problem(
+                "the same id is a site and a village (ids must be unique across layers)",
+                "site_id",
+                tuple(shared),
+            )
         )
     # with a township list, codes must be in it; without, start with the county's code
     known = set(townships["township_code"].astype(str)) if townships is not None else None
@@ -280,12 +284,18 @@ def _across_layers(sites, villages, townships, code: str | None, problems: list[
             continue
         if bad.any():
             problems.append(
-                Problem(f"{layer}: {reason}", "township_code", tuple(frame.loc[bad, id_col].astype(str)))
+                Problem(
+                    f"{layer}: {reason}", "township_code", tuple(frame.loc[bad, id_col].astype(str))
+                )
             )
     from ..model.schema import CHILD_COLUMNS
 
     if villages[list(CHILD_COLUMNS.values())].to_numpy(float).sum() == 0:
-        problems.append(Problem("villages: no village has any child (children and population all 0)", "population"))
+        problems.append(
+            Problem(
+                "villages: no village has any child (children and population all 0)", "population"
+            )
+        )
 
 
 def _extent(sites, villages):
