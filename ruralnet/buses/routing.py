@@ -455,7 +455,7 @@ def _solve_pyvrp(
     from pyvrp.IteratedLocalSearch import IteratedLocalSearchCallbacks
     from pyvrp.stop import MaxRuntime, MultipleCriteria, NoImprovement
 
-    data = _pyvrp_data(problem, picks)
+    data, _ = _pyvrp_data(problem, picks)
     lower = max(lower, math.ceil(sum(p for _, p in picks) / problem.seats))
 
     class BoundReached(IteratedLocalSearchCallbacks):
@@ -518,8 +518,79 @@ def _solve_pyvrp(
     return routes, runs
 
 
-def _pyvrp_data(problem: BusProblem, picks: list[tuple[int, int]]):
-    """The PyVRP model of one school's run (see the module docstring)."""
+@dataclass(frozen=True)
+class Origin:
+    """Buses waiting at another school that may do one of this school's morning runs next.
+
+    Attributes
+    ----------
+    count
+        Buses waiting there.
+    deadhead_s, deadhead_m
+        Per stop of the problem: empty running from that school to the stop (s, m).
+    budget_s
+        Seconds from leaving that school to arriving at this one (bell to bell, less the dwell):
+        the empty running, the service of every stop (the first included) and the travel.
+    """
+
+    count: int
+    deadhead_s: np.ndarray
+    deadhead_m: np.ndarray
+    budget_s: float
+
+
+def chain_routes(
+    problem: BusProblem,
+    origins: list[Origin],
+    time_limit_s: float = 1.0,
+    seed: int = 0,
+    reuse_share: float = 0.1,
+    no_improvement: int = 20_000,
+) -> list[tuple[list[tuple[int, int]], int | None]]:
+    """Morning routes of one school for buses that come from the yard or from ``origins``.
+
+    A bus from the yard costs a new bus; one that comes from an origin costs ``reuse_share`` of
+    that, and must reach the school within the origin's budget. Every route also keeps the ride
+    limit: an origin's budget is capped at the ride limit plus its quickest reach, so that the
+    budget alone guarantees it.
+
+    Returns
+    -------
+    list of (route, origin)
+        Each route as ``(stop, pupils)`` pick-ups in visiting order, and the index of the origin
+        its bus comes from (``None``: the yard). Stops no bus can serve are left out.
+    """
+    from pyvrp import solve as pyvrp_solve
+    from pyvrp.stop import MaxRuntime, MultipleCriteria, NoImprovement
+
+    if problem.direction != "morning":
+        raise ValueError("chain_routes plans morning runs")
+    ok, _ = _servable(problem)
+    picks = _pickups(problem, ok)
+    if not picks:
+        return []
+    data, kinds = _pyvrp_data(problem, picks, origins, reuse_share)
+    crit = MultipleCriteria([MaxRuntime(max(time_limit_s, 0.05)), NoImprovement(no_improvement)])
+    sol = pyvrp_solve(data, stop=crit, seed=seed, display=False).best
+    if not sol.is_feasible():
+        return []
+    out = []
+    for route in sol.routes():
+        visits = _merge_visits([picks[a.idx] for a in route.schedule() if a.is_client()])
+        if visits:
+            out.append((visits, kinds[route.vehicle_type()]))
+    return out
+
+
+def _pyvrp_data(
+    problem: BusProblem,
+    picks: list[tuple[int, int]],
+    origins: list[Origin] = (),
+    reuse_share: float = 0.1,
+):
+    """The PyVRP model of one school's run (see the module docstring), with buses waiting at
+    ``origins`` as further vehicle types, and the origin of each vehicle type (``None``: the
+    yard)."""
     from pyvrp import Model
 
     m = Model()
@@ -552,9 +623,44 @@ def _pyvrp_data(problem: BusProblem, picks: list[tuple[int, int]]):
         shift_duration=math.floor(problem.max_ride_s * TICKS),
     )
 
-    def ticks(seconds: float) -> int:
-        return math.ceil(round(seconds * TICKS, 6))
+    kinds: list[int | None] = [None]
+    svc = problem.service_s([p for _, p in picks])
+    for k, origin in enumerate(origins):
+        reach = origin.deadhead_s[stop_rows - 1] + svc  # to the first stop, and serve it
+        budget = min(origin.budget_s, problem.max_ride_s + reach.min())
+        if origin.count < 1 or not budget > reach.min():
+            continue
+        loc = m.add_location(3 + len(picks) + k, 0, name=f"origin {k}")
+        for a, (sa, _) in enumerate(picks):
+            if np.isfinite(reach[a]):
+                m.add_edge(
+                    loc,
+                    locs[a],
+                    distance=round(origin.deadhead_m[sa - 1]),
+                    duration=_ticks(reach[a]),
+                )
+        m.add_vehicle_type(
+            num_available=int(origin.count),
+            capacity=problem.seats,
+            start_depot=m.add_depot(loc, name=f"origin {k}"),
+            end_depot=school,
+            fixed_cost=int(bus_cost * reuse_share),
+            shift_duration=math.floor(budget * TICKS),
+        )
+        kinds.append(k)
+    _add_edges(m, problem, picks, locs, depot_loc, school_loc, depot_dist)
+    data = m.data()
+    return data, kinds
 
+
+def _ticks(seconds: float) -> int:
+    """Seconds as the solver's integer ticks, rounded up (a limit is never crossed)."""
+    return math.ceil(round(seconds * TICKS, 6))
+
+
+def _add_edges(m, problem: BusProblem, picks, locs, depot_loc, school_loc, depot_dist) -> None:
+    """Edges between the depot, the pick-ups and the school (service on the edge into a stop
+    in the morning, out of it in the afternoon)."""
     svc_pick = problem.service_s([p for _, p in picks])
     for a, (sa, _) in enumerate(picks):
         if problem.direction == "morning":
@@ -563,14 +669,14 @@ def _pyvrp_data(problem: BusProblem, picks: list[tuple[int, int]]):
                 locs[a],
                 school_loc,
                 distance=round(problem.dist_m[sa, 0]),
-                duration=ticks(problem.time_s[sa, 0]),
+                duration=_ticks(problem.time_s[sa, 0]),
             )
         else:
             m.add_edge(
                 school_loc,
                 locs[a],
                 distance=round(problem.dist_m[0, sa]),
-                duration=ticks(problem.time_s[0, sa]),
+                duration=_ticks(problem.time_s[0, sa]),
             )
             m.add_edge(locs[a], depot_loc, distance=round(depot_dist[sa - 1]), duration=0)
         for b, (sb, _) in enumerate(picks):
@@ -585,6 +691,5 @@ def _pyvrp_data(problem: BusProblem, picks: list[tuple[int, int]]):
             if sa == sb:
                 extra -= problem.stop_s
             m.add_edge(
-                locs[a], locs[b], distance=round(problem.dist_m[sa, sb]), duration=ticks(t + extra)
+                locs[a], locs[b], distance=round(problem.dist_m[sa, sb]), duration=_ticks(t + extra)
             )
-    return m.data()

@@ -15,6 +15,10 @@ SEATS = 66
 SPEED_FT_S = 29.333
 STOP_S = 19.0
 PER_PUPIL_S = 2.6
+#: The reference's fleet rules (``src/selection.jl``, ``src/load.jl``): speed, dwell, yard.
+FLEET_SPEED_FT_S = 29.3333
+DWELL_S = 154.4
+YARD = (105_600.0, 105_600.0)
 
 
 def read_instance(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -26,7 +30,10 @@ def read_instance(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def school_problem(
-    school: pd.Series, stops: pd.DataFrame, max_ride_s: float = 2700.0
+    school: pd.Series,
+    stops: pd.DataFrame,
+    max_ride_s: float = 2700.0,
+    speed_ft_s: float = SPEED_FT_S,
 ) -> BusProblem:
     """One school's morning problem: Manhattan distances (ft), 29.333 ft/s, 19 s + 2.6 s/pupil."""
     mine = stops[stops["EP_ID"] == school["ID"]]
@@ -35,7 +42,7 @@ def school_problem(
     return BusProblem(
         list(mine["ID"]),
         mine["STUDENT_COUNT"].to_numpy(int),
-        dist / SPEED_FT_S,
+        dist / speed_ft_s,
         dist,
         SEATS,
         max_ride_s,
@@ -66,3 +73,35 @@ def reference_routes(path: str | Path) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def bell_s(hhmm) -> np.ndarray:
+    """Bell times read as HHMM (``AMEARLY``, e.g. 755 = 7:55) in seconds after midnight."""
+    v = np.asarray(hhmm, dtype=int)
+    return (v // 100 * 3600 + v % 100 * 60).astype(float)
+
+
+def fleet_problem(
+    schools: pd.DataFrame,
+    stops: pd.DataFrame,
+    max_ride_s: float = 2700.0,
+    speed_ft_s: float = FLEET_SPEED_FT_S,
+    dwell_s: float = DWELL_S,
+):
+    """The fleet problem of an instance with the reference's rules: bells = ``AMEARLY``,
+    one dwell, the yard at :data:`YARD` (buses leave it freely), Manhattan deadhead."""
+    from ..buses.fleet import FleetProblem
+
+    ids = stops["EP_ID"].to_numpy()
+    xy = stops[["X_COORD", "Y_COORD"]].to_numpy(float)
+    sxy = schools[["X", "Y"]].to_numpy(float)
+    dead = np.abs(sxy[:, None, :] - xy[None, :, :]).sum(axis=2)
+    return FleetProblem(
+        list(schools["ID"]),
+        bell_s(schools["AMEARLY"]),
+        dwell_s,
+        [school_problem(s, stops, max_ride_s, speed_ft_s) for _, s in schools.iterrows()],
+        [np.flatnonzero(ids == s) for s in schools["ID"]],
+        dead / speed_ft_s,
+        dead,
+    )

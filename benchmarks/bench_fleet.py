@@ -1,0 +1,176 @@
+"""One fleet for many schools vs the best published fleets (Bertsimas, Delarue & Martin, PNAS
+2019) on the school-bus benchmark (RSRB01-08, CSCB01-08).
+
+The reference's rules (``src/selection.jl``, ``src/scenarios.jl``, ``src/load.jl`` of
+``mitschoolbus/SchoolBusRouting``): a school's bell time is its ``AMEARLY`` read as HHMM; a bus
+dwells 154.4 s at a school; buses leave one yard freely; distances are Manhattan, driven at
+29.3333 ft/s; a stop takes 19 s + 2.6 s per pupil; a run's duration is the service of every
+stop (its first included) plus the travel to the school; a bus may do run ``r`` of school
+``s2`` after school ``s1`` when ``bell(s1) + travel(s1 -> first stop of r) + duration(r) +
+dwell <= bell(s2)``; a bus serves a school at most once. Whole stops (each on one bus), 66
+seats, and the ride limit of ``bench_busroutes.py`` (travel from the first stop to the school
+plus the service of every later stop).
+
+Prints per instance: schools, stops, our buses, the PNAS best, our lower bound, the runs, the
+seconds; then the totals per benchmark family. Writes ``DIR/fleet.csv`` (``instance, bus,
+order, school_id, run, seq, stop_id``: one row per stop visit; ``order`` = position of the run
+in the bus's day, ``seq`` = position of the stop in the run) and ``DIR/fleet_summary.csv``.
+
+``--check DIR/fleet.csv`` re-checks a written file from the instance files alone (this file's
+own code, not ruralnet's): every stop once, seats, ride limit, and every bus's day.
+
+Usage: ``python benchmarks/bench_fleet.py [--instances RSRB01 ...] [--max-ride 2700|5400]
+[--time-limit SECONDS] [--per-school SECONDS] [--seed N] [--out DIR] [--check FLEET_CSV]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SEATS, SPEED, STOP_S, PER_PUPIL_S, DWELL_S = 66, 29.3333, 19.0, 2.6, 154.4
+ALL = [f"{b}0{i}" for b in ("RSRB", "CSCB") for i in range(1, 9)]
+
+
+def main() -> None:
+    from ruralnet import datasets
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--instances", nargs="+", default=ALL)
+    p.add_argument("--max-ride", type=int, default=2700, choices=[2700, 5400])
+    p.add_argument("--time-limit", type=float, default=600.0, help="seconds per instance")
+    p.add_argument("--per-school", type=float, default=1.0, help="seconds per school routing")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=Path("benchmarks/out"))
+    p.add_argument("--geodata", type=Path, default=None)
+    p.add_argument("--check", type=Path, default=None, help="re-check a fleet.csv and exit")
+    args = p.parse_args()
+    root = args.geodata or datasets.shared_geodata()
+    if root is None:
+        sys.exit("no shared geodata (../shared/geodata); pass --geodata")
+    sbrp = Path(root) / "sbrp"
+    if args.check:
+        sys.exit(recheck(args.check, sbrp, args.max_ride))
+    warnings.simplefilter("ignore")  # PyVRP's penalty warnings on hard schools
+    best = pd.read_csv(sbrp / "bks_pnas_tableS1.csv")
+    best = best[best["max_ride_s"] == args.max_ride].set_index("benchmark")["best_buses_PNAS"]
+    head = f"{'instance':9} {'schools':>7} {'stops':>6} {'buses':>6} {'PNAS':>5} {'diff':>5}"
+    print(f"{head} {'bound':>6} {'runs':>5} {'seconds':>8}", flush=True)
+    rows, visits = [], []
+    for inst in args.instances:
+        row, table = _solve(sbrp, inst, args, int(best.get(inst, -1)))
+        rows.append(row)
+        visits.append(table)
+        print(_line(row), flush=True)
+    summary = pd.DataFrame(rows)
+    for family, part in summary.groupby(summary["instance"].str[:4], sort=False):
+        total = part.drop(columns="instance").sum().to_dict()
+        total = {k: (v if k == "seconds" else int(v)) for k, v in total.items()}
+        total["instance"] = family
+        print(_line(total) + f"   {100 * (total['buses'] / total['pnas'] - 1):+.1f}% vs PNAS")
+    args.out.mkdir(parents=True, exist_ok=True)
+    pd.concat(visits).to_csv(args.out / "fleet.csv", index=False)
+    summary.to_csv(args.out / "fleet_summary.csv", index=False)
+    print(f"written {args.out / 'fleet.csv'}; every bus's day checked")
+
+
+def _solve(sbrp: Path, inst: str, args, pnas: int) -> tuple[dict, pd.DataFrame]:
+    from ruralnet.buses.runs import FleetOptions, plan_fleet
+    from ruralnet.demo.sbrp import fleet_problem, read_instance
+
+    schools, stops = read_instance(sbrp / inst)
+    t0 = time.perf_counter()
+    problem = fleet_problem(schools, stops, max_ride_s=args.max_ride)
+    options = FleetOptions(args.time_limit, args.per_school, seed=args.seed)
+    sol = plan_fleet(problem, options)
+    seconds = time.perf_counter() - t0
+    table = sol.stops(problem).drop(columns="pupils")
+    table.insert(0, "instance", inst)
+    bad = _violations(table, schools, stops, args.max_ride)
+    if bad:
+        raise SystemExit(f"{inst}: the fleet fails the check: {bad[:3]}")
+    row = {
+        "instance": inst,
+        "schools": len(schools),
+        "stops": len(stops),
+        "buses": sol.buses,
+        "pnas": pnas,
+        "bound": sol.lower_bound,
+        "runs": len(sol.runs),
+        "seconds": round(seconds, 1),
+    }
+    return row, table
+
+
+def _line(r) -> str:
+    return (
+        f"{r['instance']:9} {r['schools']:7d} {r['stops']:6d} {r['buses']:6d} {r['pnas']:5d} "
+        f"{r['buses'] - r['pnas']:+5d} {r['bound']:6d} {r['runs']:5d} {r['seconds']:8.1f}"
+    )
+
+
+def _violations(
+    table: pd.DataFrame, schools: pd.DataFrame, stops: pd.DataFrame, max_ride: float
+) -> list[str]:
+    """Every rule of the benchmark, recomputed from the instance files."""
+    bad = []
+    st = stops.set_index("ID")
+    sc = schools.set_index("ID")
+    bell = {i: (v // 100) * 3600 + (v % 100) * 60 for i, v in sc["AMEARLY"].astype(int).items()}
+    seen = table["stop_id"].value_counts()
+    bad += [f"stop {s} visited {n} times" for s, n in seen[seen > 1].items()]
+    bad += [f"stop {s} not visited" for s in sorted(set(st.index) - set(seen.index))]
+    bad += [f"unknown stop {s}" for s in sorted(set(seen.index) - set(st.index))]
+    table = table[table["stop_id"].isin(st.index)]
+    for bus, day in table.groupby("bus"):
+        runs = []  # (school, first stop xy, duration)
+        for order, run in day.sort_values(["order", "seq"]).groupby("order", sort=True):
+            school = run["school_id"].iloc[0]
+            s = st.loc[run["stop_id"]]
+            if run["school_id"].nunique() > 1 or (s["EP_ID"] != school).any():
+                bad.append(f"bus {bus} run {order}: stops of another school")
+                continue
+            xy = np.vstack(
+                [s[["X_COORD", "Y_COORD"]].to_numpy(float), sc.loc[[school], ["X", "Y"]]]
+            )
+            travel = np.abs(np.diff(xy, axis=0)).sum() / SPEED
+            service = STOP_S + PER_PUPIL_S * s["STUDENT_COUNT"].to_numpy(float)
+            if s["STUDENT_COUNT"].sum() > SEATS:
+                bad.append(f"bus {bus} run {order}: {s['STUDENT_COUNT'].sum()} pupils")
+            if travel + service[1:].sum() > max_ride + 1e-6:
+                bad.append(f"bus {bus} run {order}: ride {travel + service[1:].sum():.1f} s")
+            runs.append((school, xy[0], travel + service.sum()))
+        schools_of_bus = [r[0] for r in runs]
+        if len(set(schools_of_bus)) < len(schools_of_bus):
+            bad.append(f"bus {bus} serves a school twice")
+        for (s1, _, _), (s2, first, duration) in itertools.pairwise(runs):
+            deadhead = np.abs(sc.loc[s1, ["X", "Y"]].to_numpy(float) - first).sum() / SPEED
+            if bell[s1] + deadhead + duration + DWELL_S > bell[s2] + 1e-6:
+                bad.append(f"bus {bus}: cannot reach school {s2}'s run after school {s1}")
+    return bad
+
+
+def recheck(path: Path, sbrp: Path, max_ride: int = 2700) -> int:
+    """Re-check a fleet.csv against the instance files; print what fails, return 1 if any."""
+    table = pd.read_csv(path, dtype={"instance": str, "school_id": str, "stop_id": str})
+    bad = []
+    for inst, part in table.groupby("instance"):
+        schools = pd.read_csv(sbrp / inst / "Schools.txt", sep="\t", dtype={"ID": str})
+        stops = pd.read_csv(sbrp / inst / "Stops.txt", sep="\t", dtype={"ID": str, "EP_ID": str})
+        bad += [f"{inst}: {v}" for v in _violations(part, schools, stops, max_ride)]
+    for line in bad:
+        print(line)
+    buses = table.groupby("instance")["bus"].nunique()
+    print(f"{path}: {len(table)} stop visits, {buses.sum()} buses checked, {len(bad)} violations")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    main()

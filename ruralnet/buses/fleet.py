@@ -1,0 +1,447 @@
+"""One fleet for many schools: buses that serve several schools in turn.
+
+A **run** belongs to one school and ends there by its bell time; its duration is the service
+of every stop (the first included) plus the travel to the school. A bus may do run ``r`` of
+school ``s2`` after school ``s1`` when::
+
+    bell(s1) + deadhead(s1 -> first stop of r) + duration(r) + dwell(s2) <= bell(s2)
+
+(the rule of Bertsimas, Delarue & Martin, PNAS 2019): the bus is free at ``s1`` from its bell
+on, and at ``s2`` it must be unloaded by the bell. Buses leave the yard freely for their first
+run. Bells only grow along a bus's day, so no bus serves a school twice.
+
+Every run of ``s1`` ends at ``s1``, so whether a bus can go on from ``s1`` to a run depends on
+the school, not on the run: the fewest buses for fixed runs is a minimum path cover solved
+exactly as a maximum flow from schools to runs (:func:`fewest_buses`).
+
+The gain comes from choosing each school's runs with the fleet in view (:func:`plan_fleet`):
+
+1. **A pool of runs.** Each school's fewest-bus routes (:func:`ruralnet.buses.routing.solve`)
+   under several caps on the ride (short runs free a bus sooner; far stops keep the full
+   limit), as the reference's scenarios do.
+2. **Exact selection.** :func:`select_runs` chooses, among all pooled runs of all schools
+   (not one scenario per school: any mix of runs that covers every pupil once), the runs that
+   need the fewest buses: a mixed-integer model solved with HiGHS.
+3. **Fleet-aware rerouting.** Given the best fleet so far, each school is routed again with
+   the buses that wait idle at earlier schools as vehicles of their own, which start there,
+   must arrive by the bell, and cost a tenth of a new bus
+   (:func:`ruralnet.buses.routing.chain_routes`). Their runs join the pool; the selection is
+   solved again, until a round brings no fewer buses, the bound is reached, or time is up.
+
+:func:`fleet_lower_bound` gives a bound no routing can beat (schools no bus can serve one after
+the other need their own buses: a weighted chain cover of the schools), so the gap is known.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from scipy.sparse.csgraph import maximum_flow
+
+from ..model.errors import InputError
+from .routing import BusProblem, ride_time_s, route_length_m
+
+log = logging.getLogger(__name__)
+
+#: Caps on the ride, as shares of the limit, under which each school's runs are pooled.
+RIDE_CAPS = (1.0, 8 / 9, 7 / 9, 2 / 3, 5 / 9, 4 / 9, 1 / 3, 2 / 9)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run of one school.
+
+    Attributes
+    ----------
+    school
+        Row of the school in the :class:`FleetProblem`.
+    stops
+        ``(stop, pupils)`` pick-ups in visiting order (stop: 1-based index into the school's
+        :class:`~ruralnet.buses.routing.BusProblem`).
+    first
+        Column of the first stop in ``FleetProblem.deadhead_s``.
+    duration_s
+        Service of every stop (the first included) plus the travel to the school.
+    """
+
+    school: int
+    stops: tuple
+    first: int
+    duration_s: float
+
+    @property
+    def pupils(self) -> int:
+        return int(sum(n for _, n in self.stops))
+
+
+@dataclass
+class FleetProblem:
+    """Schools with their bell times and pick-ups, and the empty running between them.
+
+    Attributes
+    ----------
+    school_ids
+        Id of each school.
+    bell_s
+        Bell time of each school, seconds after midnight: its runs must be unloaded by then.
+    dwell_s
+        Time a bus spends at a school after its run (one value, or one per school).
+    schools
+        Each school's morning :class:`~ruralnet.buses.routing.BusProblem`.
+    columns
+        Per school, the column in ``deadhead_s`` of each of its stops (stop ``i`` is
+        ``columns[k][i - 1]``).
+    deadhead_s, deadhead_m
+        Schools x points: empty running from a school to a point (s, m).
+    """
+
+    school_ids: list
+    bell_s: np.ndarray
+    dwell_s: np.ndarray
+    schools: list[BusProblem]
+    columns: list[np.ndarray]
+    deadhead_s: np.ndarray
+    deadhead_m: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        s = len(self.school_ids)
+        self.bell_s = np.asarray(self.bell_s, dtype=float)
+        self.dwell_s = np.broadcast_to(np.asarray(self.dwell_s, dtype=float), (s,)).copy()
+        self.deadhead_s = np.asarray(self.deadhead_s, dtype=float)
+        if self.deadhead_m is None:
+            self.deadhead_m = np.zeros_like(self.deadhead_s)
+        self.columns = [np.asarray(c, dtype=np.int64) for c in self.columns]
+        problems = []
+        if self.bell_s.shape != (s,) or not np.isfinite(self.bell_s).all():
+            problems.append(f"bell_s needs one finite time per school ({s})")
+        if not (np.isfinite(self.dwell_s).all() and (self.dwell_s >= 0).all()):
+            problems.append("dwell_s must be 0 or more")
+        if len(self.schools) != s or len(self.columns) != s:
+            problems.append(f"schools and columns need one entry per school ({s})")
+        if self.deadhead_s.ndim != 2 or self.deadhead_s.shape[0] != s:
+            problems.append("deadhead_s must have one row per school")
+        elif np.isnan(self.deadhead_s).any() or (self.deadhead_s < 0).any():
+            problems.append("deadhead_s has NaN or negative values (use inf for no way)")
+        for k, (bp, cols) in enumerate(zip(self.schools, self.columns, strict=False)):
+            if bp.direction != "morning" or len(cols) != len(bp.stop_ids):
+                problems.append(f"school {self.school_ids[k]}: morning problem, one column a stop")
+            elif len(cols) and self.deadhead_s.ndim == 2 and cols.max() >= self.deadhead_s.shape[1]:
+                problems.append(f"school {self.school_ids[k]}: stop column out of range")
+        if problems:
+            raise InputError("fleet problem: " + "; ".join(problems))
+
+    def run(self, school: int, route) -> Run:
+        """The run of ``school`` that picks up ``route`` (``(stop, pupils)`` in order)."""
+        bp = self.schools[school]
+        first = int(route[0][0])
+        duration = ride_time_s(bp, route) + float(bp.service_s(route[0][1]))
+        return Run(
+            school,
+            tuple((int(a), int(n)) for a, n in route),
+            int(self.columns[school][first - 1]),
+            duration,
+        )
+
+    def compatible(self, runs: list[Run]) -> sp.csr_matrix:
+        """Schools x runs: a bus free at school ``s1`` can do the run next."""
+        school = np.array([r.school for r in runs], dtype=np.int64)
+        first = np.array([r.first for r in runs], dtype=np.int64)
+        duration = np.array([r.duration_s for r in runs], dtype=float)
+        latest = self.bell_s[school] - self.dwell_s[school] - duration  # latest start at 1st stop
+        ready = self.bell_s[:, None] + self.deadhead_s[:, first]
+        ok = (ready <= latest[None, :] + 1e-9) & (
+            np.arange(len(self.bell_s))[:, None] != school[None, :]
+        )
+        return sp.csr_matrix(ok)
+
+    def targets(self) -> list[np.ndarray]:
+        """Pupils to pick up at each stop of each school (0 where no bus can serve the stop
+        within the ride limit: such stops are reported, not routed)."""
+        from .routing import _servable
+
+        if getattr(self, "_targets", None) is None:
+            self._targets = [
+                np.where(_servable(bp)[0], bp.pupils, 0).astype(int) for bp in self.schools
+            ]
+        return self._targets
+
+
+@dataclass
+class FleetSolution:
+    """Buses and their days.
+
+    Attributes
+    ----------
+    runs
+        The runs served.
+    days
+        One list of run indices per bus, in the order the bus serves them.
+    lower_bound
+        A bound no plan of these schools can beat (when computed).
+    meta
+        Solver facts.
+    """
+
+    runs: list[Run]
+    days: list[list[int]]
+    lower_bound: int | None = None
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def buses(self) -> int:
+        return len(self.days)
+
+    def table(self, problem: FleetProblem) -> pd.DataFrame:
+        """One row per run of each bus's day: ``bus, order, school_id, run, departs_s,
+        arrives_s, pupils, run_m, deadhead_m``. ``departs_s``: service begins at the first
+        stop; ``arrives_s``: at the school (the bell less the dwell); ``deadhead_m``: empty
+        running from the school before (0 for a bus's first run, which leaves the yard)."""
+        rows = []
+        for bus, day in enumerate(self.days, start=1):
+            before = None
+            for order, k in enumerate(day, start=1):
+                r = self.runs[k]
+                bp = problem.schools[r.school]
+                arrive = problem.bell_s[r.school] - problem.dwell_s[r.school]
+                rows.append(
+                    {
+                        "bus": bus,
+                        "order": order,
+                        "school_id": problem.school_ids[r.school],
+                        "run": k + 1,
+                        "departs_s": arrive - r.duration_s,
+                        "arrives_s": arrive,
+                        "pupils": r.pupils,
+                        "run_m": route_length_m(bp, list(r.stops)) - _yard_m(bp, r),
+                        "deadhead_m": 0.0
+                        if before is None
+                        else problem.deadhead_m[before, r.first],
+                    }
+                )
+                before = r.school
+        cols = ["bus", "order", "school_id", "run", "departs_s", "arrives_s", "pupils"]
+        return pd.DataFrame(rows, columns=[*cols, "run_m", "deadhead_m"])
+
+    def stops(self, problem: FleetProblem) -> pd.DataFrame:
+        """One row per stop visit: ``bus, order, school_id, run, seq, stop_id, pupils``."""
+        rows = []
+        for bus, day in enumerate(self.days, start=1):
+            for order, k in enumerate(day, start=1):
+                r = self.runs[k]
+                ids = problem.schools[r.school].stop_ids
+                for seq, (stop, n) in enumerate(r.stops, start=1):
+                    rows.append(
+                        (bus, order, problem.school_ids[r.school], k + 1, seq, ids[stop - 1], n)
+                    )
+        return pd.DataFrame(
+            rows, columns=["bus", "order", "school_id", "run", "seq", "stop_id", "pupils"]
+        )
+
+
+def _yard_m(bp: BusProblem, r: Run) -> float:
+    """Metres from the yard to a run's first stop (part of :func:`route_length_m`)."""
+    depot = bp.depot_dist_m if bp.depot_dist_m is not None else bp.dist_m[0, 1:]
+    return float(depot[r.stops[0][0] - 1])
+
+
+def fewest_buses(problem: FleetProblem, runs: list[Run]) -> FleetSolution:
+    """The fewest buses for fixed runs, exactly (minimum path cover), with each bus's day.
+
+    Every run of a school ends there, so the path cover is a maximum flow from schools (as
+    many departures as they have runs) to the runs they can precede.
+    """
+    n, s = len(runs), len(problem.bell_s)
+    if n == 0:
+        return FleetSolution(runs, [])
+    comp = problem.compatible(runs).tocoo()
+    count = np.bincount([r.school for r in runs], minlength=s)
+    # nodes: 0 source, 1..s schools, s+1..s+n runs, s+n+1 sink
+    rows = np.concatenate([np.zeros(s, np.int64), 1 + comp.row, 1 + s + np.arange(n)])
+    cols = np.concatenate([1 + np.arange(s), 1 + s + comp.col, np.full(n, 1 + s + n)])
+    caps = np.concatenate([count, np.ones(comp.nnz), np.ones(n)]).astype(np.int32)
+    graph = sp.csr_matrix((caps, (rows, cols)), shape=(s + n + 2, s + n + 2))
+    flow = maximum_flow(graph, 0, s + n + 1).flow.tocoo()
+    follow = {}  # run -> the school its bus comes from
+    for a, b, v in zip(flow.row, flow.col, flow.data, strict=True):
+        if v > 0 and 1 <= a <= s and s + 1 <= b <= s + n:
+            follow[int(b - s - 1)] = int(a - 1)
+    return FleetSolution(runs, _days(runs, follow, problem))
+
+
+def _days(runs: list[Run], follow: dict[int, int], problem: FleetProblem) -> list[list[int]]:
+    """Chains of runs from "run r follows school s" (any run of s may be the one before: the
+    runs are linked in bell order, so a bus's day is always a valid order)."""
+    free: dict[int, list[int]] = {}
+    for k in sorted(range(len(runs)), key=lambda k: -problem.bell_s[runs[k].school]):
+        free.setdefault(runs[k].school, []).append(k)
+    successor: dict[int, int] = {}
+    for k in sorted(follow, key=lambda k: problem.bell_s[runs[k].school]):
+        successor[free[follow[k]].pop()] = k
+    has_pred = set(successor.values())
+    days = []
+    for k in sorted(range(len(runs)), key=lambda k: (problem.bell_s[runs[k].school], k)):
+        if k in has_pred:
+            continue
+        day = [k]
+        while day[-1] in successor:
+            day.append(successor[day[-1]])
+        days.append(day)
+    return days
+
+
+def select_runs(
+    problem: FleetProblem, pool: list[Run], time_limit_s: float = 60.0
+) -> FleetSolution:
+    """Choose, among candidate runs, those that pick up every pupil once and need the fewest
+    buses (HiGHS; exact for the pool, within the time limit).
+
+    Parameters
+    ----------
+    problem
+        Schools, bell times, deadhead.
+    pool
+        Candidate runs (each school's must include a set that covers its stops); a run may be
+        chosen as often as its pupils fit in its stops' (full buses at a big stop).
+    time_limit_s
+        Seconds for HiGHS.
+
+    Returns
+    -------
+    FleetSolution
+        The chosen runs, each bus's day, and ``meta``: ``pool``, ``optimal``, ``bound`` (the
+        model's bound over this pool), ``seconds``.
+    """
+    started = time.perf_counter()
+    n, s = len(pool), len(problem.bell_s)
+    comp = problem.compatible(pool).tocoo()
+    m = comp.nnz
+    targets = problem.targets()
+    offset = np.concatenate([[0], np.cumsum([len(t) for t in targets])]).astype(np.int64)
+    cover = [(offset[r.school] + a - 1, k, p) for k, r in enumerate(pool) for a, p in r.stops]
+    nrow = int(offset[-1])
+    school = np.array([r.school for r in pool], dtype=np.int64)
+    k_all, f_all = np.arange(n), n + np.arange(m)
+    # rows: cover (nrow, = pupils), departures from a school (s, <= its runs), arrivals at a
+    # run (n, <= its copies chosen)
+    rows = np.concatenate(
+        [
+            [c[0] for c in cover],
+            nrow + school,
+            nrow + comp.row,
+            nrow + s + k_all,
+            nrow + s + comp.col,
+        ]
+    )
+    cols = np.concatenate([[c[1] for c in cover], k_all, f_all, k_all, f_all])
+    vals = np.concatenate([[c[2] for c in cover], -np.ones(n), np.ones(m), -np.ones(n), np.ones(m)])
+    a = sp.csr_matrix((vals, (rows, cols)), shape=(nrow + s + n, n + m))
+    lo = np.concatenate([np.concatenate(targets), np.full(s + n, -np.inf)])
+    hi = np.concatenate([np.concatenate(targets), np.zeros(s + n)])
+    with _quiet_stdout():
+        res = milp(
+            np.concatenate([np.ones(n), -np.ones(m)]),
+            integrality=np.concatenate([np.ones(n), np.zeros(m)]),
+            bounds=Bounds(0, np.concatenate([_copies(pool, targets), np.full(m, np.inf)])),
+            constraints=LinearConstraint(a, lo, hi),
+            options={"time_limit": time_limit_s, "mip_rel_gap": 1e-9, "disp": False},
+        )
+    if res.x is None:
+        raise RuntimeError(f"run selection not solved: {res.message}")
+    copies = np.round(res.x[:n]).astype(int)
+    sol = fewest_buses(problem, [pool[k] for k in range(n) for _ in range(copies[k])])
+    bound = getattr(res, "mip_dual_bound", None)
+    sol.meta = {
+        "pool": n,
+        "optimal": res.status == 0,
+        "bound": math.ceil(bound - 1e-6) if bound is not None and np.isfinite(bound) else None,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    return sol
+
+
+@contextlib.contextmanager
+def _quiet_stdout():
+    """Silence HiGHS's stray debug line on the process's standard output (a library never
+    prints); Python's own ``sys.stdout`` is untouched."""
+    try:
+        fd = sys.__stdout__.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    sys.__stdout__.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), fd)
+            yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+def _copies(pool: list[Run], targets: list[np.ndarray]) -> np.ndarray:
+    """How often each run can be chosen: a full bus at a stop of many pupils may run several
+    times (as often as its pupils fit in the stop's)."""
+    out = np.ones(len(pool))
+    for k, r in enumerate(pool):
+        out[k] = min(targets[r.school][a - 1] // n if n else 1 for a, n in r.stops)
+    return out
+
+
+def fleet_lower_bound(problem: FleetProblem, min_runs) -> int:
+    """Fewest buses any plan needs.
+
+    School ``s1`` can come before ``s2`` in a bus's day only if a bus free at ``s1`` could do
+    at least a one-stop run of ``s2`` (any run of ``s2`` takes at least as long from its first
+    stop). A bus's day is then a chain in this relation (transitively closed: a day may pass
+    through schools in between), and each school needs ``min_runs`` runs: the fewest chains that
+    cover every school that often (a linear programme, solved with HiGHS) bounds the fleet.
+
+    Parameters
+    ----------
+    problem
+        The schools.
+    min_runs
+        A lower bound on each school's runs (seats, or a proven fewest routes).
+    """
+    s = len(problem.bell_s)
+    can = np.zeros((s, s), dtype=bool)
+    for j, (bp, tgt) in enumerate(zip(problem.schools, problem.targets(), strict=True)):
+        stops = np.flatnonzero(tgt > 0) + 1
+        if not len(stops):
+            continue
+        fewest = np.where(tgt > bp.seats, tgt % bp.seats, tgt)  # smallest pick-up of a stop
+        fewest = np.where(fewest == 0, bp.seats, fewest)[stops - 1]
+        single = bp.time_s[stops, 0] + bp.service_s(fewest)
+        need = problem.bell_s[j] - problem.dwell_s[j] - single  # latest start, per stop
+        ready = problem.bell_s[:, None] + problem.deadhead_s[:, problem.columns[j][stops - 1]]
+        can[:, j] = (ready <= need[None, :] + 1e-9).any(axis=1)
+    np.fill_diagonal(can, False)
+    for k in range(s):  # transitive closure
+        can |= can[:, [k]] & can[[k], :]
+    arcs = np.argwhere(can)
+    m = len(arcs)
+    # variables: start at s (s), flow on arcs (m), end at s (s); through s >= min_runs
+    ident = sp.identity(s, format="csr")
+    into = sp.csr_matrix((np.ones(m), (arcs[:, 1], np.arange(m))), shape=(s, m))
+    out = sp.csr_matrix((np.ones(m), (arcs[:, 0], np.arange(m))), shape=(s, m))
+    res = linprog(
+        np.concatenate([np.ones(s), np.zeros(m + s)]),
+        A_ub=sp.hstack([-ident, -into, sp.csr_matrix((s, s))]),
+        b_ub=-np.asarray(min_runs, dtype=float),
+        A_eq=sp.hstack([ident, into - out, -ident]),
+        b_eq=np.zeros(s),
+        bounds=(0, None),
+        method="highs",
+    )
+    return math.ceil(res.fun - 1e-6)

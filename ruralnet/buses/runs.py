@@ -1,0 +1,279 @@
+"""Candidate runs for one county fleet, and the fleet plan (see :mod:`ruralnet.buses.fleet`).
+
+:func:`plan_fleet` pools each school's fewest-bus runs under several ride caps
+(:func:`scenario_runs`), selects the runs that need the fewest buses exactly, then reroutes
+each school for the buses left idle at earlier schools (:func:`reroute`) and selects again,
+round after round, until a round brings no fewer buses, the lower bound is reached, or the
+time is up.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .fleet import (
+    RIDE_CAPS,
+    FleetProblem,
+    FleetSolution,
+    Run,
+    fleet_lower_bound,
+    select_runs,
+)
+from .routing import TICKS, BusProblem, Origin, chain_routes, solve
+
+log = logging.getLogger(__name__)
+
+
+def _part(bp: BusProblem, mask: np.ndarray, limit_s: float) -> BusProblem:
+    """The problem of some of a school's stops, under another ride limit."""
+    keep = np.concatenate([[0], np.flatnonzero(mask) + 1])
+    return BusProblem(
+        [bp.stop_ids[i - 1] for i in keep[1:]],
+        bp.pupils[mask],
+        bp.time_s[np.ix_(keep, keep)],
+        bp.dist_m[np.ix_(keep, keep)],
+        bp.seats,
+        limit_s,
+        bp.stop_s,
+        bp.per_pupil_s,
+        None if bp.depot_dist_m is None else np.asarray(bp.depot_dist_m)[mask],
+    )
+
+
+def scenario_runs(
+    problem: FleetProblem,
+    k: int,
+    caps=RIDE_CAPS,
+    time_limit_s: float = 1.0,
+    seed: int = 0,
+    no_improvement: int = 20_000,
+    cache: dict | None = None,
+) -> tuple[list[Run], int]:
+    """School ``k``'s fewest-bus runs under each cap on the ride.
+
+    Under a cap ``c`` (a share of the ride limit), the stops whose direct ride fits in ``c``
+    are routed with the limit ``c`` and the others with the full limit.
+
+    Parameters
+    ----------
+    cache
+        Routes of identical schools (same stops, pupils, seats and limit) found before.
+
+    Returns
+    -------
+    runs, fewest
+        The runs of every cap, and a proven lower bound on the school's runs.
+    """
+    bp = problem.schools[k]
+    key = (tuple(bp.stop_ids), tuple(bp.pupils), bp.seats, bp.max_ride_s, tuple(caps))
+    key += (bp.time_s.tobytes(), seed)
+    cache = {} if cache is None else cache
+    if key not in cache:
+        cache[key] = _cap_routes(bp, caps, time_limit_s, seed, no_improvement)
+    routes, fewest = cache[key]
+    return [problem.run(k, r) for r in routes], fewest
+
+
+def _cap_routes(bp: BusProblem, caps, time_limit_s, seed, no_improvement) -> tuple[list, int]:
+    """Routes of one school under each cap, and the proven fewest runs."""
+    direct = np.ceil(np.round(bp.time_s[1:, 0] * TICKS, 6))
+    pupils = int(bp.pupils.sum())
+    fewest = math.ceil(pupils / bp.seats) if pupils else 0
+    routes: list = []
+    for cap in caps:
+        near = direct <= math.floor(cap * bp.max_ride_s * TICKS)
+        parts = [(near, cap * bp.max_ride_s), (~near, bp.max_ride_s)] if cap < 1 else []
+        for mask, limit in parts or [(np.ones(len(direct), bool), bp.max_ride_s)]:
+            if not mask.any():
+                continue
+            sol = solve(
+                _part(bp, mask, limit), time_limit_s=time_limit_s, seed=seed,
+                no_improvement=no_improvement,
+            )  # fmt: skip
+            back = np.flatnonzero(mask) + 1
+            routes += [[(int(back[a - 1]), n) for a, n in r] for r in sol.routes]
+            if cap >= 1:
+                fewest = max(fewest, int(sol.meta.get("lower_bound", 0)))
+    return routes, fewest
+
+
+def idle_buses(problem: FleetProblem, k: int, solution: FleetSolution) -> np.ndarray:
+    """Per school: buses of ``solution`` that are free there for good, or go on to a run of
+    school ``k`` (and would be free if ``k`` were routed again)."""
+    idle = np.zeros(len(problem.bell_s), dtype=int)
+    for day in solution.days:
+        for pos, r in enumerate(day):
+            s1 = solution.runs[r].school
+            after = solution.runs[day[pos + 1]].school if pos + 1 < len(day) else None
+            if s1 != k and (after is None or after == k):
+                idle[s1] += 1
+    return idle
+
+
+def reroute(
+    problem: FleetProblem,
+    k: int,
+    solution: FleetSolution,
+    time_limit_s: float = 1.0,
+    seed: int = 0,
+    reuse_share: float = 0.1,
+    no_improvement: int = 20_000,
+) -> list[Run]:
+    """School ``k``'s runs for the buses idle at earlier schools in ``solution`` (each may
+    come if it can reach the school by its bell) and new buses from the yard; none when no
+    idle bus could come."""
+    idle = idle_buses(problem, k, solution)
+    cols = problem.columns[k]
+    bp = problem.schools[k]
+    quickest = bp.time_s[1:, 0].min() if len(cols) else np.inf
+    origins = []
+    for s1 in np.flatnonzero((idle > 0) & (problem.bell_s < problem.bell_s[k])):
+        budget = problem.bell_s[k] - problem.dwell_s[k] - problem.bell_s[s1]
+        if problem.deadhead_s[s1, cols].min() + quickest < budget:
+            origins.append(
+                Origin(
+                    int(idle[s1]),
+                    problem.deadhead_s[s1, cols],
+                    problem.deadhead_m[s1, cols],
+                    budget,
+                )
+            )
+    if not origins:
+        return []
+    routes = chain_routes(bp, origins, time_limit_s, seed, reuse_share, no_improvement)
+    return [problem.run(k, r) for r, _ in routes]
+
+
+@dataclass(frozen=True)
+class FleetOptions:
+    """How hard :func:`plan_fleet` works.
+
+    Attributes
+    ----------
+    time_limit_s
+        Budget for the whole plan (the first pool and selection always run).
+    per_school_s
+        Seconds for each routing of one school.
+    caps
+        Caps on the ride (shares of the limit) for the first pool.
+    rounds
+        Most rounds of fleet-aware rerouting.
+    patience
+        Stop after this many rounds without fewer buses.
+    seed
+        Seed of the routing's random numbers.
+    no_improvement
+        Stop a routing after this many iterations without a better plan.
+    progress
+        Show progress bars.
+    """
+
+    time_limit_s: float = 600.0
+    per_school_s: float = 1.0
+    caps: tuple = RIDE_CAPS
+    rounds: int = 20
+    patience: int = 2
+    seed: int = 0
+    no_improvement: int = 20_000
+    progress: bool = False
+
+
+def plan_fleet(
+    problem: FleetProblem,
+    options: FleetOptions = FleetOptions(),
+    pool: list[Run] | None = None,
+    fewest: list[int] | None = None,
+    cache: dict | None = None,
+) -> FleetSolution:
+    """The fewest buses for all schools, each bus's day, and a lower bound.
+
+    Parameters
+    ----------
+    problem
+        Schools, bell times, pick-ups, deadhead.
+    options
+        Time, caps, rounds (:class:`FleetOptions`).
+    pool
+        Runs to start from (e.g. each school's own plan): the fleet is never worse than
+        theirs chained.
+    fewest
+        Proven lower bounds on each school's runs, if known (for the fleet's lower bound).
+    cache
+        Routes of identical schools from earlier plans (see :func:`scenario_runs`).
+
+    Returns
+    -------
+    FleetSolution
+        With ``lower_bound`` and ``meta``: ``pool`` (runs pooled), ``rounds``, ``history``
+        (buses after the first selection and each round), ``optimal`` (the bound is reached),
+        ``seconds``.
+    """
+    o = options
+    started = time.perf_counter()
+    runs = _Pool(pool or [])
+    least = list(fewest) if fewest is not None else [0] * len(problem.bell_s)
+    bar = dict(disable=not o.progress, unit="school")
+    for k in tqdm(range(len(problem.bell_s)), desc="runs", **bar):
+        found, bound = scenario_runs(
+            problem, k, o.caps, o.per_school_s, o.seed, o.no_improvement, cache
+        )
+        runs.add(found)
+        least[k] = max(least[k], bound)
+    lower = fleet_lower_bound(problem, least)
+    best = select_runs(problem, runs.list(), _left(started, o.time_limit_s))
+    history = [best.buses]
+    order = np.argsort(problem.bell_s, kind="stable")
+    for rnd in range(o.rounds):
+        if best.buses <= lower or _left(started, o.time_limit_s) <= 1:
+            break
+        for k in tqdm(order if rnd % 2 == 0 else order[::-1], desc=f"round {rnd + 1}", **bar):
+            share = (0.1, 0.3)[rnd % 2]
+            runs.add(
+                reroute(
+                    problem, int(k), best, o.per_school_s, o.seed + rnd, share, o.no_improvement
+                )
+            )
+            if _left(started, o.time_limit_s) <= 0:
+                break
+        sol = select_runs(problem, runs.list(), max(_left(started, o.time_limit_s), 10))
+        history.append(sol.buses)
+        best = sol if sol.buses <= best.buses else best
+        if len(history) > o.patience and history[-1] >= history[-1 - o.patience]:
+            break  # rounds without fewer buses
+    best.lower_bound = lower
+    best.meta.update(
+        pool=len(runs.runs),
+        rounds=len(history) - 1,
+        history=history,
+        optimal=best.buses <= lower,
+        seconds=round(time.perf_counter() - started, 1),
+    )
+    log.info("fleet: %d buses (bound %d), %s", best.buses, lower, history)
+    return best
+
+
+class _Pool:
+    """Candidate runs, each stop set of a school once (its quickest order)."""
+
+    def __init__(self, runs: list[Run]) -> None:
+        self.runs: dict = {}
+        self.add(runs)
+
+    def add(self, runs: list[Run]) -> None:
+        for r in runs:
+            key = (r.school, frozenset(r.stops))
+            if key not in self.runs or r.duration_s < self.runs[key].duration_s:
+                self.runs[key] = r
+
+    def list(self) -> list[Run]:
+        return list(self.runs.values())
+
+
+def _left(started: float, limit_s: float) -> float:
+    return limit_s - (time.perf_counter() - started)

@@ -1,0 +1,247 @@
+"""One fleet for many schools: each model checked against an oracle written here.
+
+* the exact path cover of fixed runs against a maximum matching on the run-level graph
+  (networkx), which knows nothing of the school-level flow;
+* the run selection against a brute force over every covering subset of a small pool;
+* the lower bound against those optima;
+* fleet-aware routes against the ride limit and the time budget, recomputed by hand;
+* the benchmark's fleet.csv against the instance files, by a checker written in this file.
+"""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+
+from ruralnet.buses.fleet import FleetProblem, Run, fewest_buses, fleet_lower_bound, select_runs
+from ruralnet.buses.routing import BusProblem, Origin, chain_routes, ride_time_s
+from ruralnet.model.errors import InputError
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_fleet.py"
+
+
+def _school(xy_school, xy_stops, pupils, seats=10, max_ride=900.0):
+    xy = np.vstack([xy_school, xy_stops])
+    d = np.abs(xy[:, None, :] - xy[None, :, :]).sum(axis=2)
+    return BusProblem([f"p{i}" for i in range(len(xy_stops))], np.asarray(pupils), d / 10, d,
+                      seats, max_ride, 10.0, 1.0)  # fmt: skip
+
+
+def _instance(seed: int, schools: int = 4, stops: int = 3):
+    """Random schools with staggered bells; points on a grid; speed 10 m/s."""
+    rng = np.random.default_rng(seed)
+    sxy = rng.uniform(0, 6000, (schools, 2))
+    probs, cols, pts = [], [], []
+    for k in range(schools):
+        xy = sxy[k] + rng.uniform(-2000, 2000, (stops, 2))
+        probs.append(_school(sxy[k], xy, rng.integers(1, 6, stops)))
+        cols.append(np.arange(len(pts), len(pts) + stops))
+        pts.extend(xy)
+    pts = np.array(pts)
+    dead = np.abs(sxy[:, None, :] - pts[None, :, :]).sum(axis=2)
+    bell = 25_000 + np.sort(rng.choice(np.arange(0, 3600, 300), schools, replace=False))
+    return FleetProblem([f"s{k}" for k in range(schools)], bell, 60.0, probs, cols, dead / 10, dead)
+
+
+def _oracle_cover(problem: FleetProblem, runs: list[Run]) -> int:
+    """Minimum path cover of the run-level graph: runs minus a maximum matching."""
+    g = nx.DiGraph()
+    g.add_nodes_from([("a", i) for i in range(len(runs))] + [("b", i) for i in range(len(runs))])
+    for i, r1 in enumerate(runs):
+        for j, r2 in enumerate(runs):
+            if r1.school == r2.school:
+                continue
+            start = problem.bell_s[r1.school] + problem.deadhead_s[r1.school, r2.first]
+            if start + r2.duration_s + problem.dwell_s[r2.school] <= problem.bell_s[r2.school]:
+                g.add_edge(("a", i), ("b", j))
+    top = [("a", i) for i in range(len(runs))]
+    matching = nx.bipartite.hopcroft_karp_matching(g.to_undirected(), top_nodes=top)
+    return len(runs) - sum(1 for n in matching if n[0] == "a")
+
+
+def _day_ok(problem: FleetProblem, runs: list[Run], day: list[int]) -> bool:
+    schools = [runs[k].school for k in day]
+    if len(set(schools)) < len(schools):
+        return False
+    for a, b in itertools.pairwise(day):
+        r1, r2 = runs[a], runs[b]
+        start = problem.bell_s[r1.school] + problem.deadhead_s[r1.school, r2.first]
+        if start + r2.duration_s + problem.dwell_s[r2.school] > problem.bell_s[r2.school] + 1e-9:
+            return False
+    return True
+
+
+def _single_runs(problem: FleetProblem) -> list[Run]:
+    return [
+        problem.run(k, [(i + 1, int(n))])
+        for k, bp in enumerate(problem.schools)
+        for i, n in enumerate(bp.pupils)
+    ]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fewest_buses_is_a_minimum_path_cover(seed):
+    problem = _instance(seed)
+    runs = _single_runs(problem)
+    sol = fewest_buses(problem, runs)
+    assert sol.buses == _oracle_cover(problem, runs)
+    assert sorted(k for day in sol.days for k in day) == list(range(len(runs)))
+    assert all(_day_ok(problem, runs, day) for day in sol.days)
+    table = sol.table(problem)
+    assert (table["arrives_s"] <= problem.bell_s[0] + 3600).all()
+    assert (table.groupby("bus")["order"].max() == [len(d) for d in sol.days]).all()
+
+
+def _pool(problem: FleetProblem) -> list[Run]:
+    """Singles and pairs of stops of every school (pairs that fit the seats and the limit)."""
+    pool = _single_runs(problem)
+    for k, bp in enumerate(problem.schools):
+        for a, b in itertools.permutations(range(1, len(bp.pupils) + 1), 2):
+            route = [(a, int(bp.pupils[a - 1])), (b, int(bp.pupils[b - 1]))]
+            if sum(n for _, n in route) <= bp.seats and ride_time_s(bp, route) <= bp.max_ride_s:
+                pool.append(problem.run(k, route))
+    return pool
+
+
+def _brute_force(problem: FleetProblem, pool: list[Run]) -> int:
+    """Fewest buses over every choice of runs that picks up every stop exactly once."""
+    by_school = []
+    for k, bp in enumerate(problem.schools):
+        mine = [r for r in pool if r.school == k]
+        covers = []
+        for size in range(1, len(bp.pupils) + 1):
+            for combo in itertools.combinations(mine, size):
+                stops = sorted(a for r in combo for a, _ in r.stops)
+                if stops == list(range(1, len(bp.pupils) + 1)):
+                    covers.append(list(combo))
+        by_school.append(covers)
+    return min(
+        _oracle_cover(problem, [r for part in choice for r in part])
+        for choice in itertools.product(*by_school)
+    )
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_run_selection_is_exact_on_a_small_pool(seed):
+    problem = _instance(seed, schools=3, stops=3)
+    pool = _pool(problem)
+    sol = select_runs(problem, pool)
+    best = _brute_force(problem, pool)
+    assert sol.buses == best
+    assert sol.meta["optimal"]
+    served = sorted((r.school, a) for r in sol.runs for a, _ in r.stops)
+    assert served == sorted((k, i + 1) for k, bp in enumerate(problem.schools) for i in range(3))
+    assert all(_day_ok(problem, sol.runs, day) for day in sol.days)
+    lower = fleet_lower_bound(problem, [1] * 3)
+    assert 1 <= lower <= best
+
+
+def test_a_full_bus_at_a_big_stop_may_run_twice():
+    bp = _school([0, 0], [[1000, 0], [0, 1000]], [20, 3])  # 20 pupils, 10 seats
+    problem = FleetProblem(["s"], [30_000], 60.0, [bp], [np.array([0, 1])], np.zeros((1, 2)))
+    pool = [problem.run(0, [(1, 10)]), problem.run(0, [(2, 3)])]
+    sol = select_runs(problem, pool)
+    assert sol.buses == 3 and sum(r.pupils for r in sol.runs) == 23
+
+
+def test_schools_no_bus_can_chain_need_their_own_buses():
+    problem = _instance(1)
+    problem.bell_s[:] = problem.bell_s[0]  # one bell: no bus can serve two schools
+    runs = _single_runs(problem)
+    assert fewest_buses(problem, runs).buses == len(runs)
+    assert fleet_lower_bound(problem, [len(bp.pupils) for bp in problem.schools]) == len(runs)
+
+
+def test_bad_fleet_problems_are_named():
+    problem = _instance(0)
+    with pytest.raises(InputError) as err:
+        FleetProblem(["a", "b"], [1.0, np.nan], -5.0, problem.schools[:1], [], -np.ones((2, 3)))
+    text = str(err.value)
+    for part in ("bell_s", "dwell_s", "one entry per school", "negative"):
+        assert part in text
+
+
+def test_runs_from_waiting_buses_keep_the_budget_and_the_ride_limit():
+    rng = np.random.default_rng(3)
+    stops = rng.uniform(-3000, 3000, (12, 2))
+    bp = _school([0, 0], stops, rng.integers(1, 5, 12), seats=12, max_ride=700.0)
+    origin_xy = np.array([5000.0, 5000.0])
+    dead_m = np.abs(stops - origin_xy).sum(axis=1)
+    budget = 1500.0
+    origin = Origin(3, dead_m / 10, dead_m, budget)
+    routes = chain_routes(bp, [origin], time_limit_s=1.0, seed=0)
+    assert sorted(a for r, _ in routes for a, _ in r) == list(range(1, 13))
+    from_origin = [r for r, o in routes if o == 0]
+    assert 0 < len(from_origin) <= 3
+    for route, o in routes:
+        assert ride_time_s(bp, route) <= bp.max_ride_s + 1e-6
+        assert sum(n for _, n in route) <= bp.seats
+        if o == 0:
+            first = route[0][0]
+            total = dead_m[first - 1] / 10 + ride_time_s(bp, route) + bp.service_s(route[0][1])
+            assert total <= budget + 1e-6
+
+
+def _fleet_oracle(table: pd.DataFrame, sbrp: Path, inst: str, max_ride: float) -> int:
+    """Every rule of the benchmark, from the instance files; returns the buses."""
+    stops = pd.read_csv(sbrp / inst / "Stops.txt", sep="\t", dtype={"ID": str, "EP_ID": str})
+    schools = pd.read_csv(sbrp / inst / "Schools.txt", sep="\t", dtype={"ID": str})
+    st, sc = stops.set_index("ID"), schools.set_index("ID")
+    assert sorted(table["stop_id"]) == sorted(stops["ID"])
+    hhmm = sc["AMEARLY"].astype(int)
+    bell = (hhmm // 100) * 3600 + (hhmm % 100) * 60
+    for _, day in table.groupby("bus"):
+        prev = None
+        seen = set()
+        for _, run in day.sort_values(["order", "seq"]).groupby("order", sort=True):
+            school = run["school_id"].iloc[0]
+            assert school not in seen
+            seen.add(school)
+            s = st.loc[run["stop_id"]]
+            assert (s["EP_ID"] == school).all() and s["STUDENT_COUNT"].sum() <= 66
+            xy = np.vstack(
+                [s[["X_COORD", "Y_COORD"]].to_numpy(float), sc.loc[[school], ["X", "Y"]]]
+            )
+            travel = np.abs(np.diff(xy, axis=0)).sum() / 29.3333
+            service = 19 + 2.6 * s["STUDENT_COUNT"].to_numpy(float)
+            assert travel + service[1:].sum() <= max_ride + 1e-6
+            if prev is not None:
+                empty = np.abs(sc.loc[prev, ["X", "Y"]].to_numpy(float) - xy[0]).sum() / 29.3333
+                assert bell[prev] + empty + travel + service.sum() + 154.4 <= bell[school] + 1e-6
+            prev = school
+    return table["bus"].nunique()
+
+
+def _bench(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=900
+    )
+
+
+def test_benchmark_fleet_passes_an_independent_oracle(geodata, tmp_path):
+    done = _bench("--instances", "RSRB01", "--time-limit", "40", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    line = next(x for x in done.stdout.splitlines() if x.startswith("RSRB01"))
+    buses, pnas, bound = (int(v) for v in line.split()[3:5] + line.split()[6:7])
+    table = pd.read_csv(tmp_path / "fleet.csv", dtype=str)
+    assert list(table.columns) == ["instance", "bus", "order", "school_id", "run", "seq", "stop_id"]
+    table[["order", "seq"]] = table[["order", "seq"]].astype(int)
+    assert _fleet_oracle(table, geodata / "sbrp", "RSRB01", 2700) == buses
+    assert bound <= buses <= pnas == 31
+    # the script's own re-check agrees, and catches a bus that cannot make it in time
+    assert _bench("--check", str(tmp_path / "fleet.csv")).returncode == 0
+    broken = table.copy()
+    busiest = broken.groupby("bus")["order"].max().idxmax()
+    mine = broken["bus"] == busiest
+    first, second = mine & (broken["order"] == 1), mine & (broken["order"] == 2)
+    broken.loc[first, "order"], broken.loc[second, "order"] = 2, 1  # a later bell first
+    broken.to_csv(tmp_path / "broken.csv", index=False)
+    bad = _bench("--check", str(tmp_path / "broken.csv"))
+    assert bad.returncode == 1 and "violations" in bad.stdout
