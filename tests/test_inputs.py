@@ -128,6 +128,37 @@ def test_shared_ids_and_empty_villages(folder):
         load(folder)
 
 
+def test_bell_times_and_depots_are_checked(folder):
+    edit_layer(
+        folder,
+        "sites",
+        lambda g: g.assign(
+            bell_time=np.where(g.index == 2, "8:70", np.where(g.index == 3, "7:45", ""))
+        ),
+    )
+    depots = gpd.GeoDataFrame(
+        {"name": ["车队A", "远处"]},
+        geometry=gpd.points_from_xy([112.29, 150.0], [24.72, 10.0]),
+        crs="EPSG:4326",
+    )
+    depots.to_file(folder / "depots.gpkg", driver="GPKG")
+    with pytest.raises(SchemaError) as err:
+        load(folder)
+    text = str(err.value)
+    sites = gpd.read_file(folder / "sites.gpkg")
+    assert "bell time is not HH:MM" in text and str(sites["site_id"].iloc[2]) in text
+    assert "depots.gpkg: depots outside the county" in text
+    # fixed, both are read: the site's own bell, the depot layer
+    edit_layer(folder, "sites", lambda g: g.assign(bell_time=np.where(g.index == 3, "7:45", "")))
+    depots.iloc[:1].to_file(folder / "depots.gpkg", driver="GPKG")
+    county = load(folder)
+    assert (
+        county.sites["bell_time"].iloc[3] == "07:45"
+        and county.sites["bell_time"].isna().sum() == len(sites) - 1
+    )
+    assert list(county.depots["depot_id"]) == ["depot-1"]
+
+
 def test_problems_of_several_files_come_together(folder):
     edit_layer(folder, "sites", lambda g: g.assign(pupils=np.where(g.index == 1, -5, g["pupils"])))
     (folder / "boundary.geojson").write_text("{ not json", encoding="utf-8")

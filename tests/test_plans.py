@@ -181,6 +181,69 @@ def test_costs_price_every_item(demo):
     assert meta["optimal"] and meta["rows"] > 0 and meta["integers"] > 0
 
 
+def _clock(text: str) -> float:
+    h, m = (int(v) for v in text.split(":"))
+    return h * 3600.0 + m * 60.0
+
+
+def test_one_county_fleet_serves_every_run_in_time(demo, county):
+    buses = demo.buses[demo.recommended]
+    fleet = buses.county_fleet
+    s = county.settings
+    days = fleet.runs
+    # every daily route is one run of one bus's day, with the same pupils
+    for day in ("morning", "afternoon"):
+        got = days[days["day"] == day].set_index("run")["pupils"].sort_index()
+        want = buses.routes[buses.routes["direction"] == day].groupby("route")["pupils"].sum()
+        assert got.to_dict() == want.sort_index().to_dict()
+    # the morning: each bus's runs in time, recomputed from the routes and the bus network
+    kind = county.sites.set_index(county.sites["site_id"].astype(str))["kind"]
+    bell = {site: _clock(s.bell_times[k]) for site, k in kind.items()}
+    dwell = s.bus_dwell_minutes * 60
+    routes = buses.routes[buses.routes["direction"] == "morning"].sort_values(["route", "seq"])
+    first = routes.groupby("route").first()
+    net = county.network("bus")
+    nodes = net.snap(
+        pd.concat(
+            [
+                county.sites.set_index("site_id").geometry,
+                county.villages.set_index("village_id").geometry,
+            ]
+        )
+    )["node"]
+    morning = days[days["day"] == "morning"]
+    checked = 0
+    for _, day in morning.groupby("bus"):
+        day = day.sort_values("order")
+        assert day["site"].is_unique  # no school twice
+        for a, b in zip(day.itertuples(), day.iloc[1:].itertuples(), strict=False):
+            stop = first.loc[b.run]
+            service = s.bus_stop_seconds + s.bus_seconds_per_pupil * stop["pupils"]
+            run_s = stop["minutes"] * 60 + service
+            empty, _ = net.graph.shortest([nodes[a.site]], [nodes[str(stop["stop"])]])
+            assert bell[a.site] + empty[0, 0] + run_s + dwell <= bell[b.site] + 1e-6
+            checked += 1
+        assert (day["arrives"].map(_clock) <= day["site"].map(bell) - dwell + 30).all()
+    assert checked > 0  # buses do serve several schools
+    # shared never needs more than school by school; the bound holds; the costs use it
+    summary = fleet.summary
+    assert (summary["lower_bound"] <= summary["buses"]).all()
+    assert (summary["buses"] <= summary["own_runs"]).all()
+    assert buses.buses_needed() == fleet.buses() < buses.school_by_school()
+    assert len(fleet.lines) == morning["bus"].nunique()
+
+
+def test_every_boarder_is_on_the_weekly_trip_or_listed(demo):
+    for name, ev in demo.evaluations.items():
+        fleet = demo.buses[name].county_fleet
+        boarders = ev.assignment.loc[ev.assignment["way"] == "board", "pupils"].sum()
+        on_bus = fleet.weekly["pupils"].sum() + fleet.weekly_unserved["pupils"].sum()
+        assert on_bus == boarders, name
+        weekly = fleet.runs[fleet.runs["day"] == "weekly"]
+        assert weekly["pupils"].sum() == fleet.weekly["pupils"].sum()
+        assert (fleet.weekly["minutes"] <= demo.county.settings.weekly_ride_minutes + 1e-6).all()
+
+
 # --------------------------------------------------------------------------------------
 # every policy check fails somewhere
 

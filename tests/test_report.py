@@ -95,14 +95,31 @@ def test_contract_files(batch):
     ).all()
     summary = pd.read_csv(out / "summary.csv")
     runs = pd.read_csv(d / "bus_runs.csv")
-    needed = (
-        runs.groupby(["site_id", "seats", "direction"])["buses"]
+    fleet = pd.read_csv(d / "fleet.csv", dtype={"site": str})
+    assert list(fleet.columns[:6]) == ["bus", "order", "run", "site", "departs", "arrives"]
+    weekly = (
+        fleet[fleet["day"] == "weekly"].groupby("site").size().rename("own_buses").reset_index()
+    )
+    # school by school: per site and seat size, its busiest direction (the weekly trip too)
+    own = pd.concat(
+        [
+            runs[["site_id", "seats", "direction", "own_buses"]],
+            weekly.rename(columns={"site": "site_id"}).assign(seats=56, direction="weekly"),
+        ]
+    )
+    own_total = (
+        own.groupby(["site_id", "seats", "direction"])["own_buses"]
         .sum()
         .groupby(["site_id", "seats"])
         .max()
         .sum()
     )
-    assert summary.loc[summary["county"] == "demo-liannan", "buses"].iloc[0] == needed > 0
+    # one fleet: per kind of bus, its busiest day
+    per_day = fleet.groupby(["bus_type", "day"])["bus"].nunique()
+    shared = per_day.groupby("bus_type").max().sum()
+    totals = pd.read_csv(d / "fleet_summary.csv").set_index("day").loc["all"]
+    assert totals["shared"] == shared <= totals["own_runs"] == own_total
+    assert summary.loc[summary["county"] == "demo-liannan", "buses"].iloc[0] == shared > 0
     xlsx = pd.read_excel(d / "merger_candidates.xlsx")
     assert {"学校代码", "乡镇", "建议", "理由"} <= set(xlsx.columns)
     assert len(xlsx) == len(cand)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
+import pickle
+
 import pytest
 
 from ruralnet.model.errors import SettingsError
-from ruralnet.model.settings import Settings
+from ruralnet.model.settings import Settings, clock_seconds
 
 
 def test_defaults_follow_the_norms():
@@ -60,3 +63,23 @@ def test_typos_and_wrong_types_are_named():
         Settings.from_dict({"demand_basis": "pupils", "keep_sites": [1, 2], "young_max_grade": 12})
     for name in ("demand_basis", "keep_sites", "young_max_grade"):
         assert name in str(err.value)
+
+
+def test_bell_times_are_times_of_kinds():
+    s = Settings.from_dict({"bell_times": {"kindergarten": "8:45"}, "weekly_arrival": "18:00"})
+    assert s.bell_times["kindergarten"] == "8:45" and s.bell_times["central_primary"] == "08:00"
+    assert clock_seconds(s.bell_times["kindergarten"]) == 8 * 3600 + 45 * 60
+    assert clock_seconds(datetime.time(7, 5)) == 7 * 3600 + 300  # a TOML local time
+    with pytest.raises(SettingsError) as err:
+        Settings.from_dict(
+            {
+                "bell_times": {"kindergarden": "8:45", "central_primary": "25:00"},
+                "dismissal_times": {"nine_year": "five"},
+                "weekly_arrival": "noon",
+            }
+        )
+    text = str(err.value)
+    for part in ("unknown kinds ['kindergarden']", "bell_times['central_primary']",
+                 "dismissal_times['nine_year']", "weekly_arrival must be a time"):  # fmt: skip
+        assert part in text
+    assert pickle.loads(pickle.dumps(s)).bell_times == s.bell_times

@@ -58,7 +58,12 @@ def plan_costs(ctx, ev, buses=None) -> pd.DataFrame:
         items += [
             ("buses", n, "bus", s.bus_cost_per_year),
             ("drivers", n, "driver", s.driver_cost_per_year),
-            ("bus_km", buses.bus_km() * s.school_days, "km", s.bus_km_cost),
+            (
+                "bus_km",
+                buses.bus_km() * s.school_days + buses.weekly_km() * s.school_weeks,
+                "km",
+                s.bus_km_cost,
+            ),
         ]
     table = pd.DataFrame(items, columns=COST_COLUMNS[:-1])
     table["cost"] = table["quantity"] * table["unit_cost"]

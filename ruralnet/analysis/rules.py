@@ -42,6 +42,11 @@ def ride_limit(grade, settings: Settings) -> np.ndarray:
     ).astype(float)
 
 
+def weekly_ride_limit(settings: Settings) -> float:
+    """Longest ride (minutes) of the boarders' weekly trip home and back."""
+    return float(settings.weekly_ride_minutes)
+
+
 def is_young(grade, settings: Settings) -> np.ndarray:
     """Kindergarten and the grades up to ``young_max_grade``: the shorter ride limit."""
     return np.asarray(grade) <= settings.young_max_grade

@@ -26,7 +26,7 @@ import pandas as pd
 import shapely
 
 from ..analysis import rules
-from .routing import BusProblem, check_routes, ride_from_s, route_length_m, solve
+from .routing import check_routes, ride_from_s, ride_time_s, route_length_m, solve
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ RUN_COLUMNS = [
     "longest_ride_min",
     "unserved_pupils",
     "fewest_buses_proven",
+    "own_buses",
 ]
 #: Runs that share seats and a ride limit: kindergarten, young pupils, the others.
 RUNS = {"K": "kindergarten", "Y": "young", "O": "others"}
@@ -76,6 +77,9 @@ class CountyBuses:
         Pick-up points no bus can serve within the limits, with the reason.
     violations
         Problems found by the independent route check (empty when all is well).
+    county_fleet
+        The county's bus days as one fleet (:class:`ruralnet.buses.days.CountyFleet`), with
+        ``bus_fleet`` on; the weekly boarders' trips live there.
     """
 
     routes: pd.DataFrame
@@ -83,23 +87,42 @@ class CountyBuses:
     schools: pd.DataFrame
     unserved: pd.DataFrame
     violations: list[str] = field(default_factory=list)
+    county_fleet: object | None = None
 
     def fleet(self) -> pd.DataFrame:
-        """Buses each site needs: per seat size, the larger of its morning and afternoon
-        runs together (``site_id, seats, buses``); its own buses, not shared with other
-        schools."""
-        if self.schools.empty:
+        """Buses each site needs on its own: per seat size, the larger of its morning and
+        afternoon runs (its own fewest-bus plans; and its weekly boarders' runs), as
+        ``site_id, seats, buses``: not shared with other schools."""
+        own = self.schools[["site_id", "seats", "direction", "own_buses"]]
+        if self.county_fleet is not None:
+            own = pd.concat([own, self.county_fleet.weekly_own()], ignore_index=True)
+        if own.empty:
             return pd.DataFrame(columns=["site_id", "seats", "buses"])
-        per_direction = self.schools.groupby(["site_id", "seats", "direction"])["buses"].sum()
-        return per_direction.groupby(["site_id", "seats"]).max().reset_index()
+        per_direction = own.groupby(["site_id", "seats", "direction"])["own_buses"].sum()
+        out = per_direction.groupby(["site_id", "seats"]).max().reset_index()
+        return out.rename(columns={"own_buses": "buses"})
 
-    def buses_needed(self) -> int:
+    def school_by_school(self) -> int:
         """Buses of the whole county when every school keeps its own buses."""
         return int(self.fleet()["buses"].sum())
 
+    def buses_needed(self) -> int:
+        """Buses the county needs: the shared fleet's busiest day per kind of bus (with
+        ``bus_fleet`` on), else every school's own buses."""
+        if self.county_fleet is not None:
+            return self.county_fleet.buses()
+        return self.school_by_school()
+
     def bus_km(self) -> float:
-        """Kilometres driven per school day (morning and afternoon runs)."""
+        """Kilometres driven per school day (morning and afternoon; with the fleet, the empty
+        legs between schools and from the depots too)."""
+        if self.county_fleet is not None:
+            return self.county_fleet.bus_km()
         return float(self.lines["km"].sum()) if len(self.lines) else 0.0
+
+    def weekly_km(self) -> float:
+        """Kilometres of the boarders' weekly trips (Friday home and Sunday back)."""
+        return self.county_fleet.bus_km("weekly") if self.county_fleet is not None else 0.0
 
     def served(self) -> pd.DataFrame:
         """Riders seated per site (morning runs): ``site_id, pupils``."""
@@ -138,7 +161,7 @@ def bus_riders(ctx, rows: pd.DataFrame, sites=None) -> pd.DataFrame:
 def plan_buses(
     county, ctx, rows: pd.DataFrame, sites=None, seed: int = 0, cache: dict | None = None
 ) -> CountyBuses:
-    """Routes for every rider of a plan, morning and afternoon.
+    """Routes for every rider of a plan, morning and afternoon, and the county's fleet.
 
     Parameters
     ----------
@@ -154,20 +177,100 @@ def plan_buses(
         Solver seed.
     cache
         Solutions of identical runs (shared between the plans of one run).
+
+    Notes
+    -----
+    Each site's runs are first planned on their own (the fewest buses for that site). With
+    ``bus_fleet`` on, the runs are then chosen again with one county fleet in view
+    (:mod:`ruralnet.buses.days`): the routes reported are the fleet's.
     """
-    riders = bus_riders(ctx, rows, sites)
+    from .days import county_fleet
+
+    s = county.settings
     net = county.network("bus")
     snap = _snaps(county, net)
     cache = {} if cache is None else cache
+    riders = bus_riders(ctx, rows, sites)
+    groups = [
+        _site_run(net, snap, site_id, run, part, s)
+        for (site_id, run), part in riders.groupby(["site_id", "run"], sort=True)
+    ]
+    weekly = weekly_groups(county, ctx, rows, net, snap, sites) if s.bus_fleet else []
+    own = {}
+    for k, g in enumerate(groups + weekly):
+        for direction in ("morning", "afternoon") if g.run != "W" else ("morning",):
+            own[k, direction] = _solve_cached(g, direction, s, seed, cache)
+    fleet = None
+    if s.bus_fleet and (groups or weekly):
+        fleet = county_fleet(county, net, groups + weekly, own, seed, cache.setdefault("fleet", {}))
+    final = {key: (fleet.routes[key] if fleet else sol.routes) for key, sol in own.items()}
+    return _tables(net, groups, own, final, fleet, s)
+
+
+def weekly_groups(county, ctx, rows: pd.DataFrame, net, snap, sites=None) -> list:
+    """The boarders of each site by home pick-up, for the weekly trip (run ``W``)."""
+    board = rows[(rows["way"] == rules.BOARD) & (rows["pupils"] > 0)]
+    site_ids = ctx.sites["site_id"].astype(str).to_numpy()
+    out = pd.DataFrame(
+        {
+            "site_id": site_ids[board["site"].to_numpy()],
+            "stop": ctx.groups["origin_id"].to_numpy()[board["group"].to_numpy()],
+            "pupils": board["pupils"].to_numpy(),
+        }
+    )
+    if sites is not None:
+        out = out[out["site_id"].isin(set(sites))]
+    out = out.groupby(["site_id", "stop"], as_index=False)["pupils"].sum()
+    out["limit_min"] = rules.weekly_ride_limit(county.settings)
+    return [
+        _site_run(net, snap, site_id, "W", part, county.settings)
+        for site_id, part in out.groupby("site_id", sort=True)
+    ]
+
+
+def _snaps(county, net) -> pd.DataFrame:
+    points = pd.concat(
+        [
+            county.villages[["village_id", "geometry"]].rename(columns={"village_id": "id"}),
+            county.sites[["site_id", "geometry"]].rename(columns={"site_id": "id"}),
+        ]
+    ).drop_duplicates("id")
+    return net.snap(points.geometry, ids=points["id"].astype(str).to_numpy())
+
+
+def _site_run(net, snap, site_id: str, run: str, part: pd.DataFrame, s):
+    """One site's riders of one run kind, with the travel between the site and the stops."""
+    from .days import SiteRun
+
+    stops = part.groupby("stop", sort=True)["pupils"].sum()
+    nodes = np.concatenate([[snap.loc[site_id, "node"]], snap.loc[stops.index, "node"].to_numpy()])
+    time_s, dist_m = net.graph.shortest(nodes, nodes)
+    seats = s.kindergarten_bus_seats if run == "K" else s.bus_seats
+    limit_s = float(part["limit_min"].iloc[0]) * 60
+    return SiteRun(str(site_id), run, stops, seats, limit_s, nodes, time_s, dist_m)
+
+
+def _solve_cached(g, direction: str, s, seed: int, cache: dict):
+    """The site's own routes of one run kind and direction (identical runs solved once)."""
+    key = (g.site_id, g.run, direction, tuple(g.stops.index), tuple(g.stops), g.seats, g.limit_s)
+    if key not in cache:
+        cache[key] = solve(
+            g.problem(direction, s), time_limit_s=s.bus_solver_seconds, seed=seed,
+            no_improvement=2_000, split=s.bus_split_stops,
+        )  # fmt: skip
+    return cache[key]
+
+
+def _tables(net, groups, own, final, fleet, s) -> CountyBuses:
+    """The output tables of the daily runs (weekly runs live in the fleet)."""
     parts: dict[str, list] = {"routes": [], "lines": [], "schools": [], "unserved": []}
     violations: list[str] = []
-    for (site_id, run), part in riders.groupby(["site_id", "run"], sort=True):
-        for out, key in zip(
-            _route_site(county, net, snap, site_id, run, part, seed, cache),
-            ("routes", "lines", "schools", "unserved", "violations"),
-            strict=True,
-        ):
-            (violations if key == "violations" else parts[key]).extend(out)
+    for k, g in enumerate(groups):
+        for direction in ("morning", "afternoon"):
+            out = _run_rows(net, g, direction, own[k, direction], final[k, direction], s)
+            for key, rows_ in zip(("routes", "lines", "schools", "unserved"), out, strict=False):
+                parts[key].extend(rows_)
+            violations.extend(out[-1])
     if violations:
         log.error("bus routes failed the independent check: %s", violations[:5])
     return CountyBuses(
@@ -181,73 +284,49 @@ def plan_buses(
             columns=["site_id", "direction", "run", "stop_id", "pupils", "reason"],
         ),
         violations,
+        fleet,
     )
 
 
-def _snaps(county, net) -> pd.DataFrame:
-    points = pd.concat(
-        [
-            county.villages[["village_id", "geometry"]].rename(columns={"village_id": "id"}),
-            county.sites[["site_id", "geometry"]].rename(columns={"site_id": "id"}),
-        ]
-    ).drop_duplicates("id")
-    return net.snap(points.geometry, ids=points["id"].astype(str).to_numpy())
-
-
-def _route_site(county, net, snap, site_id, run, part, seed, cache):
-    """Morning and afternoon routes of one site's run; rows for every output table."""
-    s = county.settings
-    stops = part.set_index("stop")["pupils"]
-    seats = s.kindergarten_bus_seats if run == "K" else s.bus_seats
-    limit_s = float(part["limit_min"].iloc[0]) * 60
-    nodes = np.concatenate([[snap.loc[site_id, "node"]], snap.loc[stops.index, "node"].to_numpy()])
-    time_s, dist_m = net.graph.shortest(nodes, nodes)
-    routes, lines, schools, unserved, violations = [], [], [], [], []
-    for direction in ("morning", "afternoon"):
-        problem = BusProblem(
-            list(stops.index), stops.to_numpy(int), time_s, dist_m, seats, limit_s,
-            s.bus_stop_seconds, s.bus_seconds_per_pupil, direction=direction,
-        )  # fmt: skip
-        key = (site_id, run, direction, tuple(stops.index), tuple(stops), seats, limit_s)
-        if key not in cache:
-            cache[key] = solve(
-                problem, time_limit_s=s.bus_solver_seconds, seed=seed, no_improvement=2_000,
-                split=s.bus_split_stops,
-            )  # fmt: skip
-        sol = cache[key]
-        violations += [
-            f"{site_id} {direction} {run}: {b}" for b in check_routes(problem, sol.routes)
-        ]
-        tag = f"{site_id}-{'AM' if direction == 'morning' else 'PM'}-{run}"
-        for k, route in enumerate(sol.routes, start=1):
-            rid = f"{tag}-{k}"
-            rides = [ride_from_s(problem, route, i) / 60 for i in range(len(route))]
-            for seq, ((stop, n), ride) in enumerate(zip(route, rides, strict=True), start=1):
-                routes.append(
-                    (rid, site_id, direction, seq, problem.stop_ids[stop - 1], n, ride, seats)
-                )
-            lines.append(
-                {
-                    "route": rid,
-                    "site_id": site_id,
-                    "direction": direction,
-                    "run": run,
-                    "seats": seats,
-                    "pupils": sum(n for _, n in route),
-                    "km": route_length_m(problem, route) / 1000,
-                    "longest_ride_min": max(rides),
-                    "geometry": _route_line(net, nodes, route, direction),
-                }
+def _run_rows(net, g, direction: str, sol, routes, s):
+    """Rows of every output table for one site's run kind in one direction."""
+    problem = g.problem(direction, s)
+    violations = [f"{g.site_id} {direction} {g.run}: {b}" for b in check_routes(problem, routes)]
+    tag = f"{g.site_id}-{'AM' if direction == 'morning' else 'PM'}-{g.run}"
+    out_routes, lines = [], []
+    for k, route in enumerate(routes, start=1):
+        rid = f"{tag}-{k}"
+        rides = [ride_from_s(problem, route, i) / 60 for i in range(len(route))]
+        for seq, ((stop, n), ride) in enumerate(zip(route, rides, strict=True), start=1):
+            out_routes.append(
+                (rid, g.site_id, direction, seq, problem.stop_ids[stop - 1], n, ride, g.seats)
             )
-        summ = sol.summary()
-        schools.append(
-            (site_id, direction, run, seats, limit_s / 60, summ["buses"], summ["pupils"],
-             summ["bus_km"], summ["longest_ride_min"], summ["unserved_pupils"],
-             bool(sol.meta.get("optimal", False)))
-        )  # fmt: skip
-        for u in sol.unserved.itertuples():
-            unserved.append((site_id, direction, run, u.stop_id, u.pupils, u.reason))
-    return routes, lines, schools, unserved, violations
+        lines.append(
+            {
+                "route": rid,
+                "site_id": g.site_id,
+                "direction": direction,
+                "run": g.run,
+                "seats": g.seats,
+                "pupils": sum(n for _, n in route),
+                "km": route_length_m(problem, route) / 1000,
+                "longest_ride_min": max(rides),
+                "geometry": _route_line(net, g.nodes, route, direction),
+            }
+        )
+    rides_all = [ride_time_s(problem, route) / 60 for route in routes]
+    schools = [
+        (g.site_id, direction, g.run, g.seats, g.limit_s / 60, len(routes),
+         int(sum(n for route in routes for _, n in route)),
+         sum(route_length_m(problem, r) for r in routes) / 1000, max(rides_all, default=0.0),
+         int(sol.unserved["pupils"].sum()) if len(sol.unserved) else 0,
+         bool(sol.meta.get("optimal", False)), sol.buses)
+    ]  # fmt: skip
+    unserved = [
+        (g.site_id, direction, g.run, u.stop_id, u.pupils, u.reason)
+        for u in sol.unserved.itertuples()
+    ]
+    return out_routes, lines, schools, unserved, violations
 
 
 def _route_line(net, nodes: np.ndarray, route, direction: str):

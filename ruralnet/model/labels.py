@@ -57,6 +57,17 @@ WAYS = {
 
 DIRECTIONS = {"morning": ("上午", "morning"), "afternoon": ("下午", "afternoon")}
 
+#: The fleet's days: a school day's morning and afternoon, the boarders' weekly trips.
+DAYS = {
+    "morning": ("上午", "morning"),
+    "afternoon": ("下午", "afternoon"),
+    "weekly": ("寄宿生周末往返", "boarders' weekly trips"),
+    "all": ("全县（各车型取最多的一天）", "county (each kind of bus on its busiest day)"),
+}
+
+#: Kinds of bus.
+BUS_TYPES = {"school": ("校车", "school bus"), "kindergarten": ("幼儿专用校车", "kindergarten bus")}
+
 STATUS = {
     "passed": ("通过", "passed"),
     "failed": ("未通过", "FAILED"),
@@ -146,6 +157,20 @@ COLUMNS = {
     "origin_type": ("来源", "from"),
     "unassigned": ("未安排", "unassigned"),
     "mean_minutes": ("平均时间（分钟）", "mean minutes"),
+    "bus": ("车辆", "bus"),
+    "order": ("趟次", "run of the day"),
+    "departs": ("发车时间", "departs"),
+    "arrives": ("到达时间", "arrives"),
+    "day": ("时段", "day"),
+    "bus_type": ("车型", "kind of bus"),
+    "site_name": ("学校名称", "school"),
+    "km": ("载客里程（公里）", "km with pupils"),
+    "deadhead_km": ("空驶里程（公里）", "empty km"),
+    "own_runs": ("各校自备所需车辆", "buses, school by school"),
+    "own_buses": ("本校自备所需车辆", "own buses"),
+    "lower_bound": ("车辆数下界", "lower bound"),
+    "runs": ("趟数", "runs"),
+    "shared": ("全县统筹所需车辆", "buses, one county fleet"),
     "p95_minutes": ("95%分位时间（分钟）", "95th pct minutes"),
 }
 
@@ -154,6 +179,7 @@ RUNS = {
     "K": ("幼儿园", "kindergarten"),
     "Y": ("低年级", "young pupils"),
     "O": ("其他年级", "other grades"),
+    "W": ("寄宿生周末往返", "boarders' weekly trip"),
 }
 
 #: Units of the cost items.
@@ -337,6 +363,14 @@ TEXT = {
     "buses": ("所需校车", "buses needed"),
     "buses_later": ("未规划校车线路", "bus routes not planned"),
     "bus_runs": ("校车线路", "Bus runs"),
+    "fleet": ("全县校车统筹", "One county fleet"),
+    "fleet_note": (
+        "一辆校车可按各校到校时间先后接送多所学校：全县统筹需{shared}辆，各校自备需{own}辆。"
+        "每天车辆数取上午、下午和寄宿生周末往返三者中较多者。",
+        "One bus serves several schools in turn, by their bell times: {shared} buses as one "
+        "county fleet, {own} if every school keeps its own. Each kind of bus is counted on its "
+        "busiest day (morning, afternoon, or the boarders' weekly trips).",
+    ),
     "costs": ("年度费用（元）", "Annual costs (yuan)"),
     "costs_note": (
         "单价为示意值（见 ruralnet 设置说明），请在 county.toml 的 [settings] 中按本县实际设定。",

@@ -21,7 +21,7 @@ import shapely
 from .errors import Problem, RuralnetWarning, SchemaError
 from .grades import parse_grades
 from .kinds import DEFAULT_GRADES, SITE_KINDS
-from .settings import DEFAULT_AGE_SHARES
+from .settings import DEFAULT_AGE_SHARES, clock_seconds
 
 log = logging.getLogger(__name__)
 
@@ -259,6 +259,7 @@ def validate_sites(
     _site_counts(gdf, problems, id_col)
     _site_grades(gdf, problems, id_col)
     _site_flags_and_status(gdf, problems, id_col)
+    _site_bell_times(gdf, problems, id_col)
     gdf = _check_geometry(gdf, problems, id_col, study_area, buffer_km, warn_list, layer)
     if problems:
         raise SchemaError(layer, problems)
@@ -292,6 +293,25 @@ def _site_names_and_codes(gdf, problems, id_col, county_code) -> None:
             problems.append(
                 Problem("missing township code", "township_code", _labels(gdf, blank, id_col))
             )
+
+
+def _site_bell_times(gdf, problems, id_col) -> None:
+    """The optional ``bell_time`` (HH:MM; empty: the kind's setting), normalised to text."""
+    if "bell_time" not in gdf.columns:
+        return
+    given = gdf["bell_time"].notna() & (gdf["bell_time"].astype(str).str.strip() != "")
+    seconds = gdf["bell_time"].map(lambda v: clock_seconds(v.strip() if isinstance(v, str) else v))
+    bad = given & seconds.isna()
+    if bad.any():
+        problems.append(Problem("bell time is not HH:MM", "bell_time", _labels(gdf, bad, id_col)))
+    gdf["bell_time"] = pd.Series(
+        [
+            f"{int(v) // 3600:02d}:{int(v) % 3600 // 60:02d}" if pd.notna(v) else pd.NA
+            for v in seconds
+        ],
+        index=gdf.index,
+        dtype="string",
+    )
 
 
 def _site_counts(gdf, problems, id_col) -> None:

@@ -55,6 +55,41 @@ DEFAULT_AGE_SHARES: Mapping[str, float] = MappingProxyType(
     {"kindergarten": 0.036, "primary": 0.074, "junior": 0.036}
 )
 
+#: When the morning bus must have unloaded at a school (its bell), by kind of site. Staggered
+#: bells let one bus serve several schools in turn: junior schools first, kindergartens last.
+DEFAULT_BELL_TIMES: Mapping[str, str] = MappingProxyType(
+    {
+        "central_kindergarten": "08:30",
+        "kindergarten": "08:30",
+        "central_primary": "08:00",
+        "village_primary": "08:00",
+        "teaching_point": "08:00",
+        "junior_middle": "07:30",
+        "nine_year": "07:40",
+        "boarding_school": "07:30",
+        "special_education": "08:30",
+    }
+)
+
+#: When each kind of site lets its pupils out in the afternoon: kindergartens first, so that a
+#: bus can take them home and still reach a later school.
+DEFAULT_DISMISSAL_TIMES: Mapping[str, str] = MappingProxyType(
+    {
+        "central_kindergarten": "16:30",
+        "kindergarten": "16:30",
+        "central_primary": "17:00",
+        "village_primary": "17:00",
+        "teaching_point": "17:00",
+        "junior_middle": "17:30",
+        "nine_year": "17:20",
+        "boarding_school": "17:30",
+        "special_education": "16:30",
+    }
+)
+
+#: Settings that are tables (merged into the defaults by :meth:`Settings.from_dict`).
+MAPPING_FIELDS: tuple[str, ...] = ("bus_speeds_kmh", "age_shares", "bell_times", "dismissal_times")
+
 #: How demand is counted in a run (see ``demand_basis``).
 DEMAND_BASES: tuple[str, ...] = ("enrolled", "census")
 
@@ -64,8 +99,24 @@ def _s(source: str, **rules: Any) -> dict:
     return {"source": source, **rules}
 
 
-def _frozen(mapping: Mapping[str, float]) -> Mapping[str, float]:
+def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping))
+
+
+def clock_seconds(value: Any) -> float | None:
+    """A time of day ``"HH:MM"`` (or ``HH:MM:SS``, a ``datetime.time``) in seconds after
+    midnight; ``None`` when it is not one."""
+    if hasattr(value, "hour") and hasattr(value, "minute"):
+        return value.hour * 3600.0 + value.minute * 60.0 + getattr(value, "second", 0)
+    if not isinstance(value, str):
+        return None
+    parts = value.strip().split(":")
+    if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts):
+        return None
+    h, m, sec = (int(p) for p in [*parts, "0"][:3])
+    if h > 23 or m > 59 or sec > 59:
+        return None
+    return h * 3600.0 + m * 60.0 + sec
 
 
 @dataclass(frozen=True)
@@ -259,6 +310,33 @@ class Settings:
     bus_split_stops: bool = field(
         default=False, metadata=_s("let a village's pupils ride on more than one bus")
     )
+    bell_times: Mapping[str, str] = field(
+        default_factory=lambda: DEFAULT_BELL_TIMES,
+        metadata=_s("by kind of site (a site's bell_time column overrides): buses chain"),
+    )
+    dismissal_times: Mapping[str, str] = field(
+        default_factory=lambda: DEFAULT_DISMISSAL_TIMES,
+        metadata=_s("by kind of site: afternoon runs leave then; buses chain in reverse"),
+    )
+    bus_dwell_minutes: float = field(
+        default=3.0, metadata=_s("a bus unloads at a school before it can go on")
+    )
+    bus_fleet: bool = field(
+        default=True, metadata=_s("buses serve several schools in turn (one county fleet)")
+    )
+    fleet_solver_seconds: float = field(
+        default=10.0, metadata=_s("time for each fleet plan (a day of one kind of bus)")
+    )
+    fleet_rounds: int = field(
+        default=0,
+        metadata=_s("rounds of fleet-aware rerouting (each: fewer buses or none, slower)", low=0),
+    )
+    weekly_arrival: str = field(
+        default="17:30", metadata=_s("boarders are back at school on Sunday by", clock=True)
+    )
+    weekly_ride_minutes: float = field(
+        default=120.0, metadata=_s("longest ride of the weekly boarders' trip")
+    )
 
     # --- running -----------------------------------------------------------------------
     progress: bool = field(default=True, metadata=_s("tqdm progress bars on long loops"))
@@ -268,8 +346,8 @@ class Settings:
     )
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "bus_speeds_kmh", _frozen(self.bus_speeds_kmh))
-        object.__setattr__(self, "age_shares", _frozen(self.age_shares))
+        for key in MAPPING_FIELDS:
+            object.__setattr__(self, key, _frozen(getattr(self, key)))
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if f.type.startswith("tuple") and isinstance(value, list):
@@ -284,6 +362,14 @@ class Settings:
         for stage, share in self.age_shares.items():
             if not (_number(share) and 0 <= share <= 1):
                 problems.append(f"age_shares[{stage!r}] must be within 0..1, got {share!r}")
+        for key in ("bell_times", "dismissal_times"):
+            table = getattr(self, key)
+            unknown_kinds = set(table) - set(SITE_KINDS)
+            if unknown_kinds:
+                problems.append(f"{key} has unknown kinds {sorted(unknown_kinds)}")
+            for kind, bell in table.items():
+                if clock_seconds(bell) is None:
+                    problems.append(f"{key}[{kind!r}] must be a time HH:MM, got {bell!r}")
         if problems:
             raise SettingsError("invalid settings:\n  - " + "\n  - ".join(problems))
 
@@ -321,7 +407,7 @@ class Settings:
                 + "; ".join(_did_you_mean(k, known) for k in unknown)
                 + f". Known settings: {', '.join(sorted(known))}"
             )
-        for key in ("bus_speeds_kmh", "age_shares"):
+        for key in MAPPING_FIELDS:
             if key in values:
                 if not isinstance(values[key], Mapping):
                     raise SettingsError(f"{key} must be a table of values, got {values[key]!r}")
@@ -335,8 +421,8 @@ class Settings:
     def to_dict(self) -> dict[str, Any]:
         """Plain dictionary of every setting (mappings copied)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        out["bus_speeds_kmh"] = dict(self.bus_speeds_kmh)
-        out["age_shares"] = dict(self.age_shares)
+        for key in MAPPING_FIELDS:
+            out[key] = dict(getattr(self, key))
         return out
 
     @classmethod
@@ -382,6 +468,9 @@ def _check(f: dataclasses.Field, value: Any) -> list[str]:
         return [] if ok else [f"{f.name} must be a whole number {span}, got {value!r}"]
     if kind == "bool":
         return [] if isinstance(value, bool) else [f"{f.name} must be true or false, got {value!r}"]
+    if kind == "str" and meta.get("clock"):
+        ok = clock_seconds(value) is not None
+        return [] if ok else [f"{f.name} must be a time HH:MM, got {value!r}"]
     if kind == "str":
         choices = meta.get("choices")
         if not isinstance(value, str) or (choices and value not in choices):

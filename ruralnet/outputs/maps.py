@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..model.coords import transform_geometry
-from ..model.labels import DECISIONS, KINDS, STAGES, label
+from ..model.labels import BUS_TYPES, DECISIONS, KINDS, STAGES, label
 
 BASEMAPS = ("none", "osm", "tianditu", "gaode")
 KIND_COLORS = {
@@ -387,6 +387,31 @@ def add_bus_routes(
     return m
 
 
+def add_bus_days(lines: gpd.GeoDataFrame, m: folium.Map | None = None, lang: str | None = None):
+    """One layer per bus: its morning's runs and empty legs between schools (off at first;
+    tick a bus in the layer control to see its day)."""
+    m = _map(m, lines)
+    lang = _lang(m, lang)
+    for i, r in enumerate(_shifted(lines, m).itertuples()):
+        kind = label(BUS_TYPES, r.bus_type, lang)
+        if lang == "zh":
+            name = f"{kind} {r.bus}：{r.runs}趟，{r.first}–{r.last}，{r.km:.1f}公里"
+        else:
+            name = f"{kind} {r.bus}: {r.runs} runs, {r.first}-{r.last}, {r.km:.1f} km"
+        layer = folium.FeatureGroup(name=html.escape(name), show=False)
+        for part in getattr(r.geometry, "geoms", [r.geometry]):
+            folium.PolyLine(
+                [(y, x) for x, y in part.coords],
+                color=f"hsl({(i * 137) % 360}, 75%, 35%)",
+                weight=4,
+                opacity=0.85,
+                tooltip=html.escape(name),
+                class_name="ruralnet-busday",
+            ).add_to(layer)
+        layer.add_to(m)
+    return m
+
+
 def add_roads(
     roads: gpd.GeoDataFrame, m: folium.Map | None = None, lang: str | None = None
 ) -> folium.Map:
@@ -559,6 +584,9 @@ def county_map(
         buses = (analysis.buses or {}).get(analysis.recommended)
         if buses is not None and len(buses.lines):
             add_bus_routes(buses.lines, m)
+        fleet = getattr(buses, "county_fleet", None)
+        if fleet is not None and len(fleet.lines):
+            add_bus_days(fleet.lines, m)
     add_sites(county.sites, m)
     return finish(m)
 

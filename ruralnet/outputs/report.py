@@ -131,13 +131,15 @@ SHEETS = {
     "policy": {"zh": "政策检查", "en": "policy checks"},
     "routes": {"zh": "校车线路", "en": "bus routes"},
     "fleet": {"zh": "校车数量", "en": "buses"},
+    "county_fleet": {"zh": "全县校车统筹", "en": "county fleet"},
+    "bus_days": {"zh": "校车排班", "en": "bus days"},
 }
 
 
 def _write_buses(analysis, out: Path, lang: str) -> dict[str, Path]:
     """The recommended plan's buses: routes, runs, fleet per school and township, unserved."""
     from ..buses.county import ROUTE_COLUMNS
-    from .report_tables import bus_fleet
+    from .report_tables import bus_fleet, fleet_summary
     from .tables import for_csv
 
     buses = (analysis.buses or {}).get(analysis.recommended)
@@ -156,13 +158,32 @@ def _write_buses(analysis, out: Path, lang: str) -> dict[str, Path]:
         "bus_fleet.csv": bus_fleet(analysis, analysis.recommended, lang),
         "bus_unserved.csv": unserved,
     }
+    fleet = buses.county_fleet
+    if fleet is not None:
+        weekly = fleet.weekly.assign(stop_name=fleet.weekly["stop"].map(lambda v: names.get(v, v)))
+        lost = fleet.weekly_unserved.assign(
+            direction="weekly",
+            run="W",
+            stop_name=fleet.weekly_unserved["stop_id"].map(lambda v: names.get(v, v)),
+            name=fleet.weekly_unserved["site_id"].map(lambda v: names.get(v, v)),
+        )
+        tables["bus_unserved.csv"] = pd.concat([unserved, lost], ignore_index=True)
+        tables["fleet.csv"] = fleet.runs
+        tables["fleet_summary.csv"] = fleet_summary(buses)
+        tables["weekly_routes.csv"] = weekly
     return {name: write_table(for_csv(t), out / name) for name, t in tables.items()}
 
 
 def _workbook(analysis, tables, cand, lang) -> dict[str, pd.DataFrame]:
     """The report workbook: plans compared, costs, policy checks, candidates, a sheet per
     township, the buses."""
-    from .report_tables import MERGER_XLSX_COLUMNS, TOWN_SITE_COLUMNS, bus_fleet, costs_side_by_side
+    from .report_tables import (
+        MERGER_XLSX_COLUMNS,
+        TOWN_SITE_COLUMNS,
+        bus_fleet,
+        costs_side_by_side,
+        fleet_summary,
+    )
     from .tables import translated
 
     rec = analysis.recommended
@@ -180,6 +201,10 @@ def _workbook(analysis, tables, cand, lang) -> dict[str, pd.DataFrame]:
             part[["site_id", *TOWN_SITE_COLUMNS]], lang
         )
     buses = (analysis.buses or {}).get(rec)
+    if buses is not None and buses.county_fleet is not None:
+        sheets[SHEETS["county_fleet"][lang]] = translated(fleet_summary(buses), lang)
+        days = buses.county_fleet.runs.rename(columns={"run": "route"})
+        sheets[SHEETS["bus_days"][lang]] = translated(days, lang)
     if buses is not None and len(buses.routes):
         sheets[SHEETS["fleet"][lang]] = translated(bus_fleet(analysis, rec, lang), lang)
         names = analysis.context.village_names
@@ -195,7 +220,8 @@ def _html(analysis, tables, cand, lang) -> str:
 
     from ..model.labels import text
     from .charts import capacity_chart, travel_time_chart
-    from .report_tables import MERGER_XLSX_COLUMNS, TOWN_SITE_COLUMNS, bus_fleet, costs_side_by_side
+    from .report_tables import MERGER_XLSX_COLUMNS, TOWN_SITE_COLUMNS, bus_fleet
+    from .report_tables import costs_side_by_side as side_by_side
     from .tables import html_table
 
     s = analysis.county.settings
@@ -227,7 +253,7 @@ def _html(analysis, tables, cand, lang) -> str:
         autoescape=select_autoescape(["html", "j2"]),
     )
     keys = ("summary", "plans", "costs", "costs_note", "times_chart", "capacity_chart", "policy",
-            "candidates", "township", "map", "bus_runs")  # fmt: skip
+            "candidates", "township", "map", "bus_runs", "fleet")  # fmt: skip
     county_rows = policy[(policy["plan"] == rec) & (policy["township_code"] == "ALL")]
     fleet = bus_fleet(analysis, rec, lang)
     return env.get_template("report.html.j2").render(
@@ -238,7 +264,7 @@ def _html(analysis, tables, cand, lang) -> str:
         cards=_cards(analysis, cand, lang),
         t={k: text(k, lang) for k in keys},
         plans_table=html_table(tables["plans"], lang),
-        costs_table=html_table(costs_side_by_side(tables["costs"], lang), lang),
+        costs_table=html_table(side_by_side(tables["costs"], lang), lang),
         times_svg=travel_time_chart(
             before.assignment,
             ev.assignment,
@@ -251,6 +277,7 @@ def _html(analysis, tables, cand, lang) -> str:
         buses_table=html_table(fleet[fleet["level"] != fleet["level"].iloc[0]], lang)
         if len(fleet)
         else "",
+        **_fleet_parts(analysis, lang),
         candidates_table=html_table(
             cand[
                 [
@@ -264,6 +291,19 @@ def _html(analysis, tables, cand, lang) -> str:
         towns=towns,
         map_file="map.html",
     )
+
+
+def _fleet_parts(analysis, lang: str) -> dict[str, str]:
+    """The report's county-fleet section: a sentence and the table per day."""
+    from ..model.labels import text
+    from .report_tables import fleet_summary
+    from .tables import html_table
+
+    buses = (analysis.buses or {}).get(analysis.recommended)
+    if buses is None or buses.county_fleet is None:
+        return {"fleet_note": "", "fleet_table": ""}
+    note = text("fleet_note", lang, shared=buses.buses_needed(), own=buses.school_by_school())
+    return {"fleet_note": note, "fleet_table": html_table(fleet_summary(buses), lang)}
 
 
 def _cards(analysis, cand: pd.DataFrame, lang: str) -> list[dict]:

@@ -226,12 +226,12 @@ def pupils_moved(ctx, before, after) -> int:
 
 def bus_fleet(analysis, name: str, lang: str) -> pd.DataFrame:
     """Buses of a plan per school, township and county (each school its own buses):
-    ``level, township_code, township, site_id, name, buses, riders, bus_km``."""
+    ``level, township_code, township, site_id, name, own_buses, riders, bus_km``."""
     buses = (analysis.buses or {}).get(name)
     ctx = analysis.context
     columns = ["level", "township_code", "township", "site_id", "name", "buses", "riders", "bus_km"]
     if buses is None or buses.schools.empty:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=columns).rename(columns={"buses": "own_buses"})
     fleet = buses.fleet().groupby("site_id", as_index=False)["buses"].sum()
     runs = buses.schools[buses.schools["direction"] == "morning"].groupby("site_id")
     km = buses.schools.groupby("site_id")["bus_km"].sum()
@@ -267,4 +267,21 @@ def bus_fleet(analysis, name: str, lang: str) -> pd.DataFrame:
         )
         .map(lambda v: v[0] if lang == "zh" else v[1])
     )
-    return out[columns]
+    return out[columns].rename(columns={"buses": "own_buses"})
+
+
+def fleet_summary(buses) -> pd.DataFrame:
+    """The county fleet per day and kind of bus, and the whole: ``day, bus_type, shared,
+    own_runs, lower_bound, runs, pupils, bus_km, deadhead_km`` (``shared``: buses as one
+    county fleet; ``own_runs``: as many when no bus serves two schools). The last row is the
+    county's buses: each kind of bus on its busiest day, shared and every school keeping its
+    own."""
+    table = buses.county_fleet.summary.rename(columns={"buses": "shared"})
+    total = {
+        "day": "all",
+        "bus_type": "",
+        "shared": buses.buses_needed(),
+        "own_runs": buses.school_by_school(),
+        "lower_bound": int(table.groupby("bus_type")["lower_bound"].max().sum()),
+    }
+    return pd.concat([table, pd.DataFrame([total])], ignore_index=True)

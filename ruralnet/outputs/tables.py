@@ -86,6 +86,8 @@ VALUE_LABELS = {
     "run": labels.RUNS,
     "unit": labels.UNITS,
     "origin_type": labels.ORIGINS,
+    "day": labels.DAYS,
+    "bus_type": labels.BUS_TYPES,
 }
 #: Characters that make a spreadsheet treat a cell as a formula (CSV/formula injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

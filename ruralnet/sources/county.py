@@ -10,6 +10,7 @@ Convention (see the README)::
       population.tif       population raster                               optional
       boundary.geojson     county boundary (study-area check)              optional
       townships.gpkg       township polygons (township_code, name)          optional
+      depots.gpkg          bus depots (points; depot_id, name)              optional
       county.toml          [county] name, code, coord_system; [settings] overrides
 
 \\* without ``sites.*`` the sites are read from the OSM file's schools (no pupils).
@@ -69,6 +70,8 @@ class CountyFolder:
         County polygon (WGS84) if given, else None.
     townships
         Township polygons (``township_code``, ``name``) if given.
+    depots
+        Bus depots (points, ``depot_id``, ``name``) if given; else buses park at the schools.
     meta
         The whole ``county.toml``.
     """
@@ -84,6 +87,7 @@ class CountyFolder:
     population_path: Path | None = None
     boundary: object | None = None
     townships: gpd.GeoDataFrame | None = None
+    depots: gpd.GeoDataFrame | None = None
     meta: dict = field(default_factory=dict)
 
     def township_names(self) -> dict[str, str]:
@@ -204,6 +208,7 @@ def read_county(path: str | Path, settings: Settings | None = None) -> CountyFol
             validate_villages, villages, problems, **area, age_shares=settings.age_shares
         )
     townships = _townships(folder, coord_system, problems)
+    depots = _depots(folder, coord_system, study_area, settings, problems)
     if sites is not None and villages is not None:
         _across_layers(sites, villages, townships, code, problems)
     dem, pop = folder / "dem.tif", folder / "population.tif"
@@ -225,6 +230,7 @@ def read_county(path: str | Path, settings: Settings | None = None) -> CountyFol
         population_path=pop if pop.exists() else None,
         boundary=boundary,
         townships=townships,
+        depots=depots,
         meta=meta,
     )
 
@@ -323,6 +329,40 @@ def _boundary(folder: Path, coord_system: str, problems: list[Problem]):
         problems.append(Problem(f"{path.name}: no polygon in the file (the county boundary)"))
         return None
     return shapely.make_valid(shapely.union_all(polygons.to_numpy()))
+
+
+def _depots(folder: Path, coord_system: str, area, settings: Settings, problems: list[Problem]):
+    """The optional bus depots: points in the county, with ``depot_id`` and ``name``."""
+    if _find(folder, "depots") is None:
+        return None
+    layer = _layer(folder, "depots", coord_system, problems)
+    if layer is None:
+        return None
+    name = _find(folder, "depots").name
+    if len(layer) == 0:
+        problems.append(Problem(f"{name}: no depot in the file", "geometry"))
+        return None
+    points = layer.geometry.notna() & (layer.geom_type == "Point")
+    if not points.all():
+        rows = tuple(layer.index[~points])
+        problems.append(Problem(f"{name}: depots must be points", "geometry", rows))
+        return None
+    if area is not None:
+        reach = area.buffer(settings.study_area_buffer_km / 111.0)
+        outside = ~layer.within(reach)
+        if outside.any():
+            problems.append(
+                Problem(
+                    f"{name}: depots outside the county", "geometry", tuple(layer.index[outside])
+                )
+            )
+    layer = layer.reset_index(drop=True)
+    if "depot_id" not in layer:
+        layer["depot_id"] = [f"depot-{i + 1}" for i in range(len(layer))]
+    layer["depot_id"] = layer["depot_id"].astype(str)
+    if "name" not in layer:
+        layer["name"] = layer["depot_id"]
+    return layer[["depot_id", "name", "geometry"]]
 
 
 def _layer(folder: Path, stem: str, coord_system: str, problems: list[Problem], roads=None):

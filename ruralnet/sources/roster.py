@@ -79,6 +79,8 @@ ROSTER_HEADERS: Mapping[str, str] = {
     "是否公办寄宿制学校": "is_public_boarding",
     "公办寄宿制学校": "is_public_boarding",
     "备注": "note",
+    "到校时间": "bell_time",
+    "上课时间": "bell_time",
     **GRADE_HEADERS,
 }
 
@@ -220,6 +222,7 @@ def _rename_headers(table: pd.DataFrame, header_map, report: RosterReport) -> pd
         "lon",
         "lat",
         "note",
+        "bell_time",
         *THREE_SCHOOL_FLAGS,
         *GRADE_HEADERS.values(),
     }

@@ -1,0 +1,440 @@
+"""A county's buses as one fleet: the morning, the afternoon and the weekly boarders' day.
+
+A county buys buses, not routes. Each site's runs (:mod:`ruralnet.buses.county`) are chained
+into bus days across schools with :func:`ruralnet.buses.runs.plan_fleet`:
+
+* **bells**: a site's ``bell_time`` column, else ``bell_times`` of its kind (junior schools
+  first, kindergartens last, so that buses can chain); a bus unloads for ``bus_dwell_minutes``;
+* **morning**: the runs must be unloaded by the bell; a bus free at one school may drive empty
+  (on the bus network) to the first pick-up of another school's run;
+* **afternoon**: the mirror image: schools let out at ``dismissal_times`` (kindergartens
+  first), a bus loads, drops its pupils and drives empty to the next school;
+* **weekly**: boarders go home on Friday and come back on Sunday, all at once
+  (``weekly_arrival``, ride within ``weekly_ride_minutes``): that day can set the fleet size;
+* kindergarten buses (``kindergarten_bus_seats``) and school buses are separate fleets;
+* depots (the county's ``depots`` layer) only count the empty kilometres to the first pick-up
+  and back from the last drop-off; without them a bus parks at the school of its first run.
+
+The fleet a county needs is, per kind of bus, the largest of its days. Each day's plan reports
+its lower bound; "school by school" is the fleet when every site keeps its own buses.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from ..model.settings import clock_seconds
+from .fleet import FleetProblem, FleetSolution
+from .routing import BusProblem
+
+log = logging.getLogger(__name__)
+
+#: Columns of ``report/fleet.csv``: one row per run of every bus's day.
+FLEET_COLUMNS = [
+    "bus",
+    "order",
+    "run",
+    "site",
+    "departs",
+    "arrives",
+    "day",
+    "bus_type",
+    "site_name",
+    "pupils",
+    "km",
+    "deadhead_km",
+]
+SUMMARY_COLUMNS = [
+    "day",
+    "bus_type",
+    "buses",
+    "own_runs",
+    "lower_bound",
+    "runs",
+    "pupils",
+    "bus_km",
+    "deadhead_km",
+]
+#: Bus types: kindergarten runs (``K``) ride kindergarten buses, all others school buses.
+BUS_TYPES = {"K": "kindergarten", "Y": "school", "O": "school", "W": "school"}
+
+
+@dataclass
+class SiteRun:
+    """The riders of one site that share seats and a ride limit (one run kind).
+
+    Attributes
+    ----------
+    site_id, run
+        The site and the run kind (``K``, ``Y``, ``O``; ``W`` for weekly boarders).
+    stops
+        Stop id -> pupils.
+    seats, limit_s
+        Seats per bus, ride limit.
+    nodes
+        Bus-network node of the site, then of each stop.
+    time_s, dist_m
+        Travel between the site and the stops, in the real direction (row: from).
+    """
+
+    site_id: str
+    run: str
+    stops: pd.Series
+    seats: int
+    limit_s: float
+    nodes: np.ndarray
+    time_s: np.ndarray
+    dist_m: np.ndarray
+
+    def problem(self, direction: str, settings) -> BusProblem:
+        """The routing problem of this run kind (the afternoon in its own direction)."""
+        return BusProblem(
+            list(self.stops.index), self.stops.to_numpy(int), self.time_s, self.dist_m,
+            self.seats, self.limit_s, settings.bus_stop_seconds, settings.bus_seconds_per_pupil,
+            direction=direction,
+        )  # fmt: skip
+
+    def towards_school(self, direction: str, settings) -> BusProblem:
+        """The problem as a morning run (the afternoon mirrored: stops -> school on the
+        transposed times), as the fleet reads it."""
+        p = self.problem("morning", settings)
+        if direction != "afternoon":
+            return p
+        p.time_s, p.dist_m = self.time_s.T.copy(), self.dist_m.T.copy()
+        return p
+
+
+@dataclass
+class CountyFleet:
+    """The county's bus days.
+
+    Attributes
+    ----------
+    runs
+        :data:`FLEET_COLUMNS`: one row per run of every bus's day (times as HH:MM).
+    summary
+        :data:`SUMMARY_COLUMNS`: per day and bus type, the shared buses, the runs of the
+        sites' own plans (``own_runs``: the buses if no bus served two schools), the lower
+        bound, the runs, pupils and kilometres (the weekly day: Friday and Sunday).
+    lines
+        One line per bus's morning (its runs and empty legs), for the map.
+    routes
+        ``(group, direction) -> routes``: the runs the fleet chose, in the direction's order.
+    weekly
+        The boarders' weekly runs (Sunday, to school): ``route, site_id, seq, stop, pupils,
+        minutes``; Friday's are the same runs reversed.
+    weekly_unserved
+        Boarders no bus can take home within ``weekly_ride_minutes``, with the reason.
+    """
+
+    runs: pd.DataFrame
+    summary: pd.DataFrame
+    lines: gpd.GeoDataFrame
+    routes: dict = field(default_factory=dict)
+    weekly: pd.DataFrame = field(default_factory=pd.DataFrame)
+    weekly_unserved: pd.DataFrame = field(default_factory=pd.DataFrame)
+    own_weekly: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def buses(self) -> int:
+        """Buses the county needs: per bus type, its busiest day."""
+        if self.summary.empty:
+            return 0
+        return int(self.summary.groupby("bus_type")["buses"].max().sum())
+
+    def weekly_own(self) -> pd.DataFrame:
+        """Each boarding site's own weekly buses: ``site_id, seats, direction, own_buses``."""
+        return self.own_weekly
+
+    def bus_km(self, day: str | None = None) -> float:
+        """Kilometres of a day (default: a school day, morning and afternoon), empty legs in."""
+        days = ("morning", "afternoon") if day is None else (day,)
+        part = self.summary[self.summary["day"].isin(days)]
+        return float(part["bus_km"].sum())
+
+
+def bell_seconds(sites: pd.DataFrame, settings, day: str) -> pd.Series:
+    """Per site id: the bell (morning), dismissal (afternoon) or the Sunday arrival (weekly),
+    in seconds after midnight."""
+    ids = sites["site_id"].astype(str).to_numpy()
+    if day == "weekly":
+        return pd.Series(clock_seconds(settings.weekly_arrival), index=ids, dtype=float)
+    table = settings.bell_times if day == "morning" else settings.dismissal_times
+    by_kind = sites["kind"].map(lambda k: clock_seconds(table.get(k, "08:00"))).to_numpy(float)
+    if day == "morning" and "bell_time" in sites:
+        own = sites["bell_time"].map(lambda v: clock_seconds(v) if isinstance(v, str) else None)
+        by_kind = np.where(own.notna(), own.astype(float), by_kind)
+    return pd.Series(by_kind, index=ids, dtype=float)
+
+
+def day_problem(groups: list[SiteRun], day: str, bells: pd.Series, net, settings) -> FleetProblem:
+    """The fleet problem of one day of one bus type (the afternoon time-reversed: dismissal
+    times negated, runs mirrored, empty legs from the last drop-off to the next school)."""
+    site_nodes = np.array([g.nodes[0] for g in groups])
+    stop_nodes = np.concatenate([g.nodes[1:] for g in groups])
+    if day == "afternoon":
+        t, m = net.graph.shortest(stop_nodes, site_nodes)
+        dead_s, dead_m = t.T, m.T
+    else:
+        dead_s, dead_m = net.graph.shortest(site_nodes, stop_nodes)
+    bounds = np.cumsum([0] + [len(g.stops) for g in groups])
+    bell = np.array([bells[g.site_id] for g in groups], dtype=float)
+    return FleetProblem(
+        [f"{g.site_id}/{g.run}" for g in groups],
+        -bell if day == "afternoon" else bell,
+        settings.bus_dwell_minutes * 60.0,
+        [
+            g.towards_school("afternoon" if day == "afternoon" else "morning", settings)
+            for g in groups
+        ],
+        [np.arange(bounds[k], bounds[k + 1]) for k in range(len(groups))],
+        np.where(np.isfinite(dead_s), dead_s, np.inf),
+        np.nan_to_num(dead_m, nan=0.0),
+    )
+
+
+def plan_day(
+    problem: FleetProblem, start: list, settings, seed: int = 0, cache: dict | None = None
+) -> FleetSolution:
+    """One day's fleet: the sites' own plans (``start``: their solutions, one per school)
+    chained exactly, then better runs chosen with the fleet in view
+    (:func:`ruralnet.buses.runs.plan_fleet`; one round of rerouting)."""
+    from .runs import FleetOptions, plan_fleet
+
+    pool = [problem.run(k, r) for k, sol in enumerate(start) for r in sol[0]]
+    options = FleetOptions(
+        time_limit_s=settings.fleet_solver_seconds,
+        per_school_s=min(settings.bus_solver_seconds, 1.0),
+        caps=(2 / 3, 1 / 3),
+        rounds=settings.fleet_rounds,
+        seed=seed,
+        no_improvement=2_000,
+    )
+    return plan_fleet(problem, options, pool, [sol[1] for sol in start], cache)
+
+
+def county_fleet(
+    county, net, groups: list[SiteRun], own: dict, seed: int = 0, cache: dict | None = None
+) -> CountyFleet:
+    """The county's bus days as one fleet.
+
+    Parameters
+    ----------
+    county
+        The loaded county (sites, settings, depots).
+    net
+        Its bus network.
+    groups
+        Every site's run kinds (weekly boarders as run ``W``).
+    own
+        ``(group, direction) -> BusSolution``: each site's own plan, the start of the fleet.
+    seed
+        Solver seed.
+    cache
+        Routes of identical runs from earlier plans.
+    """
+    s = county.settings
+    sites = county.sites
+    names = dict(zip(sites["site_id"].astype(str), sites["name"].astype(str), strict=True))
+    routes: dict = {}
+    tables, summary, lines = [], [], []
+    for day in DAYS:
+        direction = "afternoon" if day == "afternoon" else "morning"
+        bells = bell_seconds(sites, s, day)
+        for bus_type in ("school", "kindergarten"):
+            idx = [
+                k
+                for k, g in enumerate(groups)
+                if (g.run == "W") == (day == "weekly") and BUS_TYPES[g.run] == bus_type
+            ]
+            if not idx:
+                continue
+            sub = [groups[k] for k in idx]
+            problem = day_problem(sub, day, bells, net, s)
+            start = [
+                ([_mirror(r, day) for r in own[k, direction].routes], _proven(own[k, direction]))
+                for k in idx
+            ]
+            sol = plan_day(problem, start, s, seed, cache)
+            ids = _run_ids(sol, sub, day)
+            for k in idx:
+                routes[k, direction] = []
+            for r in sol.runs:
+                routes[idx[r.school], direction].append(_mirror(list(r.stops), day))
+            depot_m = _depot_m(county, net, problem, sub, day)
+            table = _day_table(problem, sol, day, bus_type, names, ids, depot_m)
+            tables.append(table)
+            summary.append(_summary_row(day, bus_type, sol, start, table))
+            if day == "morning":
+                lines += _bus_lines(net, problem, sol, sub, bus_type, table)
+    weekly = [(k, g) for k, g in enumerate(groups) if g.run == "W"]
+    return CountyFleet(
+        pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=FLEET_COLUMNS),
+        pd.DataFrame(summary, columns=SUMMARY_COLUMNS),
+        gpd.GeoDataFrame(lines, columns=LINE_COLUMNS, geometry="geometry", crs="EPSG:4326"),
+        routes,
+        *_weekly_tables(weekly, own, routes, s),
+    )
+
+
+DAYS = ("morning", "afternoon", "weekly")
+DAY_TAGS = {"morning": "AM", "afternoon": "PM", "weekly": "WK"}
+LINE_COLUMNS = ["bus", "bus_type", "runs", "pupils", "km", "first", "last", "geometry"]
+
+
+def _proven(sol) -> int:
+    """The proven fewest runs of a site's own plan (its lower bound)."""
+    return int(sol.meta.get("lower_bound", 0))
+
+
+def _mirror(route, day: str) -> list:
+    """Afternoon routes in the fleet's (time-reversed) order and back."""
+    return list(route)[::-1] if day == "afternoon" else list(route)
+
+
+def _run_ids(sol: FleetSolution, sub: list[SiteRun], day: str) -> list[str]:
+    """Route id of each run, as the routes tables name them (``<site>-AM-<kind>-<k>``)."""
+    count: dict[int, int] = {}
+    ids = []
+    for r in sol.runs:
+        count[r.school] = count.get(r.school, 0) + 1
+        g = sub[r.school]
+        ids.append(f"{g.site_id}-{DAY_TAGS[day]}-{g.run}-{count[r.school]}")
+    return ids
+
+
+def _depot_m(county, net, problem: FleetProblem, sub: list[SiteRun], day: str) -> np.ndarray:
+    """Per stop column: metres of the empty leg between a depot and the stop (from the depot
+    in the morning, to it in the afternoon); ``NaN`` without depots (the school's leg)."""
+    depots = getattr(county, "depots", None)
+    n = problem.deadhead_s.shape[1]
+    if depots is None or not len(depots):
+        return np.full(n, np.nan)
+    nodes = net.snap(depots.geometry)["node"].to_numpy()
+    stops = np.concatenate([g.nodes[1:] for g in sub])
+    if day == "afternoon":
+        _, m = net.graph.shortest(stops, nodes)
+        return np.nanmin(np.where(np.isfinite(m), m, np.nan), axis=1)
+    _, m = net.graph.shortest(nodes, stops)
+    return np.nanmin(np.where(np.isfinite(m), m, np.nan), axis=0)
+
+
+def _clock(seconds: float) -> str:
+    seconds = round(seconds) % 86_400
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+
+
+def _day_table(problem, sol, day, bus_type, names, ids, depot_m) -> pd.DataFrame:
+    """One row per run of each bus's day, in the real order of the day."""
+    rows = []
+    letter = "K" if bus_type == "kindergarten" else "S"
+    for bus, chain in enumerate(sol.days, start=1):
+        real = chain[::-1] if day == "afternoon" else chain
+        for order, k in enumerate(real, start=1):
+            r = sol.runs[k]
+            pos = chain.index(k)
+            bp = problem.schools[r.school]
+            if pos == 0:  # the depot's leg (or the school's, without depots)
+                dead = (
+                    depot_m[r.first]
+                    if np.isfinite(depot_m[r.first])
+                    else bp.dist_m[0, r.stops[0][0]]
+                )
+            else:
+                dead = problem.deadhead_m[sol.runs[chain[pos - 1]].school, r.first]
+            bell = problem.bell_s[r.school]
+            dwell = problem.dwell_s[r.school]
+            if day == "afternoon":
+                departs, arrives = -bell + dwell, -bell + dwell + r.duration_s
+            else:
+                departs, arrives = bell - dwell - r.duration_s, bell - dwell
+            site = problem.school_ids[r.school].split("/")[0]
+            rows.append(
+                (f"{letter}{bus:02d}", order, ids[k], site, _clock(departs), _clock(arrives), day,
+                 bus_type, names.get(site, site), r.pupils, _run_m(bp, r) / 1000, dead / 1000)
+            )  # fmt: skip
+    return pd.DataFrame(rows, columns=FLEET_COLUMNS)
+
+
+def _run_m(bp: BusProblem, r) -> float:
+    """Metres of a run from its first stop to the school (the fleet's direction)."""
+    path = [a for a, _ in r.stops] + [0]
+    return float(sum(bp.dist_m[a, b] for a, b in itertools.pairwise(path)))
+
+
+def _summary_row(day, bus_type, sol, start, table) -> dict:
+    trips = 2 if day == "weekly" else 1  # Friday home and Sunday back
+    return {
+        "day": day,
+        "bus_type": bus_type,
+        "buses": sol.buses,
+        "own_runs": sum(len(r) for r, _ in start),
+        "lower_bound": sol.lower_bound if sol.lower_bound is not None else sol.buses,
+        "runs": len(sol.runs),
+        "pupils": int(table["pupils"].sum()),
+        "bus_km": trips * float(table["km"].sum() + table["deadhead_km"].sum()),
+        "deadhead_km": trips * float(table["deadhead_km"].sum()),
+    }
+
+
+def _bus_lines(net, problem, sol, sub, bus_type, table) -> list[dict]:
+    """Each bus's morning as one line along the roads: its runs and the empty legs."""
+    import shapely
+
+    from .county import _route_line
+
+    rows = []
+    for (bus, part), chain in zip(table.groupby("bus", sort=False), sol.days, strict=True):
+        pieces = []
+        for pos, k in enumerate(chain):
+            r = sol.runs[k]
+            g = sub[r.school]
+            if pos:
+                before = sub[sol.runs[chain[pos - 1]].school].nodes[0]
+                pieces.append(
+                    _route_line(
+                        net, np.array([before, g.nodes[r.stops[0][0]]]), [(1, 0)], "afternoon"
+                    )
+                )
+            pieces.append(_route_line(net, g.nodes, list(r.stops), "morning"))
+        rows.append(
+            {
+                "bus": bus,
+                "bus_type": bus_type,
+                "runs": len(chain),
+                "pupils": int(part["pupils"].sum()),
+                "km": float(part["km"].sum() + part["deadhead_km"].sum()),
+                "first": part["departs"].iloc[0],
+                "last": part["arrives"].iloc[-1],
+                "geometry": shapely.MultiLineString(pieces),
+            }
+        )
+    return rows
+
+
+def _weekly_tables(weekly, own, routes, s):
+    """The weekly runs (Sunday), the boarders no bus can take, each site's own buses."""
+    from .routing import ride_from_s
+
+    rows, unserved, mine = [], [], []
+    for k, g in weekly:
+        problem = g.problem("morning", s)
+        for n, route in enumerate(routes.get((k, "morning"), []), start=1):
+            for seq, (stop, p) in enumerate(route, start=1):
+                rows.append(
+                    (f"{g.site_id}-WK-W-{n}", g.site_id, seq, problem.stop_ids[stop - 1], p,
+                     ride_from_s(problem, route, seq - 1) / 60)
+                )  # fmt: skip
+        sol = own[k, "morning"]
+        unserved += [(g.site_id, u.stop_id, u.pupils, u.reason) for u in sol.unserved.itertuples()]
+        mine.append((g.site_id, g.seats, "weekly", sol.buses))
+    return (
+        pd.DataFrame(rows, columns=["route", "site_id", "seq", "stop", "pupils", "minutes"]),
+        pd.DataFrame(unserved, columns=["site_id", "stop_id", "pupils", "reason"]),
+        pd.DataFrame(mine, columns=["site_id", "seats", "direction", "own_buses"]),
+    )
