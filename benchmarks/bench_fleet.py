@@ -51,7 +51,13 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=Path("benchmarks/out"))
     p.add_argument("--geodata", type=Path, default=None)
     p.add_argument("--check", type=Path, default=None, help="re-check a fleet.csv and exit")
+    p.add_argument("-v", "--verbose", action="store_true", help="log the solver's progress")
     args = p.parse_args()
+    if args.verbose:
+        import logging
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+        logging.getLogger("ruralnet.buses.exact").setLevel(logging.WARNING)
     root = args.geodata or datasets.shared_geodata()
     if root is None:
         sys.exit("no shared geodata (../shared/geodata); pass --geodata")

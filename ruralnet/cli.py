@@ -130,6 +130,14 @@ def _report_commands(sub, common) -> None:
         help="bus routes for every rider of every plan (default), only the merger plan's "
         "receiving sites (quicker), or none",
     )
+    rep.add_argument(
+        "--years",
+        type=int,
+        nargs="+",
+        metavar="YEAR",
+        help="also the plan in phases for these years (e.g. --years 2025 2027 2030): enrolment "
+        "projected by grade, each year's plan from the one before",
+    )
 
     bat = sub.add_parser(
         "batch", parents=common, help="many counties at once on Dask (local cluster or a scheduler)"
@@ -300,6 +308,7 @@ def _report(args) -> int:
         settings=_settings(args),
         buses=None if args.buses == "none" else args.buses,
         basemap=args.basemap,
+        years=args.years,
     )
     _print_rows(summary)
     print(f"written to {args.out}/ (summary.csv and one folder per county)")

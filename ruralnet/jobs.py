@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from ._version import __version__
-from .model.errors import PlanError
+from .model.errors import InputError, PlanError
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,8 @@ def analyse_county(
         Language of the reasons (``zh`` or ``en``).
     buses
         ``"all"``: route every rider of every plan; ``"receiving"``: only the riders of the
-        merger plan's receiving sites (quicker); ``None``: no routing.
+        merger plan's receiving sites (quicker); ``"recommended"``: only the recommended
+        plan's riders; ``None``: no routing.
 
     Raises
     ------
@@ -109,6 +110,7 @@ def analyse_county(
         "merger": evaluate(ctx, merger_plan(ctx, candidates), current),
     }
     router = _Router(county, ctx, candidates, buses)
+    router.recommended = "optimised" if optimise else "merger"
     router.route("current", current)
     if optimise:
         plan = optimised_plan(ctx, router.riders_per_bus("current"))
@@ -140,6 +142,107 @@ def analyse_county(
     )
 
 
+@dataclass
+class YearsAnalysis:
+    """The plan in phases: one analysis per year, each starting from the one before.
+
+    Attributes
+    ----------
+    projection
+        Pupils per site, grade and year (:class:`~ruralnet.analysis.projection.Projection`).
+    phases
+        Year -> that year's :class:`CountyAnalysis` (its ``current`` plan: the earlier phases'
+        decisions on that year's pupils; its recommended plan: the year's phase).
+    table
+        :data:`~ruralnet.analysis.phases.PHASE_COLUMNS` per year and site, with ``name``,
+        ``township_code``, ``small`` and ``classrooms_empty_later``.
+    districts
+        Year -> its learning districts (:func:`~ruralnet.analysis.districts.learning_districts`).
+    """
+
+    projection: object
+    phases: dict
+    table: pd.DataFrame
+    districts: dict
+
+
+def analyse_years(
+    county, years, optimise: bool = True, lang: str = "zh", buses: str | None = "recommended"
+) -> YearsAnalysis:
+    """The plan year by year (see :mod:`ruralnet.analysis.phases`).
+
+    Parameters
+    ----------
+    county
+        A loaded county.
+    years
+        The phases' years (each within the enrolment year .. 2100; the projection reaches the
+        last one).
+    optimise, lang
+        As :func:`analyse_county`.
+    buses
+        Which plans of each year get bus routes (default: the phase's plan only).
+    """
+    from .analysis.districts import learning_districts
+    from .analysis.phases import (
+        apply_shares,
+        empty_classrooms,
+        phase_table,
+        transfer_shares,
+        year_sites,
+    )
+    from .analysis.projection import project_enrolment
+    from .analysis.teachers import teacher_posts
+
+    s = county.settings
+    years = sorted({int(y) for y in years})
+    if not years or years[0] < s.enrolment_year:
+        raise InputError(f"phase years must be {s.enrolment_year} or later, got {years}")
+    seat = (county.meta.get("county") or {}).get("seat_township")
+    projection = project_enrolment(
+        county.sites, s, seat, horizon=max(years[-1], s.projection_horizon)
+    )
+    phases, tables, districts, shares, before = {}, [], {}, [], None
+    for year in years:
+        pupils = projection.pupils["central"][projection.years.index(year)]
+        for share in shares:
+            pupils = apply_shares(pupils, share)
+        sites = year_sites(county.sites, pupils, before)
+        analysis = analyse_county(county.with_sites(sites), optimise, lang, buses)
+        ev = analysis.evaluations[analysis.recommended]
+        shares.append(transfer_shares(analysis.context, ev))
+        tables.append(phase_table(year, analysis.context, ev, teacher_posts(ev, s)))
+        districts[year] = learning_districts(analysis.context, ev)
+        phases[year], before = analysis, ev
+    table = pd.concat(tables, ignore_index=True)
+    facts = pd.concat(
+        [a.evaluations[a.recommended].sites.assign(year=y) for y, a in phases.items()]
+    )
+    table["class_norm"] = facts["class_norm"].to_numpy()
+    table["classes_after"] = (
+        facts["classes"].fillna(0) + facts["classes_added"].fillna(0)
+    ).to_numpy()
+    later = _later_pupils(projection, shares, county.sites)
+    table["classrooms_empty_later"] = empty_classrooms(table, later)
+    return YearsAnalysis(
+        projection, phases, table.drop(columns=["class_norm", "classes_after"]), districts
+    )
+
+
+def _later_pupils(projection, shares, sites) -> pd.DataFrame:
+    """Pupils per site in every projected year, moved through every phase's decisions."""
+    from .analysis.phases import apply_shares
+
+    rows = []
+    ids = sites["site_id"].astype(str).to_numpy()
+    for t, year in enumerate(projection.years):
+        pupils = projection.pupils["central"][t]
+        for share in shares:
+            pupils = apply_shares(pupils, share)
+        rows.append(pd.DataFrame({"site_id": ids, "year": year, "pupils": pupils.sum(axis=1)}))
+    return pd.concat(rows, ignore_index=True)
+
+
 class _Router:
     """Bus routes of the plans of one analysis (identical runs solved once), each checked
     independently."""
@@ -152,11 +255,12 @@ class _Router:
             self.sites = set(candidates.loc[merges, "receiving_site_id"])
         self.cache: dict = {}
         self.routed: dict = {}
+        self.recommended = "optimised"
 
     def route(self, name: str, ev):
         from .buses.county import plan_buses
 
-        if not self.buses:
+        if not self.buses or (self.buses == "recommended" and name != self.recommended):
             return None
         if name not in self.routed:
             bus = plan_buses(self.county, self.ctx, ev.rows, sites=self.sites, cache=self.cache)
@@ -185,8 +289,12 @@ def run_county(
     settings=None,
     buses: str | None = "all",
     basemap: str = "none",
+    years=None,
 ) -> dict:
     """The whole job for one county folder: read, analyse, write ``parts`` into ``out_dir``.
+
+    ``years``: also the plan in phases for these years (:func:`analyse_years`), written beside
+    the report.
 
     ``parts``: ``overview`` (travel-time tables and the county map into ``out_dir``),
     ``catchments`` (``out_dir/catchments/``), ``report`` (``out_dir/report/`` for the
@@ -211,9 +319,13 @@ def run_county(
 
         overview = county_overview(county)
         row["overview"] = overview.summary
+    phased = None
     if "report" in parts:
         analysis = analyse_county(county, optimise=optimise, lang=lang, buses=buses)
         row.update(summary_row(analysis))
+        if years:
+            phased = analyse_years(county, years, optimise, lang, "recommended" if buses else None)
+            row["years"] = " ".join(str(y) for y in sorted(phased.phases))
     if "catchments" in parts:
         from .analysis.catchments import analyse_catchments
 
@@ -229,6 +341,10 @@ def run_county(
         if analysis is not None:
             target = tmp / "report" if len(parts) > 1 else tmp
             write_county_report(analysis, target, lang=lang, basemap=basemap)
+            if phased is not None:
+                from .outputs.years import write_years_report
+
+                write_years_report(phased, analysis, target, lang=lang)
     row["seconds"] = round(time.perf_counter() - started, 2)
     return row
 
@@ -377,6 +493,7 @@ def run_counties(
     basemap: str = "none",
     progress: bool = True,
     summary_name: str = "summary.csv",
+    years=None,
 ) -> pd.DataFrame:
     """The county job for each folder into ``OUT_DIR/<folder name>/``; the summary of all.
 
@@ -392,6 +509,8 @@ def run_counties(
         (``False``: skip them, reusing their summary rows).
     summary_name
         File name of the summary in ``out_dir``.
+    years
+        Also the plan in phases for these years (see :func:`run_county`).
     """
     from tqdm.auto import tqdm
 
@@ -404,6 +523,8 @@ def run_counties(
     check_outputs({f: out / f.name for f in folders})
     out.mkdir(parents=True, exist_ok=True)
     options = {"lang": lang, "optimise": optimise, "buses": buses, "basemap": basemap}
+    if years:
+        options["years"] = sorted({int(y) for y in years})
     prints = {f: fingerprint(f, settings, options) for f in folders} if not force or dask else {}
     rows, todo = [], []
     for f in folders:

@@ -515,3 +515,17 @@ def taught_grades(ctx: PlanContext, flows_by_grade: np.ndarray) -> list[str]:
     from ..model.grades import GRADE_LEVELS
 
     return [format_grades(np.asarray(GRADE_LEVELS)[row]) for row in flows_by_grade]
+
+
+def site_actions(ctx, ev) -> np.ndarray:
+    """What a plan does to each site: keep, close, reopen, stay closed, fewer grades,
+    expand (classes added)."""
+    s = ev.sites
+    was, now = ctx.open_now, s["open"].to_numpy()
+    fewer = now & was & (s["grades_after"] != s["grades_before"]).to_numpy()
+    grow = now & (s["classes_added"].to_numpy() > 0)
+    return np.select(
+        [was & ~now, ~was & now, ~was & ~now, fewer, grow],
+        ["close", "reopen", "stay_closed", "reduce_grades", "expand"],
+        "keep",
+    )

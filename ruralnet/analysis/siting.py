@@ -118,9 +118,14 @@ def site_facts(ctx) -> SiteFacts:
     older = ctx.offers[:, grade_column(s.young_max_grade) + 1 :].any(axis=1)
     classes = sites["classes"].to_numpy(float)
     beds = sites["boarding_beds"].fillna(0).to_numpy(float)
+    closed_by_plan = (
+        sites["closed_by_plan"].fillna(False).astype(bool).to_numpy()
+        if "closed_by_plan" in sites
+        else np.zeros(len(sites), dtype=bool)
+    )
     return SiteFacts(
         decide=decide,
-        reopen=~ctx.open_now,
+        reopen=~ctx.open_now & ~closed_by_plan,  # an earlier phase's closure stands
         # small sites are candidates to close, never receivers (filling them to keep them
         # open is not what the policy asks); a reopened site takes its old catchment
         receive=(~np.isin(kinds, s.non_receiving_kinds) & ~small) | ~ctx.open_now,

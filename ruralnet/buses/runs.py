@@ -226,7 +226,9 @@ def plan_fleet(
         runs.add(found)
         least[k] = max(least[k], bound)
     lower = fleet_lower_bound(problem, least)
+    log.info("fleet: %d runs pooled in %.0f s", len(runs.runs), time.perf_counter() - started)
     best = select_runs(problem, runs.list(), _left(started, o.time_limit_s))
+    log.info("fleet: %d buses selected, %.0f s in", best.buses, time.perf_counter() - started)
     history = [best.buses]
     order = np.argsort(problem.bell_s, kind="stable")
     for rnd in range(o.rounds):
@@ -243,6 +245,12 @@ def plan_fleet(
                 break
         sol = select_runs(problem, runs.list(), max(_left(started, o.time_limit_s), 10))
         history.append(sol.buses)
+        log.info(
+            "fleet: round %d, %d buses, %.0f s in",
+            rnd + 1,
+            sol.buses,
+            time.perf_counter() - started,
+        )
         best = sol if sol.buses <= best.buses else best
         if len(history) > o.patience and history[-1] >= history[-1 - o.patience]:
             break  # rounds without fewer buses

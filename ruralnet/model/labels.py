@@ -65,6 +65,14 @@ DAYS = {
     "all": ("全县（各车型取最多的一天）", "county (each kind of bus on its busiest day)"),
 }
 
+#: Roles in a learning district, district kinds, births variants.
+ROLES = {"head": ("中心校", "central school"), "member": ("成员校", "attached site")}
+FAMILIES = {
+    "school": ("中小学学区", "school district"),
+    "kindergarten": ("一园多点", "kindergarten group"),
+}
+VARIANTS = {"low": ("低", "low"), "central": ("中", "central"), "high": ("高", "high")}
+
 #: Kinds of bus.
 BUS_TYPES = {"school": ("校车", "school bus"), "kindergarten": ("幼儿专用校车", "kindergarten bus")}
 
@@ -171,6 +179,23 @@ COLUMNS = {
     "lower_bound": ("车辆数下界", "lower bound"),
     "runs": ("趟数", "runs"),
     "shared": ("全县统筹所需车辆", "buses, one county fleet"),
+    "teachers": ("教师编制", "teacher posts"),
+    "district_id": ("学区", "learning district"),
+    "family": ("学区类别", "district kind"),
+    "head_site_id": ("中心校代码", "central school id"),
+    "head_name": ("中心校", "central school"),
+    "role": ("角色", "role"),
+    "teacher_minutes_week": ("走教时间（分钟/周）", "travelling teachers (min/week)"),
+    "note": ("说明", "note"),
+    "members": ("成员校", "attached sites"),
+    "sites": ("学校数", "sites"),
+    "year": ("年份", "year"),
+    "grade": ("年级", "grade"),
+    "variant": ("出生人口情景", "births variant"),
+    "small": ("不足规定人数", "under the small-site size"),
+    "closed": ("撤并学校", "sites closed"),
+    "classrooms_empty_later": ("三年后闲置教室", "classrooms empty three years on"),
+    "policy_failed_year": ("未通过的政策检查", "policy checks failed"),
     "p95_minutes": ("95%分位时间（分钟）", "95th pct minutes"),
 }
 
@@ -378,6 +403,22 @@ TEXT = {
         "the [settings] of county.toml.",
     ),
     "annual_cost": ("年度费用", "annual cost"),
+    "years_title": ("{county}分年度布局调整方案", "{county}: the plan in phases"),
+    "years_method": (
+        "学生数按年级递进法（队列存活法）推算：各年级学生逐年升入下一年级（按递进比例），"
+        "入学年级按出生人口变化推算（{base}年为基年，全国出生人口数据来自国家统计局统计公报）；"
+        "各年度方案在上一年度方案的基础上，用与单年度方案相同的模型和政策检查制定。"
+        "阴影为出生人口低、高情景的范围。",
+        "Pupils are projected by grade progression (cohort survival): each grade moves up a "
+        "grade a year at the progression ratios, entry grades follow the births of their "
+        "cohort ({base} is the base year; births from the NBS communiqués). Each year's plan "
+        "starts from the year before and uses the same model and policy checks as the one-year "
+        "plan. The band spans the low and high births variants.",
+    ),
+    "years_summary": ("分年度概况", "Years at a glance"),
+    "timeline": ("学生数与学校数变化", "Pupils and sites over the years"),
+    "changes": ("调整的学校", "sites that change"),
+    "county_line": ("{county}（全县）", "{county} (county)"),
     "generated": ("由 ruralnet 生成", "made with ruralnet"),
     "none": ("无", "none"),
     "percent": ("%", "%"),

@@ -338,6 +338,53 @@ class Settings:
         default=120.0, metadata=_s("longest ride of the weekly boarders' trip")
     )
 
+    # --- years and teachers ----------------------------------------------------------------
+    enrolment_year: int = field(
+        default=2024,
+        metadata=_s(
+            "school year of the sites' pupils: the projection starts there", low=2000, high=2100
+        ),
+    )
+    projection_horizon: int = field(
+        default=2030, metadata=_s("last year projected", low=2000, high=2100)
+    )
+    progression_ratio: float | None = field(
+        default=None,
+        metadata=_s("pupils of grade g+1 next year per pupil of grade g (None: from the roster)"),
+    )
+    rural_outflow_rate: float = field(
+        default=0.0,
+        metadata=_s(
+            "share of pupils outside the county seat's township who leave each year", share=True
+        ),
+    )
+    births_file: str | None = field(
+        default=None,
+        metadata=_s("births series (year, births_million); None: China, NBS communiqués 2010-2024"),
+    )
+    primary_pupils_per_teacher: float = field(
+        default=19.0, metadata=_s("中央编办 教育部 财政部 2014 (72号): primary 1:19")
+    )
+    junior_pupils_per_teacher: float = field(
+        default=13.5, metadata=_s("中央编办 教育部 财政部 2014 (72号): junior 1:13.5")
+    )
+    kindergarten_teachers_per_class: float = field(
+        default=2.0, metadata=_s("幼儿园教职工配备标准（暂行）2013: two teachers a class")
+    )
+    small_site_teachers_per_class: float = field(
+        default=1.0,
+        metadata=_s(
+            "72号: teaching points and village primaries by class ratio too (illustrative)"
+        ),
+    )
+    boarders_per_extra_post: float = field(
+        default=50.0, metadata=_s("illustrative: one more post (生活老师) per 50 boarders")
+    )
+    travelling_teacher_trips: float = field(
+        default=4.0,
+        metadata=_s("illustrative: 走教 visits a week to each teaching point kept in a district"),
+    )
+
     # --- running -----------------------------------------------------------------------
     progress: bool = field(default=True, metadata=_s("tqdm progress bars on long loops"))
     offline: bool = field(default=True, metadata=_s("refuse online sources (Overpass)"))
@@ -459,8 +506,16 @@ def _positive(value: Any) -> bool:
 def _check(f: dataclasses.Field, value: Any) -> list[str]:
     """Problems of one field's value, by its declared type and metadata."""
     meta, kind = f.metadata, f.type
-    if kind == "float":
+    if kind == "float" and meta.get("share"):
+        ok = _number(value) and 0 <= value < 1
+        return [] if ok else [f"{f.name} must be a share from 0 up to 1, got {value!r}"]
+    if kind in ("float", "float | None"):
+        if value is None and kind == "float | None":
+            return []
         return [] if _positive(value) else [f"{f.name} must be a positive number, got {value!r}"]
+    if kind == "str | None":
+        ok = value is None or isinstance(value, str)
+        return [] if ok else [f"{f.name} must be a text or none, got {value!r}"]
     if kind == "int":
         low, high = meta.get("low", 1), meta.get("high", math.inf)
         ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high

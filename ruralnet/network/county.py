@@ -39,6 +39,19 @@ class County(CountyFolder):
             self._networks["_roads"] = read_highways(self.roads_path)
         return self._networks["_roads"]
 
+    def with_sites(self, sites) -> County:
+        """The same county with another sites layer at the same places (another year's
+        pupils, status and grades): validated again, sharing the road networks and the
+        travel-time matrices."""
+        import dataclasses
+
+        from ..model.schema import validate_sites
+
+        if list(sites["site_id"].astype(str)) != list(self.sites["site_id"].astype(str)):
+            raise ValueError("with_sites: the same sites, in the same order, are needed")
+        checked = validate_sites(sites, county_code=self.code or None)
+        return dataclasses.replace(self, sites=checked)
+
     def network(self, mode: str) -> Network:
         """The road network of a mode (built once, then cached)."""
         if mode not in self._networks:

@@ -95,3 +95,38 @@ def capacity_chart(sites: pd.DataFrame, lang: str, top: int = 30) -> str:
     ax.axvline(100, color="k", lw=0.8)
     ax.set_xlabel("%")
     return _svg(fig)
+
+
+def timeline_chart(
+    enrolment: pd.DataFrame, phases: pd.DataFrame, lang: str, title: str = ""
+) -> str:
+    """Pupils per year by stage (the central births variant as a line, low to high as a band)
+    and the sites open after each phase (bars, right axis).
+
+    Parameters
+    ----------
+    enrolment
+        ``year, stage, variant, pupils`` (summed over the sites shown).
+    phases
+        ``year, sites_open`` of each phase.
+    """
+    fig, ax = _figure(figsize=(7, 3))
+    for stage in STAGES:
+        part = enrolment[enrolment["stage"] == stage].pivot_table(
+            index="year", columns="variant", values="pupils", aggfunc="sum"
+        )
+        if part.empty:
+            continue
+        line = ax.plot(part.index, part["central"], marker=".", label=label(STAGES, stage, lang))
+        ax.fill_between(
+            part.index, part["low"], part["high"], alpha=0.15, color=line[0].get_color()
+        )
+    ax.set_ylabel(text("pupils", lang))
+    ax.set_ylim(bottom=0)
+    right = ax.twinx()
+    right.bar(phases["year"], phases["sites_open"], width=0.35, alpha=0.25, color="grey")
+    right.set_ylabel(text("open_sites", lang))
+    right.set_ylim(bottom=0)
+    ax.set_title(title)
+    ax.legend(loc="lower left", fontsize=8)
+    return _svg(fig)

@@ -412,6 +412,32 @@ def add_bus_days(lines: gpd.GeoDataFrame, m: folium.Map | None = None, lang: str
     return m
 
 
+def add_districts(layer: gpd.GeoDataFrame, m: folium.Map | None = None, lang: str | None = None):
+    """Learning districts: one outline per district, named by its central school."""
+    m = _map(m, layer)
+    lang = _lang(m, lang)
+    group = folium.FeatureGroup(name="学区" if lang == "zh" else "learning districts", show=False)
+    for i, r in enumerate(_shifted(layer, m).itertuples()):
+        tip = (
+            f"{r.head_name}学区：{r.sites}所学校，{r.pupils}名学生，教师{r.teachers}人"
+            if lang == "zh"
+            else f"{r.head_name} district: {r.sites} sites, {r.pupils} pupils, {r.teachers} teachers"
+        )
+        folium.GeoJson(
+            r.geometry.__geo_interface__,
+            style_function=lambda _f, c=f"hsl({(i * 137) % 360}, 60%, 40%)": {
+                "color": c,
+                "weight": 2,
+                "fill": True,
+                "fillOpacity": 0.08,
+                "dashArray": "6 4",
+            },
+            tooltip=html.escape(tip),
+        ).add_to(group)
+    group.add_to(m)
+    return m
+
+
 def add_roads(
     roads: gpd.GeoDataFrame, m: folium.Map | None = None, lang: str | None = None
 ) -> folium.Map:
@@ -587,6 +613,9 @@ def county_map(
         fleet = getattr(buses, "county_fleet", None)
         if fleet is not None and len(fleet.lines):
             add_bus_days(fleet.lines, m)
+        from .report_tables import districts_of
+
+        add_districts(districts_of(analysis)[1], m, lang)
     add_sites(county.sites, m)
     return finish(m)
 

@@ -86,7 +86,7 @@ def write_county_report(
     """
     from .files import write_workbook
     from .maps import county_map, save_map
-    from .report_tables import MERGER_XLSX_COLUMNS, plan_tables
+    from .report_tables import MERGER_XLSX_COLUMNS, districts_of, plan_tables
     from .tables import for_csv, translated
 
     out = Path(out_dir)
@@ -108,6 +108,9 @@ def write_county_report(
     for name in ("plan_sites", "assignment", "policy_checks", "costs", "plans"):
         paths[f"{name}.csv"] = write_table(for_csv(tables[name]), out / f"{name}.csv")
     paths.update(_write_buses(analysis, out, lang))
+    districts, layer = districts_of(analysis)
+    paths["districts.csv"] = write_table(for_csv(districts), out / "districts.csv")
+    paths["districts.gpkg"] = write_layers({"districts": layer}, out / "districts.gpkg")
     paths["report.xlsx"] = write_workbook(
         _workbook(analysis, tables, cand, lang), out / "report.xlsx"
     )

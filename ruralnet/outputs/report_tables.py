@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 
 from ..analysis import rules
+from ..analysis.plans import site_actions
+from ..analysis.teachers import teacher_posts
 from ..model import labels
 
 #: Columns of ``merger_candidates.xlsx`` and the report's candidate tables.
@@ -50,6 +52,7 @@ PLAN_SITE_COLUMNS = [
     "boarding_beds",
     "beds_shortfall",
     "bus_riders",
+    "teachers",
 ]
 #: ``report/assignment.csv``.
 ASSIGNMENT_COLUMNS = [
@@ -109,20 +112,6 @@ COST_ITEMS = {
 }
 
 
-def site_actions(ctx, ev) -> np.ndarray:
-    """What a plan does to each site: keep, close, reopen, stay closed, fewer grades,
-    expand (classes added)."""
-    s = ev.sites
-    was, now = ctx.open_now, s["open"].to_numpy()
-    fewer = now & was & (s["grades_after"] != s["grades_before"]).to_numpy()
-    grow = now & (s["classes_added"].to_numpy() > 0)
-    return np.select(
-        [was & ~now, ~was & now, ~was & ~now, fewer, grow],
-        ["close", "reopen", "stay_closed", "reduce_grades", "expand"],
-        "keep",
-    )
-
-
 def plan_tables(analysis, lang: str) -> dict[str, pd.DataFrame]:
     """The contract tables of every plan, one row per plan and item (``plan_sites``,
     ``assignment``, ``policy_checks``), plus ``costs`` and ``plans`` (side by side)."""
@@ -130,8 +119,12 @@ def plan_tables(analysis, lang: str) -> dict[str, pd.DataFrame]:
     names = ctx.village_names
     sites, assignment, policy, costs = [], [], [], []
     for name, ev in analysis.evaluations.items():
+        posts = teacher_posts(ev, ctx.settings)
         s = ev.sites.assign(
-            plan=name, action=site_actions(ctx, ev), justification=ev.sites[f"justification_{lang}"]
+            plan=name,
+            action=site_actions(ctx, ev),
+            justification=ev.sites[f"justification_{lang}"],
+            teachers=ev.sites["site_id"].astype(str).map(posts).to_numpy(),
         )
         sites.append(s[PLAN_SITE_COLUMNS])
         a = ev.assignment.assign(
@@ -208,6 +201,7 @@ def plans_compared(analysis) -> pd.DataFrame:
                 "pupil_minutes": float(
                     (ev.rows["pupils"] * ev.rows["minutes"].fillna(0))[daily].sum()
                 ),
+                "teachers": int(teacher_posts(ev, analysis.context.settings).sum()),
                 "buses": buses.buses_needed() if buses is not None else None,
                 "bus_km": buses.bus_km() if buses is not None else None,
                 "cost": float(ev.costs["cost"].iloc[-1]) if ev.costs is not None else None,
@@ -285,3 +279,22 @@ def fleet_summary(buses) -> pd.DataFrame:
         "lower_bound": int(table.groupby("bus_type")["lower_bound"].max().sum()),
     }
     return pd.concat([table, pd.DataFrame([total])], ignore_index=True)
+
+
+def districts_of(analysis, name: str | None = None):
+    """The learning districts of a plan (default: the recommended one): the table (every site
+    with its district, role, travel and teachers, with names) and the layer (a polygon per
+    district)."""
+    from ..analysis.districts import district_layer, learning_districts
+
+    name = name or analysis.recommended
+    ctx, ev = analysis.context, analysis.evaluations[name]
+    table = learning_districts(ctx, ev)
+    posts = teacher_posts(ev, ctx.settings)
+    names = ctx.village_names
+    table = table.assign(
+        name=table["site_id"].map(lambda v: names.get(v, v)),
+        head_name=table["head_site_id"].map(lambda v: names.get(v, v)),
+        teachers=table["site_id"].map(posts).fillna(0).astype(int),
+    )
+    return table, district_layer(table, analysis.county.sites, posts)

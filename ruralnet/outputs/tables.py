@@ -51,6 +51,15 @@ WHOLE = {
     "routes",
     "cost",
     "unit_cost",
+    "own_runs",
+    "own_buses",
+    "lower_bound",
+    "runs",
+    "shared",
+    "members",
+    "sites",
+    "classrooms_empty_later",
+    "closed",
 }
 #: Columns shown with one decimal (minutes, kilometres, class sizes).
 ONE_DECIMAL = {
@@ -68,6 +77,7 @@ ONE_DECIMAL = {
     "max_minutes",
     "spare_places",
     "deadhead_km",
+    "teacher_minutes_week",
 }
 #: Shares shown as percentages (0.284 -> 28.4).
 PERCENT = {"capacity_use"}
@@ -88,6 +98,9 @@ VALUE_LABELS = {
     "origin_type": labels.ORIGINS,
     "day": labels.DAYS,
     "bus_type": labels.BUS_TYPES,
+    "role": labels.ROLES,
+    "family": labels.FAMILIES,
+    "variant": labels.VARIANTS,
 }
 #: Characters that make a spreadsheet treat a cell as a formula (CSV/formula injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -157,9 +170,12 @@ def _header(col: str, pct: dict, lang: str) -> str:
 def html_table(table: pd.DataFrame, lang: str, classes: str = "") -> str:
     """A translated table as HTML (every value escaped; thousands separated)."""
     shown = translated(table, lang)
+    years = {labels.label(labels.COLUMNS, "year", lang), "year"}
     for col in shown.columns:
         values = shown[col]
-        if pd.api.types.is_integer_dtype(values):
+        if col in years:  # a year, not a quantity: no thousands separator
+            shown[col] = values.astype(str)
+        elif pd.api.types.is_integer_dtype(values):
             shown[col] = values.map(lambda v: f"{v:,}" if pd.notna(v) else "")
         elif pd.api.types.is_float_dtype(values):
             shown[col] = values.map(lambda v: f"{v:,.1f}" if pd.notna(v) else "")

@@ -1,0 +1,186 @@
+"""The plan in phases, written: enrolment by year, the phases, the districts of each year, a
+timeline per township and for the county, a workbook sheet per year and a map layer per year
+(:func:`write_years_report`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import folium
+import numpy as np
+import pandas as pd
+
+from ..analysis.phases import PHASE_COLUMNS
+from ..model.atomic import atomic_path
+from .files import write_layers, write_table, write_workbook
+
+#: ``report/phases.csv``: the contract columns, then names and flags.
+PHASE_FILE_COLUMNS = [
+    *PHASE_COLUMNS,
+    "name",
+    "township_code",
+    "small",
+    "classrooms_empty_later",
+]
+STAGE_OF = {f"k{i}": "kindergarten" for i in (1, 2, 3)} | {
+    f"g{i}": ("primary" if i <= 6 else "junior") for i in range(1, 10)
+}
+
+
+def years_summary(years) -> pd.DataFrame:
+    """One row per phase: pupils, sites open, what was built, teachers, buses, checks."""
+    rows = []
+    for year, a in years.phases.items():
+        ev = a.evaluations[a.recommended]
+        part = years.table[years.table["year"] == year]
+        buses = (a.buses or {}).get(a.recommended)
+        rows.append(
+            {
+                "year": year,
+                "pupils": int(part["pupils"].sum()),
+                "sites_open": int(ev.sites["open"].sum()),
+                "small": int(part["small"].sum()),
+                "closed": int((part["action"] == "close").sum()),
+                "places_added": int(part["places_added"].sum()),
+                "classes_added": int(part["classes_added"].sum()),
+                "beds_added": int(part["beds_added"].sum()),
+                "classrooms_empty_later": int(part["classrooms_empty_later"].sum()),
+                "teachers": int(part["teachers"].sum()),
+                "buses": buses.buses_needed() if buses is not None else None,
+                "policy_failed": int((ev.policy["status"] == "failed").sum()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def write_years_report(years, analysis, out_dir: str | Path, lang: str = "zh") -> dict[str, Path]:
+    """Write the phased plan beside a county's report (see the README for the files).
+
+    Parameters
+    ----------
+    years
+        The :class:`~ruralnet.jobs.YearsAnalysis`.
+    analysis
+        The one-year analysis (its districts layer is kept in ``districts.gpkg``).
+    """
+    from ..analysis.districts import district_layer
+    from .report_tables import districts_of
+    from .tables import for_csv
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    enrolment = years.projection.table()
+    phases = years.table[PHASE_FILE_COLUMNS]
+    summary = years_summary(years)
+    paths = {
+        "enrolment_by_year.csv": write_table(enrolment, out / "enrolment_by_year.csv"),
+        "phases.csv": write_table(for_csv(phases), out / "phases.csv"),
+        "years_summary.csv": write_table(for_csv(summary), out / "years_summary.csv"),
+    }
+    layers = {"districts": districts_of(analysis)[1]}
+    for year, table in years.districts.items():
+        layers[f"districts_{year}"] = district_layer(table, analysis.county.sites)
+    paths["districts.gpkg"] = write_layers(layers, out / "districts.gpkg")
+    paths["years.xlsx"] = write_workbook(
+        _sheets(years, enrolment, summary, lang), out / "years.xlsx"
+    )
+    with atomic_path(out / "years.html") as tmp:
+        tmp.write_text(_html(years, analysis, enrolment, summary, lang), encoding="utf-8")
+    paths["years.html"] = out / "years.html"
+    from .maps import save_map
+
+    paths["years_map.html"] = save_map(_years_map(years, analysis, lang), out / "years_map.html")
+    return paths
+
+
+def _sheets(years, enrolment: pd.DataFrame, summary: pd.DataFrame, lang: str) -> dict:
+    from .tables import translated
+
+    zh = lang == "zh"
+    sheets = {("分年度概况" if zh else "years"): translated(summary, lang)}
+    for year in sorted(years.phases):
+        part = years.table[years.table["year"] == year]
+        sheets[f"{year}年" if zh else str(year)] = translated(part[PHASE_FILE_COLUMNS], lang)
+    central = enrolment[enrolment["variant"] == "central"]
+    pivot = central.pivot_table(index="site_id", columns="year", values="pupils", aggfunc="sum")
+    pivot.columns = [str(c) for c in pivot.columns]
+    sheets["分年度学生数" if zh else "pupils by year"] = pivot.fillna(0).astype(int).reset_index()
+    return sheets
+
+
+def _stage_years(enrolment: pd.DataFrame, sites: pd.DataFrame, town: str | None) -> pd.DataFrame:
+    e = enrolment
+    if town is not None:
+        ids = set(sites.loc[sites["township_code"].astype(str) == town, "site_id"].astype(str))
+        e = e[e["site_id"].isin(ids)]
+    return (
+        e.assign(stage=e["grade"].map(STAGE_OF))
+        .groupby(["year", "stage", "variant"], as_index=False)["pupils"]
+        .sum()
+    )
+
+
+def _html(years, analysis, enrolment, summary, lang) -> str:
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    from ..model.labels import text
+    from .charts import timeline_chart
+    from .tables import html_table
+
+    sites = analysis.county.sites
+    ctx = analysis.context
+    opened = years.table.groupby(["year", "township_code"])["action"].apply(
+        lambda a: int((~a.isin(["close", "stay_closed"])).sum())
+    )
+    charts = [(text("county_line", lang, county=analysis.county.name),
+               timeline_chart(_stage_years(enrolment, sites, None), summary, lang))]  # fmt: skip
+    for town in sorted(sites["township_code"].astype(str).unique()):
+        per = opened.xs(town, level="township_code").rename("sites_open").reset_index()
+        charts.append(
+            (ctx.township(town), timeline_chart(_stage_years(enrolment, sites, town), per, lang))
+        )
+    changes = {
+        year: html_table(part[part["action"] != "keep"][PHASE_FILE_COLUMNS], lang)
+        for year, part in years.table.groupby("year")
+    }
+    env = Environment(
+        loader=PackageLoader("ruralnet.outputs", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+    )
+    return env.get_template("years.html.j2").render(
+        lang=lang,
+        title=text("years_title", lang, county=analysis.county.name),
+        method=text("years_method", lang, base=analysis.county.settings.enrolment_year),
+        summary=html_table(summary, lang),
+        charts=charts,
+        changes=changes,
+        t={k: text(k, lang) for k in ("years_summary", "timeline", "changes", "map")},
+    )
+
+
+def _years_map(years, analysis, lang: str) -> folium.Map:
+    """One layer per year: each site by what that year's phase does to it."""
+    from .maps import base_map, finish
+
+    county = analysis.county
+    b = county.boundary.bounds if county.boundary is not None else tuple(county.sites.total_bounds)
+    m = base_map(b, "none", None, lang)
+    colours = {"close": "#d7301f", "keep": "#3182bd", "expand": "#31a354", "reopen": "#756bb1",
+               "reduce_grades": "#fd8d3c", "stay_closed": "#969696"}  # fmt: skip
+    from ..model.labels import ACTIONS, label
+
+    xy = county.sites.set_index(county.sites["site_id"].astype(str)).geometry
+    for n, (year, part) in enumerate(years.table.groupby("year")):
+        layer = folium.FeatureGroup(name=f"{year}年" if lang == "zh" else str(year), show=n == 0)
+        for r in part.itertuples():
+            p = xy[r.site_id]
+            folium.CircleMarker(
+                [p.y, p.x],
+                radius=3 + 2 * np.log1p(max(r.pupils, 0)) / 2,
+                color=colours.get(r.action, "#3182bd"),
+                fill=True,
+                fill_opacity=0.7,
+                tooltip=f"{r.name} · {label(ACTIONS, r.action, lang)} · {r.pupils}",
+            ).add_to(layer)
+        layer.add_to(m)
+    return finish(m)

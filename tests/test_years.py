@@ -1,0 +1,169 @@
+"""The plan in phases on the bundled county: each year's plan from the one before, the sites
+that fall under the small-site size by then, the same checks as the one-year plan, teachers
+and learning districts recomputed here, and the files."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import warnings
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+
+import ruralnet as rn
+from ruralnet.analysis.districts import learning_districts
+from ruralnet.analysis.teachers import teacher_posts
+from ruralnet.jobs import analyse_years
+from ruralnet.model.errors import InputError, RuralnetWarning
+
+YEARS = [2025, 2027, 2030]
+
+
+@pytest.fixture(scope="module")
+def years(county):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuralnetWarning)
+        return analyse_years(county, YEARS, buses=None)
+
+
+@pytest.fixture(scope="module")
+def one_year(county):
+    return rn.analyse_county(county, buses=None)
+
+
+def test_each_year_lists_the_sites_that_fall_under_the_small_size(years, county):
+    s = county.settings
+    table = years.table
+    assert sorted(table["year"].unique()) == YEARS
+    projected = years.projection.table()
+    central = projected[projected["variant"] == "central"].groupby(["year", "site_id"])["pupils"]
+    closed = set()
+    for year in YEARS:
+        part = table[table["year"] == year].set_index("site_id")
+        pupils = central.sum().xs(year, level="year")
+        ev = years.phases[year].evaluations[years.phases[year].recommended]
+        before = years.phases[year].evaluations["current"]
+        # the year's input: the projection moved by the earlier phases; open small sites
+        now = before.sites.set_index("site_id")
+        small = (
+            now["open"]
+            & now["kind"].isin(s.merger_kinds)
+            & (now["pupils_before"] < s.small_site_pupils)
+        )
+        assert set(part.index[part["small"]]) == set(small.index[small])
+        # sites that keep their own pupils (no earlier closure nearby) match the projection
+        kept = [
+            i for i in now.index if now.loc[i, "open"] and i not in closed and i in pupils.index
+        ]
+        assert any(now.loc[i, "pupils_before"] == pupils[i] for i in kept)
+        # a site closed by a phase stays closed
+        assert not (part.loc[list(closed), "action"] == "reopen").any()
+        assert not ev.sites.set_index("site_id").loc[list(closed), "open"].any()
+        closed |= set(part.index[part["action"] == "close"])
+        assert ev.conserved
+    assert closed  # the plan does close sites
+
+
+def test_every_year_is_checked_like_the_one_year_plan(years, one_year):
+    base = one_year.evaluations["optimised"].policy
+    rules = set(base["rule"])
+    for year, a in years.phases.items():
+        policy = a.evaluations[a.recommended].policy
+        assert set(policy["rule"]) == rules, year
+        failed = policy[policy["status"] == "failed"]
+        # a failure of a year's plan was there before that year's plan
+        assert (failed["before_plan"] == "failed").all(), failed[["township_code", "rule"]]
+
+
+def test_teacher_posts_follow_the_norms(one_year, county):
+    s = county.settings
+    ev = one_year.evaluations["optimised"]
+    posts = teacher_posts(ev, s)
+    by = ev.assignment.groupby(["site_id", "stage"])["pupils"].sum().unstack(fill_value=0)
+    sites = ev.sites.set_index("site_id")
+    for site in sites.index[sites["open"] & (sites["pupils_after"] > 0)][:40]:
+        row = by.loc[site] if site in by.index else pd.Series(dtype=float)
+        need = row.get("primary", 0) / 19 + row.get("junior", 0) / 13.5
+        need += np.ceil(row.get("kindergarten", 0) / s.class_size_kindergarten) * 2
+        need += sites.loc[site, "boarders"] / 50
+        if sites.loc[site, "kind"] not in ("teaching_point", "village_primary"):
+            assert posts[site] == np.ceil(round(need, 9)), site
+        else:
+            assert posts[site] >= np.ceil(round(need, 9))
+    assert (posts[~sites["open"]] == 0).all()
+    freed = teacher_posts(one_year.evaluations["current"], s).sum() - posts.sum()
+    assert freed > 0  # merging small sites frees posts
+
+
+def test_learning_districts(one_year, county):
+    ctx, ev = one_year.context, one_year.evaluations["optimised"]
+    table = learning_districts(ctx, ev)
+    sites = ev.sites.set_index("site_id")
+    small = sites.index[sites["open"] & sites["kind"].isin(["teaching_point", "village_primary"])]
+    assert table["site_id"].is_unique
+    assert set(small) <= set(table["site_id"])
+    members = table[table["role"] == "member"]
+    assert (members["minutes"] <= county.settings.max_ride_minutes + 1e-9).all()
+    heads = table[table["role"] == "head"]
+    assert set(members["district_id"]) <= set(heads["district_id"])
+    tp = members[members["site_id"].map(sites["kind"]) == "teaching_point"]
+    assert np.allclose(tp["teacher_minutes_week"], 4 * 2 * tp["minutes"])
+    # a district given in the sites layer is respected
+    given = ctx.sites.copy()
+    head = heads[heads["family"] == "school"]["site_id"].iloc[0]
+    other = small[0]
+    given["district_id"] = np.where(given["site_id"].isin([head, other]), "XQ-1", None)
+    ctx2 = dataclasses.replace(ctx, sites=given)
+    again = learning_districts(ctx2, ev).set_index("site_id")
+    assert again.loc[other, "district_id"] == "XQ-1" and again.loc[other, "head_site_id"] == head
+
+
+def test_years_files_and_the_command(years, one_year, tmp_path, county):
+    from ruralnet.outputs.years import write_years_report
+
+    paths = write_years_report(years, one_year, tmp_path, lang="zh")
+    enrol = pd.read_csv(paths["enrolment_by_year.csv"], dtype={"site_id": str})
+    assert list(enrol.columns) == ["site_id", "year", "grade", "pupils", "variant"]
+    assert set(enrol["variant"]) == {"low", "central", "high"}
+    phases = pd.read_csv(paths["phases.csv"], dtype={"site_id": str})
+    assert list(phases.columns[:8]) == [
+        "year", "site_id", "action", "pupils", "places_added", "classes_added", "beds_added",
+        "teachers",
+    ]  # fmt: skip
+    layers = dict(pyogrio.list_layers(paths["districts.gpkg"]))
+    assert {"districts", *(f"districts_{y}" for y in YEARS)} <= set(layers)
+    d = gpd.read_file(paths["districts.gpkg"], layer="districts")
+    assert (d.geometry.geom_type == "Polygon").all() and d["pupils"].sum() > 0
+    html = paths["years.html"].read_text(encoding="utf-8")
+    assert html.count("<svg") == 1 + county.sites["township_code"].nunique()
+    page = paths["years_map.html"].read_text(encoding="utf-8")
+    for year in YEARS:  # one layer per year (names JSON-escaped in the page)
+        assert json.dumps(f"{year}年")[1:-1] in page
+    sheets = pd.read_excel(paths["years.xlsx"], sheet_name=None)
+    assert {f"{y}年" for y in YEARS} <= set(sheets)
+    with pytest.raises(InputError, match="2024 or later"):
+        analyse_years(county, [2019])
+
+
+def test_report_command_with_years(tmp_path):
+    import subprocess
+    import sys
+
+    folder = rn.datasets.bundled_county()
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "ruralnet.cli", "--no-progress", "report", str(folder), "--out",
+         str(out), "--years", "2026", "--buses", "none"],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = out / folder.name
+    phases = pd.read_csv(report / "phases.csv")
+    assert set(phases["year"]) == {2026}
+    assert (report / "years.html").is_file() and (report / "districts.gpkg").is_file()
+    summary = pd.read_csv(out / "summary.csv", dtype={"years": str})
+    assert summary["years"].iloc[0] == "2026"
