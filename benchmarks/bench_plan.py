@@ -1,9 +1,11 @@
 """The plan model on a county: its size, HiGHS's time and memory, and what it achieves
 against the merger screening's plan measured in the same run.
 
-Usage: ``python benchmarks/bench_plan.py [--county DIR | --code 441881] [--no-buses]``.
-Without ``--county`` the largest Qingyuan county (英德 441881) is generated on its real
-boundary and names (seed 0). Each run is one fresh process; peak RSS covers it all.
+Usage: ``python benchmarks/bench_plan.py [--county DIR | --code 441881] [--no-buses]
+[--years 2025 2027 2030]``. Without ``--county`` the largest Qingyuan county (英德 441881) is
+generated on its real boundary and names (seed 0). Each run is one fresh process; peak RSS
+covers it all. ``--years`` times the plan in phases instead (``analyse_years``, each year's
+plan with its buses unless ``--no-buses``): the projection, each phase, peak memory.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ def main() -> None:
     p.add_argument("--county", type=Path, default=None)
     p.add_argument("--code", default="441881")
     p.add_argument("--no-buses", action="store_true", help="skip routing the three plans")
+    p.add_argument("--years", type=int, nargs="+", help="the plan in phases for these years")
     args = p.parse_args()
     warnings.simplefilter("ignore")
     import ruralnet as rn
@@ -39,6 +42,8 @@ def main() -> None:
         write_county(generate_county(qingyuan_spec(args.code), seed=0), folder)
         print(f"generated {args.code} in {time.perf_counter() - t:.1f} s")
     county = rn.load_county(folder, rn.Settings(progress=False))
+    if args.years:
+        return phased(county, args.years, not args.no_buses)
     t0 = time.perf_counter()
     times = county_times(county)
     ctx = plan_context(county, times)
@@ -96,6 +101,22 @@ def main() -> None:
     if costs:
         print(f"optimised / merger annual cost: {costs['optimised'] / costs['merger']:.3f}")
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
+
+
+def phased(county, years, buses: bool) -> None:
+    """Time and memory of the plan in phases."""
+    from ruralnet.jobs import analyse_years
+    from ruralnet.outputs.years import years_summary
+
+    t0 = time.perf_counter()
+    result = analyse_years(county, years, buses="recommended" if buses else None)
+    seconds = time.perf_counter() - t0
+    print(f"{county.name}: {len(county.sites)} sites, {len(county.villages)} villages")
+    print(years_summary(result).to_string(index=False))
+    for year, a in result.phases.items():
+        print(f"  {year}: {a.seconds}")
+    print(f"plan in phases {years}: {seconds:.1f} s; peak RSS "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -178,7 +178,7 @@ class FleetOptions:
     per_school_s: float = 1.0
     caps: tuple = RIDE_CAPS
     rounds: int = 20
-    patience: int = 2
+    patience: int = 3
     seed: int = 0
     no_improvement: int = 20_000
     progress: bool = False
@@ -234,8 +234,8 @@ def plan_fleet(
     for rnd in range(o.rounds):
         if best.buses <= lower or _left(started, o.time_limit_s) <= 1:
             break
-        for k in tqdm(order if rnd % 2 == 0 else order[::-1], desc=f"round {rnd + 1}", **bar):
-            share = (0.1, 0.3)[rnd % 2]
+        share = SHARES[rnd % len(SHARES)]
+        for k in tqdm(_round_order(order, rnd, o.seed), desc=f"round {rnd + 1}", **bar):
             runs.add(
                 reroute(
                     problem, int(k), best, o.per_school_s, o.seed + rnd, share, o.no_improvement
@@ -281,6 +281,17 @@ class _Pool:
 
     def list(self) -> list[Run]:
         return list(self.runs.values())
+
+
+#: What a waiting bus costs against a new one, round after round (cheaper: more chaining).
+SHARES = (0.1, 0.3, 0.05, 0.2)
+
+
+def _round_order(order: np.ndarray, rnd: int, seed: int) -> np.ndarray:
+    """Schools in bell order, then the reverse, then shuffled (reproducibly)."""
+    if rnd < 2:
+        return order if rnd == 0 else order[::-1]
+    return np.random.default_rng(seed + rnd).permutation(order)
 
 
 def _left(started: float, limit_s: float) -> float:
