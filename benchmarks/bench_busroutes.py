@@ -31,9 +31,8 @@ import pandas as pd
 
 
 def main() -> None:
-    from ruralnet import datasets
     from ruralnet.buses.routing import check_routes, solve
-    from ruralnet.demo.sbrp import read_instance, reference_routes, school_problem
+    from ruralnet.demo.sbrp import benchmark_folder, read_instance, reference_routes, school_problem
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--instances", nargs="+", default=[f"RSRB0{i}" for i in range(1, 9)])
@@ -48,10 +47,7 @@ def main() -> None:
     p.add_argument("--max-ride", type=int, default=2700, choices=[2700, 5400])
     p.add_argument("--check", type=Path, default=None, help="re-check a routes.csv and exit")
     args = p.parse_args()
-    root = args.geodata or datasets.shared_geodata()
-    if root is None:
-        sys.exit("no shared geodata (../shared/geodata); pass --geodata")
-    sbrp = Path(root) / "sbrp"
+    sbrp = benchmark_folder(args.geodata)
     if args.check:
         sys.exit(recheck(args.check, sbrp, args.max_ride))
     warnings.simplefilter("ignore")  # PyVRP's penalty warnings on hard schools

@@ -40,7 +40,7 @@ ALL = [f"{b}0{i}" for b in ("RSRB", "CSCB") for i in range(1, 9)]
 
 
 def main() -> None:
-    from ruralnet import datasets
+    from ruralnet.demo.sbrp import benchmark_folder
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--instances", nargs="+", default=ALL)
@@ -58,10 +58,7 @@ def main() -> None:
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
         logging.getLogger("ruralnet.buses.exact").setLevel(logging.WARNING)
-    root = args.geodata or datasets.shared_geodata()
-    if root is None:
-        sys.exit("no shared geodata (../shared/geodata); pass --geodata")
-    sbrp = Path(root) / "sbrp"
+    sbrp = benchmark_folder(args.geodata)
     if args.check:
         sys.exit(recheck(args.check, sbrp, args.max_ride))
     warnings.simplefilter("ignore")  # PyVRP's penalty warnings on hard schools

@@ -109,8 +109,7 @@ def analyse_county(
         "current": current,
         "merger": evaluate(ctx, merger_plan(ctx, candidates), current),
     }
-    router = _Router(county, ctx, candidates, buses)
-    router.recommended = "optimised" if optimise else "merger"
+    router = _Router(county, ctx, candidates, buses, "optimised" if optimise else "merger")
     router.route("current", current)
     if optimise:
         plan = optimised_plan(ctx, router.riders_per_bus("current"))
@@ -247,7 +246,7 @@ class _Router:
     """Bus routes of the plans of one analysis (identical runs solved once), each checked
     independently."""
 
-    def __init__(self, county, ctx, candidates, buses: str | None):
+    def __init__(self, county, ctx, candidates, buses: str | None, recommended: str):
         self.county, self.ctx, self.buses = county, ctx, buses
         self.sites = None
         if buses == "receiving":
@@ -255,7 +254,7 @@ class _Router:
             self.sites = set(candidates.loc[merges, "receiving_site_id"])
         self.cache: dict = {}
         self.routed: dict = {}
-        self.recommended = "optimised"
+        self.recommended = recommended
 
     def route(self, name: str, ev):
         from .buses.county import plan_buses

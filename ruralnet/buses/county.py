@@ -137,18 +137,7 @@ def bus_riders(ctx, rows: pd.DataFrame, sites=None) -> pd.DataFrame:
     limits them to some sites (default: all).
     """
     s = ctx.settings
-    bus = rows[(rows["way"] == rules.BUS) & (rows["pupils"] > 0)]
-    site_ids = ctx.sites["site_id"].astype(str).to_numpy()
-    out = pd.DataFrame(
-        {
-            "site_id": site_ids[bus["site"].to_numpy()],
-            "stop": ctx.groups["origin_id"].to_numpy()[bus["group"].to_numpy()],
-            "grade": bus["grade"].to_numpy(),
-            "pupils": bus["pupils"].to_numpy(),
-        }
-    )
-    if sites is not None:
-        out = out[out["site_id"].isin(set(sites))]
+    out = _way_rows(ctx, rows, rules.BUS, sites)
     young = rules.is_young(out["grade"].to_numpy(), s)
     stop_young = out.assign(y=young).groupby(["site_id", "stop"])["y"].transform("any")
     out["run"] = np.where(out["grade"] <= 0, "K", np.where(stop_young, "Y", "O"))
@@ -207,19 +196,25 @@ def plan_buses(
     return _tables(net, groups, own, final, fleet, s)
 
 
-def weekly_groups(county, ctx, rows: pd.DataFrame, net, snap, sites=None) -> list:
-    """The boarders of each site by home pick-up, for the weekly trip (run ``W``)."""
-    board = rows[(rows["way"] == rules.BOARD) & (rows["pupils"] > 0)]
+def _way_rows(ctx, rows: pd.DataFrame, way: int, sites=None) -> pd.DataFrame:
+    """A plan's pupils of one way to school by site and pick-up: ``site_id, stop, grade,
+    pupils`` (only ``sites``, when given)."""
+    part = rows[(rows["way"] == way) & (rows["pupils"] > 0)]
     site_ids = ctx.sites["site_id"].astype(str).to_numpy()
     out = pd.DataFrame(
         {
-            "site_id": site_ids[board["site"].to_numpy()],
-            "stop": ctx.groups["origin_id"].to_numpy()[board["group"].to_numpy()],
-            "pupils": board["pupils"].to_numpy(),
+            "site_id": site_ids[part["site"].to_numpy()],
+            "stop": ctx.groups["origin_id"].to_numpy()[part["group"].to_numpy()],
+            "grade": part["grade"].to_numpy(),
+            "pupils": part["pupils"].to_numpy(),
         }
     )
-    if sites is not None:
-        out = out[out["site_id"].isin(set(sites))]
+    return out[out["site_id"].isin(set(sites))] if sites is not None else out
+
+
+def weekly_groups(county, ctx, rows: pd.DataFrame, net, snap, sites=None) -> list:
+    """The boarders of each site by home pick-up, for the weekly trip (run ``W``)."""
+    out = _way_rows(ctx, rows, rules.BOARD, sites)
     out = out.groupby(["site_id", "stop"], as_index=False)["pupils"].sum()
     out["limit_min"] = rules.weekly_ride_limit(county.settings)
     return [

@@ -21,6 +21,19 @@ DWELL_S = 154.4
 YARD = (105_600.0, 105_600.0)
 
 
+def benchmark_folder(root: str | Path | None = None) -> Path:
+    """The benchmark's folder (``sbrp`` of the shared geodata, or of ``root``); exits with a
+    message when there is none (for the benchmark scripts)."""
+    import sys
+
+    from ..sources.datasets import shared_geodata
+
+    root = root or shared_geodata()
+    if root is None:
+        sys.exit("no shared geodata (../shared/geodata); pass --geodata")
+    return Path(root) / "sbrp"
+
+
 def read_instance(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``Schools.txt`` and ``Stops.txt`` of an instance folder (ids as text)."""
     folder = Path(folder)
