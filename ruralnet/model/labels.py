@@ -180,6 +180,7 @@ COLUMNS = {
     "runs": ("趟数", "runs"),
     "shared": ("全县统筹所需车辆", "buses, one county fleet"),
     "teachers": ("教师编制", "teacher posts"),
+    "teachers_change": ("教师编制增减", "teacher posts needed (+) or freed (-)"),
     "district_id": ("学区", "learning district"),
     "family": ("学区类别", "district kind"),
     "head_site_id": ("中心校代码", "central school id"),

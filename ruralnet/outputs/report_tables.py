@@ -202,6 +202,10 @@ def plans_compared(analysis) -> pd.DataFrame:
                     (ev.rows["pupils"] * ev.rows["minutes"].fillna(0))[daily].sum()
                 ),
                 "teachers": int(teacher_posts(ev, analysis.context.settings).sum()),
+                "teachers_change": int(
+                    teacher_posts(ev, analysis.context.settings).sum()
+                    - teacher_posts(current, analysis.context.settings).sum()
+                ),
                 "buses": buses.buses_needed() if buses is not None else None,
                 "bus_km": buses.bus_km() if buses is not None else None,
                 "cost": float(ev.costs["cost"].iloc[-1]) if ev.costs is not None else None,

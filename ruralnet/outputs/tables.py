@@ -53,6 +53,7 @@ WHOLE = {
     "unit_cost",
     "own_runs",
     "own_buses",
+    "teachers_change",
     "lower_bound",
     "runs",
     "shared",
