@@ -72,16 +72,23 @@ def main() -> None:
         rows.append(row)
         visits.append(table)
         print(_line(row), flush=True)
+        _write(args.out, pd.concat(visits), pd.DataFrame(rows))  # a long run keeps what it did
     summary = pd.DataFrame(rows)
     for family, part in summary.groupby(summary["instance"].str[:4], sort=False):
         total = part.drop(columns="instance").sum().to_dict()
         total = {k: (v if k == "seconds" else int(v)) for k, v in total.items()}
         total["instance"] = family
         print(_line(total) + f"   {100 * (total['buses'] / total['pnas'] - 1):+.1f}% vs PNAS")
-    args.out.mkdir(parents=True, exist_ok=True)
-    pd.concat(visits).to_csv(args.out / "fleet.csv", index=False)
-    summary.to_csv(args.out / "fleet_summary.csv", index=False)
     print(f"written {args.out / 'fleet.csv'}; every bus's day checked")
+
+
+def _write(out: Path, visits: pd.DataFrame, summary: pd.DataFrame) -> None:
+    """Write fleet.csv and fleet_summary.csv, each through a temporary file."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name, frame in (("fleet.csv", visits), ("fleet_summary.csv", summary)):
+        tmp = out / f".{name}.tmp"
+        frame.to_csv(tmp, index=False)
+        tmp.replace(out / name)
 
 
 def _solve(sbrp: Path, inst: str, args, pnas: int) -> tuple[dict, pd.DataFrame]:

@@ -233,6 +233,21 @@ def test_one_county_fleet_serves_every_run_in_time(demo, county):
     assert len(fleet.lines) == morning["bus"].nunique()
 
 
+def test_without_the_fleet_every_school_keeps_its_buses(demo, county):
+    from ruralnet.buses.county import plan_buses
+
+    ev = demo.evaluations["current"]
+    some = sorted(ev.sites.loc[ev.sites["bus_riders"] > 0, "site_id"])[:5]
+    alone = dataclasses.replace(county, settings=county.settings.replace(bus_fleet=False))
+    own = plan_buses(alone, demo.context, ev.rows, sites=some)
+    shared = plan_buses(county, demo.context, ev.rows, sites=some)
+    assert own.county_fleet is None and own.buses_needed() == own.school_by_school() > 0
+    assert (own.schools["buses"] == own.schools["own_buses"]).all()
+    assert shared.buses_needed() <= shared.school_by_school()
+    riders = own.routes.groupby("direction")["pupils"].sum()
+    assert riders.to_dict() == shared.routes.groupby("direction")["pupils"].sum().to_dict()
+
+
 def test_every_boarder_is_on_the_weekly_trip_or_listed(demo):
     for name, ev in demo.evaluations.items():
         fleet = demo.buses[name].county_fleet
