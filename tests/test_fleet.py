@@ -143,6 +143,23 @@ def test_run_selection_is_exact_on_a_small_pool(seed):
     assert 1 <= lower <= best
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_the_selection_starting_from_a_fleet_is_never_worse(seed):
+    problem = _instance(seed, schools=5, stops=4)
+    singles = _single_runs(problem)
+    given = fewest_buses(problem, singles)  # every stop its own run: a poor fleet
+    pool = _pool(problem)
+    quick = select_runs(problem, pool, time_limit_s=1e-3, start=given)
+    assert quick.buses <= given.buses
+    assert sorted((r.school, a) for r in quick.runs for a, _ in r.stops) == sorted(
+        (r.school, a) for r in singles for a, _ in r.stops
+    )
+    assert all(_day_ok(problem, quick.runs, day) for day in quick.days)
+    exact = select_runs(problem, pool, start=given)
+    assert exact.meta["optimal"] and exact.buses == select_runs(problem, pool).buses
+    assert exact.buses <= quick.buses
+
+
 def test_a_full_bus_at_a_big_stop_may_run_twice():
     bp = _school([0, 0], [[1000, 0], [0, 1000]], [20, 3])  # 20 pupils, 10 seats
     problem = FleetProblem(["s"], [30_000], 60.0, [bp], [np.array([0, 1])], np.zeros((1, 2)))

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from scipy.optimize import linprog
 from scipy.sparse.csgraph import maximum_flow
 
 from ..model.errors import InputError
@@ -301,7 +301,11 @@ def _days(runs: list[Run], follow: dict[int, int], problem: FleetProblem) -> lis
 
 
 def select_runs(
-    problem: FleetProblem, pool: list[Run], time_limit_s: float = 60.0
+    problem: FleetProblem,
+    pool: list[Run],
+    time_limit_s: float = 60.0,
+    start: FleetSolution | None = None,
+    seed: int = 0,
 ) -> FleetSolution:
     """Choose, among candidate runs, those that pick up every pupil once and need the fewest
     buses (HiGHS; exact for the pool, within the time limit).
@@ -315,6 +319,11 @@ def select_runs(
         chosen as often as its pupils fit in its stops' (full buses at a big stop).
     time_limit_s
         Seconds for HiGHS.
+    start
+        A fleet whose runs are all in ``pool`` (e.g. the best so far): HiGHS starts from it,
+        so the answer is never worse, even when time runs out.
+    seed
+        HiGHS's random seed.
 
     Returns
     -------
@@ -322,6 +331,8 @@ def select_runs(
         The chosen runs, each bus's day, and ``meta``: ``pool``, ``optimal``, ``bound`` (the
         model's bound over this pool), ``seconds``.
     """
+    import highspy
+
     started = time.perf_counter()
     n, s = len(pool), len(problem.bell_s)
     comp = problem.compatible(pool).tocoo()
@@ -332,8 +343,9 @@ def select_runs(
     nrow = int(offset[-1])
     school = np.array([r.school for r in pool], dtype=np.int64)
     k_all, f_all = np.arange(n), n + np.arange(m)
-    # rows: cover (nrow, = pupils), departures from a school (s, <= its runs), arrivals at a
-    # run (n, <= its copies chosen)
+    # columns: x (copies of each run, integer), f (buses going on from a school to a run);
+    # buses = sum x - sum f. Rows: cover (nrow, = pupils), departures from a school (s,
+    # <= its runs), arrivals at a run (n, <= its copies chosen)
     rows = np.concatenate(
         [
             [c[0] for c in cover],
@@ -345,29 +357,73 @@ def select_runs(
     )
     cols = np.concatenate([[c[1] for c in cover], k_all, f_all, k_all, f_all])
     vals = np.concatenate([[c[2] for c in cover], -np.ones(n), np.ones(m), -np.ones(n), np.ones(m)])
-    a = sp.csr_matrix((vals, (rows, cols)), shape=(nrow + s + n, n + m))
-    lo = np.concatenate([np.concatenate(targets), np.full(s + n, -np.inf)])
-    hi = np.concatenate([np.concatenate(targets), np.zeros(s + n)])
+    a = sp.csc_matrix((vals, (rows, cols)), shape=(nrow + s + n, n + m))
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n + m, nrow + s + n
+    lp.col_cost_ = np.concatenate([np.ones(n), -np.ones(m)])
+    lp.col_lower_ = np.zeros(n + m)
+    lp.col_upper_ = np.concatenate([_copies(pool, targets), np.full(m, highspy.kHighsInf)])
+    lp.row_lower_ = np.concatenate([np.concatenate(targets), np.full(s + n, -highspy.kHighsInf)])
+    lp.row_upper_ = np.concatenate([np.concatenate(targets), np.zeros(s + n)])
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n + m, nrow + s + n
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * n + [highspy.HighsVarType.kContinuous] * m
     with _quiet_stdout():
-        res = milp(
-            np.concatenate([np.ones(n), -np.ones(m)]),
-            integrality=np.concatenate([np.ones(n), np.zeros(m)]),
-            bounds=Bounds(0, np.concatenate([_copies(pool, targets), np.full(m, np.inf)])),
-            constraints=LinearConstraint(a, lo, hi),
-            options={"time_limit": time_limit_s, "mip_rel_gap": 1e-9, "disp": False},
-        )
-    if res.x is None:
-        raise RuntimeError(f"run selection not solved: {res.message}")
-    copies = np.round(res.x[:n]).astype(int)
+        h = highspy.Highs()
+        for option, value in (
+            ("output_flag", False),
+            ("time_limit", float(max(time_limit_s, 0.1))),
+            ("mip_rel_gap", 1e-9),
+            ("random_seed", int(seed)),
+        ):
+            h.setOptionValue(option, value)
+        h.passModel(lp)
+        warm = _start_values(problem, pool, comp, start) if start is not None else None
+        if warm is not None:
+            given = highspy.HighsSolution()
+            given.col_value = warm
+            given.value_valid = True
+            h.setSolution(given)
+        h.run()
+    info = h.getInfo()
+    if info.primal_solution_status != 2:  # no feasible solution within the time
+        raise RuntimeError(f"run selection not solved: {h.modelStatusToString(h.getModelStatus())}")
+    x = np.asarray(h.getSolution().col_value)
+    copies = np.round(x[:n]).astype(int)
     sol = fewest_buses(problem, [pool[k] for k in range(n) for _ in range(copies[k])])
-    bound = getattr(res, "mip_dual_bound", None)
+    bound = info.mip_dual_bound
     sol.meta = {
         "pool": n,
-        "optimal": res.status == 0,
-        "bound": math.ceil(bound - 1e-6) if bound is not None and np.isfinite(bound) else None,
+        "optimal": h.getModelStatus() == highspy.HighsModelStatus.kOptimal,
+        "bound": math.ceil(bound - 1e-6) if np.isfinite(bound) else None,
         "seconds": round(time.perf_counter() - started, 2),
     }
     return sol
+
+
+def _start_values(
+    problem: FleetProblem, pool: list[Run], comp: sp.coo_matrix, start: FleetSolution
+) -> np.ndarray | None:
+    """The model's columns for a known fleet (None if one of its runs is not in the pool)."""
+    index = {(r.school, frozenset(r.stops)): k for k, r in enumerate(pool)}
+    link = {(int(i), int(j)): e for e, (i, j) in enumerate(zip(comp.row, comp.col, strict=True))}
+    x = np.zeros(len(pool) + comp.nnz)
+    for day in start.days:
+        before = None
+        for k in day:
+            r = start.runs[k]
+            j = index.get((r.school, frozenset(r.stops)))
+            if j is None:
+                return None
+            x[j] += 1
+            if before is not None:
+                e = link.get((before, j))
+                if e is None:
+                    return None
+                x[len(pool) + e] += 1
+            before = r.school
+    return x
 
 
 @contextlib.contextmanager

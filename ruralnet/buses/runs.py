@@ -22,6 +22,7 @@ from .fleet import (
     FleetProblem,
     FleetSolution,
     Run,
+    fewest_buses,
     fleet_lower_bound,
     select_runs,
 )
@@ -227,7 +228,13 @@ def plan_fleet(
         least[k] = max(least[k], bound)
     lower = fleet_lower_bound(problem, least)
     log.info("fleet: %d runs pooled in %.0f s", len(runs.runs), time.perf_counter() - started)
-    best = select_runs(problem, runs.list(), _left(started, o.time_limit_s))
+    # each selection gets at most a quarter of the time (HiGHS keeps its best answer), so the
+    # rounds of rerouting get the rest; later selections start from the best fleet so far
+    slice_s = max(30.0, o.time_limit_s / 4)
+    given = fewest_buses(problem, list(pool)) if pool else None  # never worse than the pool's
+    best = select_runs(
+        problem, runs.list(), min(_left(started, o.time_limit_s), slice_s), given, o.seed
+    )
     log.info("fleet: %d buses selected, %.0f s in", best.buses, time.perf_counter() - started)
     history = [best.buses]
     order = np.argsort(problem.bell_s, kind="stable")
@@ -243,7 +250,8 @@ def plan_fleet(
             )
             if _left(started, o.time_limit_s) <= 0:
                 break
-        sol = select_runs(problem, runs.list(), max(_left(started, o.time_limit_s), 10))
+        left = max(_left(started, o.time_limit_s), 10)
+        sol = select_runs(problem, runs.list(), min(left, slice_s), start=best, seed=o.seed)
         history.append(sol.buses)
         log.info(
             "fleet: round %d, %d buses, %.0f s in",
