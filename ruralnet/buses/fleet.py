@@ -27,7 +27,9 @@ The gain comes from choosing each school's runs with the fleet in view (:func:`p
    must arrive by the bell, and cost a fraction of a new bus (a tenth, then other shares
    round after round; the schools in bell order, then reversed, then shuffled)
    (:func:`ruralnet.buses.routing.chain_routes`). Their runs join the pool; the selection is
-   solved again, until some rounds bring no fewer buses, the bound is reached, or time is up.
+   solved again, starting from the best fleet so far (so a selection cut short by its time
+   slice is never worse), until some rounds bring no fewer buses, the bound is reached, or
+   time is up.
 
 :func:`fleet_lower_bound` gives a bound no routing can beat (schools no bus can serve one after
 the other need their own buses: a weighted chain cover of the schools), so the gap is known.
