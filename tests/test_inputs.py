@@ -344,6 +344,12 @@ def test_output_folders_that_would_hurt(folder, tmp_path):
     assert snapshot(folder) == before, "no input file is written"
 
 
+def _ctrl_c_reaches_it() -> None:
+    """A job started in the background (``cmd &``, nohup) inherits an ignored SIGINT, which
+    Python then keeps ignoring; the child here must get Ctrl-C as a user's terminal sends it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_interrupted_runs_leave_the_previous_report_or_nothing(folder, tmp_path):
     out = tmp_path / "out"
     for sig in (signal.SIGINT, signal.SIGKILL):
@@ -361,6 +367,7 @@ def test_interrupted_runs_leave_the_previous_report_or_nothing(folder, tmp_path)
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=_ctrl_c_reaches_it,
         )
         time.sleep(8)  # well into the analysis
         proc.send_signal(sig)

@@ -336,41 +336,9 @@ def select_runs(
     import highspy
 
     started = time.perf_counter()
-    n, s = len(pool), len(problem.bell_s)
+    n = len(pool)
     comp = problem.compatible(pool).tocoo()
-    m = comp.nnz
-    targets = problem.targets()
-    offset = np.concatenate([[0], np.cumsum([len(t) for t in targets])]).astype(np.int64)
-    cover = [(offset[r.school] + a - 1, k, p) for k, r in enumerate(pool) for a, p in r.stops]
-    nrow = int(offset[-1])
-    school = np.array([r.school for r in pool], dtype=np.int64)
-    k_all, f_all = np.arange(n), n + np.arange(m)
-    # columns: x (copies of each run, integer), f (buses going on from a school to a run);
-    # buses = sum x - sum f. Rows: cover (nrow, = pupils), departures from a school (s,
-    # <= its runs), arrivals at a run (n, <= its copies chosen)
-    rows = np.concatenate(
-        [
-            [c[0] for c in cover],
-            nrow + school,
-            nrow + comp.row,
-            nrow + s + k_all,
-            nrow + s + comp.col,
-        ]
-    )
-    cols = np.concatenate([[c[1] for c in cover], k_all, f_all, k_all, f_all])
-    vals = np.concatenate([[c[2] for c in cover], -np.ones(n), np.ones(m), -np.ones(n), np.ones(m)])
-    a = sp.csc_matrix((vals, (rows, cols)), shape=(nrow + s + n, n + m))
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = n + m, nrow + s + n
-    lp.col_cost_ = np.concatenate([np.ones(n), -np.ones(m)])
-    lp.col_lower_ = np.zeros(n + m)
-    lp.col_upper_ = np.concatenate([_copies(pool, targets), np.full(m, highspy.kHighsInf)])
-    lp.row_lower_ = np.concatenate([np.concatenate(targets), np.full(s + n, -highspy.kHighsInf)])
-    lp.row_upper_ = np.concatenate([np.concatenate(targets), np.zeros(s + n)])
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n + m, nrow + s + n
-    lp.integrality_ = [highspy.HighsVarType.kInteger] * n + [highspy.HighsVarType.kContinuous] * m
+    lp = _selection_model(problem, pool, comp)
     with _quiet_stdout():
         h = highspy.Highs()
         for option, value in (
@@ -402,6 +370,48 @@ def select_runs(
         "seconds": round(time.perf_counter() - started, 2),
     }
     return sol
+
+
+def _selection_model(problem: FleetProblem, pool: list[Run], comp: sp.coo_matrix):
+    """The run selection as a HiGHS model.
+
+    Columns: ``x`` (copies of each run, integer) and ``f`` (buses going on from a school to a
+    run, one per compatible pair); buses = sum x - sum f. Rows: every stop's pupils covered
+    exactly; departures from a school at most its runs; arrivals at a run at most its copies.
+    """
+    import highspy
+
+    n, s, m = len(pool), len(problem.bell_s), comp.nnz
+    targets = problem.targets()
+    offset = np.concatenate([[0], np.cumsum([len(t) for t in targets])]).astype(np.int64)
+    cover = [(offset[r.school] + a - 1, k, p) for k, r in enumerate(pool) for a, p in r.stops]
+    nrow = int(offset[-1])
+    school = np.array([r.school for r in pool], dtype=np.int64)
+    k_all, f_all = np.arange(n), n + np.arange(m)
+    rows = np.concatenate(
+        [
+            [c[0] for c in cover],
+            nrow + school,
+            nrow + comp.row,
+            nrow + s + k_all,
+            nrow + s + comp.col,
+        ]
+    )
+    cols = np.concatenate([[c[1] for c in cover], k_all, f_all, k_all, f_all])
+    vals = np.concatenate([[c[2] for c in cover], -np.ones(n), np.ones(m), -np.ones(n), np.ones(m)])
+    a = sp.csc_matrix((vals, (rows, cols)), shape=(nrow + s + n, n + m))
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n + m, nrow + s + n
+    lp.col_cost_ = np.concatenate([np.ones(n), -np.ones(m)])
+    lp.col_lower_ = np.zeros(n + m)
+    lp.col_upper_ = np.concatenate([_copies(pool, targets), np.full(m, highspy.kHighsInf)])
+    lp.row_lower_ = np.concatenate([np.concatenate(targets), np.full(s + n, -highspy.kHighsInf)])
+    lp.row_upper_ = np.concatenate([np.concatenate(targets), np.zeros(s + n)])
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n + m, nrow + s + n
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * n + [highspy.HighsVarType.kContinuous] * m
+    return lp
 
 
 def _start_values(

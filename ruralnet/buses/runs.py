@@ -228,15 +228,43 @@ def plan_fleet(
         least[k] = max(least[k], bound)
     lower = fleet_lower_bound(problem, least)
     log.info("fleet: %d runs pooled in %.0f s", len(runs.runs), time.perf_counter() - started)
-    # each selection gets at most a quarter of the time (HiGHS keeps its best answer), so the
-    # rounds of rerouting get the rest; later selections start from the best fleet so far
-    slice_s = max(30.0, o.time_limit_s / 4)
     given = fewest_buses(problem, list(pool)) if pool else None  # never worse than the pool's
     best = select_runs(
-        problem, runs.list(), min(_left(started, o.time_limit_s), slice_s), given, o.seed
+        problem, runs.list(), min(_left(started, o.time_limit_s), _slice_s(o)), given, o.seed
     )
     log.info("fleet: %d buses selected, %.0f s in", best.buses, time.perf_counter() - started)
+    best, history = _rounds(problem, o, runs, best, lower, started)
+    best.lower_bound = lower
+    best.meta.update(
+        pool=len(runs.runs),
+        rounds=len(history) - 1,
+        history=history,
+        optimal=best.buses <= lower,
+        seconds=round(time.perf_counter() - started, 1),
+    )
+    log.info("fleet: %d buses (bound %d), %s", best.buses, lower, history)
+    return best
+
+
+def _slice_s(o: FleetOptions) -> float:
+    """Seconds for one selection: at most a quarter of the time (HiGHS keeps its best answer
+    when cut short), so the rounds of rerouting get the rest."""
+    return max(30.0, o.time_limit_s / 4)
+
+
+def _rounds(
+    problem: FleetProblem,
+    o: FleetOptions,
+    runs: _Pool,
+    best: FleetSolution,
+    lower: int,
+    started: float,
+) -> tuple[FleetSolution, list[int]]:
+    """Rounds of fleet-aware rerouting, each followed by a selection that starts from the best
+    fleet so far; stops at the bound, out of time, or after ``o.patience`` rounds without
+    fewer buses. Returns the best fleet and the buses after each selection."""
     history = [best.buses]
+    bar = dict(disable=not o.progress, unit="school")
     order = np.argsort(problem.bell_s, kind="stable")
     for rnd in range(o.rounds):
         if best.buses <= lower or _left(started, o.time_limit_s) <= 1:
@@ -251,7 +279,7 @@ def plan_fleet(
             if _left(started, o.time_limit_s) <= 0:
                 break
         left = max(_left(started, o.time_limit_s), 10)
-        sol = select_runs(problem, runs.list(), min(left, slice_s), start=best, seed=o.seed)
+        sol = select_runs(problem, runs.list(), min(left, _slice_s(o)), start=best, seed=o.seed)
         history.append(sol.buses)
         log.info(
             "fleet: round %d, %d buses, %.0f s in",
@@ -262,16 +290,7 @@ def plan_fleet(
         best = sol if sol.buses <= best.buses else best
         if len(history) > o.patience and history[-1] >= history[-1 - o.patience]:
             break  # rounds without fewer buses
-    best.lower_bound = lower
-    best.meta.update(
-        pool=len(runs.runs),
-        rounds=len(history) - 1,
-        history=history,
-        optimal=best.buses <= lower,
-        seconds=round(time.perf_counter() - started, 1),
-    )
-    log.info("fleet: %d buses (bound %d), %s", best.buses, lower, history)
-    return best
+    return best, history
 
 
 class _Pool:
