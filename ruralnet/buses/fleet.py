@@ -86,6 +86,11 @@ class Run:
     def pupils(self) -> int:
         return int(sum(n for _, n in self.stops))
 
+    @property
+    def key(self) -> tuple:
+        """The school and its stop set: runs with the same key differ only in their order."""
+        return self.school, frozenset(self.stops)
+
 
 @dataclass
 class FleetProblem:
@@ -349,7 +354,7 @@ def select_runs(
         ):
             h.setOptionValue(option, value)
         h.passModel(lp)
-        warm = _start_values(problem, pool, comp, start) if start is not None else None
+        warm = _start_values(pool, comp, start) if start is not None else None
         if warm is not None:
             given = highspy.HighsSolution()
             given.col_value = warm
@@ -414,18 +419,16 @@ def _selection_model(problem: FleetProblem, pool: list[Run], comp: sp.coo_matrix
     return lp
 
 
-def _start_values(
-    problem: FleetProblem, pool: list[Run], comp: sp.coo_matrix, start: FleetSolution
-) -> np.ndarray | None:
+def _start_values(pool: list[Run], comp: sp.coo_matrix, start: FleetSolution) -> np.ndarray | None:
     """The model's columns for a known fleet (None if one of its runs is not in the pool)."""
-    index = {(r.school, frozenset(r.stops)): k for k, r in enumerate(pool)}
+    index = {r.key: k for k, r in enumerate(pool)}
     link = {(int(i), int(j)): e for e, (i, j) in enumerate(zip(comp.row, comp.col, strict=True))}
     x = np.zeros(len(pool) + comp.nnz)
     for day in start.days:
         before = None
         for k in day:
             r = start.runs[k]
-            j = index.get((r.school, frozenset(r.stops)))
+            j = index.get(r.key)
             if j is None:
                 return None
             x[j] += 1

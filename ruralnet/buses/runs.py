@@ -302,9 +302,8 @@ class _Pool:
 
     def add(self, runs: list[Run]) -> None:
         for r in runs:
-            key = (r.school, frozenset(r.stops))
-            if key not in self.runs or r.duration_s < self.runs[key].duration_s:
-                self.runs[key] = r
+            if r.key not in self.runs or r.duration_s < self.runs[r.key].duration_s:
+                self.runs[r.key] = r
 
     def list(self) -> list[Run]:
         return list(self.runs.values())
