@@ -55,6 +55,7 @@ def scenario_runs(
     seed: int = 0,
     no_improvement: int = 20_000,
     cache: dict | None = None,
+    polish_s: float = 0.0,
 ) -> tuple[list[Run], int]:
     """School ``k``'s fewest-bus runs under each cap on the ride.
 
@@ -65,6 +66,9 @@ def scenario_runs(
     ----------
     cache
         Routes of identical schools (same stops, pupils, seats and limit) found before.
+    polish_s
+        Seconds of one more search under the full limit when the first found more runs
+        than the school's proven bound (0: none).
 
     Returns
     -------
@@ -73,15 +77,17 @@ def scenario_runs(
     """
     bp = problem.schools[k]
     key = (tuple(bp.stop_ids), tuple(bp.pupils), bp.seats, bp.max_ride_s, tuple(caps))
-    key += (bp.time_s.tobytes(), seed)
+    key += (bp.time_s.tobytes(), seed, polish_s)
     cache = {} if cache is None else cache
     if key not in cache:
-        cache[key] = _cap_routes(bp, caps, time_limit_s, seed, no_improvement)
+        cache[key] = _cap_routes(bp, caps, time_limit_s, seed, no_improvement, polish_s)
     routes, fewest = cache[key]
     return [problem.run(k, r) for r in routes], fewest
 
 
-def _cap_routes(bp: BusProblem, caps, time_limit_s, seed, no_improvement) -> tuple[list, int]:
+def _cap_routes(
+    bp: BusProblem, caps, time_limit_s, seed, no_improvement, polish_s=0.0
+) -> tuple[list, int]:
     """Routes of one school under each cap, and the proven fewest runs."""
     direct = np.ceil(np.round(bp.time_s[1:, 0] * TICKS, 6))
     pupils = int(bp.pupils.sum())
@@ -101,7 +107,17 @@ def _cap_routes(bp: BusProblem, caps, time_limit_s, seed, no_improvement) -> tup
             routes += [[(int(back[a - 1]), n) for a, n in r] for r in sol.routes]
             if cap >= 1:
                 fewest = max(fewest, int(sol.meta.get("lower_bound", 0)))
+                routes += _closer(bp, sol, fewest, polish_s, seed)
     return routes, fewest
+
+
+def _closer(bp: BusProblem, sol, fewest: int, polish_s: float, seed: int) -> list:
+    """When a school's routing has more runs than its proven bound, one longer search (each
+    run of a school no bus can reach from an earlier one is a bus of the fleet)."""
+    if polish_s <= 0 or sol.buses <= fewest:
+        return []
+    again = solve(bp, time_limit_s=polish_s, seed=seed + 1, no_improvement=10**9)
+    return again.routes if again.buses < sol.buses else []
 
 
 def idle_buses(problem: FleetProblem, k: int, solution: FleetSolution) -> np.ndarray:
@@ -161,6 +177,9 @@ class FleetOptions:
         Budget for the whole plan (the first pool and selection always run).
     per_school_s
         Seconds for each routing of one school.
+    polish_s
+        Seconds of one more routing of a school under the full limit when the first found
+        more runs than its proven bound (0: none; see :func:`scenario_runs`).
     caps
         Caps on the ride (shares of the limit) for the first pool.
     rounds
@@ -177,6 +196,7 @@ class FleetOptions:
 
     time_limit_s: float = 600.0
     per_school_s: float = 1.0
+    polish_s: float = 10.0
     caps: tuple = RIDE_CAPS
     rounds: int = 20
     patience: int = 3
@@ -222,7 +242,7 @@ def plan_fleet(
     bar = dict(disable=not o.progress, unit="school")
     for k in tqdm(range(len(problem.bell_s)), desc="runs", **bar):
         found, bound = scenario_runs(
-            problem, k, o.caps, o.per_school_s, o.seed, o.no_improvement, cache
+            problem, k, o.caps, o.per_school_s, o.seed, o.no_improvement, cache, o.polish_s
         )
         runs.add(found)
         least[k] = max(least[k], bound)
