@@ -18,7 +18,9 @@ The gain comes from choosing each school's runs with the fleet in view (:func:`p
 
 1. **A pool of runs.** Each school's fewest-bus routes (:func:`ruralnet.buses.routing.solve`)
    under several caps on the ride (short runs free a bus sooner; far stops keep the full
-   limit), as the reference's scenarios do.
+   limit), as the reference's scenarios do; a school whose routing under the full limit found
+   more runs than its proven bound is searched once more for longer (a school no bus can
+   reach from an earlier one needs a bus for each of its runs).
 2. **Exact selection.** :func:`select_runs` chooses, among all pooled runs of all schools
    (not one scenario per school: any mix of runs that covers every pupil once), the runs that
    need the fewest buses: a mixed-integer model solved with HiGHS.
