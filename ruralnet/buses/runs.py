@@ -1,10 +1,10 @@
 """Candidate runs for one county fleet, and the fleet plan (see :mod:`ruralnet.buses.fleet`).
 
 :func:`plan_fleet` pools each school's fewest-bus runs under several ride caps
-(:func:`scenario_runs`; a school above its proven fewest runs is searched once more), selects the runs that need the fewest buses exactly, then reroutes
-each school for the buses left idle at earlier schools (:func:`reroute`) and selects again,
-round after round, until a round brings no fewer buses, the lower bound is reached, or the
-time is up.
+(:func:`scenario_runs`; a school above its proven fewest runs is searched once more), selects
+the runs that need the fewest buses exactly, then reroutes each school for the buses left idle
+at earlier schools (:func:`reroute`) and selects again, round after round, until a round brings
+no fewer buses, the lower bound is reached, or the time is up.
 """
 
 from __future__ import annotations
