@@ -196,20 +196,24 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    # RuralnetWarnings are also logged by the library: show them once, as log lines
-    from .model.errors import RuralnetWarning
-
-    warnings.simplefilter("ignore", RuralnetWarning)
     if args.command is None:
         _parser().print_help()
         return 0
-    from .model.errors import RuralnetError
-
-    try:
-        return _COMMANDS[args.command](args)
+    try:  # Ctrl-C while the libraries still load is an interruption too
+        return _run(args)
     except KeyboardInterrupt:
         print(f"ruralnet {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _run(args) -> int:
+    """One command, its expected errors as one line."""
+    # RuralnetWarnings are also logged by the library: show them once, as log lines
+    from .model.errors import RuralnetError, RuralnetWarning
+
+    warnings.simplefilter("ignore", RuralnetWarning)
+    try:
+        return _COMMANDS[args.command](args)
     except (RuralnetError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
         message = " | ".join(line.strip() for line in str(exc).splitlines() if line.strip())
         print(f"ruralnet {args.command}: error: {message}", file=sys.stderr)
