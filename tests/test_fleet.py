@@ -268,14 +268,14 @@ def test_a_school_above_its_bound_is_routed_again_for_fewer_runs():
     from types import SimpleNamespace
 
     from ruralnet.buses.routing import check_routes
-    from ruralnet.buses.runs import _closer
+    from ruralnet.buses.runs import _search_again
 
     rng = np.random.default_rng(5)
     bp = _school([0, 0], rng.uniform(-1500, 1500, (10, 2)), rng.integers(1, 4, 10), seats=12)
     poor = SimpleNamespace(buses=10)  # as if the first search had one run per stop
-    routes = _closer(bp, poor, 2, polish_s=2.0, seed=0)
+    routes = _search_again(bp, poor, 2, polish_s=2.0, seed=0)
     assert 0 < len(routes) < 10
     assert sorted(a for r in routes for a, _ in r) == list(range(1, 11))
     assert check_routes(bp, routes) == []
-    assert _closer(bp, poor, 2, polish_s=0.0, seed=0) == []  # switched off
-    assert _closer(bp, SimpleNamespace(buses=2), 2, polish_s=2.0, seed=0) == []  # at its bound
+    assert _search_again(bp, poor, 2, polish_s=0.0, seed=0) == []  # switched off
+    assert _search_again(bp, SimpleNamespace(buses=2), 2, polish_s=2.0, seed=0) == []  # at its bound

@@ -107,11 +107,11 @@ def _cap_routes(
             routes += [[(int(back[a - 1]), n) for a, n in r] for r in sol.routes]
             if cap >= 1:
                 fewest = max(fewest, int(sol.meta.get("lower_bound", 0)))
-                routes += _closer(bp, sol, fewest, polish_s, seed)
+                routes += _search_again(bp, sol, fewest, polish_s, seed)
     return routes, fewest
 
 
-def _closer(bp: BusProblem, sol, fewest: int, polish_s: float, seed: int) -> list:
+def _search_again(bp: BusProblem, sol, fewest: int, polish_s: float, seed: int) -> list:
     """When a school's routing has more runs than its proven bound, one longer search (each
     run of a school no bus can reach from an earlier one is a bus of the fleet)."""
     if polish_s <= 0 or sol.buses <= fewest:
