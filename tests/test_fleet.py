@@ -278,4 +278,6 @@ def test_a_school_above_its_bound_is_routed_again_for_fewer_runs():
     assert sorted(a for r in routes for a, _ in r) == list(range(1, 11))
     assert check_routes(bp, routes) == []
     assert _search_again(bp, poor, 2, polish_s=0.0, seed=0) == []  # switched off
-    assert _search_again(bp, SimpleNamespace(buses=2), 2, polish_s=2.0, seed=0) == []  # at its bound
+    assert (
+        _search_again(bp, SimpleNamespace(buses=2), 2, polish_s=2.0, seed=0) == []
+    )  # at its bound
