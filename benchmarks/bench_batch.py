@@ -15,7 +15,7 @@ from pathlib import Path
 def main() -> None:
     warnings.simplefilter("ignore")
     from ruralnet.demo import generate_province
-    from ruralnet.jobs import run_dask
+    from ruralnet.jobs import BatchOptions, JobOptions, run_counties
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--counties", type=int, default=6)
@@ -30,14 +30,11 @@ def main() -> None:
         times = {}
         for workers in (1, 2):
             t0 = time.perf_counter()
-            summary = run_dask(
+            summary = run_counties(
                 folders,
                 Path(tmp) / f"out{workers}",
-                workers=workers,
-                optimise=True,
-                buses="receiving",
-                progress=False,
-                force=True,
+                JobOptions(optimise=True, buses="receiving"),
+                BatchOptions(dask=True, workers=workers, progress=False, force=True),
             )
             times[workers] = time.perf_counter() - t0
             assert (summary["status"] == "ok").all(), summary

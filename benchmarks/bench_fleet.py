@@ -92,7 +92,7 @@ def _write(out: Path, visits: pd.DataFrame, summary: pd.DataFrame) -> None:
 
 
 def _solve(sbrp: Path, inst: str, args, pnas: int) -> tuple[dict, pd.DataFrame]:
-    from ruralnet.buses.runs import FleetOptions, plan_fleet
+    from ruralnet.buses.run_pool import FleetOptions, plan_fleet
     from ruralnet.demo.sbrp import fleet_problem, read_instance
 
     schools, stops = read_instance(sbrp / inst)

@@ -43,12 +43,13 @@ def stages(county_dir: str) -> list[dict]:
     mark("walk network (with DEM)")
     county.network("bus")
     mark("bus network")
+    from ruralnet.analysis.evaluation import evaluate
     from ruralnet.analysis.mergers import merger_candidates
-    from ruralnet.analysis.plans import current_plan, evaluate, merger_plan, plan_context
+    from ruralnet.analysis.plans import current_plan, merger_plan, plan_context
     from ruralnet.analysis.siting import optimised_plan
     from ruralnet.analysis.times import county_times
-    from ruralnet.buses.county import plan_buses
-    from ruralnet.jobs import analyse_county
+    from ruralnet.buses.plan import plan_buses
+    from ruralnet.study import analyse_county
 
     times = county_times(county)
     ctx = plan_context(county, times)

@@ -28,8 +28,9 @@ def main() -> None:
     warnings.simplefilter("ignore")
     import ruralnet as rn
     from ruralnet.analysis.costs import plan_costs
+    from ruralnet.analysis.evaluation import evaluate
     from ruralnet.analysis.mergers import merger_candidates
-    from ruralnet.analysis.plans import current_plan, evaluate, merger_plan, plan_context
+    from ruralnet.analysis.plans import current_plan, merger_plan, plan_context
     from ruralnet.analysis.siting import PlanModel
     from ruralnet.analysis.times import county_times
 
@@ -55,7 +56,7 @@ def main() -> None:
     merger = evaluate(ctx, merger_plan(ctx, cand), current)
     load, routed, cache = None, {}, {}
     if not args.no_buses:  # riders per bus of today's routes price the model's riders
-        from ruralnet.buses.county import plan_buses
+        from ruralnet.buses.plan import plan_buses
 
         tb = time.perf_counter()
         routed["current"] = plan_buses(county, ctx, current.rows, cache=cache)
@@ -81,7 +82,7 @@ def main() -> None:
     )
     costs = {}
     if not args.no_buses:
-        from ruralnet.buses.county import plan_buses
+        from ruralnet.buses.plan import plan_buses
 
         for name, ev in (("merger", merger), ("optimised", best)):
             tb = time.perf_counter()
@@ -105,8 +106,8 @@ def main() -> None:
 
 def phased(county, years, buses: bool) -> None:
     """Time and memory of the plan in phases."""
-    from ruralnet.jobs import analyse_years
     from ruralnet.outputs.years import years_summary
+    from ruralnet.study import analyse_years
 
     t0 = time.perf_counter()
     result = analyse_years(county, years, buses="recommended" if buses else None)

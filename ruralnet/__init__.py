@@ -50,10 +50,14 @@ _EXPORTS: dict[str, str] = {
     "current_plan": "analysis.plans",
     "merger_plan": "analysis.plans",
     "optimised_plan": "analysis.siting",
-    "evaluate": "analysis.plans",
-    "plan_buses": "buses.county",
+    "evaluate": "analysis.evaluation",
+    "plan_buses": "buses.plan",
     "write_layer": "outputs.files",
-    "analyse_county": "jobs",
+    "analyse_county": "study",
+    "analyse_years": "study",
+    "run_county": "jobs",
+    "run_counties": "jobs",
+    "JobOptions": "jobs",
 }
 #: Sub-packages and modules reachable as attributes (``ruralnet.datasets.bundled_county()``).
 _MODULES: dict[str, str] = {
@@ -66,6 +70,7 @@ _MODULES: dict[str, str] = {
     "buses": "buses",
     "outputs": "outputs",
     "jobs": "jobs",
+    "study": "study",
 }
 
 __all__ = ["__version__", *_EXPORTS, *_MODULES]

@@ -301,41 +301,35 @@ def _print_rows(summary) -> None:
 
 
 def _report(args) -> int:
-    from .jobs import run_counties
+    from .jobs import BatchOptions, JobOptions, run_counties
 
-    summary = run_counties(
-        args.counties,
-        args.out,
+    options = JobOptions(
         lang=args.lang,
         optimise=not args.no_optimise,
-        progress=not args.no_progress,
-        settings=_settings(args),
-        buses=None if args.buses == "none" else args.buses,
+        buses=args.buses,
         basemap=args.basemap,
-        years=args.years,
+        years=tuple(args.years or ()),
     )
+    batch = BatchOptions(progress=not args.no_progress)
+    summary = run_counties(args.counties, args.out, options, batch, settings=_settings(args))
     _print_rows(summary)
     print(f"written to {args.out}/ (summary.csv and one folder per county)")
     return 0 if (summary["status"] == "ok").all() else 1
 
 
 def _batch(args) -> int:
-    from .jobs import run_counties
+    from .jobs import BatchOptions, JobOptions, run_counties
 
-    summary = run_counties(
-        args.counties,
-        args.out,
+    options = JobOptions(lang=args.lang, optimise=not args.no_optimise, buses=args.buses)
+    batch = BatchOptions(
         dask=True,
         scheduler=args.scheduler,
         workers=args.workers,
-        settings=_settings(args),
-        lang=args.lang,
-        optimise=not args.no_optimise,
-        buses=None if args.buses == "none" else args.buses,
         progress=not args.no_progress,
         force=args.force,
         summary_name="province_summary.csv",
     )
+    summary = run_counties(args.counties, args.out, options, batch, settings=_settings(args))
     _print_rows(summary)
     print(f"province summary -> {args.out / 'province_summary.csv'}")
     return 0 if (summary["status"] == "ok").all() else 1
@@ -349,7 +343,7 @@ def _map(args) -> int:
     analysis = catchments = None
     if args.analysis:
         from .analysis.catchments import analyse_catchments
-        from .jobs import analyse_county
+        from .study import analyse_county
 
         analysis = analyse_county(county, optimise=False, lang=args.lang)
         catchments = analyse_catchments(county)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ruralnet.model.errors import RuralnetWarning
@@ -82,3 +83,45 @@ def county():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuralnetWarning)  # its crowded county-seat schools
         return load_county(datasets.bundled_county())
+
+
+@pytest.fixture(scope="session")
+def demo_analysis(county):
+    """The bundled county's whole analysis as ``make demo`` makes it (every plan, every
+    rider routed, the county fleet): made once for the suite, read by many tests."""
+    from ruralnet.study import analyse_county
+
+    return analyse_county(county)
+
+
+@pytest.fixture(scope="session")
+def demo_analysis_no_buses(county):
+    """The bundled county's analysis without bus routing (the plans and their checks)."""
+    from ruralnet.study import analyse_county
+
+    return analyse_county(county, buses=None)
+
+
+def way_to_school(grade, walk, bus, s) -> str:
+    """The way-to-school rules written out by hand from DOMAIN.md, one pupil group at a time:
+    the oracle the library's rules are checked against (``NaN``: no way)."""
+    walk = np.inf if not np.isfinite(walk) else walk
+    bus = np.inf if not np.isfinite(bus) else bus
+    if walk <= s.max_walk_minutes:
+        return "walk"
+    limit = (
+        min(s.young_ride_minutes, s.max_ride_minutes)
+        if grade <= s.young_max_grade
+        else s.max_ride_minutes
+    )
+    if bus <= limit:
+        return "bus"
+    if grade >= s.boarding_min_grade and (np.isfinite(walk) or np.isfinite(bus)):
+        return "board"
+    return "beyond"
+
+
+@pytest.fixture(scope="session")
+def way_oracle():
+    """:func:`way_to_school`, for the tests that re-check the rules."""
+    return way_to_school

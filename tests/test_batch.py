@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from ruralnet.demo import generate_province
-from ruralnet.jobs import fingerprint, run_counties
+from ruralnet.jobs import BatchOptions, JobOptions, fingerprint, run_counties
 from ruralnet.model.settings import Settings
 
 
@@ -24,16 +24,13 @@ def counties(tmp_path_factory):
 
 def test_batch_on_a_local_cluster(counties, tmp_path):
     out = tmp_path / "out"
-    opts = {
-        "optimise": False,
-        "buses": None,
-        "progress": False,
-        "workers": 2,
-        "dask": True,
-        "force": False,
-        "summary_name": "province_summary.csv",
-    }
-    summary = run_counties(counties, out, **opts)
+    opts = (
+        JobOptions(optimise=False, buses=None),
+        BatchOptions(
+            progress=False, workers=2, dask=True, force=False, summary_name="province_summary.csv"
+        ),
+    )
+    summary = run_counties(counties, out, *opts)
     assert list(summary["county"]) == [c.name for c in counties]
     status = dict(zip(summary["county"], summary["status"], strict=True))
     assert status == {counties[0].name: "ok", counties[1].name: "ok", "broken": "error"}
@@ -46,7 +43,7 @@ def test_batch_on_a_local_cluster(counties, tmp_path):
     assert (out / "province_summary.csv").exists()
     assert summary.loc[summary["status"] == "ok", "pupils"].gt(0).all()
 
-    again = run_counties(counties, out, **opts)
+    again = run_counties(counties, out, *opts)
     skipped = dict(zip(again["county"], again["skipped"], strict=True))
     assert skipped[counties[0].name] is True and skipped[counties[1].name] is True
     assert skipped["broken"] is False  # failed counties are always retried
@@ -59,7 +56,7 @@ def test_batch_on_a_local_cluster(counties, tmp_path):
         ),
         encoding="utf-8",
     )
-    third = run_counties(counties, out, **opts)
+    third = run_counties(counties, out, *opts)
     skipped = dict(zip(third["county"], third["skipped"], strict=True))
     assert skipped[counties[0].name] is True and skipped[counties[1].name] is False
 
@@ -68,5 +65,21 @@ def test_fingerprint_follows_inputs_and_settings(counties):
     a = fingerprint(counties[0])
     assert a == fingerprint(counties[0])
     assert a != fingerprint(counties[0], Settings(max_walk_minutes=20.0))
-    assert a != fingerprint(counties[0], options={"lang": "en"})
+    assert a != fingerprint(counties[0], options=JobOptions(lang="en"))
     assert a != fingerprint(counties[1])
+
+
+def test_options_name_every_mistake_at_once(counties, tmp_path):
+    from ruralnet.jobs import run_county
+    from ruralnet.model.errors import InputError
+
+    with pytest.raises(InputError) as err:
+        JobOptions(lang="fr", buses="recomended", basemap="google", years=("2025x",))
+    for word in ("lang", "buses", "recommended", "basemap", "years"):
+        assert word in str(err.value)
+    with pytest.raises(InputError, match="workers"):
+        BatchOptions(workers=0)
+    with pytest.raises(InputError, match="parts must be some of overview, catchments, report"):
+        run_county(counties[0], tmp_path / "out", parts=("reprot",))
+    assert not (tmp_path / "out").exists()  # refused before anything was read or written
+    assert JobOptions(years=(2030, 2025, 2025)).years == (2025, 2030)

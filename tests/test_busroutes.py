@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
 
-import ruralnet as rn
 from ruralnet.buses.routing import BusProblem, check_routes, ride_from_s, ride_time_s, solve
 from ruralnet.demo.sbrp import read_instance, reference_routes, school_problem
-from ruralnet.model.errors import RuralnetWarning
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::UserWarning"
@@ -118,14 +114,10 @@ def test_afternoon_runs_are_checked_too():
     assert check_routes(p, sol.routes) == []
 
 
-def test_county_buses_for_the_merger_plan():
-    from ruralnet.buses.county import ROUTE_COLUMNS, plan_buses
-    from ruralnet.jobs import analyse_county
+def test_county_buses_for_the_merger_plan(county, demo_analysis_no_buses):
+    from ruralnet.buses.plan import ROUTE_COLUMNS, plan_buses
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuralnetWarning)
-        county = rn.load_county(rn.datasets.bundled_county())
-    analysis = analyse_county(county, optimise=False, buses=None)
+    analysis = demo_analysis_no_buses
     ev = analysis.evaluations["merger"]
     assignment = ev.assignment
     receiving = set(
@@ -147,3 +139,12 @@ def test_county_buses_for_the_merger_plan():
     loads = buses.routes.groupby("route")["pupils"].sum()
     assert (loads <= 56).all()
     assert isinstance(buses.schools, pd.DataFrame)
+
+
+def test_run_kinds_have_readable_names_and_labels():
+    from ruralnet.buses.school_runs import RunKind
+    from ruralnet.model import labels
+
+    assert set(labels.RUNS) == {k.value for k in RunKind}
+    assert {k.bus_type for k in RunKind} == {"kindergarten", "school"}
+    assert len({k.tag for k in RunKind}) == len(RunKind)  # route ids stay unique

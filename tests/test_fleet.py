@@ -268,7 +268,7 @@ def test_a_school_above_its_bound_is_routed_again_for_fewer_runs():
     from types import SimpleNamespace
 
     from ruralnet.buses.routing import check_routes
-    from ruralnet.buses.runs import _search_again
+    from ruralnet.buses.run_pool import _search_again
 
     rng = np.random.default_rng(5)
     bp = _school([0, 0], rng.uniform(-1500, 1500, (10, 2)), rng.integers(1, 4, 10), seats=12)

@@ -431,8 +431,12 @@ def test_names_cannot_run_code(folder, tmp_path):
 
 
 def test_global_flags_after_the_command(folder, tmp_path):
-    res = cli("demo", folder, "--no-progress", "-v", "--out", tmp_path / "out")
+    """Global flags are read after the command too (a quick command: what is tested is the
+    command line, not the pipeline)."""
+    res = cli("catchments", folder, "--no-progress", "-v", "--out", tmp_path / "out")
     assert res.returncode == 0, res.stderr[-2000:]
+    assert (tmp_path / "out" / "village_assignment.csv").is_file()
+    assert " INFO " in res.stderr or "INFO" in res.stderr  # -v took effect
 
 
 # --------------------------------------------------------------------------------------

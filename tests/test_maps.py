@@ -22,12 +22,11 @@ CHROMIUM = (
 
 
 @pytest.fixture(scope="module")
-def full_map(county, tmp_path_factory):
+def full_map(county, demo_analysis, tmp_path_factory):
     from ruralnet.analysis.catchments import analyse_catchments
-    from ruralnet.jobs import analyse_county
 
-    analysis = analyse_county(county, optimise=False)
-    catchments = analyse_catchments(county)
+    analysis = demo_analysis
+    catchments = analyse_catchments(county, ctx=analysis.context)
     m = maps.county_map(county, analysis, catchments)
     path = maps.save_map(m, tmp_path_factory.mktemp("map") / "county.html")
     return path, analysis

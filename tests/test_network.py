@@ -191,3 +191,23 @@ def test_same_roads_as_osmnx(andorra_pbf, andorra_roads, bus_net, tmp_path):
     assert set(ours) == set(theirs)
     keys = list(ours)
     np.testing.assert_allclose([ours[k] for k in keys], [theirs[k] for k in keys], rtol=1e-9)
+
+
+def test_unlisted_drivable_classes_get_the_default_bus_speed():
+    """``bus_default_kmh`` is read: a drivable highway class missing from ``bus_speeds_kmh``
+    gets it, a path never does, and 0 leaves such roads out."""
+    import pandas as pd
+
+    from ruralnet.model.settings import Settings
+    from ruralnet.network.build import way_rules
+    from ruralnet.sources.osm import WAY_TAGS
+
+    ways = pd.DataFrame({tag: [None] * 3 for tag in WAY_TAGS})
+    ways["highway"] = ["primary", "raceway_service_road", "footway"]
+    default = way_rules(ways, "bus", Settings())
+    assert default["usable"].tolist() == [True, True, False]
+    assert default.loc[1, "speed_kmh"] == 25.0
+    quick = way_rules(ways, "bus", Settings(bus_default_kmh=35.0))
+    assert quick.loc[1, "speed_kmh"] == 35.0
+    off = way_rules(ways, "bus", Settings(bus_default_kmh=0.0))
+    assert off["usable"].tolist() == [True, False, False]

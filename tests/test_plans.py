@@ -17,7 +17,8 @@ import pytest
 
 import ruralnet as rn
 from ruralnet.analysis import rules
-from ruralnet.analysis.plans import Plan, current_plan, evaluate, plan_context
+from ruralnet.analysis.evaluation import evaluate
+from ruralnet.analysis.plans import Plan, current_plan, plan_context
 from ruralnet.analysis.policy import POLICY_COLUMNS, bus_checks
 from ruralnet.model.grades import parse_grades
 
@@ -29,8 +30,8 @@ def _analysis(county):
 
 
 @pytest.fixture(scope="module")
-def demo(county):
-    return _analysis(county)
+def demo(demo_analysis):
+    return demo_analysis
 
 
 @pytest.fixture(scope="module")
@@ -234,7 +235,7 @@ def test_one_county_fleet_serves_every_run_in_time(demo, county):
 
 
 def test_without_the_fleet_every_school_keeps_its_buses(demo, county):
-    from ruralnet.buses.county import plan_buses
+    from ruralnet.buses.plan import plan_buses
 
     ev = demo.evaluations["current"]
     some = sorted(ev.sites.loc[ev.sites["bus_riders"] > 0, "site_id"])[:5]

@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from ruralnet.analysis.demand import GROUP_COLUMNS
-from ruralnet.analysis.plans import Plan, PlanContext, current_plan, evaluate
+from ruralnet.analysis.evaluation import evaluate
+from ruralnet.analysis.plans import Plan, PlanContext, current_plan
 from ruralnet.analysis.siting import PlanModel
 from ruralnet.model.errors import SchemaError
 from ruralnet.model.grades import STAGE_OF_GRADE, parse_grades

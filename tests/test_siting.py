@@ -14,7 +14,8 @@ import pytest
 
 from ruralnet.analysis import rules
 from ruralnet.analysis.demand import GROUP_COLUMNS
-from ruralnet.analysis.plans import PlanContext, current_plan, evaluate
+from ruralnet.analysis.evaluation import evaluate
+from ruralnet.analysis.plans import PlanContext, current_plan
 from ruralnet.analysis.siting import BEYOND_PENALTY, UNASSIGNED_PENALTY, PlanModel
 from ruralnet.model.grades import STAGE_OF_GRADE
 from ruralnet.model.settings import Settings

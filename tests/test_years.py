@@ -17,8 +17,8 @@ import pytest
 import ruralnet as rn
 from ruralnet.analysis.districts import learning_districts
 from ruralnet.analysis.teachers import teacher_posts
-from ruralnet.jobs import analyse_years
 from ruralnet.model.errors import InputError, RuralnetWarning
+from ruralnet.study import analyse_years
 
 YEARS = [2025, 2027, 2030]
 
@@ -31,8 +31,8 @@ def years(county):
 
 
 @pytest.fixture(scope="module")
-def one_year(county):
-    return rn.analyse_county(county, buses=None)
+def one_year(demo_analysis_no_buses):
+    return demo_analysis_no_buses
 
 
 def test_each_year_lists_the_sites_that_fall_under_the_small_size(years, county):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..model.grades import grade_column
 from . import rules
 
 COUNTY = "ALL"  #: ``township_code`` of the county-wide rows
@@ -31,7 +32,6 @@ def weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> fl
 def nearest_times(ctx) -> tuple[np.ndarray, np.ndarray]:
     """Minutes from each demand group to the nearest open site teaching its grade, on foot
     and by bus (NaN where none can be reached)."""
-    from ..model.grades import grade_column
 
     cols = np.array([grade_column(g) for g in ctx.groups["grade"]], dtype=np.int64)
     allowed = (ctx.offers & ctx.open_now[:, None]).T[cols]  # groups x sites

@@ -29,6 +29,10 @@ from scipy.sparse.csgraph import dijkstra
 
 from ..model.geo import village_areas
 from ..model.grades import STAGES, grade_column, offer_matrix, stage_grades
+from . import rules
+from .access import indicators
+from .evaluation import evaluate
+from .plans import current_plan, plan_context
 
 log = logging.getLogger(__name__)
 
@@ -280,7 +284,7 @@ class CatchmentResult:
     context
         The :class:`~ruralnet.analysis.plans.PlanContext` (demand groups and travel times).
     evaluation
-        The current plan measured (:func:`ruralnet.analysis.plans.evaluate`).
+        The current plan measured (:func:`ruralnet.analysis.evaluation.evaluate`).
     assignment
         ``village_assignment.csv``: :data:`ASSIGNMENT_COLUMNS` (plus ``origin_type``), one
         row per village (or site, for pupils no village maps to), stage and way to school.
@@ -322,8 +326,6 @@ def analyse_catchments(county, mode: str = "walk", bus: bool = True, ctx=None) -
         The run's :class:`~ruralnet.analysis.plans.PlanContext`, when it has one with the
         same ``mode`` and ``bus`` (so catchments and plans share one demand).
     """
-    from .access import indicators
-    from .plans import current_plan, evaluate, plan_context
 
     if ctx is None:
         ctx = plan_context(county, mode=mode, bus=bus)
@@ -370,7 +372,6 @@ def village_assignment(ctx, ev) -> pd.DataFrame:
     of the run's demand basis, ``mode`` the way to school (``none`` when unassigned),
     ``boards`` whether they board. A village with no pupils in a stage keeps one row with 0
     (at the site that would serve its first grade)."""
-    from . import rules
 
     a = ev.assignment
     table = pd.DataFrame(

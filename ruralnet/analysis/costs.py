@@ -24,7 +24,7 @@ def plan_costs(ctx, ev, buses=None) -> pd.DataFrame:
     ctx, ev
         The plan context and the plan's evaluation.
     buses
-        The plan's :class:`~ruralnet.buses.county.CountyBuses` (none: no bus items).
+        The plan's :class:`~ruralnet.buses.plan.CountyBuses` (none: no bus items).
     """
     s = ctx.settings
     sites = ev.sites

@@ -112,9 +112,16 @@ def _respect_given(out: pd.DataFrame, given: pd.Series, ids: np.ndarray) -> pd.D
     return out.sort_values(["family", "district_id", "role", "site_id"], ignore_index=True)
 
 
+#: Columns of the districts layer (and its geometry).
+LAYER_COLUMNS = ["district_id", "family", "head_site_id", "head_name", "sites", "members",
+                 "pupils", "teachers", "teacher_minutes_week"]  # fmt: skip
+
+
 def district_layer(table: pd.DataFrame, sites: gpd.GeoDataFrame, teachers=None) -> gpd.GeoDataFrame:
     """One polygon per district (its sites' hull, 500 m around), with ``district_id, family,
     head_site_id, head_name, sites, teaching_points, pupils, teachers, teacher_minutes_week``."""
+    if table.empty:
+        return gpd.GeoDataFrame(columns=[*LAYER_COLUMNS, "geometry"], geometry="geometry", crs=4326)
     pts = sites.set_index(sites["site_id"].astype(str)).to_crs(3857)
     rows = []
     for (district, family), part in table.groupby(["district_id", "family"], sort=True):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..model.geo import haversine_m
 from ..model.grades import parse_grades
 from ..model.kinds import class_norm
 from ..model.labels import merger_reason
@@ -61,7 +62,6 @@ def straight_line_minutes(
 
     For school lists without a road network (a mountain county's detour factor is 1.5-2).
     """
-    from ..model.geo import haversine_m
 
     a = origins.geometry.to_crs("EPSG:4326")
     b = destinations.geometry.to_crs("EPSG:4326")

@@ -19,7 +19,6 @@ import pandas as pd
 
 from ..model.grades import GRADE_LEVELS, grade_column
 from .demand import GRADE_COLUMNS
-from .plans import site_actions
 from .projection import whole_pupils
 
 PHASE_COLUMNS = [
@@ -109,7 +108,7 @@ def year_sites(sites: pd.DataFrame, pupils: np.ndarray, before=None) -> pd.DataF
     return out
 
 
-def phase_table(year: int, ctx, ev, teachers: pd.Series) -> pd.DataFrame:
+def phase_table(year: int, ctx, ev) -> pd.DataFrame:
     """One year's phase, one row per site: :data:`PHASE_COLUMNS` plus ``name, township_code,
     small`` (a site of the merger kinds under ``small_site_pupils`` in that year, before the
     plan: that year's wave of candidates)."""
@@ -119,12 +118,12 @@ def phase_table(year: int, ctx, ev, teachers: pd.Series) -> pd.DataFrame:
         {
             "year": year,
             "site_id": ids,
-            "action": site_actions(ctx, ev),
+            "action": ev.sites["action"].to_numpy(),
             "pupils": s["pupils_after"].round().astype(int),
             "places_added": s["places_added"].fillna(0).astype(int),
             "classes_added": s["classes_added"].fillna(0).astype(int),
             "beds_added": s["beds_added"].fillna(0).astype(int),
-            "teachers": ids.map(teachers).fillna(0).astype(int).to_numpy(),
+            "teachers": ids.map(ev.teachers).fillna(0).astype(int).to_numpy(),
             "name": s["name"],
             "township_code": s["township_code"].astype(str),
             "small": ctx.open_now
@@ -154,3 +153,26 @@ def empty_classrooms(phases: pd.DataFrame, later: pd.DataFrame, years_ahead: int
         needed = int(np.ceil(then / row["class_norm"])) if row["class_norm"] > 0 else 0
         out[i] = int(max(0, min(row["classes_added"], row["classes_after"] - needed)))
     return out
+
+
+def later_pupils(projection, shares: list[np.ndarray], sites: pd.DataFrame) -> pd.DataFrame:
+    """Pupils per site in every projected year, moved through every phase's decisions:
+    ``site_id, year, pupils``.
+
+    Parameters
+    ----------
+    projection
+        The enrolment projection (:class:`ruralnet.analysis.projection.Projection`).
+    shares
+        Each phase's :func:`transfer_shares`, in order.
+    sites
+        The sites, in the projection's order.
+    """
+    rows = []
+    ids = sites["site_id"].astype(str).to_numpy()
+    for t, year in enumerate(projection.years):
+        pupils = projection.pupils["central"][t]
+        for share in shares:
+            pupils = apply_shares(pupils, share)
+        rows.append(pd.DataFrame({"site_id": ids, "year": year, "pupils": pupils.sum(axis=1)}))
+    return pd.concat(rows, ignore_index=True)

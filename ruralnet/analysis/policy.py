@@ -37,6 +37,8 @@ import pandas as pd
 from ..model.grades import GRADE_LEVELS, grade_name
 from ..model.schema import largest_remainder
 from . import rules
+from .demand import GRADE_COLUMNS
+from .plans import grade_pupils
 
 POLICY_COLUMNS = [
     "township_code",
@@ -74,7 +76,7 @@ def policy_checks(ctx, ev, before=None) -> pd.DataFrame:
     ctx
         The :class:`~ruralnet.analysis.plans.PlanContext`.
     ev
-        The plan's :class:`~ruralnet.analysis.plans.PlanEvaluation` (its ``rows``,
+        The plan's :class:`~ruralnet.analysis.evaluation.PlanEvaluation` (its ``rows``,
         ``sites``, ``assignment``).
     before
         The current plan's evaluation (``before_plan``); default: the plan itself.
@@ -176,9 +178,6 @@ def class_sizes(ctx, ev) -> pd.DataFrame:
     Columns: ``site_id, name, township_code, basis (grade|site), grade, pupils, classes,
     class_size``.
     """
-    from .demand import GRADE_COLUMNS
-    from .plans import grade_pupils
-
     sites = ev.sites
     per_grade = grade_pupils(ctx, ev.rows)
     given = [c for c in GRADE_COLUMNS.values() if c in ctx.sites.columns]
@@ -351,7 +350,9 @@ def _special(add, ctx, open_: pd.DataFrame) -> None:
         add("special_education", FAILED, "缺少特殊教育学校", "no special-education school")
 
 
-def bus_checks(ctx, ev, served: pd.DataFrame, unserved: pd.DataFrame) -> pd.DataFrame:
+def bus_checks(
+    ctx, ev, served: pd.DataFrame, unserved: pd.DataFrame, towns: list[str] | None = None
+) -> pd.DataFrame:
     """``bus_seats`` rows for every township: every bus rider of the plan on a route.
 
     Parameters
@@ -360,7 +361,11 @@ def bus_checks(ctx, ev, served: pd.DataFrame, unserved: pd.DataFrame) -> pd.Data
         Pupils on routes per site (``site_id, pupils``).
     unserved
         Pick-ups no bus can serve (``site_id, pupils, reason``).
+    towns
+        The townships to check (default: those of the plan's policy checks).
     """
+    if towns is None:
+        towns = sorted(set(ev.policy["township_code"]) - {COUNTY})
     sites = ev.sites
     riders = sites.groupby("township_code")["bus_riders"].sum()
     seated = (
@@ -374,7 +379,7 @@ def bus_checks(ctx, ev, served: pd.DataFrame, unserved: pd.DataFrame) -> pd.Data
         else pd.DataFrame(columns=["township_code", "pupils", "name", "reason"])
     )
     out: list[tuple] = []
-    for town in sorted(set(ev.policy["township_code"]) - {COUNTY}):
+    for town in towns:
         add = _adder(out, town, ctx.township(town))
         need, got = float(riders.get(town, 0)), float(seated.get(town, 0))
         lost = missing[missing["township_code"] == town]

@@ -39,6 +39,7 @@ import pandas as pd
 
 from ..model.errors import RuralnetWarning
 from ..model.grades import GRADE_LEVELS, grade_column, offer_matrix
+from ..sources.datasets import bundled_data
 from .demand import GRADE_COLUMNS, site_grade_pupils
 
 log = logging.getLogger(__name__)
@@ -64,8 +65,6 @@ def births_series(path: str | Path | None = None) -> pd.Series:
     """Births per year (millions), indexed by year: a county's file (``year,
     births_million``) or the bundled national series (NBS communiqués 2010-2024)."""
     if path is None:
-        from ..sources.datasets import bundled_data
-
         path = bundled_data() / "births" / "births_china.csv"
     table = pd.read_csv(path)
     missing = {"year", "births_million"} - set(table.columns)
@@ -137,16 +136,6 @@ class Projection:
                     )
                 )
         return pd.concat(parts, ignore_index=True)
-
-    def sites_in(self, sites: pd.DataFrame, year: int, variant: str = "central") -> pd.DataFrame:
-        """The sites layer with the year's pupils: per-grade columns and ``pupils``."""
-        whole = whole_pupils(self.pupils[variant][self.years.index(year)])
-        out = sites.copy()
-        order = pd.Index(self.site_ids).get_indexer(out["site_id"].astype(str))
-        for g in GRADE_LEVELS:
-            out[GRADE_COLUMNS[g]] = whole[order, grade_column(g)]
-        out["pupils"] = whole[order].sum(axis=1)
-        return out
 
 
 def whole_pupils(matrix: np.ndarray) -> np.ndarray:

@@ -94,8 +94,3 @@ def rideable(grade, bus, settings: Settings) -> np.ndarray:
     """Whether a bus ride of ``bus`` minutes is within the ride limit of the grade."""
     bus = np.asarray(bus, dtype=float)
     return np.where(np.isfinite(bus), bus, np.inf) <= ride_limit(grade, settings)
-
-
-def within_limits(code) -> np.ndarray:
-    """Whether a way (code) keeps within the rules: walk, bus or board."""
-    return np.asarray(code) != BEYOND

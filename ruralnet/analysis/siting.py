@@ -42,10 +42,12 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from ..model.errors import SolverError
-from ..model.grades import grade_column
+from ..model.grades import GRADE_LEVELS, format_grades, grade_column, parse_grades
 from ..model.kinds import THREE_SCHOOL_FLAGS, class_norm
 from ..model.schema import largest_remainder
 from . import rules
+from .evaluation import flow_rows
+from .plans import Plan, current_plan
 
 log = logging.getLogger(__name__)
 
@@ -287,7 +289,6 @@ def _overfull(ctx, facts: SiteFacts) -> np.ndarray:
 def _pinned(model: PlanModel) -> dict[int, Justification]:
     """Decidable sites that must keep some grades (a group has nowhere else to go within the
     limits), or that the county pins; each with its justification."""
-    from ..model.grades import format_grades
 
     ctx, s = model.ctx, model.ctx.settings
     g = ctx.groups
@@ -490,7 +491,6 @@ class _Builder:
 
 
 def _levels(text: str) -> frozenset[int]:
-    from ..model.grades import parse_grades
 
     return parse_grades(text)
 
@@ -514,8 +514,6 @@ def _fixed_loads(model: PlanModel) -> dict:
 
 def _plan_from(model: PlanModel, lp: dict, x: np.ndarray, meta: dict):
     """The plan in whole pupils, with the additions its flows need."""
-    from ..model.grades import GRADE_LEVELS, format_grades
-    from .plans import Plan, current_plan
 
     ctx, s, f = model.ctx, model.ctx.settings, model.facts
     g = ctx.groups
@@ -559,7 +557,6 @@ def _plan_from(model: PlanModel, lp: dict, x: np.ndarray, meta: dict):
 
 def _additions(plan, ctx, f: SiteFacts) -> None:
     """Classes (with their places) and beds each open site needs for the plan's pupils."""
-    from .plans import flow_rows
 
     s = ctx.settings
     rows = flow_rows(ctx, plan)

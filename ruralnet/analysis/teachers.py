@@ -32,7 +32,7 @@ def teacher_posts(ev, settings) -> pd.Series:
     Parameters
     ----------
     ev
-        A plan evaluation (:class:`ruralnet.analysis.plans.PlanEvaluation`).
+        A plan evaluation (:class:`ruralnet.analysis.evaluation.PlanEvaluation`).
     settings
         The staffing norms.
     """

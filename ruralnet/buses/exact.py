@@ -1,7 +1,7 @@
 """Exact fewest-bus plans for one school: every feasible stop set, then set covering (HiGHS).
 
 A school's pick-ups are few (tens) and the ride limit keeps routes short, so the sets of stops
-that one bus can serve are few enough to list. For the ride rule of :mod:`ruralnet.busroutes`
+that one bus can serve are few enough to list. For the ride rule of :mod:`ruralnet.buses.routing`
 (travel from the first stop to the school plus the service of every later stop) a subset of a
 feasible set is feasible too (with travel times that obey the triangle inequality, as shortest
 paths and Manhattan distances do): the sets are grown level by level, a set of ``k + 1`` stops

@@ -54,7 +54,7 @@ from scipy.optimize import linprog
 from scipy.sparse.csgraph import maximum_flow
 
 from ..model.errors import InputError
-from .routing import BusProblem, ride_time_s, route_length_m
+from .routing import BusProblem, _servable, ride_time_s, route_length_m
 
 log = logging.getLogger(__name__)
 
@@ -177,8 +177,6 @@ class FleetProblem:
     def targets(self) -> list[np.ndarray]:
         """Pupils to pick up at each stop of each school (0 where no bus can serve the stop
         within the ride limit: such stops are reported, not routed)."""
-        from .routing import _servable
-
         if getattr(self, "_targets", None) is None:
             self._targets = [
                 np.where(_servable(bp)[0], bp.pupils, 0).astype(int) for bp in self.schools

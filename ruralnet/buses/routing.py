@@ -1,6 +1,6 @@
 """School-bus routes: seats, ride-time limits, morning and afternoon runs, fewest buses.
 
-:func:`solve` first tries the exact model of :mod:`ruralnet.busexact` (every stop set one bus
+:func:`solve` first tries the exact model of :mod:`ruralnet.buses.exact` (every stop set one bus
 can serve, then set covering with HiGHS), which proves the fewest buses for small schools;
 when that model is too large or not proven in time, PyVRP takes over. This is the only module
 that imports the VRP solver (PyVRP, pinned in setup.cfg). The PyVRP model:
@@ -36,6 +36,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+
+from ..model.errors import InputError
+from .exact import fewest_buses, split_lower_bound
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +81,6 @@ class BusProblem:
     direction: str = "morning"
 
     def __post_init__(self) -> None:
-        from ..model.errors import InputError
-
         problems = []
         n = len(self.stop_ids)
         self.pupils = np.asarray(self.pupils)
@@ -264,7 +265,7 @@ def solve(
     first_share
         Share of the time for the first PyVRP run (the rest goes to fleet reduction).
     exact
-        First try the exact model of :mod:`ruralnet.busexact` (every feasible stop set, set
+        First try the exact model of :mod:`ruralnet.buses.exact` (every feasible stop set, set
         covering with HiGHS) when the school is small enough; it proves the fewest buses.
         PyVRP takes over when the model is too large or not proven optimal in time.
     split
@@ -278,7 +279,7 @@ def solve(
         Routes, unserved stops with reasons, and ``meta``: ``method`` (``exact`` or
         ``pyvrp``: which found the plan), ``lower_bound`` (proven: the seats bound, the exact
         model's bound for whole stops, or the split bound of
-        :func:`ruralnet.busexact.split_lower_bound`), ``optimal`` (the plan reaches it), and
+        :func:`ruralnet.buses.exact.split_lower_bound`), ``optimal`` (the plan reaches it), and
         ``exact_s`` / ``solves`` (time of the exact model, PyVRP runs).
 
     Notes
@@ -401,8 +402,6 @@ def _towards_school(problem: BusProblem, stops: np.ndarray) -> np.ndarray:
 
 def _solve_exact(problem: BusProblem, picks, time_limit_s: float):
     """Fewest buses by the exact model, routes as pick-up indices in visiting order."""
-    from .exact import fewest_buses
-
     t = _towards_school(problem, np.array([s for s, _ in picks]))
     pupils = np.array([p for _, p in picks])
     res = fewest_buses(
@@ -415,9 +414,7 @@ def _solve_exact(problem: BusProblem, picks, time_limit_s: float):
 
 def _split_bound(problem: BusProblem, ok: np.ndarray, time_limit_s: float) -> int | None:
     """Lower bound on the buses with split pick-ups (see
-    :func:`ruralnet.busexact.split_lower_bound`)."""
-    from .exact import split_lower_bound
-
+    :func:`ruralnet.buses.exact.split_lower_bound`)."""
     return split_lower_bound(
         _towards_school(problem, np.flatnonzero(ok) + 1),
         problem.stop_s,

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..outputs.files import write_layer
 from ..sources.datasets import shared_geodata
+from ..sources.osm import admin_areas_from_osm, assign_townships, places_from_osm, sites_from_osm
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +55,6 @@ def make_andorra_county(dest: str | Path, *, link: bool = True) -> Path:
     """
     import shutil
 
-    from ..outputs.files import write_layer
-    from ..sources.osm import admin_areas_from_osm
-
     files = andorra_files()
     if files is None:
         raise FileNotFoundError(
@@ -89,7 +88,6 @@ def make_andorra_county(dest: str | Path, *, link: bool = True) -> Path:
 
 def _sites(osm_file: Path, parishes):
     """The OSM schools and kindergartens with assumed enrolments (labelled so)."""
-    from ..sources.osm import sites_from_osm
 
     sites = sites_from_osm(osm_file, townships=parishes)
     # OSM rarely tags the school level here: assume it from the name, and say so
@@ -118,7 +116,6 @@ def _sites(osm_file: Path, parishes):
 
 def _villages(osm_file: Path, parishes):
     """The OSM places as villages; populations from the OSM tag, else assumed (labelled)."""
-    from ..sources.osm import assign_townships, places_from_osm
 
     places = places_from_osm(osm_file, ("village", "hamlet", "isolated_dwelling", "town"))
     places["village_id"] = "osm:" + places["osm_type"] + "/" + places["osm_id"].astype(str)

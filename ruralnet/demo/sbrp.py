@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..buses.fleet import FleetProblem
 from ..buses.routing import BusProblem
+from ..sources.datasets import shared_geodata
 
 #: Parameters of the reference code for these instances.
 SEATS = 66
@@ -25,8 +27,6 @@ def benchmark_folder(root: str | Path | None = None) -> Path:
     """The benchmark's folder (``sbrp`` of the shared geodata, or of ``root``); exits with a
     message when there is none (for the benchmark scripts)."""
     import sys
-
-    from ..sources.datasets import shared_geodata
 
     root = root or shared_geodata()
     if root is None:
@@ -103,7 +103,6 @@ def fleet_problem(
 ):
     """The fleet problem of an instance with the reference's rules: bells = ``AMEARLY``,
     one dwell, the yard at :data:`YARD` (buses leave it freely), Manhattan deadhead."""
-    from ..buses.fleet import FleetProblem
 
     ids = stops["EP_ID"].to_numpy()
     xy = stops[["X_COORD", "Y_COORD"]].to_numpy(float)

@@ -202,10 +202,10 @@ COLUMNS = {
 
 #: Bus runs: kindergarten, young pupils, the others.
 RUNS = {
-    "K": ("幼儿园", "kindergarten"),
-    "Y": ("低年级", "young pupils"),
-    "O": ("其他年级", "other grades"),
-    "W": ("寄宿生周末往返", "boarders' weekly trip"),
+    "kindergarten": ("幼儿园", "kindergarten"),
+    "young": ("低年级", "young pupils"),
+    "older": ("其他年级", "other grades"),
+    "weekly": ("寄宿生周末往返", "boarders' weekly trip"),
 }
 
 #: Units of the cost items.

@@ -1,8 +1,8 @@
 """The sites and villages layers: columns, kinds, grades, and validation.
 
-Validation collects every problem and raises one :class:`~ruralnet.errors.SchemaError`
+Validation collects every problem and raises one :class:`~ruralnet.model.errors.SchemaError`
 naming rows (by id where there is one, else by index) and columns. Suspicious but legal
-values become :class:`~ruralnet.errors.RuralnetWarning` warnings and are listed in
+values become :class:`~ruralnet.model.errors.RuralnetWarning` warnings and are listed in
 ``gdf.attrs["warnings"]``.
 """
 
@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from .coords import local_metric_crs
 from .errors import Problem, RuralnetWarning, SchemaError
 from .grades import parse_grades
 from .kinds import DEFAULT_GRADES, SITE_KINDS
@@ -179,8 +180,6 @@ def _check_geometry(gdf, problems, id_col, study_area, buffer_km, warn_list, lay
             )
         )
     if study_area is not None:
-        from .coords import local_metric_crs
-
         area = gpd.GeoSeries([study_area], crs="EPSG:4326")
         inside_range = points.to_numpy() & ~out_of_range
         if inside_range.any():

@@ -139,7 +139,11 @@ class Settings:
         metadata=_s("by OSM highway class, capped by 校车安全管理条例 (2012)"),
     )
     bus_default_kmh: float = field(
-        default=25.0, metadata=_s("drivable classes missing from bus_speeds_kmh")
+        default=25.0,
+        metadata=_s(
+            "drivable OSM highway classes missing from bus_speeds_kmh (0: such roads unused)",
+            zero=True,
+        ),
     )
     bus_max_kmh: float = field(
         default=60.0, metadata=_s("校车安全管理条例 (2012): 60 km/h on ordinary roads")
@@ -219,9 +223,6 @@ class Settings:
     small_site_pupils: int = field(
         default=20,
         metadata=_s("清府办函〔2024〕15号: teaching points under 20 pupils merged by 2025"),
-    )
-    small_scale_pupils: int = field(
-        default=100, metadata=_s("国办 2018 指导意见: rural primaries under 100 are small-scale")
     )
     merger_kinds: tuple[str, ...] = field(
         default=("teaching_point", "village_primary"),
@@ -512,6 +513,8 @@ def _check(f: dataclasses.Field, value: Any) -> list[str]:
     if kind in ("float", "float | None"):
         if value is None and kind == "float | None":
             return []
+        if meta.get("zero") and _number(value) and value == 0:
+            return []  # 0 switches the thing off
         return [] if _positive(value) else [f"{f.name} must be a positive number, got {value!r}"]
     if kind == "str | None":
         ok = value is None or isinstance(value, str)

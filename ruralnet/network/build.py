@@ -1,6 +1,6 @@
 """Road networks per travel mode, built from OSM highways.
 
-One builder (:func:`build_network`) turns a :class:`~ruralnet.osm.RoadTable` into a
+One builder (:func:`build_network`) turns a :class:`~ruralnet.sources.osm.RoadTable` into a
 :class:`Network` for a mode; the offline path (:func:`network_from_file`) and the online
 path (:func:`network_from_overpass`) both end there, as osmnx's ``graph_from_xml`` and
 ``graph_from_polygon`` both end in ``_create_graph``.
@@ -22,10 +22,13 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from ..model.coords import local_metric_crs
 from ..model.errors import NetworkError
 from ..model.geo import haversine_m
 from ..model.settings import Settings
 from ..sources.osm import RoadTable, read_highways
+from ..sources.overpass import roads_from_overpass
+from .travel import CSRGraph
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,35 @@ WALK_EXCLUDED = frozenset(
         "via_ferrata",
         "elevator",
         "disused",
+    }
+)
+#: Highway classes no bus drives on (paths, steps, unbuilt or disused roads...): the others,
+#: when missing from ``bus_speeds_kmh``, get ``bus_default_kmh``.
+NOT_DRIVABLE = frozenset(
+    {
+        "footway",
+        "path",
+        "pedestrian",
+        "steps",
+        "cycleway",
+        "bridleway",
+        "corridor",
+        "construction",
+        "proposed",
+        "planned",
+        "abandoned",
+        "disused",
+        "razed",
+        "platform",
+        "raceway",
+        "bus_guideway",
+        "escape",
+        "emergency_bay",
+        "via_ferrata",
+        "elevator",
+        "bus_stop",
+        "rest_area",
+        "services",
     }
 )
 #: Surfaces a school bus drives at the slow speed.
@@ -109,7 +141,9 @@ def way_rules(ways: pd.DataFrame, mode: str, settings: Settings) -> pd.DataFrame
     except where walking is forbidden (``foot=no``, or ``access=no/private`` without
     ``foot=yes``); both directions at ``walk_speed_kmh``.
 
-    Bus: the classes of ``settings.bus_speeds_kmh``; not where motor vehicles are forbidden,
+    Bus: the classes of ``settings.bus_speeds_kmh``, and any other class a vehicle can drive
+    (not in :data:`NOT_DRIVABLE`) at ``bus_default_kmh`` (0: not used); not where motor
+    vehicles are forbidden,
     not ``tracktype`` grade4/grade5; the class speed, lowered to ``maxspeed``, capped at
     ``bus_max_kmh``, and ``bus_slow_kmh`` on tracks, unpaved or bad surfaces and roads tagged
     narrower than ``bus_min_width_m``; one-way rules respected.
@@ -139,6 +173,9 @@ def way_rules(ways: pd.DataFrame, mode: str, settings: Settings) -> pd.DataFrame
     if mode != "bus":
         raise ValueError(f"unknown mode {mode!r}; use one of {MODES}")
     class_speed = hwy.map(dict(settings.bus_speeds_kmh)).astype(float)
+    unlisted = class_speed.isna() & hwy.notna() & ~hwy.isin(NOT_DRIVABLE).fillna(True)
+    if settings.bus_default_kmh > 0:
+        class_speed = class_speed.mask(unlisted, settings.bus_default_kmh)
     motor = _tag(ways, "motor_vehicle")
     motorcar = _tag(ways, "motorcar")
     psv = _tag(ways, "psv").fillna(_tag(ways, "bus"))
@@ -232,8 +269,7 @@ class Network:
 
     @cached_property
     def graph(self):
-        """The compact CSR graph the travel-time engine routes on (see :mod:`ruralnet.travel`)."""
-        from .travel import CSRGraph
+        """The compact CSR graph the travel-time engine routes on (see :mod:`ruralnet.network.travel`)."""
 
         return CSRGraph.from_edges(self.u, self.v, self.time_s, self.length_m, self.n_nodes)
 
@@ -251,7 +287,6 @@ class Network:
     @cached_property
     def metric_crs(self):
         """The local UTM CRS used for snapping distances."""
-        from ..model.coords import local_metric_crs
 
         return local_metric_crs(self.lon, self.lat)
 
@@ -408,11 +443,11 @@ def build_network(roads: RoadTable, mode: str, settings: Settings | None = None)
     Parameters
     ----------
     roads
-        Highways read by :func:`ruralnet.osm.read_highways` (or from Overpass).
+        Highways read by :func:`ruralnet.sources.osm.read_highways` (or from Overpass).
     mode
         ``walk`` or ``bus``.
     settings
-        Speeds and rules (default :class:`~ruralnet.settings.Settings`).
+        Speeds and rules (default :class:`~ruralnet.model.settings.Settings`).
 
     Raises
     ------
@@ -483,6 +518,5 @@ def network_from_overpass(
 ) -> Network:
     """Road network of a mode downloaded from Overpass (online; see
     :func:`ruralnet.sources.overpass.roads_from_overpass`)."""
-    from ..sources.overpass import roads_from_overpass
 
     return build_network(roads_from_overpass(polygon, place, settings), mode, settings)

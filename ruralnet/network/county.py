@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from ..model.coords import transform_geometry
+from ..model.errors import NetworkError, RuralnetWarning
+from ..model.schema import validate_sites
 from ..model.settings import Settings
 from ..sources.county import CountyFolder, _road_file, read_county
-from ..sources.osm import read_highways
+from ..sources.osm import read_highways, road_lines
 from .build import Network, build_network, network_from_file
+from .terrain import apply_terrain
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +48,17 @@ class County(CountyFolder):
             self._networks["_roads"] = read_highways(self.roads_path)
         return self._networks["_roads"]
 
+    def road_lines(self) -> gpd.GeoDataFrame:
+        """The highways as lines by class (:func:`~ruralnet.sources.osm.road_lines`), for
+        maps; made once."""
+        if "_lines" not in self._networks:
+            self._networks["_lines"] = road_lines(self.roads())
+        return self._networks["_lines"]
+
     def with_sites(self, sites) -> County:
         """The same county with another sites layer at the same places (another year's
         pupils, status and grades): validated again, sharing the road networks and the
         travel-time matrices."""
-        import dataclasses
-
-        from ..model.schema import validate_sites
-
         if list(sites["site_id"].astype(str)) != list(self.sites["site_id"].astype(str)):
             raise ValueError("with_sites: the same sites, in the same order, are needed")
         checked = validate_sites(sites, county_code=self.code or None)
@@ -89,8 +101,6 @@ def with_terrain(net: Network, dem_path: Path | None) -> Network:
     """Slope-dependent times from the county's DEM, when it has one and terrain is on."""
     if dem_path is None or not net.settings.terrain:
         return net
-    from .terrain import apply_terrain
-
     return apply_terrain(net, dem_path)
 
 
@@ -109,14 +119,6 @@ def check_cover(net: Network, county) -> None:
     NetworkError
         When fewer than half of the sites and villages lie within ``max_snap_m`` of a road.
     """
-    import warnings
-
-    import numpy as np
-    import pandas as pd
-
-    from ..model.coords import transform_geometry
-    from ..model.errors import NetworkError, RuralnetWarning
-
     points = pd.concat([county.sites.geometry, county.villages.geometry], ignore_index=True)
     ids = np.concatenate(
         [county.sites["site_id"].astype(str), county.villages["village_id"].astype(str)]
@@ -134,8 +136,6 @@ def check_cover(net: Network, county) -> None:
         )
     system = str(county.meta.get("county", {}).get("coord_system", "wgs84")).lower()
     if system in ("wgs84", "cgcs2000"):
-        import geopandas as gpd
-
         shifted = gpd.GeoSeries(transform_geometry(points.to_numpy(), "gcj02"), crs="EPSG:4326")
         moved = net.snap(shifted, ids=ids, flag=False)
         before, after = float(snap["snap_m"].median()), float(moved["snap_m"].median())

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..model.geo import haversine_m
 from ..sources.dem import DEM
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,6 @@ def road_grades(network, z: np.ndarray, window_m: float) -> np.ndarray:
     ``window_m`` along the road between junctions (a degree-2 chain), in the edge's direction.
     Edges joining two junctions directly keep their own grade.
     """
-    from ..model.geo import haversine_m
 
     n = network.n_nodes
     grade = np.zeros(network.n_edges)

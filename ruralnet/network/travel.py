@@ -410,7 +410,7 @@ def od_matrix(
     Parameters
     ----------
     network
-        A :class:`~ruralnet.network.Network`.
+        A :class:`~ruralnet.network.build.Network`.
     origins, destinations
         GeoDataFrames of points.
     origin_ids, destination_ids

@@ -20,7 +20,10 @@ import pandas as pd
 
 from ..model.atomic import atomic_path
 from ..model.coords import from_wgs84, normalise_coord_system, transform_geometry
+from ..model.errors import OutputError
 from ..sources.layers import PARQUET_SUFFIXES, TABLE_SUFFIXES, VECTOR_SUFFIXES
+from ..sources.osm import _check_path
+from .tables import defused
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +79,6 @@ def write_table(table: pd.DataFrame, path: str | Path, sheet_name: str = "sheet1
     Text that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@`` first) is made
     inert in both formats (:func:`ruralnet.outputs.tables.defuse`).
     """
-    from .tables import defused
 
     path = Path(path)
     if path.suffix.lower() == ".xlsx":
@@ -173,8 +175,6 @@ def extract_ways(path: str | Path, way_ids, out_path: str | Path) -> Path:
     """
     import osmium
 
-    from ..sources.osm import _check_path
-
     path = _check_path(path)
     wanted = set(int(w) for w in way_ids)
     ways = []
@@ -266,7 +266,6 @@ def staged_folder(target: str | Path) -> Iterator[Path]:
 
 def check_replaceable(target: Path) -> None:
     """``target`` may be written: absent, an empty folder, or a folder ruralnet wrote."""
-    from ..model.errors import OutputError
 
     if target.is_file():
         raise OutputError(f"{target} is a file: give a folder for the output")

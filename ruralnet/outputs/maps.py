@@ -24,7 +24,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ..model.coords import transform_geometry
+from ..model.atomic import atomic_path
+from ..model.coords import transform_geometry, wgs84_to_gcj02
 from ..model.labels import BUS_TYPES, DECISIONS, KINDS, STAGES, label
 
 BASEMAPS = ("none", "osm", "tianditu", "gaode")
@@ -266,7 +267,7 @@ def add_catchments(
     lang: str | None = None,
     show: bool = True,
 ) -> folium.Map:
-    """Catchment polygons of one stage (from :func:`ruralnet.catchments.analyse_catchments`)."""
+    """Catchment polygons of one stage (from :func:`ruralnet.analysis.catchments.analyse_catchments`)."""
     m = _map(m, polygons)
     lang = _lang(m, lang)
     part = polygons[polygons["stage"] == stage]
@@ -441,7 +442,7 @@ def add_districts(layer: gpd.GeoDataFrame, m: folium.Map | None = None, lang: st
 def add_roads(
     roads: gpd.GeoDataFrame, m: folium.Map | None = None, lang: str | None = None
 ) -> folium.Map:
-    """Roads by class (from :func:`ruralnet.osm.road_lines`): context without basemap tiles."""
+    """Roads by class (from :func:`ruralnet.sources.osm.road_lines`): context without basemap tiles."""
     m = _map(m, roads)
     lang = _lang(m, lang)
     g = _shifted(roads[["highway", "geometry"]], m)
@@ -540,8 +541,6 @@ def add_hillshade(
     lang = _lang(m, lang)
     bounds = [[south, west], [north, east]]
     if getattr(m, "ruralnet", {}).get("coord_system") == "gcj02":
-        from ..model.coords import wgs84_to_gcj02
-
         (w2, e2), (s2, n2) = wgs84_to_gcj02([west, east], [south, north])
         bounds = [[s2, w2], [n2, e2]]
     folium.raster_layers.ImageOverlay(
@@ -592,13 +591,12 @@ def county_map(
     hillshade: bool = True,
 ) -> folium.Map:
     """Everything a county meeting looks at, composed: context, catchments, sites, mergers, buses."""
-    from ..sources.osm import road_lines
 
     b = county.boundary.bounds if county.boundary is not None else tuple(county.sites.total_bounds)
     m = base_map(b, basemap, tianditu_key, lang)
     if hillshade and county.dem_path is not None:
         add_hillshade(county.dem_path, m)
-    add_roads(road_lines(county.roads()), m)
+    add_roads(analysis.roads if analysis is not None else county.road_lines(), m)
     add_boundaries(county.boundary, county.townships, m)
     if catchments is not None:
         add_catchments(catchments.polygons, m, "primary", show=False)
@@ -607,15 +605,14 @@ def county_map(
     add_villages(county.villages, m)
     if analysis is not None:
         add_mergers(analysis.candidates, county.sites, m)
-        buses = (analysis.buses or {}).get(analysis.recommended)
+        rec = analysis.evaluations[analysis.recommended]
+        buses = rec.buses
         if buses is not None and len(buses.lines):
             add_bus_routes(buses.lines, m)
         fleet = getattr(buses, "county_fleet", None)
         if fleet is not None and len(fleet.lines):
             add_bus_days(fleet.lines, m)
-        from .report_tables import districts_of
-
-        add_districts(districts_of(analysis)[1], m, lang)
+        add_districts(rec.district_layer, m, lang)
     add_sites(county.sites, m)
     return finish(m)
 
@@ -691,7 +688,6 @@ def offline_html(m: folium.Map) -> str:
 
 def save_map(m: folium.Map, path: str | Path, offline: bool = True) -> Path:
     """Write the map as HTML (atomically); ``offline`` makes it self-contained."""
-    from ..model.atomic import atomic_path
 
     page = offline_html(m) if offline else m.get_root().render()
     with atomic_path(path) as tmp:

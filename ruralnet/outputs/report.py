@@ -11,8 +11,23 @@ import pandas as pd
 
 from ..analysis.catchments import ASSIGNMENT_COLUMNS, CatchmentResult
 from ..analysis.mergers import CANDIDATE_COLUMNS
+from ..buses.plan import ROUTE_COLUMNS
+from ..buses.school_runs import RunKind
 from ..model.atomic import atomic_path
-from .files import write_layers, write_table
+from ..model.labels import PLANS, label, text
+from .charts import capacity_chart, travel_time_chart
+from .files import write_layers, write_table, write_workbook
+from .maps import county_map, save_map
+from .report_tables import (
+    MERGER_XLSX_COLUMNS,
+    TOWN_SITE_COLUMNS,
+    bus_fleet,
+    costs_side_by_side,
+    fleet_summary,
+    plan_tables,
+)
+from .report_tables import costs_side_by_side as side_by_side
+from .tables import for_csv, html_table, translated
 
 
 def write_overview(overview, county, out_dir: str | Path) -> dict[str, Path]:
@@ -20,8 +35,6 @@ def write_overview(overview, county, out_dir: str | Path) -> dict[str, Path]:
     ``out_dir``: ``od_<mode>.csv``, ``nearest_<mode>.csv``, ``snaps_<mode>.csv``,
     ``summary.json`` and the offline county map ``map.html``."""
     import json
-
-    from .maps import county_map, save_map
 
     out = Path(out_dir)
     paths = {}
@@ -84,10 +97,6 @@ def write_county_report(
     ``routes.csv``, ``bus_runs.csv``, ``bus_fleet.csv`` and ``bus_unserved.csv``; the whole in
     ``report.html``, ``report.xlsx`` and the offline ``map.html``.
     """
-    from .files import write_workbook
-    from .maps import county_map, save_map
-    from .report_tables import MERGER_XLSX_COLUMNS, districts_of, plan_tables
-    from .tables import for_csv, translated
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -108,9 +117,11 @@ def write_county_report(
     for name in ("plan_sites", "assignment", "policy_checks", "costs", "plans"):
         paths[f"{name}.csv"] = write_table(for_csv(tables[name]), out / f"{name}.csv")
     paths.update(_write_buses(analysis, out, lang))
-    districts, layer = districts_of(analysis)
-    paths["districts.csv"] = write_table(for_csv(districts), out / "districts.csv")
-    paths["districts.gpkg"] = write_layers({"districts": layer}, out / "districts.gpkg")
+    rec = analysis.evaluations[analysis.recommended]
+    paths["districts.csv"] = write_table(for_csv(rec.districts), out / "districts.csv")
+    paths["districts.gpkg"] = write_layers(
+        {"districts": rec.district_layer}, out / "districts.gpkg"
+    )
     paths["report.xlsx"] = write_workbook(
         _workbook(analysis, tables, cand, lang), out / "report.xlsx"
     )
@@ -141,11 +152,8 @@ SHEETS = {
 
 def _write_buses(analysis, out: Path, lang: str) -> dict[str, Path]:
     """The recommended plan's buses: routes, runs, fleet per school and township, unserved."""
-    from ..buses.county import ROUTE_COLUMNS
-    from .report_tables import bus_fleet, fleet_summary
-    from .tables import for_csv
 
-    buses = (analysis.buses or {}).get(analysis.recommended)
+    buses = analysis.evaluations[analysis.recommended].buses
     if buses is None:
         return {}
     names = analysis.context.village_names
@@ -166,7 +174,7 @@ def _write_buses(analysis, out: Path, lang: str) -> dict[str, Path]:
         weekly = fleet.weekly.assign(stop_name=fleet.weekly["stop"].map(lambda v: names.get(v, v)))
         lost = fleet.weekly_unserved.assign(
             direction="weekly",
-            run="W",
+            run=RunKind.WEEKLY.value,
             stop_name=fleet.weekly_unserved["stop_id"].map(lambda v: names.get(v, v)),
             name=fleet.weekly_unserved["site_id"].map(lambda v: names.get(v, v)),
         )
@@ -180,14 +188,6 @@ def _write_buses(analysis, out: Path, lang: str) -> dict[str, Path]:
 def _workbook(analysis, tables, cand, lang) -> dict[str, pd.DataFrame]:
     """The report workbook: plans compared, costs, policy checks, candidates, a sheet per
     township, the buses."""
-    from .report_tables import (
-        MERGER_XLSX_COLUMNS,
-        TOWN_SITE_COLUMNS,
-        bus_fleet,
-        costs_side_by_side,
-        fleet_summary,
-    )
-    from .tables import translated
 
     rec = analysis.recommended
     sites, policy = tables["plan_sites"], tables["policy_checks"]
@@ -220,12 +220,6 @@ def _html(analysis, tables, cand, lang) -> str:
     from datetime import date
 
     from jinja2 import Environment, PackageLoader, select_autoescape
-
-    from ..model.labels import text
-    from .charts import capacity_chart, travel_time_chart
-    from .report_tables import MERGER_XLSX_COLUMNS, TOWN_SITE_COLUMNS, bus_fleet
-    from .report_tables import costs_side_by_side as side_by_side
-    from .tables import html_table
 
     s = analysis.county.settings
     rec = analysis.recommended
@@ -298,9 +292,6 @@ def _html(analysis, tables, cand, lang) -> str:
 
 def _fleet_parts(analysis, lang: str) -> dict[str, str]:
     """The report's county-fleet section: a sentence and the table per day."""
-    from ..model.labels import text
-    from .report_tables import fleet_summary
-    from .tables import html_table
 
     buses = (analysis.buses or {}).get(analysis.recommended)
     if buses is None or buses.county_fleet is None:
@@ -311,7 +302,6 @@ def _fleet_parts(analysis, lang: str) -> dict[str, str]:
 
 def _cards(analysis, cand: pd.DataFrame, lang: str) -> list[dict]:
     """The summary cards: current -> recommended plan."""
-    from ..model.labels import text
 
     s = analysis.county.settings
     ev = analysis.evaluations[analysis.recommended]
@@ -362,6 +352,5 @@ def _cards(analysis, cand: pd.DataFrame, lang: str) -> list[dict]:
 
 def text_plan(name: str, lang: str) -> str:
     """A plan's name in the report language."""
-    from ..model.labels import PLANS, label
 
     return label(PLANS, name, lang)

@@ -1,14 +1,12 @@
 """The report's tables, shaped from an analysis: every plan side by side, names beside codes,
-texts in the report's language. Nothing here writes; :mod:`ruralnet.outputs.report` does."""
+texts in the report's language. Nothing here computes (the study did) and nothing here
+writes (:mod:`ruralnet.outputs.report` does)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from ..analysis import rules
-from ..analysis.plans import site_actions
-from ..analysis.teachers import teacher_posts
 from ..model import labels
 
 #: Columns of ``merger_candidates.xlsx`` and the report's candidate tables.
@@ -119,13 +117,7 @@ def plan_tables(analysis, lang: str) -> dict[str, pd.DataFrame]:
     names = ctx.village_names
     sites, assignment, policy, costs = [], [], [], []
     for name, ev in analysis.evaluations.items():
-        posts = teacher_posts(ev, ctx.settings)
-        s = ev.sites.assign(
-            plan=name,
-            action=site_actions(ctx, ev),
-            justification=ev.sites[f"justification_{lang}"],
-            teachers=ev.sites["site_id"].astype(str).map(posts).to_numpy(),
-        )
+        s = ev.sites.assign(plan=name, justification=ev.sites[f"justification_{lang}"])
         sites.append(s[PLAN_SITE_COLUMNS])
         a = ev.assignment.assign(
             plan=name,
@@ -183,14 +175,14 @@ def plans_compared(analysis) -> pd.DataFrame:
     current = analysis.evaluations["current"]
     for name, ev in analysis.evaluations.items():
         st = ev.stages
-        buses = (analysis.buses or {}).get(name)
+        buses = ev.buses
         daily = ev.rows["way"].isin([rules.WALK, rules.BUS])
         rows.append(
             {
                 "plan": name,
                 "sites_open": int(ev.sites["open"].sum()),
                 "pupils": ev.pupils_before,
-                "pupils_moved": pupils_moved(analysis.context, current.plan, ev.plan),
+                "pupils_moved": ev.pupils_moved,
                 "places_added": ev.sites["places_added"].sum(),
                 "classes_added": ev.sites["classes_added"].sum(),
                 "beds_added": ev.sites["beds_added"].sum(),
@@ -201,11 +193,8 @@ def plans_compared(analysis) -> pd.DataFrame:
                 "pupil_minutes": float(
                     (ev.rows["pupils"] * ev.rows["minutes"].fillna(0))[daily].sum()
                 ),
-                "teachers": int(teacher_posts(ev, analysis.context.settings).sum()),
-                "teachers_change": int(
-                    teacher_posts(ev, analysis.context.settings).sum()
-                    - teacher_posts(current, analysis.context.settings).sum()
-                ),
+                "teachers": int(ev.teachers.sum()),
+                "teachers_change": int(ev.teachers.sum() - current.teachers.sum()),
                 "buses": buses.buses_needed() if buses is not None else None,
                 "bus_km": buses.bus_km() if buses is not None else None,
                 "cost": float(ev.costs["cost"].iloc[-1]) if ev.costs is not None else None,
@@ -213,13 +202,6 @@ def plans_compared(analysis) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
-
-
-def pupils_moved(ctx, before, after) -> int:
-    """Pupils a plan places away from the site they attend now."""
-    cur = ctx.groups["current"].to_numpy()
-    stay = np.where(cur >= 0, after.flows[np.arange(len(cur)), np.maximum(cur, 0)], 0)
-    return round(float(ctx.groups["pupils"].sum() - stay.sum() - after.unassigned.sum()))
 
 
 def bus_fleet(analysis, name: str, lang: str) -> pd.DataFrame:
@@ -283,22 +265,3 @@ def fleet_summary(buses) -> pd.DataFrame:
         "lower_bound": int(table.groupby("bus_type")["lower_bound"].max().sum()),
     }
     return pd.concat([table, pd.DataFrame([total])], ignore_index=True)
-
-
-def districts_of(analysis, name: str | None = None):
-    """The learning districts of a plan (default: the recommended one): the table (every site
-    with its district, role, travel and teachers, with names) and the layer (a polygon per
-    district)."""
-    from ..analysis.districts import district_layer, learning_districts
-
-    name = name or analysis.recommended
-    ctx, ev = analysis.context, analysis.evaluations[name]
-    table = learning_districts(ctx, ev)
-    posts = teacher_posts(ev, ctx.settings)
-    names = ctx.village_names
-    table = table.assign(
-        name=table["site_id"].map(lambda v: names.get(v, v)),
-        head_name=table["head_site_id"].map(lambda v: names.get(v, v)),
-        teachers=table["site_id"].map(posts).fillna(0).astype(int),
-    )
-    return table, district_layer(table, analysis.county.sites, posts)

@@ -12,7 +12,11 @@ import pandas as pd
 
 from ..analysis.phases import PHASE_COLUMNS
 from ..model.atomic import atomic_path
+from ..model.labels import ACTIONS, label, text
+from .charts import timeline_chart
 from .files import write_layers, write_table, write_workbook
+from .maps import base_map, finish, save_map
+from .tables import for_csv, html_table, translated
 
 #: ``report/phases.csv``: the contract columns, then names and flags.
 PHASE_FILE_COLUMNS = [
@@ -33,7 +37,7 @@ def years_summary(years) -> pd.DataFrame:
     for year, a in years.phases.items():
         ev = a.evaluations[a.recommended]
         part = years.table[years.table["year"] == year]
-        buses = (a.buses or {}).get(a.recommended)
+        buses = ev.buses
         rows.append(
             {
                 "year": year,
@@ -59,13 +63,10 @@ def write_years_report(years, analysis, out_dir: str | Path, lang: str = "zh") -
     Parameters
     ----------
     years
-        The :class:`~ruralnet.jobs.YearsAnalysis`.
+        The :class:`~ruralnet.study.YearsAnalysis`.
     analysis
         The one-year analysis (its districts layer is kept in ``districts.gpkg``).
     """
-    from ..analysis.districts import district_layer
-    from .report_tables import districts_of
-    from .tables import for_csv
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -77,9 +78,9 @@ def write_years_report(years, analysis, out_dir: str | Path, lang: str = "zh") -
         "phases.csv": write_table(for_csv(phases), out / "phases.csv"),
         "years_summary.csv": write_table(for_csv(summary), out / "years_summary.csv"),
     }
-    layers = {"districts": districts_of(analysis)[1]}
-    for year, table in years.districts.items():
-        layers[f"districts_{year}"] = district_layer(table, analysis.county.sites)
+    layers = {"districts": analysis.evaluations[analysis.recommended].district_layer}
+    for year, layer in years.district_layers.items():
+        layers[f"districts_{year}"] = layer
     paths["districts.gpkg"] = write_layers(layers, out / "districts.gpkg")
     paths["years.xlsx"] = write_workbook(
         _sheets(years, enrolment, summary, lang), out / "years.xlsx"
@@ -87,14 +88,12 @@ def write_years_report(years, analysis, out_dir: str | Path, lang: str = "zh") -
     with atomic_path(out / "years.html") as tmp:
         tmp.write_text(_html(years, analysis, enrolment, summary, lang), encoding="utf-8")
     paths["years.html"] = out / "years.html"
-    from .maps import save_map
 
     paths["years_map.html"] = save_map(_years_map(years, analysis, lang), out / "years_map.html")
     return paths
 
 
 def _sheets(years, enrolment: pd.DataFrame, summary: pd.DataFrame, lang: str) -> dict:
-    from .tables import translated
 
     zh = lang == "zh"
     sheets = {("分年度概况" if zh else "years"): translated(summary, lang)}
@@ -122,10 +121,6 @@ def _stage_years(enrolment: pd.DataFrame, sites: pd.DataFrame, town: str | None)
 
 def _html(years, analysis, enrolment, summary, lang) -> str:
     from jinja2 import Environment, PackageLoader, select_autoescape
-
-    from ..model.labels import text
-    from .charts import timeline_chart
-    from .tables import html_table
 
     sites = analysis.county.sites
     ctx = analysis.context
@@ -160,14 +155,12 @@ def _html(years, analysis, enrolment, summary, lang) -> str:
 
 def _years_map(years, analysis, lang: str) -> folium.Map:
     """One layer per year: each site by what that year's phase does to it."""
-    from .maps import base_map, finish
 
     county = analysis.county
     b = county.boundary.bounds if county.boundary is not None else tuple(county.sites.total_bounds)
     m = base_map(b, "none", None, lang)
     colours = {"close": "#d7301f", "keep": "#3182bd", "expand": "#31a354", "reopen": "#756bb1",
                "reduce_grades": "#fd8d3c", "stay_closed": "#969696"}  # fmt: skip
-    from ..model.labels import ACTIONS, label
 
     xy = county.sites.set_index(county.sites["site_id"].astype(str)).geometry
     for n, (year, part) in enumerate(years.table.groupby("year")):

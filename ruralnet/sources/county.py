@@ -34,10 +34,10 @@ import shapely
 
 from ..model.coords import COORD_SYSTEMS, normalise_coord_system
 from ..model.errors import CountyFolderError, Problem, SchemaError, SettingsError
-from ..model.schema import validate_sites, validate_villages
+from ..model.schema import CHILD_COLUMNS, _normalise_code, validate_sites, validate_villages
 from ..model.settings import Settings
 from .layers import read_layer
-from .osm import file_bbox
+from .osm import file_bbox, sites_from_osm
 from .rasters import raster_problems
 
 log = logging.getLogger(__name__)
@@ -257,7 +257,6 @@ def _townships(folder: Path, coord_system: str, problems: list[Problem]):
     if missing:
         problems.append(Problem(f"{path.name}: missing column(s) {missing}"))
         return None
-    from ..model.schema import _normalise_code
 
     gdf = gdf.to_crs("EPSG:4326") if gdf.crs is not None else gdf.set_crs("EPSG:4326")
     gdf["township_code"] = _normalise_code(gdf["township_code"])
@@ -294,7 +293,6 @@ def _across_layers(sites, villages, townships, code: str | None, problems: list[
                     f"{layer}: {reason}", "township_code", tuple(frame.loc[bad, id_col].astype(str))
                 )
             )
-    from ..model.schema import CHILD_COLUMNS
 
     if villages[list(CHILD_COLUMNS.values())].to_numpy(float).sum() == 0:
         problems.append(
@@ -370,8 +368,6 @@ def _layer(folder: Path, stem: str, coord_system: str, problems: list[Problem], 
     path = _find(folder, stem)
     if path is None:
         if stem == "sites" and roads is not None:
-            from .osm import sites_from_osm
-
             log.warning(
                 "%s: no sites file; reading schools from %s (no pupils)", folder, roads.name
             )

@@ -15,6 +15,8 @@ import os
 from importlib import resources
 from pathlib import Path
 
+from ..model.errors import CountyFolderError
+
 log = logging.getLogger(__name__)
 
 #: Folder name of the bundled default county inside the bundled data.
@@ -37,8 +39,6 @@ def bundled_county(name: str = DEFAULT_COUNTY) -> Path:
     """
     path = bundled_data() / name
     if not (path / "county.toml").is_file():
-        from ..model.errors import CountyFolderError
-
         raise CountyFolderError(
             f"the bundled county {name} is missing from {path.parent}: reinstall ruralnet"
         )

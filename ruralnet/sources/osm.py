@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ..model.coords import local_metric_crs
 from ..model.errors import NetworkError
 
 log = logging.getLogger(__name__)
@@ -296,7 +297,7 @@ def sites_from_osm(
     """School and kindergarten sites of an OSM file as points, with their names.
 
     For a county whose bureau has no coordinates yet. Enrolment is not in OSM: ``pupils`` is
-    left empty for :func:`ruralnet.io.join_roster` (or an assumption labelled as such).
+    left empty for :func:`ruralnet.sources.roster.join_roster` (or an assumption labelled as such).
     The kind is a guess from ``amenity`` and ``isced:level`` (``kind_source = "osm"``).
 
     Parameters
@@ -396,7 +397,6 @@ def admin_areas_from_osm(path: str | Path, admin_level: int | str) -> gpd.GeoDat
 
 def assign_townships(points: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, col: str) -> pd.Series:
     """The ``col`` value of the township polygon each point lies in (nearest if in none)."""
-    from ..model.coords import local_metric_crs
 
     xy = shapely.get_coordinates(points.geometry.to_numpy())
     crs = local_metric_crs(xy[:, 0], xy[:, 1])

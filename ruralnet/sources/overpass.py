@@ -9,6 +9,7 @@ import numpy as np
 
 from ..model.errors import NetworkError, OfflineError
 from ..model.settings import Settings
+from .datasets import cache_dir
 from .osm import WAY_TAGS, RoadTable
 
 
@@ -43,8 +44,6 @@ def roads_from_overpass(
     if (polygon is None) == (place is None):
         raise ValueError("give exactly one of polygon or place")
     import osmnx as ox
-
-    from .datasets import cache_dir
 
     old = (ox.settings.useful_tags_way, ox.settings.use_cache, ox.settings.cache_folder)
     ox.settings.useful_tags_way = list(set(ox.settings.useful_tags_way) | set(WAY_TAGS))

@@ -1,7 +1,7 @@
 """School-age demand: children per village by stage, from counts, census shares or a raster.
 
 Three sources, in order of preference: counts given in the villages layer; population times
-the census age shares (:func:`ruralnet.schema.derive_children`); or a population raster summed
+the census age shares (:func:`ruralnet.model.schema.derive_children`); or a population raster summed
 over each village's area (:func:`children_from_raster`). Every total is reported, so nobody
 disappears between the raster and the villages.
 """
@@ -90,8 +90,3 @@ def children_from_raster(
     out["children_source"] = "raster"
     log.info("population raster %s: %s", Path(population_raster).name, report)
     return out, report
-
-
-def demand_totals(villages: pd.DataFrame) -> pd.Series:
-    """Children per stage over all villages."""
-    return pd.Series({stage: float(villages[col].sum()) for stage, col in CHILD_COLUMNS.items()})

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 
 from ..model.errors import Problem, SchemaError
+from ..model.kinds import SITE_KINDS, THREE_SCHOOL_FLAGS
+from ..model.schema import SITE_REQUIRED
 from .layers import LAT_NAMES, LON_NAMES, _find_column, points_from_table, read_table
 
 log = logging.getLogger(__name__)
@@ -164,7 +166,7 @@ def read_roster(
     Returns
     -------
     sites, report
-        The sites layer in WGS84 (pass it to :func:`ruralnet.schema.validate_sites`) and a
+        The sites layer in WGS84 (pass it to :func:`ruralnet.model.schema.validate_sites`) and a
         :class:`RosterReport` of what was not understood (also logged as warnings).
 
     Raises
@@ -209,8 +211,6 @@ def read_roster(
 
 def _rename_headers(table: pd.DataFrame, header_map, report: RosterReport) -> pd.DataFrame:
     """Roster headers to site columns; headers not understood are kept and reported."""
-    from ..model.kinds import THREE_SCHOOL_FLAGS
-    from ..model.schema import SITE_REQUIRED
 
     known_english = set(SITE_REQUIRED) | {
         "capacity",
@@ -240,7 +240,6 @@ def _rename_headers(table: pd.DataFrame, header_map, report: RosterReport) -> pd
 
 def _kinds(raw: pd.Series, kind_map, report: RosterReport) -> pd.Series:
     """School types to site kinds; types not understood are reported with their rows."""
-    from ..model.kinds import SITE_KINDS
 
     raw = raw.astype("string").str.strip()
     mapped = raw.map(lambda v: kind_map.get(v, v.lower() if isinstance(v, str) else v))

@@ -1,7 +1,7 @@
 """A county's buses as one fleet: the morning, the afternoon and the weekly boarders' day.
 
-A county buys buses, not routes. Each site's runs (:mod:`ruralnet.buses.county`) are chained
-into bus days across schools with :func:`ruralnet.buses.runs.plan_fleet`:
+A county buys buses, not routes. Each site's runs (:mod:`ruralnet.buses.school_runs`) are
+chained into bus days across schools with :func:`ruralnet.buses.run_pool.plan_fleet`:
 
 * **bells**: a site's ``bell_time`` column, else ``bell_times`` of its kind (junior schools
   first, kindergartens last, so that buses can chain); a bus unloads for ``bus_dwell_minutes``;
@@ -28,10 +28,13 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from ..model.settings import clock_seconds
 from .fleet import FleetProblem, FleetSolution
-from .routing import BusProblem
+from .routing import BusProblem, ride_from_s
+from .run_pool import FleetOptions, plan_fleet
+from .school_runs import RunKind, SiteRun, route_line
 
 log = logging.getLogger(__name__)
 
@@ -61,53 +64,6 @@ SUMMARY_COLUMNS = [
     "bus_km",
     "deadhead_km",
 ]
-#: Bus types: kindergarten runs (``K``) ride kindergarten buses, all others school buses.
-BUS_TYPES = {"K": "kindergarten", "Y": "school", "O": "school", "W": "school"}
-
-
-@dataclass
-class SiteRun:
-    """The riders of one site that share seats and a ride limit (one run kind).
-
-    Attributes
-    ----------
-    site_id, run
-        The site and the run kind (``K``, ``Y``, ``O``; ``W`` for weekly boarders).
-    stops
-        Stop id -> pupils.
-    seats, limit_s
-        Seats per bus, ride limit.
-    nodes
-        Bus-network node of the site, then of each stop.
-    time_s, dist_m
-        Travel between the site and the stops, in the real direction (row: from).
-    """
-
-    site_id: str
-    run: str
-    stops: pd.Series
-    seats: int
-    limit_s: float
-    nodes: np.ndarray
-    time_s: np.ndarray
-    dist_m: np.ndarray
-
-    def problem(self, direction: str, settings) -> BusProblem:
-        """The routing problem of this run kind (the afternoon in its own direction)."""
-        return BusProblem(
-            list(self.stops.index), self.stops.to_numpy(int), self.time_s, self.dist_m,
-            self.seats, self.limit_s, settings.bus_stop_seconds, settings.bus_seconds_per_pupil,
-            direction=direction,
-        )  # fmt: skip
-
-    def towards_school(self, direction: str, settings) -> BusProblem:
-        """The problem as a morning run (the afternoon mirrored: stops -> school on the
-        transposed times), as the fleet reads it."""
-        p = self.problem("morning", settings)
-        if direction != "afternoon":
-            return p
-        p.time_s, p.dist_m = self.time_s.T.copy(), self.dist_m.T.copy()
-        return p
 
 
 @dataclass
@@ -185,7 +141,7 @@ def day_problem(groups: list[SiteRun], day: str, bells: pd.Series, net, settings
     bounds = np.cumsum([0] + [len(g.stops) for g in groups])
     bell = np.array([bells[g.site_id] for g in groups], dtype=float)
     return FleetProblem(
-        [f"{g.site_id}/{g.run}" for g in groups],
+        [f"{g.site_id}/{g.run.tag}" for g in groups],
         -bell if day == "afternoon" else bell,
         settings.bus_dwell_minutes * 60.0,
         [
@@ -203,9 +159,7 @@ def plan_day(
 ) -> FleetSolution:
     """One day's fleet: the sites' own plans (``start``: their solutions, one per school)
     chained exactly, then better runs chosen with the fleet in view
-    (:func:`ruralnet.buses.runs.plan_fleet`; one round of rerouting)."""
-    from .runs import FleetOptions, plan_fleet
-
+    (:func:`ruralnet.buses.run_pool.plan_fleet`; one round of rerouting)."""
     pool = [problem.run(k, r) for k, sol in enumerate(start) for r in sol[0]]
     options = FleetOptions(
         time_limit_s=settings.fleet_solver_seconds,
@@ -230,7 +184,7 @@ def county_fleet(
     net
         Its bus network.
     groups
-        Every site's run kinds (weekly boarders as run ``W``).
+        Every site's run kinds (weekly boarders as :attr:`RunKind.WEEKLY`).
     own
         ``(group, direction) -> BusSolution``: each site's own plan, the start of the fleet.
     seed
@@ -250,7 +204,7 @@ def county_fleet(
             idx = [
                 k
                 for k, g in enumerate(groups)
-                if (g.run == "W") == (day == "weekly") and BUS_TYPES[g.run] == bus_type
+                if (g.run == RunKind.WEEKLY) == (day == "weekly") and g.run.bus_type == bus_type
             ]
             if not idx:
                 continue
@@ -272,7 +226,7 @@ def county_fleet(
             summary.append(_summary_row(day, bus_type, sol, start, table))
             if day == "morning":
                 lines += _bus_lines(net, problem, sol, sub, bus_type, table)
-    weekly = [(k, g) for k, g in enumerate(groups) if g.run == "W"]
+    weekly = [(k, g) for k, g in enumerate(groups) if g.run == RunKind.WEEKLY]
     return CountyFleet(
         pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=FLEET_COLUMNS),
         pd.DataFrame(summary, columns=SUMMARY_COLUMNS),
@@ -298,13 +252,13 @@ def _mirror(route, day: str) -> list:
 
 
 def _run_ids(sol: FleetSolution, sub: list[SiteRun], day: str) -> list[str]:
-    """Route id of each run, as the routes tables name them (``<site>-AM-<kind>-<k>``)."""
+    """Route id of each run, as the routes tables name them (``<site>-AM-<tag>-<k>``)."""
     count: dict[int, int] = {}
     ids = []
     for r in sol.runs:
         count[r.school] = count.get(r.school, 0) + 1
         g = sub[r.school]
-        ids.append(f"{g.site_id}-{DAY_TAGS[day]}-{g.run}-{count[r.school]}")
+        ids.append(f"{g.site_id}-{DAY_TAGS[day]}-{g.run.tag}-{count[r.school]}")
     return ids
 
 
@@ -384,10 +338,6 @@ def _summary_row(day, bus_type, sol, start, table) -> dict:
 
 def _bus_lines(net, problem, sol, sub, bus_type, table) -> list[dict]:
     """Each bus's morning as one line along the roads: its runs and the empty legs."""
-    import shapely
-
-    from .county import _route_line
-
     rows = []
     for (bus, part), chain in zip(table.groupby("bus", sort=False), sol.days, strict=True):
         pieces = []
@@ -397,11 +347,11 @@ def _bus_lines(net, problem, sol, sub, bus_type, table) -> list[dict]:
             if pos:
                 before = sub[sol.runs[chain[pos - 1]].school].nodes[0]
                 pieces.append(
-                    _route_line(
+                    route_line(
                         net, np.array([before, g.nodes[r.stops[0][0]]]), [(1, 0)], "afternoon"
                     )
                 )
-            pieces.append(_route_line(net, g.nodes, list(r.stops), "morning"))
+            pieces.append(route_line(net, g.nodes, list(r.stops), "morning"))
         rows.append(
             {
                 "bus": bus,
@@ -419,15 +369,13 @@ def _bus_lines(net, problem, sol, sub, bus_type, table) -> list[dict]:
 
 def _weekly_tables(weekly, own, routes, s):
     """The weekly runs (Sunday), the boarders no bus can take, each site's own buses."""
-    from .routing import ride_from_s
-
     rows, unserved, mine = [], [], []
     for k, g in weekly:
         problem = g.problem("morning", s)
         for n, route in enumerate(routes.get((k, "morning"), []), start=1):
             for seq, (stop, p) in enumerate(route, start=1):
                 rows.append(
-                    (f"{g.site_id}-WK-W-{n}", g.site_id, seq, problem.stop_ids[stop - 1], p,
+                    (f"{g.site_id}-WK-{g.run.tag}-{n}", g.site_id, seq, problem.stop_ids[stop - 1], p,
                      ride_from_s(problem, route, seq - 1) / 60)
                 )  # fmt: skip
         sol = own[k, "morning"]

@@ -1,32 +1,31 @@
-"""School buses for a county plan: every rider on a route, morning and afternoon.
+"""A plan's school buses: every rider on a route, morning and afternoon, and the county's fleet.
 
-For every site whose pupils ride in a plan (the way-to-school rules say ``bus``), its riders
-are grouped by pick-up point (their village, or the site they come from) into runs that share
-seats and a ride limit: kindergarten children (45-seat buses, the young pupils' limit), young
-pupils of the grades up to ``young_max_grade`` (56 seats, the young limit) and the others
-(56 seats, ``max_ride_minutes``). A pick-up with young pupils keeps the young limit for all
-its riders. Each run is routed with :func:`ruralnet.buses.routing.solve` on the bus network's
-travel times: morning runs to the school and afternoon runs from it (one-way streets and
-slopes make the two differ). Buses start at the school; unserved pick-ups are listed with the
-reason, never dropped; every route is re-checked by the independent checker.
-
-Identical runs (same school, stops, pupils, seats and limit) are solved once and reused, so
-the plans of one run share their work.
+:func:`plan_buses` groups a plan's riders into each school's runs
+(:mod:`ruralnet.buses.school_runs`), routes each run on its own (the fewest buses for that
+school), and with ``bus_fleet`` on chains them into the county's bus days
+(:mod:`ruralnet.buses.county_fleet`). Unserved pick-ups are listed with the reason, never
+dropped; every route is re-checked by the independent checker.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 from dataclasses import dataclass, field
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
-import shapely
 
-from ..analysis import rules
-from .routing import check_routes, ride_from_s, ride_time_s, route_length_m, solve
+from .county_fleet import CountyFleet, county_fleet
+from .routing import check_routes, ride_from_s, ride_time_s, route_length_m
+from .school_runs import (
+    RunKind,
+    bus_riders,
+    route_line,
+    site_run,
+    snaps,
+    solve_cached,
+    weekly_groups,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +55,6 @@ RUN_COLUMNS = [
     "fewest_buses_proven",
     "own_buses",
 ]
-#: Runs that share seats and a ride limit: kindergarten, young pupils, the others.
-RUNS = {"K": "kindergarten", "Y": "young", "O": "others"}
 
 
 @dataclass
@@ -68,7 +65,7 @@ class CountyBuses:
     ----------
     routes
         :data:`ROUTE_COLUMNS` plus ``seats``: one row per stop of every route; route ids are
-        ``<site>-<AM|PM>-<K|Y|O>-<k>``.
+        ``<site>-<AM|PM>-<tag>-<k>`` (:attr:`RunKind.tag`).
     lines
         One LineString per route along the roads, with its site, pupils, km and longest ride.
     schools
@@ -78,7 +75,7 @@ class CountyBuses:
     violations
         Problems found by the independent route check (empty when all is well).
     county_fleet
-        The county's bus days as one fleet (:class:`ruralnet.buses.days.CountyFleet`), with
+        The county's bus days as one fleet (:class:`ruralnet.buses.county_fleet.CountyFleet`), with
         ``bus_fleet`` on; the weekly boarders' trips live there.
     """
 
@@ -87,7 +84,7 @@ class CountyBuses:
     schools: pd.DataFrame
     unserved: pd.DataFrame
     violations: list[str] = field(default_factory=list)
-    county_fleet: object | None = None
+    county_fleet: CountyFleet | None = None
 
     def fleet(self) -> pd.DataFrame:
         """Buses each site needs on its own: per seat size, the larger of its morning and
@@ -130,23 +127,6 @@ class CountyBuses:
         return am.groupby("site_id", as_index=False)["pupils"].sum()
 
 
-def bus_riders(ctx, rows: pd.DataFrame, sites=None) -> pd.DataFrame:
-    """A plan's riders by site, run and pick-up: ``site_id, run, stop, pupils, limit_min``.
-
-    ``rows`` are a plan's flow rows (:func:`ruralnet.analysis.plans.flow_rows`); ``sites``
-    limits them to some sites (default: all).
-    """
-    s = ctx.settings
-    out = _way_rows(ctx, rows, rules.BUS, sites)
-    young = rules.is_young(out["grade"].to_numpy(), s)
-    stop_young = out.assign(y=young).groupby(["site_id", "stop"])["y"].transform("any")
-    out["run"] = np.where(out["grade"] <= 0, "K", np.where(stop_young, "Y", "O"))
-    out["limit_min"] = rules.ride_limit(np.where(out["run"] == "O", 99, 0), s)
-    return out.groupby(["site_id", "run", "stop"], as_index=False).agg(
-        pupils=("pupils", "sum"), limit_min=("limit_min", "first")
-    )
-
-
 def plan_buses(
     county, ctx, rows: pd.DataFrame, sites=None, seed: int = 0, cache: dict | None = None
 ) -> CountyBuses:
@@ -159,7 +139,7 @@ def plan_buses(
     ctx
         The plan context (demand groups, settings).
     rows
-        The plan's flow rows (:attr:`ruralnet.analysis.plans.PlanEvaluation.rows`).
+        The plan's flow rows (:func:`ruralnet.analysis.evaluation.flow_rows`).
     sites
         Only the riders of these sites (default: every site).
     seed
@@ -171,89 +151,27 @@ def plan_buses(
     -----
     Each site's runs are first planned on their own (the fewest buses for that site). With
     ``bus_fleet`` on, the runs are then chosen again with one county fleet in view
-    (:mod:`ruralnet.buses.days`): the routes reported are the fleet's.
+    (:mod:`ruralnet.buses.county_fleet`): the routes reported are the fleet's.
     """
-    from .days import county_fleet
-
     s = county.settings
     net = county.network("bus")
-    snap = _snaps(county, net)
+    snap = snaps(county, net)
     cache = {} if cache is None else cache
     riders = bus_riders(ctx, rows, sites)
     groups = [
-        _site_run(net, snap, site_id, run, part, s)
+        site_run(net, snap, site_id, run, part, s)
         for (site_id, run), part in riders.groupby(["site_id", "run"], sort=True)
     ]
     weekly = weekly_groups(county, ctx, rows, net, snap, sites) if s.bus_fleet else []
     own = {}
     for k, g in enumerate(groups + weekly):
-        for direction in ("morning", "afternoon") if g.run != "W" else ("morning",):
-            own[k, direction] = _solve_cached(g, direction, s, seed, cache)
+        for direction in ("morning", "afternoon") if g.run != RunKind.WEEKLY else ("morning",):
+            own[k, direction] = solve_cached(g, direction, s, seed, cache)
     fleet = None
     if s.bus_fleet and (groups or weekly):
         fleet = county_fleet(county, net, groups + weekly, own, seed, cache.setdefault("fleet", {}))
     final = {key: (fleet.routes[key] if fleet else sol.routes) for key, sol in own.items()}
     return _tables(net, groups, own, final, fleet, s)
-
-
-def _way_rows(ctx, rows: pd.DataFrame, way: int, sites=None) -> pd.DataFrame:
-    """A plan's pupils of one way to school by site and pick-up: ``site_id, stop, grade,
-    pupils`` (only ``sites``, when given)."""
-    part = rows[(rows["way"] == way) & (rows["pupils"] > 0)]
-    site_ids = ctx.sites["site_id"].astype(str).to_numpy()
-    out = pd.DataFrame(
-        {
-            "site_id": site_ids[part["site"].to_numpy()],
-            "stop": ctx.groups["origin_id"].to_numpy()[part["group"].to_numpy()],
-            "grade": part["grade"].to_numpy(),
-            "pupils": part["pupils"].to_numpy(),
-        }
-    )
-    return out[out["site_id"].isin(set(sites))] if sites is not None else out
-
-
-def weekly_groups(county, ctx, rows: pd.DataFrame, net, snap, sites=None) -> list:
-    """The boarders of each site by home pick-up, for the weekly trip (run ``W``)."""
-    out = _way_rows(ctx, rows, rules.BOARD, sites)
-    out = out.groupby(["site_id", "stop"], as_index=False)["pupils"].sum()
-    out["limit_min"] = rules.weekly_ride_limit(county.settings)
-    return [
-        _site_run(net, snap, site_id, "W", part, county.settings)
-        for site_id, part in out.groupby("site_id", sort=True)
-    ]
-
-
-def _snaps(county, net) -> pd.DataFrame:
-    points = pd.concat(
-        [
-            county.villages[["village_id", "geometry"]].rename(columns={"village_id": "id"}),
-            county.sites[["site_id", "geometry"]].rename(columns={"site_id": "id"}),
-        ]
-    ).drop_duplicates("id")
-    return net.snap(points.geometry, ids=points["id"].astype(str).to_numpy())
-
-
-def _site_run(net, snap, site_id: str, run: str, part: pd.DataFrame, s):
-    """One site's riders of one run kind, with the travel between the site and the stops."""
-    from .days import SiteRun
-
-    stops = part.groupby("stop", sort=True)["pupils"].sum()
-    nodes = np.concatenate([[snap.loc[site_id, "node"]], snap.loc[stops.index, "node"].to_numpy()])
-    time_s, dist_m = net.graph.shortest(nodes, nodes)
-    seats = s.kindergarten_bus_seats if run == "K" else s.bus_seats
-    limit_s = float(part["limit_min"].iloc[0]) * 60
-    return SiteRun(str(site_id), run, stops, seats, limit_s, nodes, time_s, dist_m)
-
-
-def _solve_cached(g, direction: str, s, seed: int, cache: dict):
-    """The site's own routes of one run kind and direction (identical runs solved once)."""
-    key = (g.site_id, g.run, direction, tuple(g.stops.index), tuple(g.stops), g.seats, g.limit_s)
-    if key not in cache:
-        cache[key] = solve(
-            g.problem(direction, s), time_limit_s=s.bus_solver_seconds, seed=seed,
-            no_improvement=2_000, split=s.bus_split_stops,
-        )  # fmt: skip
-    return cache[key]
 
 
 def _tables(net, groups, own, final, fleet, s) -> CountyBuses:
@@ -287,7 +205,7 @@ def _run_rows(net, g, direction: str, sol, routes, s):
     """Rows of every output table for one site's run kind in one direction."""
     problem = g.problem(direction, s)
     violations = [f"{g.site_id} {direction} {g.run}: {b}" for b in check_routes(problem, routes)]
-    tag = f"{g.site_id}-{'AM' if direction == 'morning' else 'PM'}-{g.run}"
+    tag = f"{g.site_id}-{'AM' if direction == 'morning' else 'PM'}-{g.run.tag}"
     out_routes, lines = [], []
     for k, route in enumerate(routes, start=1):
         rid = f"{tag}-{k}"
@@ -301,38 +219,24 @@ def _run_rows(net, g, direction: str, sol, routes, s):
                 "route": rid,
                 "site_id": g.site_id,
                 "direction": direction,
-                "run": g.run,
+                "run": str(g.run),
                 "seats": g.seats,
                 "pupils": sum(n for _, n in route),
                 "km": route_length_m(problem, route) / 1000,
                 "longest_ride_min": max(rides),
-                "geometry": _route_line(net, g.nodes, route, direction),
+                "geometry": route_line(net, g.nodes, route, direction),
             }
         )
     rides_all = [ride_time_s(problem, route) / 60 for route in routes]
     schools = [
-        (g.site_id, direction, g.run, g.seats, g.limit_s / 60, len(routes),
+        (g.site_id, direction, str(g.run), g.seats, g.limit_s / 60, len(routes),
          int(sum(n for route in routes for _, n in route)),
          sum(route_length_m(problem, r) for r in routes) / 1000, max(rides_all, default=0.0),
          int(sol.unserved["pupils"].sum()) if len(sol.unserved) else 0,
          bool(sol.meta.get("optimal", False)), sol.buses)
     ]  # fmt: skip
     unserved = [
-        (g.site_id, direction, g.run, u.stop_id, u.pupils, u.reason)
+        (g.site_id, direction, str(g.run), u.stop_id, u.pupils, u.reason)
         for u in sol.unserved.itertuples()
     ]
     return out_routes, lines, schools, unserved, violations
-
-
-def _route_line(net, nodes: np.ndarray, route, direction: str):
-    """The route along the roads: school -> stops (afternoon) or stops -> school (morning)."""
-    seq = [int(nodes[s]) for s, _ in route]
-    seq = [*seq, int(nodes[0])] if direction == "morning" else [int(nodes[0]), *seq]
-    coords = []
-    for a, b in itertools.pairwise(seq):
-        path = net.graph.paths(a, [b])[0] or [a, b]
-        pts = list(zip(net.lon[path].tolist(), net.lat[path].tolist(), strict=True))
-        coords.extend(pts if not coords else pts[1:])
-    if len(coords) < 2:
-        coords = coords * 2
-    return shapely.LineString(coords)

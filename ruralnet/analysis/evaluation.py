@@ -1,0 +1,406 @@
+"""A plan measured, once: how every pupil travels, the sites after the plan, the policy and
+bus checks, the costs, the teacher posts and the learning districts.
+
+:func:`evaluate` is the one author of a :class:`PlanEvaluation`: it returns the whole,
+frozen evaluation of a plan, and nothing adds to it later. The plan's buses (when they are
+routed) come in as an argument, so the bus checks and the costs are part of the same
+evaluation. Every pupil is counted before and after.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from ..model.grades import STAGES
+from ..model.kinds import class_norm
+from . import rules
+from .access import weighted_percentile
+from .costs import plan_costs
+from .districts import DISTRICT_COLUMNS, district_layer, learning_districts
+from .plans import Plan, PlanContext
+from .policy import COUNTY, bus_checks, policy_checks, with_before
+from .teachers import teacher_posts
+
+log = logging.getLogger(__name__)
+
+#: Columns of a plan's assignment (``report/assignment.csv`` adds ``plan``).
+ASSIGNMENT_COLUMNS = [
+    "village_id",
+    "origin_type",
+    "township_code",
+    "stage",
+    "site_id",
+    "way",
+    "pupils",
+    "minutes",
+]
+#: Columns of a plan's site table (``report/plan_sites.csv`` adds ``plan``).
+SITE_COLUMNS = [
+    "site_id",
+    "name",
+    "township_code",
+    "township",
+    "kind",
+    "open",
+    "grades_before",
+    "grades_after",
+    "pupils_before",
+    "pupils_after",
+    "capacity",
+    "places_added",
+    "classes",
+    "classes_added",
+    "class_size_after",
+    "capacity_use",
+    "boarders",
+    "boarding_beds",
+    "beds_added",
+    "beds_shortfall",
+    "bus_riders",
+    "justification_zh",
+    "justification_en",
+]
+
+
+@dataclass(frozen=True)
+class PlanEvaluation:
+    """A plan measured: tables for reports and the checks a county meeting asks for.
+
+    Built by :func:`evaluate` only; frozen (nothing is added to it afterwards).
+
+    Attributes
+    ----------
+    plan
+        The plan.
+    rows
+        One row per group and site with pupils (``group, site, grade, stage, pupils, way,
+        minutes``; ``way`` a code of :mod:`~ruralnet.analysis.rules`).
+    assignment
+        :data:`ASSIGNMENT_COLUMNS`, one row per origin, stage, site and way (unassigned
+        pupils: ``site_id`` empty, way ``beyond``).
+    stages
+        Per stage: pupils, travel-time statistics, walking, riding, boarding, beyond.
+    sites
+        :data:`SITE_COLUMNS` plus details, one row per site, with the site's ``action``
+        (:func:`site_actions`) and its ``teachers`` (posts after the plan).
+    policy
+        The policy checks (:func:`ruralnet.analysis.policy.policy_checks`), with the
+        ``bus_seats`` rows when the plan's buses were routed.
+    pupils_before, pupils_after, unassigned
+        Totals (whole pupils).
+    pupils_moved
+        Pupils the plan places away from the site they attend now.
+    costs
+        Annual cost item by item (:func:`ruralnet.analysis.costs.plan_costs`; bus items only
+        when the plan's buses were routed).
+    teachers
+        Teacher posts per site (``site_id`` index).
+    districts
+        The learning districts (every open site with its district, role, travel, names and
+        teachers; :func:`ruralnet.analysis.districts.learning_districts`).
+    district_layer
+        One polygon per district (:func:`ruralnet.analysis.districts.district_layer`).
+    buses
+        The plan's buses (:class:`ruralnet.buses.plan.CountyBuses`), or ``None`` when the plan
+        was not routed.
+    """
+
+    plan: Plan
+    rows: pd.DataFrame
+    assignment: pd.DataFrame
+    stages: pd.DataFrame
+    sites: pd.DataFrame
+    policy: pd.DataFrame
+    pupils_before: int
+    pupils_after: int
+    unassigned: int
+    pupils_moved: int = 0
+    costs: pd.DataFrame | None = None
+    teachers: pd.Series | None = None
+    districts: pd.DataFrame | None = None
+    district_layer: gpd.GeoDataFrame | None = None
+    buses: object | None = None
+
+    @property
+    def conserved(self) -> bool:
+        """Every pupil is assigned once or listed as unassigned."""
+        return self.pupils_before == self.pupils_after + self.unassigned
+
+
+def evaluate(
+    ctx: PlanContext,
+    plan: Plan,
+    before: PlanEvaluation | None = None,
+    buses=None,
+    rows: pd.DataFrame | None = None,
+) -> PlanEvaluation:
+    """Measure a plan: ways to school, stages, sites, policy and bus checks, costs, teacher
+    posts and learning districts.
+
+    Parameters
+    ----------
+    ctx, plan
+        The context and a plan over it.
+    before
+        The current plan's evaluation, for the checks' ``before_plan`` column (default: the
+        plan is compared with itself).
+    buses
+        The plan's routed buses (:class:`ruralnet.buses.plan.CountyBuses`), routed from its
+        :func:`flow_rows`; ``None``: no bus checks and no bus costs.
+    rows
+        The plan's :func:`flow_rows`, when already computed (for its buses).
+
+    Returns
+    -------
+    PlanEvaluation
+        Complete and frozen.
+    """
+    rows = flow_rows(ctx, plan) if rows is None else rows
+    sites = site_table(ctx, plan, rows)
+    measured = PlanEvaluation(
+        plan,
+        rows,
+        _assignment(ctx, plan, rows),
+        _stages(ctx, plan, rows),
+        sites,
+        pd.DataFrame(),
+        int(ctx.groups["pupils"].sum()),
+        round(float(rows["pupils"].sum())),
+        round(float(plan.unassigned.sum())),
+        pupils_moved(ctx, plan),
+    )
+    policy = policy_checks(ctx, measured, before)
+    if buses is not None:
+        checks = bus_checks(ctx, measured, buses.served(), buses.unserved, _towns(policy))
+        policy = pd.concat(
+            [policy, with_before(checks, before.policy if before is not None else None)],
+            ignore_index=True,
+        )
+    posts = teacher_posts(measured, ctx.settings)
+    ids = sites["site_id"].astype(str)
+    sites = sites.assign(action=site_actions(ctx, sites), teachers=ids.map(posts).to_numpy())
+    measured = dataclasses.replace(measured, sites=sites, policy=policy, teachers=posts)
+    districts = _named_districts(ctx, measured, posts)
+    return dataclasses.replace(
+        measured,
+        costs=plan_costs(ctx, measured, buses),
+        districts=districts,
+        district_layer=district_layer(districts, ctx.sites, posts),
+        buses=buses,
+    )
+
+
+def conserved(ctx: PlanContext, plan: Plan) -> tuple[bool, int, int, int]:
+    """Whether a plan places every pupil once or lists them unassigned, before measuring it:
+    ``(conserved, before, after, unassigned)`` in whole pupils."""
+    before = int(ctx.groups["pupils"].sum())
+    after = round(float(plan.flows.sum()))
+    unassigned = round(float(plan.unassigned.sum()))
+    return before == after + unassigned, before, after, unassigned
+
+
+def pupils_moved(ctx: PlanContext, plan: Plan) -> int:
+    """Pupils a plan places away from the site they attend now."""
+    cur = ctx.groups["current"].to_numpy()
+    stay = np.where(cur >= 0, plan.flows[np.arange(len(cur)), np.maximum(cur, 0)], 0)
+    return round(float(ctx.groups["pupils"].sum() - stay.sum() - plan.unassigned.sum()))
+
+
+def _towns(policy: pd.DataFrame) -> list[str]:
+    return sorted(set(policy["township_code"]) - {COUNTY})
+
+
+def _named_districts(ctx: PlanContext, ev: PlanEvaluation, posts: pd.Series) -> pd.DataFrame:
+    """The plan's learning districts with the names officials read and the teachers (none
+    when the context has no site-to-site times)."""
+    if ctx.times is None:
+        return pd.DataFrame(columns=[*DISTRICT_COLUMNS, "name", "head_name", "teachers"])
+    table = learning_districts(ctx, ev)
+    names = ctx.village_names
+    return table.assign(
+        name=table["site_id"].map(lambda v: names.get(v, v)),
+        head_name=table["head_site_id"].map(lambda v: names.get(v, v)),
+        teachers=table["site_id"].map(posts).fillna(0).astype(int),
+    )
+
+
+def flow_rows(ctx: PlanContext, plan: Plan) -> pd.DataFrame:
+    """The plan's flows as rows with their way to school (from the rules)."""
+    gi, sj = np.nonzero(plan.flows > 0)
+    code, minutes = ctx.ways
+    g = ctx.groups
+    return pd.DataFrame(
+        {
+            "group": gi,
+            "site": sj,
+            "grade": g["grade"].to_numpy()[gi],
+            "stage": g["stage"].to_numpy()[gi],
+            "township_code": g["township_code"].to_numpy()[gi],
+            "pupils": plan.flows[gi, sj],
+            "way": code[gi, sj],
+            "minutes": minutes[gi, sj],
+        }
+    )
+
+
+def _assignment(ctx: PlanContext, plan: Plan, rows: pd.DataFrame) -> pd.DataFrame:
+    g = ctx.groups
+    table = pd.DataFrame(
+        {
+            "village_id": g["origin_id"].to_numpy()[rows["group"]],
+            "origin_type": g["origin_type"].to_numpy()[rows["group"]],
+            "township_code": rows["township_code"].to_numpy(),
+            "stage": rows["stage"].to_numpy(),
+            "site_id": ctx.sites["site_id"].astype(str).to_numpy()[rows["site"]],
+            "way": np.asarray(rules.WAYS, dtype=object)[rows["way"].to_numpy()],
+            "pupils": rows["pupils"].to_numpy(),
+            "minutes": rows["minutes"].to_numpy(),
+        }
+    )
+    lost = np.flatnonzero(plan.unassigned > 0)
+    if len(lost):
+        table = pd.concat(
+            [
+                table,
+                pd.DataFrame(
+                    {
+                        "village_id": g["origin_id"].to_numpy()[lost],
+                        "origin_type": g["origin_type"].to_numpy()[lost],
+                        "township_code": g["township_code"].to_numpy()[lost],
+                        "stage": g["stage"].to_numpy()[lost],
+                        "site_id": None,
+                        "way": "beyond",
+                        "pupils": plan.unassigned[lost],
+                        "minutes": np.nan,
+                    }
+                ),
+            ],
+            ignore_index=True,
+        )
+    keys = ["village_id", "origin_type", "township_code", "stage", "site_id", "way"]
+    out = (
+        table.groupby(keys, sort=False, dropna=False)
+        .agg(pupils=("pupils", "sum"), minutes=("minutes", "first"))
+        .reset_index()
+    )
+    order = {st: i for i, st in enumerate(STAGES)}
+    out = out.assign(_s=out["stage"].map(order)).sort_values(
+        ["village_id", "_s", "site_id"], kind="stable", na_position="last"
+    )
+    return out[ASSIGNMENT_COLUMNS].reset_index(drop=True)
+
+
+def _stages(ctx: PlanContext, plan: Plan, rows: pd.DataFrame) -> pd.DataFrame:
+    out = []
+    lost = ctx.groups.assign(pupils=plan.unassigned)
+    for stage in STAGES:
+        part = rows[rows["stage"] == stage]
+        p = part["pupils"].to_numpy()
+        m = part["minutes"].to_numpy()
+        way = part["way"].to_numpy()
+        daily = np.isin(way, (rules.WALK, rules.BUS)) & np.isfinite(m)
+        out.append(
+            {
+                "stage": stage,
+                "pupils": p.sum(),
+                "mean_minutes": float(np.average(m[daily], weights=p[daily]))
+                if daily.any()
+                else np.nan,
+                "median_minutes": weighted_percentile(np.where(daily, m, np.nan), p, 50),
+                "p95_minutes": weighted_percentile(np.where(daily, m, np.nan), p, 95),
+                "max_minutes": float(m[daily].max()) if daily.any() else np.nan,
+                "walking": p[way == rules.WALK].sum(),
+                "bus_riders": p[way == rules.BUS].sum(),
+                "boarders": p[way == rules.BOARD].sum(),
+                "beyond_limits": p[way == rules.BEYOND].sum(),
+                "unassigned": float(lost.loc[lost["stage"] == stage, "pupils"].sum()),
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def site_table(ctx: PlanContext, plan: Plan, rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per site: open, grades, pupils before and after, places, classes, beds,
+    boarders and bus riders after the plan."""
+    s = ctx.settings
+    sites = ctx.sites
+    n = len(sites)
+    after = np.bincount(rows["site"], weights=rows["pupils"], minlength=n)
+    boarders = np.bincount(
+        rows["site"], weights=rows["pupils"] * (rows["way"] == rules.BOARD), minlength=n
+    )
+    riders = np.bincount(
+        rows["site"], weights=rows["pupils"] * (rows["way"] == rules.BUS), minlength=n
+    )
+    grades_after = plan.grades or list(sites["grades"].astype(str))
+    classes = sites["classes"].to_numpy(float) + plan.added("classes")
+    capacity = sites["capacity"].to_numpy(float) + plan.added("places")
+    beds = sites["boarding_beds"].fillna(0).to_numpy(float) + plan.added("beds")
+    table = pd.DataFrame(
+        {
+            "site_id": sites["site_id"].astype(str).to_numpy(),
+            "name": sites["name"].astype(str).to_numpy(),
+            "township_code": sites["township_code"].astype(str).to_numpy(),
+            "township": [ctx.township(t) for t in sites["township_code"]],
+            "kind": sites["kind"].astype(str).to_numpy(),
+            "open": plan.open,
+            "grades_before": np.where(ctx.open_now, sites["grades"].astype(str), ""),
+            "grades_after": np.where(plan.open, grades_after, ""),
+            "pupils_before": ctx.pupils_now,
+            "pupils_after": np.where(plan.open, after, 0.0),
+            "capacity": sites["capacity"].to_numpy(float),
+            "places_added": plan.added("places"),
+            "classes": sites["classes"].to_numpy(float),
+            "classes_added": plan.added("classes"),
+            "class_size_after": np.where(
+                plan.open & (classes > 0), after / np.where(classes > 0, classes, 1), np.nan
+            ),
+            "capacity_use": np.where(
+                plan.open & (capacity > 0), after / np.where(capacity > 0, capacity, 1), np.nan
+            ),
+            "boarders": boarders,
+            "boarding_beds": sites["boarding_beds"].to_numpy(float),
+            "beds_added": plan.added("beds"),
+            "beds_shortfall": np.maximum(0.0, boarders - beds),
+            "bus_riders": riders,
+            **{
+                f"justification_{lang}": [
+                    plan.justification.get(sid, {}).get(lang, "")
+                    for sid in sites["site_id"].astype(str)
+                ]
+                for lang in ("zh", "en")
+            },
+            "class_norm": [class_norm(k, s) for k in sites["kind"]],
+            "is_central_kindergarten": sites["is_central_kindergarten"].to_numpy(bool),
+            "is_central_primary": sites["is_central_primary"].to_numpy(bool),
+            "is_public_boarding": sites["is_public_boarding"].to_numpy(bool),
+        }
+    )
+    return table
+
+
+def site_actions(ctx: PlanContext, sites: pd.DataFrame) -> np.ndarray:
+    """What a plan does to each site: keep, close, reopen, stay closed, fewer grades,
+    expand (classes added).
+
+    Parameters
+    ----------
+    ctx
+        The plan context (which sites are open now).
+    sites
+        The plan's site table (:func:`site_table`).
+    """
+    was, now = ctx.open_now, sites["open"].to_numpy()
+    fewer = now & was & (sites["grades_after"] != sites["grades_before"]).to_numpy()
+    grow = now & (sites["classes_added"].to_numpy() > 0)
+    return np.select(
+        [was & ~now, ~was & now, ~was & ~now, fewer, grow],
+        ["close", "reopen", "stay_closed", "reduce_grades", "expand"],
+        "keep",
+    )

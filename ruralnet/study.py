@@ -1,0 +1,296 @@
+"""A county study: the analysis the report, the maps and the batch are made from.
+
+:func:`analyse_county` finds the merger candidates, builds the current, merger and optimised
+plans, routes their buses and evaluates each plan once
+(:func:`ruralnet.analysis.evaluation.evaluate`): a :class:`CountyAnalysis` holds everything
+the outputs show, so the writers only format. :func:`analyse_years` is the plan in phases
+(:mod:`ruralnet.analysis.phases`). The study sits between the buses and the outputs: it calls
+the analysis and the bus planning, never the writers.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import pandas as pd
+
+from .analysis.evaluation import PlanEvaluation, conserved, evaluate, flow_rows
+from .analysis.mergers import merger_candidates
+from .analysis.phases import (
+    apply_shares,
+    empty_classrooms,
+    later_pupils,
+    phase_table,
+    transfer_shares,
+    year_sites,
+)
+from .analysis.plans import Plan, PlanContext, current_plan, merger_plan, plan_context
+from .analysis.projection import Projection, project_enrolment
+from .analysis.siting import optimised_plan
+from .analysis.times import county_times
+from .buses.plan import CountyBuses, plan_buses
+from .model.errors import InputError, PlanError
+from .network.county import County
+
+log = logging.getLogger(__name__)
+
+
+class BusScope(StrEnum):
+    """Which plans of an analysis get bus routes."""
+
+    ALL = "all"  #: every rider of every plan
+    RECEIVING = "receiving"  #: only the riders of the merger plan's receiving sites (quicker)
+    RECOMMENDED = "recommended"  #: only the recommended plan's riders
+    NONE = "none"  #: no routing
+
+
+def bus_scope(value: str | BusScope | None) -> BusScope:
+    """A :class:`BusScope` from its name (``None``: no routing).
+
+    Raises
+    ------
+    InputError
+        For a name that is not a scope, listing the scopes.
+    """
+    if value is None:
+        return BusScope.NONE
+    try:
+        return BusScope(value)
+    except ValueError:
+        raise InputError(
+            f"buses must be one of {', '.join(s.value for s in BusScope)}, got {value!r}"
+        ) from None
+
+
+@dataclass
+class CountyAnalysis:
+    """The analysis of one county: candidates, the plans compared, their buses.
+
+    Attributes
+    ----------
+    county
+        The loaded county.
+    context
+        Demand groups and travel times (:class:`~ruralnet.analysis.plans.PlanContext`).
+    candidates, options
+        Merger candidates with reasons, and the ranked receiving options behind them.
+    evaluations
+        Plan name (``current``, ``merger``, ``optimised``) -> its complete evaluation (with its
+        buses where routed).
+    recommended
+        The plan the report recommends.
+    seconds
+        Seconds spent on the context, the plans and the buses.
+    """
+
+    county: County
+    context: PlanContext
+    candidates: pd.DataFrame
+    options: pd.DataFrame
+    evaluations: dict[str, PlanEvaluation]
+    recommended: str = "merger"
+    seconds: dict = field(default_factory=dict)
+
+    @property
+    def buses(self) -> dict[str, CountyBuses] | None:
+        """Plan name -> its bus runs, for the plans that were routed (``None``: none)."""
+        routed = {n: ev.buses for n, ev in self.evaluations.items() if ev.buses is not None}
+        return routed or None
+
+    @property
+    def roads(self):
+        """The county's roads as lines by class, for the map (read once with the county)."""
+        return self.county.road_lines()
+
+
+def analyse_county(
+    county: County,
+    optimise: bool = True,
+    lang: str = "zh",
+    buses: str | BusScope | None = BusScope.ALL,
+) -> CountyAnalysis:
+    """Merger candidates, then the current, merger and (optionally) optimised plans, each
+    with buses for its riders and evaluated once.
+
+    Parameters
+    ----------
+    county
+        A loaded :class:`~ruralnet.network.county.County`.
+    optimise
+        Solve the plan model (the optimised plan, recommended); otherwise the merger plan is
+        recommended.
+    lang
+        Language of the reasons (``zh`` or ``en``).
+    buses
+        Which plans get bus routes (:class:`BusScope`, or its name).
+
+    Raises
+    ------
+    PlanError
+        If a plan loses or duplicates pupils, or its bus routes fail the independent check.
+    InputError
+        For an unknown ``buses`` scope.
+    """
+    scope = bus_scope(buses)
+    seconds: dict = {}
+    started = time.perf_counter()
+    ctx = plan_context(county, county_times(county))
+    candidates, options = merger_candidates(
+        ctx.sites,
+        ctx.times.site_walk,
+        ctx.times.site_bus,
+        county.settings,
+        lang=lang,
+        pupils=ctx.pupils_now,
+    )
+    seconds["context"] = round(time.perf_counter() - started, 2)
+    recommended = "optimised" if optimise else "merger"
+    router = _Router(county, ctx, candidates, scope, recommended)
+    current = router.evaluate(current_plan(ctx))
+    evaluations = {"current": current}
+    evaluations["merger"] = router.evaluate(merger_plan(ctx, candidates), current)
+    if optimise:
+        plan = optimised_plan(ctx, _riders_per_bus(current.buses))
+        evaluations["optimised"] = router.evaluate(plan, current)
+    seconds["plans_and_buses"] = round(time.perf_counter() - started - seconds["context"], 2)
+    return CountyAnalysis(
+        county, ctx, candidates, options, evaluations, recommended=recommended, seconds=seconds
+    )
+
+
+def _riders_per_bus(buses: CountyBuses | None) -> float | None:
+    """Average riders per bus of a plan's routes (None without routes)."""
+    if buses is None or buses.buses_needed() == 0:
+        return None
+    return float(buses.served()["pupils"].sum()) / buses.buses_needed()
+
+
+class _Router:
+    """Routes and evaluates the plans of one analysis (identical runs solved once), each
+    plan's routes checked independently."""
+
+    def __init__(self, county, ctx, candidates, scope: BusScope, recommended: str):
+        self.county, self.ctx, self.scope = county, ctx, scope
+        self.sites = None
+        if scope is BusScope.RECEIVING:
+            merges = candidates["decision"].astype(str).str.startswith("merge")
+            self.sites = set(candidates.loc[merges, "receiving_site_id"])
+        self.cache: dict = {}
+        self.recommended = recommended
+
+    def evaluate(self, plan: Plan, before: PlanEvaluation | None = None) -> PlanEvaluation:
+        """The plan's buses (where the scope routes it), then its one evaluation."""
+        ok, n_before, after, unassigned = conserved(self.ctx, plan)
+        if not ok:
+            raise PlanError(
+                f"plan {plan.name}: pupils not conserved ({n_before} before, {after} after, "
+                f"{unassigned} unassigned)"
+            )
+        rows = flow_rows(self.ctx, plan)
+        buses = None
+        if self._routes(plan.name):
+            buses = plan_buses(self.county, self.ctx, rows, sites=self.sites, cache=self.cache)
+            if buses.violations:
+                raise PlanError(
+                    f"plan {plan.name}: bus routes failed the independent check: "
+                    f"{buses.violations[:3]}"
+                )
+        return evaluate(self.ctx, plan, before, buses, rows)
+
+    def _routes(self, name: str) -> bool:
+        if self.scope is BusScope.NONE:
+            return False
+        if self.scope is BusScope.RECOMMENDED:
+            return name == self.recommended
+        return True
+
+
+@dataclass
+class YearsAnalysis:
+    """The plan in phases: one analysis per year, each starting from the one before.
+
+    Attributes
+    ----------
+    projection
+        Pupils per site, grade and year (:class:`~ruralnet.analysis.projection.Projection`).
+    phases
+        Year -> that year's :class:`CountyAnalysis` (its ``current`` plan: the earlier phases'
+        decisions on that year's pupils; its recommended plan: the year's phase).
+    table
+        :data:`~ruralnet.analysis.phases.PHASE_COLUMNS` per year and site, with ``name``,
+        ``township_code``, ``small`` and ``classrooms_empty_later``.
+    districts
+        Year -> its learning districts (the recommended plan's
+        :attr:`~ruralnet.analysis.evaluation.PlanEvaluation.districts`).
+    district_layers
+        Year -> one polygon per district.
+    """
+
+    projection: Projection
+    phases: dict[int, CountyAnalysis]
+    table: pd.DataFrame
+    districts: dict
+    district_layers: dict = field(default_factory=dict)
+
+
+def analyse_years(
+    county: County,
+    years,
+    optimise: bool = True,
+    lang: str = "zh",
+    buses: str | BusScope | None = BusScope.RECOMMENDED,
+) -> YearsAnalysis:
+    """The plan year by year (see :mod:`ruralnet.analysis.phases`).
+
+    Parameters
+    ----------
+    county
+        A loaded county.
+    years
+        The phases' years (each within the enrolment year .. 2100; the projection reaches the
+        last one).
+    optimise, lang
+        As :func:`analyse_county`.
+    buses
+        Which plans of each year get bus routes (default: the phase's plan only).
+    """
+    s = county.settings
+    years = sorted({int(y) for y in years})
+    if not years or years[0] < s.enrolment_year:
+        raise InputError(f"phase years must be {s.enrolment_year} or later, got {years}")
+    seat = (county.meta.get("county") or {}).get("seat_township")
+    projection = project_enrolment(
+        county.sites, s, seat, horizon=max(years[-1], s.projection_horizon)
+    )
+    phases, tables, districts, layers, shares, before = {}, [], {}, {}, [], None
+    for year in years:
+        pupils = projection.pupils["central"][projection.years.index(year)]
+        for share in shares:
+            pupils = apply_shares(pupils, share)
+        sites = year_sites(county.sites, pupils, before)
+        analysis = analyse_county(county.with_sites(sites), optimise, lang, buses)
+        ev = analysis.evaluations[analysis.recommended]
+        shares.append(transfer_shares(analysis.context, ev))
+        tables.append(phase_table(year, analysis.context, ev))
+        districts[year], layers[year] = ev.districts, ev.district_layer
+        phases[year], before = analysis, ev
+    table = pd.concat(tables, ignore_index=True)
+    facts = pd.concat(
+        [a.evaluations[a.recommended].sites.assign(year=y) for y, a in phases.items()]
+    )
+    table["class_norm"] = facts["class_norm"].to_numpy()
+    table["classes_after"] = (
+        facts["classes"].fillna(0) + facts["classes_added"].fillna(0)
+    ).to_numpy()
+    later = later_pupils(projection, shares, county.sites)
+    table["classrooms_empty_later"] = empty_classrooms(table, later)
+    return YearsAnalysis(
+        projection,
+        phases,
+        table.drop(columns=["class_norm", "classes_after"]),
+        districts,
+        layers,
+    )
