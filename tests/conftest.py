@@ -102,26 +102,56 @@ def demo_analysis_no_buses(county):
     return analyse_county(county, buses=None)
 
 
-def way_to_school(grade, walk, bus, s) -> str:
-    """The way-to-school rules written out by hand from DOMAIN.md, one pupil group at a time:
-    the oracle the library's rules are checked against (``NaN``: no way)."""
+def way_to_school(grade, walk, bus, s, urban=False) -> str:
+    """The way-to-school rules written out by hand from DOMAIN.md ("How pupils travel"), one
+    pupil group at a time: the oracle the library's rules are checked against (``NaN``: no
+    way). Near home first; urban pupils by transit or guardians, never a school bus;
+    kindergarten children with their guardians; juniors board; rural pupils of compulsory
+    age ride; grades from ``boarding_min_grade`` board; else beyond every limit."""
     walk = np.inf if not np.isfinite(walk) else walk
     bus = np.inf if not np.isfinite(bus) else bus
+    reachable = np.isfinite(walk) or np.isfinite(bus)
     if walk <= s.max_walk_minutes:
         return "walk"
-    limit = (
-        min(s.young_ride_minutes, s.max_ride_minutes)
-        if grade <= s.young_max_grade
-        else s.max_ride_minutes
-    )
-    if bus <= limit:
+    town = bool(urban) and not s.urban_school_buses
+    if town and bus <= s.max_ride_minutes:
+        return "transit"
+    if grade <= 0 and bus <= s.escort_minutes:
+        return "guardian"
+    if grade >= s.board_first_grade and reachable:
+        return "board"
+    young = grade <= s.young_max_grade
+    limit = min(s.young_ride_minutes, s.max_ride_minutes) if young else s.max_ride_minutes
+    may_ride = grade >= 1 or s.kindergarten_buses
+    if not town and may_ride and bus <= limit:
         return "bus"
-    if grade >= s.boarding_min_grade and (np.isfinite(walk) or np.isfinite(bus)):
+    if grade >= s.boarding_min_grade and reachable:
         return "board"
     return "beyond"
+
+
+def check_rows_against_the_oracle(ctx, rows, s) -> None:
+    """Every flow row's way re-derived from the raw times by the oracle: a rider of a pick-up
+    too small for a bus line (``thin_line``) is brought by a guardian or boards instead."""
+    from ruralnet.analysis import rules
+
+    urban = ctx.groups["urban"].to_numpy(bool)
+    for r in rows.itertuples():
+        w, b = ctx.walk[r.group, r.site], ctx.bus[r.group, r.site]
+        expected = way_to_school(r.grade, w, b, s, urban[r.group])
+        if r.thin_line:
+            assert expected == "bus" and rules.WAYS[r.way] in ("guardian", "board")
+        else:
+            assert rules.WAYS[r.way] == expected, (r, expected)
 
 
 @pytest.fixture(scope="session")
 def way_oracle():
     """:func:`way_to_school`, for the tests that re-check the rules."""
     return way_to_school
+
+
+@pytest.fixture(scope="session")
+def way_check():
+    """:func:`check_rows_against_the_oracle`, for the tests that re-check a plan's rows."""
+    return check_rows_against_the_oracle

@@ -78,27 +78,24 @@ def test_site_chosen_by_the_way_to_school(county, census, way_oracle):
         offers = np.array([r.grade in parse_grades(x) for x in ctx.sites["grades"]]) & ctx.open_now
         w = np.nan_to_num(ctx.times.village_walk[v], nan=np.inf)
         b = np.nan_to_num(ctx.times.village_bus[v], nan=np.inf)
-        ways = np.array([way_oracle(r.grade, w[j], b[j], s) for j in range(len(w))])
+        urban = bool(ctx.groups["urban"].iloc[r.group])
+        ways = np.array([way_oracle(r.grade, w[j], b[j], s, urban) for j in range(len(w))])
+        rides = np.isin(ways, ("bus", "transit", "guardian"))
         if (offers & (ways == "walk")).any():
             best = np.where(offers & (ways == "walk"), w, np.inf)
             assert w[r.site] == pytest.approx(best.min())
-        elif (offers & (ways == "bus")).any():
-            best = np.where(offers & (ways == "bus"), b, np.inf)
+        elif (offers & rides).any():
+            best = np.where(offers & rides, b, np.inf)
             assert b[r.site] == pytest.approx(best.min())
         else:
             assert ways[r.site] in ("board", "beyond")
 
 
-def test_travel_rules_rechecked_from_raw_times(county, result, no_bus, way_oracle):
+def test_travel_rules_rechecked_from_raw_times(county, result, no_bus, way_check):
     s = county.settings
     for r in (result, no_bus):
         ctx, rows = r.context, r.evaluation.rows
-        for row in rows.sample(min(len(rows), 600), random_state=2).itertuples():
-            w, b = ctx.walk[row.group, row.site], ctx.bus[row.group, row.site]
-            expected = way_oracle(
-                row.grade, np.nan_to_num(w, nan=np.inf), np.nan_to_num(b, nan=np.inf), s
-            )
-            assert rn.analysis.rules.WAYS[row.way] == expected
+        way_check(ctx, rows.sample(min(len(rows), 600), random_state=2), s)
         assert not rows.loc[rows["grade"] < s.boarding_min_grade, "way"].eq(2).any()
     # without buses, exactly the boarding grades beyond walking distance board
     rows, ctx = no_bus.evaluation.rows, no_bus.context
@@ -112,7 +109,7 @@ def test_catchments_equal_the_current_plan(result, demo_analysis_no_buses):
     """One demand, one rule: the catchments' totals are the report's current plan."""
     ev = demo_analysis_no_buses.evaluations["current"]
     a = result.assignment
-    for way in ("walk", "bus", "board", "beyond"):
+    for way in ("walk", "bus", "board", "beyond", "guardian", "transit"):
         mine = a.loc[a["mode"] == way, "children"].sum()
         theirs = ev.assignment.loc[ev.assignment["way"] == way, "pupils"].sum()
         assert mine == theirs, way
@@ -178,7 +175,14 @@ def test_accessibility(county, result):
         assert w == sorted(w) and w[-1] <= county_rows[(stage, "children")]
         moved = sum(
             float(county_rows[(stage, k)])
-            for k in ("walking", "bus_riders", "boarders", "beyond_all_limits")
+            for k in (
+                "walking",
+                "guardian",
+                "transit",
+                "bus_riders",
+                "boarders",
+                "beyond_all_limits",
+            )
         )
         assert moved == county_rows[(stage, "children")]
     towns = a[(a["township_code"] != "ALL") & (a["indicator"] == "children")]

@@ -474,3 +474,48 @@ def test_split_pick_ups_never_stop_twice_at_a_stop(geodata):
     for route in sol.routes:
         visited = [stop for stop, _ in route]
         assert len(visited) == len(set(visited)), route
+
+
+# --------------------------------------------------------------------------------------
+# today's fleet
+
+
+def test_todays_buses_are_read_with_chinese_headers(folder, demo_analysis):
+    import dataclasses
+
+    from ruralnet.analysis.costs import plan_costs
+
+    (folder / "buses.csv").write_text(
+        "车牌号,座位数,车型,服务学校代码\n粤R1,56,校车,441826100-13\n粤R2,45,幼儿专用校车,\n粤R3,19,校车,\n",
+        encoding="utf-8",
+    )
+    county = load(folder)
+    assert county.buses["seats"].tolist() == [56, 45, 19]
+    assert county.buses["kind"].tolist() == ["school", "kindergarten", "school"]
+    ctx = rn.plan_context(county)
+    assert len(ctx.todays_buses) == 3
+    # the current plan costs today's buses; a planned plan costs the buses it needs
+    ev = demo_analysis.evaluations["current"]
+    today = plan_costs(
+        dataclasses.replace(demo_analysis.context, todays_buses=county.buses), ev, ev.buses
+    )
+    needed = plan_costs(demo_analysis.context, ev, ev.buses)
+    by_item = today.set_index("item")["quantity"]
+    assert by_item["buses"] == 3 and by_item["drivers"] == 3
+    assert needed.set_index("item")["quantity"]["buses"] == ev.buses.buses_needed()
+
+
+def test_a_broken_bus_list_names_every_row(folder):
+    (folder / "buses.csv").write_text(
+        "bus_id,seats,kind,site_id\nA,56,school,\nB,many,school,\nC,45,truck,\nD,30,school,nowhere\nA,20,school,\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(rn.SchemaError) as err:
+        load(folder)
+    text = str(err.value)
+    for what in ("seats", "kind", "site_id", "bus_id used twice"):
+        assert what in text, text
+    before = snapshot(folder)
+    line = one_line_error(cli("--no-progress", "demo", folder, "--out", folder.parent / "o"))
+    assert "buses.csv" in line and "rows 3" in line
+    assert snapshot(folder) == before

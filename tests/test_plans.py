@@ -286,7 +286,7 @@ def test_current_plan_fails_the_checks_the_policy_is_about(ctx):
     per_town = (
         ev.policy[ev.policy["township_code"] != "ALL"].groupby("township_code")["rule"].nunique()
     )
-    assert (per_town == 8).all(), "every rule has a row for every township"
+    assert (per_town == 12).all(), "every rule has a row for every township"
 
 
 def test_closing_the_three_schools_fails(ctx):
@@ -350,3 +350,76 @@ def test_class_size_per_grade_when_the_roster_gives_grades(ctx):
     mine = table[table["site_id"] == sites["site_id"].iloc[j]]
     assert set(mine["basis"]) == {"grade"} and len(mine) == 6
     assert (table.loc[table["site_id"] != sites["site_id"].iloc[j], "basis"] == "site").all()
+
+
+def _with(ctx, **settings):
+    """The same county under other settings (the ways follow them)."""
+    return dataclasses.replace(ctx, settings=ctx.settings.replace(**settings))
+
+
+def test_the_ways_of_the_law_are_checked_and_each_check_can_fail(ctx):
+    """Urban pupils and kindergarten children off the school buses, grades 1-3 not boarding:
+    passed under the law's rules, failed where a setting lets the plan do otherwise, and the
+    pupils named are the ones the rows say."""
+    ev = evaluate(ctx, current_plan(ctx))
+    for rule in ("urban_bus", "kindergarten_bus", "young_boarding"):
+        assert _status(ev, rule) == {"passed"}, rule
+    urban = ctx.groups["urban"].to_numpy(bool)
+    assert urban.any() and (~urban).any()
+    on_buses = evaluate(u := _with(ctx, urban_school_buses=True), current_plan(u))
+    riders = on_buses.rows[(on_buses.rows["way"] == rules.BUS) & urban[on_buses.rows["group"]]]
+    assert riders["pupils"].sum() > 0 and "failed" in _status(on_buses, "urban_bus")
+    failed_towns = set(
+        on_buses.policy.loc[
+            (on_buses.policy["rule"] == "urban_bus") & (on_buses.policy["status"] == "failed"),
+            "township_code",
+        ]
+    )
+    assert failed_towns == set(riders["township_code"].astype(str))
+    k = evaluate(kc := _with(ctx, kindergarten_buses=True, escort_minutes=5.0), current_plan(kc))
+    assert "failed" in _status(k, "kindergarten_bus")
+    young = evaluate(yc := _with(ctx, boarding_min_grade=2), current_plan(yc))
+    boarding = young.rows[(young.rows["way"] == rules.BOARD) & young.rows["grade"].between(1, 3)]
+    assert boarding["pupils"].sum() > 0 and "failed" in _status(young, "young_boarding")
+
+
+def test_boarders_outside_their_township_are_named(ctx):
+    ev = evaluate(ctx, current_plan(ctx))
+    rows = ev.rows[ev.rows["way"] == rules.BOARD]
+    away = rows[
+        ctx.sites["township_code"].astype(str).to_numpy()[rows["site"]]
+        != rows["township_code"].astype(str).to_numpy()
+    ]
+    checks = ev.policy[ev.policy["rule"] == "boarding_township"].set_index("township_code")
+    for town, status in checks["status"].items():
+        mine = away[away["township_code"].astype(str) == town]
+        assert status == ("failed" if len(mine) else "passed"), town
+        if len(mine):
+            assert f"{mine['pupils'].sum():,.0f}人" in checks.loc[town, "detail_zh"]
+    assert len(away) > 0, "the bundled county has boarders in another township today"
+
+
+def test_bus_lines_and_weekly_buses_are_checked(demo_analysis):
+    from ruralnet.analysis.policy import fleet_checks
+
+    ev = demo_analysis.evaluations["optimised"]
+    buses, ctx = ev.buses, demo_analysis.context
+    assert _status(ev, "line_riders") == {"passed"} and _status(ev, "weekly_bus") == {"passed"}
+    am = buses.routes[buses.routes["direction"] == "morning"]
+    per_line = am.groupby("route")["pupils"].sum()
+    assert per_line.min() >= ctx.settings.min_riders_per_line  # an oracle from the routes
+    strict = dataclasses.replace(ctx, settings=ctx.settings.replace(min_riders_per_line=60))
+    rows = fleet_checks(strict, ev, buses)
+    assert set(rows.loc[rows["rule"] == "line_riders", "status"]) >= {"failed"}
+    weekly = buses.county_fleet.weekly
+    first = weekly.iloc[0]  # one real boarders' stop, as if no bus could take it home
+    lost = pd.DataFrame(
+        [{"site_id": first["site_id"], "stop_id": first["stop"], "pupils": first["pupils"],
+          "reason": "beyond the weekly ride limit"}]
+    )  # fmt: skip
+    stranded = dataclasses.replace(
+        buses, county_fleet=dataclasses.replace(buses.county_fleet, weekly_unserved=lost)
+    )
+    rows = fleet_checks(ctx, ev, stranded).set_index(["township_code", "rule"])
+    town = str(ctx.sites.set_index("site_id").loc[first["site_id"], "township_code"])
+    assert rows.loc[(town, "weekly_bus"), "status"] == "failed"

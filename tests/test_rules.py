@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
         rn.Settings(),
         rn.Settings(max_walk_minutes=12.0, boarding_min_grade=7, young_ride_minutes=20.0),
         rn.Settings(young_max_grade=0, young_ride_minutes=60.0),
+        rn.Settings(kindergarten_buses=True, urban_school_buses=True, board_first_grade=10),
+        rn.Settings(escort_minutes=10.0, board_first_grade=5),
     ],
 )
 def test_way_to_school_against_the_oracle(s, way_oracle):
@@ -36,14 +38,60 @@ def test_way_to_school_against_the_oracle(s, way_oracle):
     grade = rng.integers(-2, 10, 2000)
     walk = np.where(rng.random(2000) < 0.1, np.nan, rng.uniform(0, 120, 2000))
     bus = np.where(rng.random(2000) < 0.2, np.inf, rng.uniform(0, 90, 2000))
-    way, minutes = rules.way_to_school(grade, walk, bus, s)
-    expected = [way_oracle(g, w, b, s) for g, w, b in zip(grade, walk, bus, strict=True)]
+    urban = rng.random(2000) < 0.3
+    way, minutes = rules.way_to_school(grade, walk, bus, s, urban)
+    expected = [
+        way_oracle(g, w, b, s, u) for g, w, b, u in zip(grade, walk, bus, urban, strict=True)
+    ]
     assert list(way) == expected
-    assert set(way) == {"walk", "bus", "board", "beyond"}
+    assert {"walk", "bus", "board", "beyond"} <= set(way)
+    assert ("transit" in set(way)) == (not s.urban_school_buses)
     np.testing.assert_allclose(minutes[way == "walk"], walk[way == "walk"])
     np.testing.assert_allclose(minutes[way == "bus"], bus[way == "bus"])
     unreachable = ~np.isfinite(walk) & ~np.isfinite(bus)
     assert (way[unreachable] == "beyond").all() and np.isnan(minutes[unreachable]).all()
+
+
+def _way(grade, walk, bus, urban=False, **settings) -> str:
+    return str(rules.way_to_school(grade, walk, bus, rn.Settings(**settings), urban)[0])
+
+
+def test_each_step_of_the_law_changes_the_outcome():
+    """Each rule of the table, with the setting that switches it, decides a pupil's way."""
+    # art. 3: school buses are for rural pupils; urban pupils by transit or guardians
+    assert _way(2, 40, 10) == "bus"
+    assert _way(2, 40, 10, urban=True) == "transit"
+    assert _way(2, 40, 10, urban=True, urban_school_buses=True) == "bus"
+    # art. 60: guardians bring kindergarten children, within the escort limit
+    assert _way(0, 40, 25) == "guardian"
+    assert _way(0, 40, 25, escort_minutes=20.0) == "beyond"
+    assert _way(0, 40, 25, escort_minutes=20.0, kindergarten_buses=True) == "bus"
+    # 国办 2018: rural junior middle schools are boarding schools
+    assert _way(8, 40, 10) == "board"
+    assert _way(8, 40, 10, board_first_grade=10) == "bus"
+    # grades 1-3 do not board; from boarding_min_grade a far pupil boards
+    assert _way(2, 40, 80) == "beyond"
+    assert _way(5, 40, 80) == "board"
+    assert _way(5, 40, 80, boarding_min_grade=6) == "beyond"
+    # near home first, whoever the pupil
+    assert {_way(g, 20, 5, urban=u) for g in (-1, 2, 8) for u in (False, True)} == {"walk"}
+
+
+def test_a_bus_line_needs_enough_riders():
+    """A pick-up of fewer than ``min_riders_per_line`` riders is no bus line: its riders board
+    (from ``boarding_min_grade``, at a site with beds) or are brought by guardians."""
+    s = rn.Settings()
+    pickup = np.array(["a", "a", "b", "c"])
+    grade = np.array([2, 5, 5, 8])
+    pupils = np.array([3, 4, 9, 2])
+    way = np.array([rules.BUS, rules.BUS, rules.BUS, rules.BOARD])
+    thin = rules.thin_pickups(pickup, grade, pupils, way, s)
+    assert thin.tolist() == [True, True, False, False]  # a: 7 riders < 8; c boards already
+    assert not rules.thin_pickups(
+        pickup, grade, pupils, way, s.replace(min_riders_per_line=7)
+    ).any()
+    instead = rules.instead_of_a_thin_line(grade, np.array([True, True, False, True]), s)
+    assert [rules.WAYS[w] for w in instead] == ["guardian", "board", "guardian", "board"]
 
 
 def test_no_limit_is_compared_outside_the_rules_module():
@@ -88,7 +136,7 @@ def changed(tmp_path_factory):
     return county, catch, analysis, out
 
 
-def test_every_output_follows_the_settings(changed, county, way_oracle):
+def test_every_output_follows_the_settings(changed, county, way_check):
     changed_county, catch, analysis, out = changed
     s = changed_county.settings
     assert (s.max_walk_minutes, s.boarding_min_grade, s.oversized_class) == (20.0, 5, 60)
@@ -96,10 +144,7 @@ def test_every_output_follows_the_settings(changed, county, way_oracle):
     for ctx, rows in [(catch.context, catch.evaluation.rows)] + [
         (analysis.context, ev.rows) for ev in analysis.evaluations.values()
     ]:
-        sample = rows.sample(min(400, len(rows)), random_state=0)
-        for r in sample.itertuples():
-            w, b = ctx.walk[r.group, r.site], ctx.bus[r.group, r.site]
-            assert rules.WAYS[r.way] == way_oracle(r.grade, w, b, s)
+        way_check(ctx, rows.sample(min(400, len(rows)), random_state=0), s)
         assert not rows.loc[rows["grade"] < 5, "way"].eq(rules.BOARD).any()
     # the written catchments and assignment agree with the limits
     va = pd.read_csv(out / "catchments" / "village_assignment.csv")

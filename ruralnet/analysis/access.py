@@ -94,6 +94,8 @@ def indicators(ctx, ev) -> pd.DataFrame:
         values["walking"] = part["way_walk"].sum()
         values["bus_riders"] = part["way_bus"].sum()
         values["boarders"] = part["way_board"].sum()
+        values["guardian"] = part["way_guardian"].sum()
+        values["transit"] = part["way_transit"].sum()
         for label, times in (("walk", walk), ("bus", bus)):
             ok = np.isfinite(times) & (c > 0)
             values[f"mean_{label}_minutes"] = (

@@ -388,6 +388,10 @@ def village_assignment(ctx, ev) -> pd.DataFrame:
     present = set(zip(table["village_id"], table["stage"], strict=True))
     zero = []
     site_ids = ctx.sites["site_id"].astype(str).to_numpy()
+    urban = np.zeros(len(ctx.village_ids), dtype=bool)
+    is_v = (ctx.groups["origin_type"] == "village").to_numpy()
+    if "urban" in ctx.groups:
+        urban[ctx.groups["origin_index"].to_numpy()[is_v]] = ctx.groups["urban"].to_numpy()[is_v]
     for v, vid in enumerate(ctx.village_ids):
         for stage in STAGES:
             if (vid, stage) in present:
@@ -396,7 +400,7 @@ def village_assignment(ctx, ev) -> pd.DataFrame:
             j = ctx.catchment[v, grade_column(first)] if ctx.catchment is not None else -1
             tt = ctx.times
             code, minutes = rules.way_codes(
-                first, tt.village_walk[v, j], tt.village_bus[v, j], ctx.settings
+                first, tt.village_walk[v, j], tt.village_bus[v, j], ctx.settings, urban[v]
             )
             zero.append(
                 {

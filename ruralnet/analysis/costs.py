@@ -24,7 +24,9 @@ def plan_costs(ctx, ev, buses=None) -> pd.DataFrame:
     ctx, ev
         The plan context and the plan's evaluation.
     buses
-        The plan's :class:`~ruralnet.buses.plan.CountyBuses` (none: no bus items).
+        The plan's :class:`~ruralnet.buses.plan.CountyBuses` (none: no bus items). The
+        current plan's buses and drivers are today's (``ctx.todays_buses``) when the county
+        lists them.
     """
     s = ctx.settings
     sites = ev.sites
@@ -32,9 +34,7 @@ def plan_costs(ctx, ev, buses=None) -> pd.DataFrame:
     small_kind = sites["kind"].isin(s.merger_kinds)
     reopened = sites["open"] & ~ctx.open_now
     hours = float(
-        (
-            rows["pupils"] * rows["minutes"].fillna(0) * rows["way"].isin([rules.WALK, rules.BUS])
-        ).sum()
+        (rows["pupils"] * rows["minutes"].fillna(0) * rows["way"].isin(rules.DAILY)).sum()
     )
     weekly = float(
         (rows["pupils"] * rows["minutes"].fillna(0) * (rows["way"] == rules.BOARD)).sum()
@@ -55,6 +55,8 @@ def plan_costs(ctx, ev, buses=None) -> pd.DataFrame:
     ]
     if buses is not None:
         n = buses.buses_needed()
+        if ev.plan.name == "current" and ctx.todays_buses is not None:
+            n = len(ctx.todays_buses)  # today's fleet as the county lists it, not a model
         items += [
             ("buses", n, "bus", s.bus_cost_per_year),
             ("drivers", n, "driver", s.driver_cost_per_year),

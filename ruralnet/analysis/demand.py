@@ -10,7 +10,8 @@ One demand basis per run (setting ``demand_basis``), used by every analysis and 
   serves the village now, or unassigned when no site teaching the grade can be reached.
 
 The demand is a table of groups: one row per origin (village or site) and grade level, with
-its pupils and the row of the site they attend now (``current``, -1 if none).
+its pupils, whether they live in an urban committee (``urban``, :func:`village_urban`) and
+the row of the site they attend now (``current``, -1 if none).
 """
 
 from __future__ import annotations
@@ -32,9 +33,68 @@ GROUP_COLUMNS = [
     "stage",
     "pupils",
     "current",
+    "urban",
 ]
 #: Per-grade enrolment columns a sites layer may carry (``k1``..``k3``, ``g1``..``g9``).
 GRADE_COLUMNS: dict[int, str] = {g: (f"k{g + 3}" if g <= 0 else f"g{g}") for g in GRADE_LEVELS}
+
+
+def village_urban(villages: pd.DataFrame) -> np.ndarray:
+    """Whether each village is urban (a residents' committee, 居委会/社区, of the county seat or a
+    town): the layer's ``urban`` column where given; else the NBS code of its committee
+    (``committee_code``, or the first 12 digits of ``village_id``), whose last three digits
+    are 001-199 for residents' committees and 200-399 for village committees; else a name
+    ending in 社区 or 居委会."""
+    n = len(villages)
+    if "urban" in villages.columns:
+        given = villages["urban"].map(_truth)
+    else:
+        given = pd.Series([None] * n, index=villages.index, dtype=object)
+    code_col = "committee_code" if "committee_code" in villages.columns else "village_id"
+    codes = villages[code_col].astype(str).str.slice(0, 12) if code_col in villages else None
+    by_code = (
+        codes.map(lambda c: int(c[9:12]) < 200 if len(c) == 12 and c.isdigit() else None)
+        if codes is not None
+        else pd.Series([None] * n, index=villages.index, dtype=object)
+    )
+    names = villages["committee_name"] if "committee_name" in villages else villages.get("name")
+    by_name = (
+        names.astype(str).str.endswith(("社区", "居委会"))
+        if names is not None
+        else pd.Series(False, index=villages.index)
+    )
+    out = given.where(given.notna(), by_code).where(lambda x: x.notna(), by_name)
+    return out.astype(bool).to_numpy()
+
+
+def site_urban(sites: pd.DataFrame, villages: pd.DataFrame, walk: np.ndarray) -> np.ndarray:
+    """Whether the pupils placed at a site itself (no village maps to it) are urban: the sites
+    layer's ``urban`` column where given, else the urban flag of the village nearest on foot."""
+    near = village_urban(villages)
+    if len(villages) and walk.size:
+        w = np.where(np.isfinite(walk), walk, np.inf)
+        nearest = np.argmin(w, axis=0)
+        out = near[nearest] & np.isfinite(w.min(axis=0))
+    else:
+        out = np.zeros(len(sites), dtype=bool)
+    if "urban" in sites.columns:
+        given = sites["urban"].map(_truth)
+        out = np.where(given.notna(), given.fillna(False).astype(bool), out)
+    return np.asarray(out, dtype=bool)
+
+
+def _truth(value):
+    """True/False from a layer's cell (bool, 0/1, yes/no, 是/否); None when empty or unknown."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "y", "是", "城镇", "urban"):
+        return True
+    if text in ("0", "false", "no", "n", "否", "乡村", "rural"):
+        return False
+    return None
 
 
 def split_by_grade(counts: np.ndarray, k: int) -> np.ndarray:
@@ -129,13 +189,15 @@ def catchment_sites(
     out = np.full((nv, len(GRADE_LEVELS)), -1, dtype=np.int64)
     if ns == 0 or nv == 0:
         return out
+    urban = village_urban(villages)[:, None]
+    rides = (rules.BUS, rules.TRANSIT, rules.GUARDIAN)
     for col, g in enumerate(GRADE_LEVELS):
-        code, _ = rules.way_codes(g, walk, busm, settings)
+        code, _ = rules.way_codes(g, walk, busm, settings, urban)
         cand = offers[None, :, col]
         if mode == "walk":
-            steps = [(code == rules.WALK, walk), (code == rules.BUS, busm)]
+            steps = [(code == rules.WALK, walk), (np.isin(code, rides), busm)]
         else:
-            steps = [(np.isin(code, (rules.WALK, rules.BUS)), np.fmin(busm, walk))]
+            steps = [(np.isin(code, rules.DAILY), np.fmin(busm, walk))]
         steps += [
             ((code == rules.BOARD) & beds[None, :], trip + 1e6 * other_town),
             (code == rules.BOARD, trip),
@@ -178,8 +240,15 @@ def demand_groups(
     if catchment is None:
         catchment = catchment_sites(villages, sites, walk, bus, settings)
     if settings.demand_basis == "census":
-        return _census_groups(villages, catchment)
-    return _enrolled_groups(villages, sites, catchment)
+        groups = _census_groups(villages, catchment)
+    else:
+        groups = _enrolled_groups(villages, sites, catchment)
+    v_urban, s_urban = village_urban(villages), site_urban(sites, villages, walk)
+    idx = groups["origin_index"].to_numpy()
+    is_v = (groups["origin_type"] == "village").to_numpy()
+    groups["urban"] = np.where(is_v, v_urban[np.where(is_v, idx, 0)] if len(v_urban) else False,
+                               s_urban[np.where(~is_v, idx, 0)] if len(s_urban) else False)  # fmt: skip
+    return groups
 
 
 def _census_groups(villages: pd.DataFrame, catchment: np.ndarray) -> pd.DataFrame:
@@ -268,7 +337,7 @@ def _frame(origin_type, index, ids, towns, grade, pupils, current) -> pd.DataFra
             "pupils": np.asarray(pupils, dtype=np.int64),
             "current": np.asarray(current, dtype=np.int64),
         },
-        columns=GROUP_COLUMNS,
+        columns=GROUP_COLUMNS[:-1],
     )
 
 

@@ -24,7 +24,7 @@ from .access import weighted_percentile
 from .costs import plan_costs
 from .districts import DISTRICT_COLUMNS, district_layer, learning_districts
 from .plans import Plan, PlanContext
-from .policy import COUNTY, bus_checks, policy_checks, with_before
+from .policy import COUNTY, bus_checks, fleet_checks, policy_checks, with_before
 from .teachers import teacher_posts
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ ASSIGNMENT_COLUMNS = [
     "origin_type",
     "township_code",
     "stage",
+    "grade_band",
     "site_id",
     "way",
     "pupils",
@@ -177,7 +178,14 @@ def evaluate(
     )
     policy = policy_checks(ctx, measured, before)
     if buses is not None:
-        checks = bus_checks(ctx, measured, buses.served(), buses.unserved, _towns(policy))
+        towns = _towns(policy)
+        checks = pd.concat(
+            [
+                bus_checks(ctx, measured, buses.served(), buses.unserved, towns),
+                fleet_checks(ctx, measured, buses, towns),
+            ],
+            ignore_index=True,
+        )
         policy = pd.concat(
             [policy, with_before(checks, before.policy if before is not None else None)],
             ignore_index=True,
@@ -235,7 +243,7 @@ def flow_rows(ctx: PlanContext, plan: Plan) -> pd.DataFrame:
     gi, sj = np.nonzero(plan.flows > 0)
     code, minutes = ctx.ways
     g = ctx.groups
-    return pd.DataFrame(
+    rows = pd.DataFrame(
         {
             "group": gi,
             "site": sj,
@@ -247,6 +255,17 @@ def flow_rows(ctx: PlanContext, plan: Plan) -> pd.DataFrame:
             "minutes": minutes[gi, sj],
         }
     )
+    # a pick-up whose riders are too few for a bus line: guardians or boarding instead
+    pickup = (
+        g["origin_id"].to_numpy(dtype=object)[gi].astype(str)
+        + "|" + sj.astype(str) + "|" + (rows["grade"].to_numpy() <= 0).astype(str)
+    )  # fmt: skip
+    thin = rules.thin_pickups(pickup, rows["grade"], rows["pupils"], rows["way"], ctx.settings)
+    beds = ctx.sites["boarding_beds"].fillna(0).to_numpy(float)  # today's: the plan adds more
+    instead = rules.instead_of_a_thin_line(rows["grade"].to_numpy(), beds[sj] > 0, ctx.settings)
+    rows["thin_line"] = thin
+    rows.loc[thin, "way"] = instead[thin].astype(rows["way"].dtype)
+    return rows
 
 
 def _assignment(ctx: PlanContext, plan: Plan, rows: pd.DataFrame) -> pd.DataFrame:
@@ -258,6 +277,7 @@ def _assignment(ctx: PlanContext, plan: Plan, rows: pd.DataFrame) -> pd.DataFram
             "township_code": rows["township_code"].to_numpy(),
             "stage": rows["stage"].to_numpy(),
             "site_id": ctx.sites["site_id"].astype(str).to_numpy()[rows["site"]],
+            "grade_band": rules.grade_band(rows["grade"].to_numpy()),
             "way": np.asarray(rules.WAYS, dtype=object)[rows["way"].to_numpy()],
             "pupils": rows["pupils"].to_numpy(),
             "minutes": rows["minutes"].to_numpy(),
@@ -275,6 +295,7 @@ def _assignment(ctx: PlanContext, plan: Plan, rows: pd.DataFrame) -> pd.DataFram
                         "township_code": g["township_code"].to_numpy()[lost],
                         "stage": g["stage"].to_numpy()[lost],
                         "site_id": None,
+                        "grade_band": rules.grade_band(g["grade"].to_numpy()[lost]),
                         "way": "beyond",
                         "pupils": plan.unassigned[lost],
                         "minutes": np.nan,
@@ -283,7 +304,7 @@ def _assignment(ctx: PlanContext, plan: Plan, rows: pd.DataFrame) -> pd.DataFram
             ],
             ignore_index=True,
         )
-    keys = ["village_id", "origin_type", "township_code", "stage", "site_id", "way"]
+    keys = ["village_id", "origin_type", "township_code", "stage", "grade_band", "site_id", "way"]
     out = (
         table.groupby(keys, sort=False, dropna=False)
         .agg(pupils=("pupils", "sum"), minutes=("minutes", "first"))
@@ -291,7 +312,7 @@ def _assignment(ctx: PlanContext, plan: Plan, rows: pd.DataFrame) -> pd.DataFram
     )
     order = {st: i for i, st in enumerate(STAGES)}
     out = out.assign(_s=out["stage"].map(order)).sort_values(
-        ["village_id", "_s", "site_id"], kind="stable", na_position="last"
+        ["village_id", "_s", "grade_band", "site_id"], kind="stable", na_position="last"
     )
     return out[ASSIGNMENT_COLUMNS].reset_index(drop=True)
 
@@ -304,7 +325,7 @@ def _stages(ctx: PlanContext, plan: Plan, rows: pd.DataFrame) -> pd.DataFrame:
         p = part["pupils"].to_numpy()
         m = part["minutes"].to_numpy()
         way = part["way"].to_numpy()
-        daily = np.isin(way, (rules.WALK, rules.BUS)) & np.isfinite(m)
+        daily = np.isin(way, rules.DAILY) & np.isfinite(m)
         out.append(
             {
                 "stage": stage,
@@ -316,6 +337,8 @@ def _stages(ctx: PlanContext, plan: Plan, rows: pd.DataFrame) -> pd.DataFrame:
                 "p95_minutes": weighted_percentile(np.where(daily, m, np.nan), p, 95),
                 "max_minutes": float(m[daily].max()) if daily.any() else np.nan,
                 "walking": p[way == rules.WALK].sum(),
+                "guardian": p[way == rules.GUARDIAN].sum(),
+                "transit": p[way == rules.TRANSIT].sum(),
                 "bus_riders": p[way == rules.BUS].sum(),
                 "boarders": p[way == rules.BOARD].sum(),
                 "beyond_limits": p[way == rules.BEYOND].sum(),

@@ -155,7 +155,7 @@ def receiving_options(
         return opts.assign(feasible=pd.Series(dtype=bool), rank=pd.Series(dtype=int))
     need = pupils[opts["site"].to_numpy(int)]
     opts["feasible"] = ~(opts["spare_places"] < need) & ~opts["oversized"].astype(bool)
-    daily = opts["way"].isin([rules.WALK, rules.BUS])
+    daily = opts["way"].isin(rules.DAILY)
     # feasible first; within the daily limits, the site's own township first (policy:
     # concentrate schooling at the township); then the shortest trip
     opts = opts.assign(_daily=daily, _time=opts["minutes"].fillna(np.inf)).sort_values(
@@ -178,7 +178,8 @@ def receiving_options(
 def _options_of(s, recv, sites, walk, bus, settings, pupils, levels, spare, classes, beds):
     """The receiving options of one small or closed site (one row per receiving site)."""
     town = sites["township_code"].astype(str).to_numpy()
-    way, minutes = rules.way_codes(min(levels[s]), walk[s, recv], bus[s, recv], settings)
+    urban = bool(sites["urban"].iloc[s] is True) if "urban" in sites.columns else False
+    way, minutes = rules.way_codes(min(levels[s]), walk[s, recv], bus[s, recv], settings, urban)
     after = np.where(
         classes[recv] > 0,
         (pupils[recv] + pupils[s]) / np.where(classes[recv] > 0, classes[recv], 1),
@@ -332,7 +333,7 @@ def _closed(mine: pd.DataFrame) -> tuple[str, pd.Series]:
     best = mine.assign(_t=mine["minutes"].fillna(np.inf)).sort_values(
         ["_t", "receiving_site_id"], kind="stable"
     )
-    within = best[best["way"].isin([rules.WALK, rules.BUS])]
+    within = best[best["way"].isin(rules.DAILY)]
     if len(within):
         return "stay_closed", within.iloc[0]
     return "restore", best.iloc[0]
@@ -342,7 +343,7 @@ def _decide(s, mine, pupils, classes, spare, incoming, settings) -> tuple[str, p
     """Decision code and chosen (or nearest) option for one open small site."""
     within_any = False
     for _, o in mine.iterrows():
-        if o["way"] not in (rules.WALK, rules.BUS):
+        if o["way"] not in rules.DAILY:
             continue
         within_any = True
         r = int(o["receiving"])

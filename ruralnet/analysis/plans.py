@@ -57,6 +57,9 @@ class PlanContext:
         Villages x sites and sites x sites minutes (bus times NaN when the run has no buses).
     bus_metres
         Metres of the bus paths, groups x sites (for bus-km).
+    todays_buses
+        Today's school buses as the county lists them (``buses.csv``), or ``None``: then the
+        current plan's buses are those needed under the rules.
     """
 
     sites: pd.DataFrame
@@ -73,6 +76,7 @@ class PlanContext:
     catchment: np.ndarray | None = None
     times: CountyTimes | None = None
     bus_metres: np.ndarray | None = None
+    todays_buses: pd.DataFrame | None = None
 
     @cached_property
     def offers(self) -> np.ndarray:
@@ -88,8 +92,10 @@ class PlanContext:
     def ways(self) -> tuple[np.ndarray, np.ndarray]:
         """Way to school (codes of :mod:`~ruralnet.analysis.rules`) and minutes, groups x
         sites."""
+        g = self.groups
+        urban = g["urban"].to_numpy(bool) if "urban" in g else np.zeros(len(g), bool)
         return rules.way_codes(
-            self.groups["grade"].to_numpy()[:, None], self.walk, self.bus, self.settings
+            g["grade"].to_numpy()[:, None], self.walk, self.bus, self.settings, urban[:, None]
         )
 
     @cached_property
@@ -202,6 +208,7 @@ def plan_context(
         catchment,
         CountyTimes(times.village_walk, v_bus, times.site_walk, s_bus),
         rows(times.village_bus_m, times.site_bus_m) if times.village_bus_m is not None else None,
+        getattr(county, "buses", None),
     )
 
 

@@ -21,8 +21,21 @@ Rules (codes; their labels are built from the settings in :mod:`ruralnet.model.l
     Every boarder has a bed.
 ``within_limits``
     Every pupil walks, rides or boards within the limits of the way-to-school rules.
+``urban_bus``
+    No school bus carries a pupil from an urban committee (they go by transit or with
+    guardians), unless ``urban_school_buses`` is on.
+``kindergarten_bus``
+    No kindergarten child rides a school bus, unless ``kindergarten_buses`` is on.
+``young_boarding``
+    No pupil of grades 1 to ``young_max_grade`` boards.
+``boarding_township``
+    Every boarder boards in their own township (a boarder elsewhere is named).
 ``bus_seats``
     Every bus rider has a seat on a route (added once the buses are planned).
+``weekly_bus``
+    Every boarder has a weekly bus home within ``weekly_ride_minutes`` (with the buses).
+``line_riders``
+    Every bus line carries at least ``min_riders_per_line`` pupils (with the buses).
 ``pupils_accounted``
     Pupils before = pupils after + pupils listed as unassigned (county).
 ``special_education``
@@ -122,6 +135,7 @@ def policy_checks(ctx, ev, before=None) -> pd.DataFrame:
         _places(add, here)
         _beds(add, here)
         _within_limits(add, ctx, beyond[beyond["township_code"] == town])
+        _ways(add, ctx, ev.rows[ev.rows["township_code"] == town], s)
     _accounted(_adder(out, COUNTY, ctx.name), ev)
     _special(_adder(out, COUNTY, ctx.name), ctx, open_)
     table = pd.DataFrame(out, columns=POLICY_COLUMNS[:-1])
@@ -315,6 +329,37 @@ def _within_limits(add, ctx, beyond: pd.DataFrame) -> None:
     )
 
 
+def _ways(add, ctx, rows: pd.DataFrame, s) -> None:
+    """The law's order of the ways: urban pupils and kindergarten children off the school
+    buses, grades 1-3 not boarding, boarders in their own township."""
+    g = ctx.groups
+    urban = g["urban"].to_numpy(bool) if "urban" in g else np.zeros(len(g), bool)
+    names = ctx.village_names
+    bus = rows[rows["way"] == rules.BUS]
+    board = rows[rows["way"] == rules.BOARD]
+    site_town = ctx.sites["township_code"].astype(str).to_numpy()
+    checks = (
+        ("urban_bus", bus[urban[bus["group"].to_numpy()]], "城区学生乘校车", "urban pupils on buses"),
+        ("kindergarten_bus", bus[bus["grade"] <= 0], "幼儿乘校车", "kindergarten children on buses"),
+        ("young_boarding", board[(board["grade"] >= 1) & (board["grade"] <= s.young_max_grade)],
+         "低年级学生寄宿", "young pupils boarding"),
+        ("boarding_township",
+         board[site_town[board["site"].to_numpy()] != board["township_code"].astype(str).to_numpy()],
+         "在外乡镇寄宿", "boarding in another township"),
+    )  # fmt: skip
+    for rule, bad, zh_what, en_what in checks:
+        if bad.empty:
+            add(rule, PASSED, "无", "none")
+            continue
+        origins = g["origin_id"].to_numpy()[bad["group"].to_numpy()]
+        at = ctx.sites["name"].astype(str).to_numpy()[bad["site"].to_numpy()]
+        zh, en = _names(
+            sorted({f"{names.get(o, o)}→{a}" for o, a in zip(origins, at, strict=True)})
+        )
+        n = bad["pupils"].sum()
+        add(rule, FAILED, f"{zh_what}{n:,.0f}人：{zh}", f"{n:,.0f} {en_what}: {en}")
+
+
 def _accounted(add, ev) -> None:
     in_table = float(ev.assignment["pupils"].sum())
     at_sites = float(ev.sites["pupils_after"].sum())
@@ -401,4 +446,57 @@ def bus_checks(
                 f"{need:,.0f} riders, {got:,.0f} seated"
                 + (f"; {'; '.join(str(r) for r in lost['reason'])}" if len(lost) else ""),
             )
+    return pd.DataFrame(out, columns=POLICY_COLUMNS[:-1])
+
+
+def fleet_checks(ctx, ev, buses, towns: list[str] | None = None) -> pd.DataFrame:
+    """``weekly_bus`` and ``line_riders`` rows for every township, from a plan's buses.
+
+    Parameters
+    ----------
+    buses
+        The plan's :class:`~ruralnet.buses.plan.CountyBuses` (its morning routes, and with the
+        county fleet the boarders' weekly trips).
+    towns
+        The townships to check (default: those of the plan's policy checks).
+    """
+    s = ctx.settings
+    if towns is None:
+        towns = sorted(set(ev.policy["township_code"]) - {COUNTY})
+    town_of = dict(
+        zip(ev.sites["site_id"].astype(str), ev.sites["township_code"].astype(str), strict=True)
+    )
+    names = ctx.village_names
+    am = buses.routes[buses.routes["direction"] == "morning"]
+    lines = am.groupby(["route", "site_id"], as_index=False)["pupils"].sum()
+    thin = lines[lines["pupils"] < s.min_riders_per_line]
+    fleet = buses.county_fleet
+    boarders = ev.sites.groupby("township_code")["boarders"].sum()
+    lost = fleet.weekly_unserved if fleet is not None else None
+    out: list[tuple] = []
+    for town in towns:
+        add = _adder(out, town, ctx.township(town))
+        here = thin[thin["site_id"].map(town_of) == town]
+        if here.empty:
+            add("line_riders", PASSED, "无", "none")
+        else:
+            zh, en = _names([f"{r.route}（{r.pupils:.0f}人）" for r in here.itertuples()])
+            add("line_riders", FAILED, f"少于{s.min_riders_per_line}人的线路：{zh}",
+                f"lines under {s.min_riders_per_line} riders: {en}")  # fmt: skip
+        if float(boarders.get(town, 0)) == 0:
+            add("weekly_bus", PASSED, "无寄宿生", "no boarders")
+        elif lost is None:
+            add("weekly_bus", NOT_APPLICABLE, "未统筹全县校车（bus_fleet 关闭）",
+                "weekly trips not planned (bus_fleet off)")  # fmt: skip
+        else:
+            mine = lost[lost["site_id"].astype(str).map(town_of) == town]
+            if mine.empty:
+                add(
+                    "weekly_bus", PASSED, "寄宿生均有周末往返校车", "every boarder has a weekly bus"
+                )
+            else:
+                zh, en = _names(sorted({names.get(str(x), str(x)) for x in mine["stop_id"]}))
+                n = mine["pupils"].sum()
+                add("weekly_bus", FAILED, f"{n:,.0f}名寄宿生无周末校车：{zh}",
+                    f"{n:,.0f} boarders without a weekly bus: {en}")  # fmt: skip
     return pd.DataFrame(out, columns=POLICY_COLUMNS[:-1])

@@ -75,7 +75,11 @@ def annual_pupil_cost(way, minutes, metres, settings, riders_per_bus: float) -> 
     )
     way = np.asarray(way)
     return np.select(
-        [way == rules.WALK, way == rules.BUS, way == rules.BOARD],
+        [
+            np.isin(way, (rules.WALK, rules.GUARDIAN, rules.TRANSIT)),
+            way == rules.BUS,
+            way == rules.BOARD,
+        ],
         [daily, bus, weekly],
         BEYOND_PENALTY,
     )
@@ -229,6 +233,12 @@ class PlanModel:
             bus_metres = ctx.bus_metres if ctx.bus_metres is not None else np.zeros_like(minutes)
         load = riders_per_bus or float(s.bus_seats)
         cost = annual_pupil_cost(code[gi, sj], minutes[gi, sj], bus_metres[gi, sj], s, load)
+        # township first: boarding in another township is priced as the policy's last resort
+        away = (
+            g["township_code"].astype(str).to_numpy()[gi]
+            != ctx.sites["township_code"].astype(str).to_numpy()[sj]
+        )
+        cost = cost + (code[gi, sj] == rules.BOARD) * away * s.other_township_boarding_cost
         pairs = pd.DataFrame({"group": gi, "site": sj, "way": code[gi, sj], "cost": cost})
         bound = np.where(bound_site & ~free, cur, -1)
         model = cls(ctx, facts, mobile, bound, pairs, riders_per_bus=load)

@@ -53,6 +53,8 @@ WAYS = {
     "bus": ("校车", "bus"),
     "board": ("寄宿", "board"),
     "beyond": ("超出限值", "beyond the limits"),
+    "guardian": ("家长接送", "brought by a guardian"),
+    "transit": ("公交或家长接送（城区）", "public transport or guardian (urban)"),
 }
 
 DIRECTIONS = {"morning": ("上午", "morning"), "afternoon": ("下午", "afternoon")}
@@ -121,6 +123,7 @@ COLUMNS = {
     "boarders": ("寄宿生", "boarders"),
     "boarding_beds": ("寄宿床位", "beds"),
     "stage": ("学段", "stage"),
+    "grade_band": ("年级段", "grade band"),
     "way": ("上学方式", "way to school"),
     "village_id": ("村代码", "village id"),
     "village": ("村", "village"),
@@ -140,6 +143,7 @@ COLUMNS = {
     "stop_name": ("站点", "stop"),
     "seats": ("座位", "seats"),
     "buses": ("校车数", "buses"),
+    "buses_today": ("现有校车（buses.csv）", "today's buses (buses.csv)"),
     "bus_km": ("行驶里程（公里）", "bus-km"),
     "longest_ride_min": ("最长乘车（分钟）", "longest ride (min)"),
     "unserved_pupils": ("无法接送学生", "pupils not served"),
@@ -152,6 +156,8 @@ COLUMNS = {
     "sites_open": ("在办学校", "open sites"),
     "pupils_moved": ("调整学校的学生", "pupils moved"),
     "walking": ("步行学生", "walking"),
+    "guardian": ("家长接送学生", "brought by guardians"),
+    "transit": ("城区公交或家长接送学生", "urban: transit or guardians"),
     "beyond_limits": ("超出限值的学生", "beyond the limits"),
     "pupil_minutes": ("每日上学时间合计（人·分钟）", "pupil-minutes a day"),
     "policy_failed": ("未通过的政策检查", "policy checks failed"),
@@ -275,6 +281,30 @@ def rule_label(rule: str, lang: str, settings) -> str:
             f"else board (grades {young_grades(s)} do not board)",
         ),
         "bus_seats": ("每名乘车学生均有校车座位", "a bus seat for every rider"),
+        "urban_bus": (
+            "城区学生不乘校车（公交或家长接送）",
+            "no school bus for urban pupils (transit or guardians)",
+        ),
+        "kindergarten_bus": (
+            "幼儿由监护人接送，不乘校车",
+            "kindergarten children brought by guardians, not by bus",
+        ),
+        "young_boarding": (
+            f"{young_grades(s)}年级学生不寄宿",
+            f"no pupil of grades {young_grades(s)} boards",
+        ),
+        "boarding_township": (
+            "寄宿生在本乡镇寄宿",
+            "boarders board in their own township",
+        ),
+        "weekly_bus": (
+            f"寄宿生每周往返乘车不超过{s.weekly_ride_minutes:g}分钟",
+            f"a weekly bus home within {s.weekly_ride_minutes:g} min for every boarder",
+        ),
+        "line_riders": (
+            f"每条校车线路至少{s.min_riders_per_line}名学生",
+            f"at least {s.min_riders_per_line} riders on every bus line",
+        ),
         "pupils_accounted": ("每名学生均有安排或列明", "every pupil assigned once or listed"),
         "special_education": (
             f"{s.special_education_population / 10_000:g}万人以上县设特殊教育学校",
@@ -386,16 +416,19 @@ TEXT = {
     "mean": ("平均", "mean"),
     "p95": ("95%分位", "95th pct"),
     "open_sites": ("保留学校数", "open sites"),
-    "buses": ("所需校车", "buses needed"),
+    "buses": ("按本规则所需校车", "buses needed under these rules"),
     "buses_later": ("未规划校车线路", "bus routes not planned"),
+    "buses_today_card": ("校车：现有 → 方案所需", "buses: today's → the plan's"),
     "bus_runs": ("校车线路", "Bus runs"),
     "fleet": ("全县校车统筹", "One county fleet"),
     "fleet_note": (
         "一辆校车可按各校到校时间先后接送多所学校：全县统筹需{shared}辆，各校自备需{own}辆。"
-        "每天车辆数取上午、下午和寄宿生周末往返三者中较多者。",
+        "每天车辆数取上午、下午和寄宿生周末往返三者中较多者。现状方案的校车数是按本规则测算的所需车辆，"
+        "不是现有校车。",
         "One bus serves several schools in turn, by their bell times: {shared} buses as one "
         "county fleet, {own} if every school keeps its own. Each kind of bus is counted on its "
-        "busiest day (morning, afternoon, or the boarders' weekly trips).",
+        "busiest day (morning, afternoon, or the boarders' weekly trips). The current plan's "
+        "buses are those needed under these rules, not today's fleet.",
     ),
     "costs": ("年度费用（元）", "Annual costs (yuan)"),
     "costs_note": (

@@ -212,6 +212,45 @@ class Settings:
         default=30.0,
         metadata=_s("国办 2018 指导意见: grades 1-3 one way within about 30 minutes"),
     )
+    escort_minutes: float = field(
+        default=30.0,
+        metadata=_s(
+            "校车安全管理条例 (2012) art. 60: guardians bring kindergarten children; the limit "
+            "by road is illustrative, after 国办 2018's 30 minutes for the youngest"
+        ),
+    )
+    kindergarten_buses: bool = field(
+        default=False,
+        metadata=_s("校车安全管理条例 (2012) art. 60: a kindergarten bus only in special cases"),
+    )
+    urban_school_buses: bool = field(
+        default=False,
+        metadata=_s(
+            "校车安全管理条例 (2012) art. 3: school buses for rural pupils; urban pupils go by "
+            "public transport or with guardians"
+        ),
+    )
+    board_first_grade: int = field(
+        default=7,
+        metadata=_s(
+            "国办 2018 指导意见: rural junior middle schools are the township's public boarding "
+            "schools; from this grade pupils beyond the walk board (10: none board first)",
+            low=1,
+            high=10,
+        ),
+    )
+    min_riders_per_line: int = field(
+        default=8,
+        metadata=_s("贵阳市校车安全管理实施办法 (2023): a bus line for more than 7 pupils", low=1),
+    )
+    other_township_boarding_cost: float = field(
+        default=20_000.0,
+        metadata=_s(
+            "清府办函〔2024〕15号 (concentrate at the township): the plan model's price (yuan a "
+            "year) of a boarder placed outside the own township; illustrative, 0: no preference",
+            zero=True,
+        ),
+    )
     boarding_kinds: tuple[str, ...] = field(
         default=("central_primary", "junior_middle", "nine_year", "boarding_school"),
         metadata=_s(

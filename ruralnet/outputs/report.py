@@ -333,7 +333,11 @@ def _cards(analysis, cand: pd.DataFrame, lang: str) -> list[dict]:
         (text("riders", lang), change(stage(before, "bus_riders"), stage(ev, "bus_riders"))),
         (text("policy_failed", lang), change(failed(before), failed(ev))),
     ]
-    if "current" in buses and analysis.recommended in buses:
+    today = analysis.context.todays_buses
+    if today is not None and analysis.recommended in buses:
+        after = buses[analysis.recommended].buses_needed()
+        cards.append((text("buses_today_card", lang), change(len(today), after)))
+    elif "current" in buses and analysis.recommended in buses:
         cards.append(
             (
                 text("buses", lang),

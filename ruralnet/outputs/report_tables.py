@@ -61,6 +61,7 @@ ASSIGNMENT_COLUMNS = [
     "township_code",
     "township",
     "stage",
+    "grade_band",
     "site_id",
     "site",
     "way",
@@ -176,7 +177,7 @@ def plans_compared(analysis) -> pd.DataFrame:
     for name, ev in analysis.evaluations.items():
         st = ev.stages
         buses = ev.buses
-        daily = ev.rows["way"].isin([rules.WALK, rules.BUS])
+        daily = ev.rows["way"].isin(rules.DAILY)
         rows.append(
             {
                 "plan": name,
@@ -187,6 +188,8 @@ def plans_compared(analysis) -> pd.DataFrame:
                 "classes_added": ev.sites["classes_added"].sum(),
                 "beds_added": ev.sites["beds_added"].sum(),
                 "walking": st["walking"].sum(),
+                "guardian": st["guardian"].sum(),
+                "transit": st["transit"].sum(),
                 "bus_riders": st["bus_riders"].sum(),
                 "boarders": st["boarders"].sum(),
                 "beyond_limits": st["beyond_limits"].sum(),
@@ -196,6 +199,9 @@ def plans_compared(analysis) -> pd.DataFrame:
                 "teachers": int(ev.teachers.sum()),
                 "teachers_change": int(ev.teachers.sum() - current.teachers.sum()),
                 "buses": buses.buses_needed() if buses is not None else None,
+                "buses_today": len(analysis.context.todays_buses)
+                if name == "current" and analysis.context.todays_buses is not None
+                else None,
                 "bus_km": buses.bus_km() if buses is not None else None,
                 "cost": float(ev.costs["cost"].iloc[-1]) if ev.costs is not None else None,
                 "policy_failed": int((ev.policy["status"] == "failed").sum()),

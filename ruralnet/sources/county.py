@@ -11,6 +11,7 @@ Convention (see the README)::
       boundary.geojson     county boundary (study-area check)              optional
       townships.gpkg       township polygons (township_code, name)          optional
       depots.gpkg          bus depots (points; depot_id, name)              optional
+      buses.csv            today's school buses (seats, kind, ...)          optional
       county.toml          [county] name, code, coord_system; [settings] overrides
 
 \\* without ``sites.*`` the sites are read from the OSM file's schools (no pupils).
@@ -30,12 +31,14 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 import shapely
 
 from ..model.coords import COORD_SYSTEMS, normalise_coord_system
 from ..model.errors import CountyFolderError, Problem, SchemaError, SettingsError
 from ..model.schema import CHILD_COLUMNS, _normalise_code, validate_sites, validate_villages
 from ..model.settings import Settings
+from .fleet import find_fleet_file, read_fleet
 from .layers import read_layer
 from .osm import file_bbox, sites_from_osm
 from .rasters import raster_problems
@@ -72,6 +75,10 @@ class CountyFolder:
         Township polygons (``township_code``, ``name``) if given.
     depots
         Bus depots (points, ``depot_id``, ``name``) if given; else buses park at the schools.
+    buses
+        Today's school buses (:data:`ruralnet.sources.fleet.FLEET_COLUMNS`) if the folder
+        lists them (``buses.csv``/``.xlsx``); else the current plan's buses are those needed
+        under the rules, never "today's".
     meta
         The whole ``county.toml``.
     """
@@ -88,6 +95,7 @@ class CountyFolder:
     boundary: object | None = None
     townships: gpd.GeoDataFrame | None = None
     depots: gpd.GeoDataFrame | None = None
+    buses: pd.DataFrame | None = None
     meta: dict = field(default_factory=dict)
 
     def township_names(self) -> dict[str, str]:
@@ -211,6 +219,11 @@ def read_county(path: str | Path, settings: Settings | None = None) -> CountyFol
     depots = _depots(folder, coord_system, study_area, settings, problems)
     if sites is not None and villages is not None:
         _across_layers(sites, villages, townships, code, problems)
+    fleet_file = find_fleet_file(folder)
+    buses = None
+    if fleet_file is not None:
+        ids = sites["site_id"] if sites is not None else []
+        buses = read_fleet(fleet_file, ids, problems)
     dem, pop = folder / "dem.tif", folder / "population.tif"
     area = study_area if study_area is not None else _extent(sites, villages)
     for path, what in ((dem, "elevation"), (pop, "population")):
@@ -231,6 +244,7 @@ def read_county(path: str | Path, settings: Settings | None = None) -> CountyFol
         boundary=boundary,
         townships=townships,
         depots=depots,
+        buses=buses,
         meta=meta,
     )
 
