@@ -19,9 +19,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..model.grades import GRADE_LEVELS, STAGE_OF_GRADE, grade_column, offer_matrix, stage_grades
-from ..model.schema import CHILD_COLUMNS
+from ..model.grades import GRADE_LEVELS, STAGE_OF_GRADE, grade_column, offer_matrix
 from ..model.settings import Settings
+from ..sources.population import grade_children
 from . import rules
 
 GROUP_COLUMNS = [
@@ -105,14 +105,11 @@ def split_by_grade(counts: np.ndarray, k: int) -> np.ndarray:
 
 
 def village_grade_children(villages: pd.DataFrame) -> np.ndarray:
-    """Children of each village per grade level (villages x :data:`GRADE_LEVELS`), the stage
-    counts spread evenly over the stage's grades."""
-    out = np.zeros((len(villages), len(GRADE_LEVELS)), dtype=np.int64)
-    for stage, col in CHILD_COLUMNS.items():
-        levels = sorted(stage_grades(stage))
-        cols = [grade_column(g) for g in levels]
-        out[:, cols] = split_by_grade(villages[col].fillna(0).to_numpy(), len(levels))
-    return out
+    """Children of each village per grade level (villages x :data:`GRADE_LEVELS`): the
+    per-grade columns where the layer has them (the spread demand points do), else the stage
+    counts spread evenly over the stage's grades
+    (:func:`ruralnet.sources.population.grade_children`)."""
+    return grade_children(villages)
 
 
 def site_grade_pupils(sites: pd.DataFrame) -> np.ndarray:

@@ -191,6 +191,19 @@ class Settings:
         ),
     )
 
+    spread_min_population: float = field(
+        default=3000.0,
+        metadata=_s(
+            "a village or residents' committee of more people is spread over its cells of "
+            "population.tif into demand points (illustrative: a town district; 0: never)",
+            zero=True,
+        ),
+    )
+    spread_spacing_m: float = field(
+        default=500.0,
+        metadata=_s("distance between the demand points of a spread village (a few hundred m)"),
+    )
+
     # --- the way to school ---------------------------------------------------------------
     max_walk_minutes: float = field(
         default=30.0, metadata=_s("国办 2018 指导意见: grades 1-3 about 30 minutes one way")

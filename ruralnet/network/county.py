@@ -23,6 +23,7 @@ from ..model.schema import validate_sites
 from ..model.settings import Settings
 from ..sources.county import CountyFolder, _road_file, read_county
 from ..sources.osm import read_highways, road_lines
+from ..sources.population import spread_villages
 from .build import Network, build_network, network_from_file
 from .terrain import apply_terrain
 
@@ -82,9 +83,36 @@ def load_county(path: str | Path, settings: Settings | None = None) -> County:
     County
     """
     folder = read_county(path, settings)
+    folder = dataclasses.replace(folder, villages=demand_points(folder))
     county = County(**{f.name: getattr(folder, f.name) for f in dataclasses.fields(CountyFolder)})
     log.info("loaded %r", county)
     return county
+
+
+def demand_points(folder: CountyFolder):
+    """The villages as demand points: a village above ``spread_min_population`` spread over
+    its cells of ``population.tif`` (:func:`~ruralnet.sources.population.spread_villages`);
+    without a raster it stays one point, and a warning names it."""
+    s, villages = folder.settings, folder.villages
+    if s.spread_min_population <= 0:
+        return villages
+    big = villages["population"].fillna(0) > s.spread_min_population
+    if not big.any():
+        return villages
+    if folder.population_path is None:
+        names = ", ".join(villages.loc[big, "name"].astype(str).tolist()[:8])
+        msg = (
+            f"{int(big.sum())} village(s) of more than {s.spread_min_population:,.0f} people stay "
+            f"one demand point each (no population.tif to spread them over): {names}"
+        )
+        log.warning(msg)
+        warnings.warn(msg, RuralnetWarning, stacklevel=3)
+        return villages
+    spread, _ = spread_villages(
+        villages, folder.population_path, s.spread_min_population, s.spread_spacing_m,
+        folder.boundary,
+    )  # fmt: skip
+    return spread
 
 
 def network_for(path: str | Path, mode: str, settings: Settings | None = None) -> Network:
