@@ -408,6 +408,11 @@ def test_bus_lines_and_weekly_buses_are_checked(demo_analysis):
     am = buses.routes[buses.routes["direction"] == "morning"]
     per_line = am.groupby("route")["pupils"].sum()
     assert per_line.min() >= ctx.settings.min_riders_per_line  # an oracle from the routes
+    thin = ev.thin_pickups  # stated pick-up by pick-up, every pupil of them once
+    assert thin["pupils"].sum() == ev.rows.loc[ev.rows["thin_line"], "pupils"].sum() > 0
+    assert set(thin["way"]) <= {"guardian", "board"}
+    per_pickup = thin.assign(k=thin["grade_band"] == "K").groupby(["village_id", "site_id", "k"])
+    assert (per_pickup["pupils"].sum() < ctx.settings.min_riders_per_line).all()
     strict = dataclasses.replace(ctx, settings=ctx.settings.replace(min_riders_per_line=60))
     rows = fleet_checks(strict, ev, buses)
     assert set(rows.loc[rows["rule"] == "line_riders", "status"]) >= {"failed"}

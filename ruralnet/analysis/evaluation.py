@@ -97,6 +97,10 @@ class PlanEvaluation:
         Totals (whole pupils).
     pupils_moved
         Pupils the plan places away from the site they attend now.
+    thin_pickups
+        Pick-ups too small for a bus line (fewer than ``min_riders_per_line`` riders), one row
+        per pick-up, school and grade band: ``village_id, village, site_id, site, grade_band,
+        pupils, way`` (``guardian`` or ``board`` instead of the bus).
     costs
         Annual cost item by item (:func:`ruralnet.analysis.costs.plan_costs`; bus items only
         when the plan's buses were routed).
@@ -122,6 +126,7 @@ class PlanEvaluation:
     pupils_after: int
     unassigned: int
     pupils_moved: int = 0
+    thin_pickups: pd.DataFrame | None = None
     costs: pd.DataFrame | None = None
     teachers: pd.Series | None = None
     districts: pd.DataFrame | None = None
@@ -175,6 +180,7 @@ def evaluate(
         round(float(rows["pupils"].sum())),
         round(float(plan.unassigned.sum())),
         pupils_moved(ctx, plan),
+        _thin_pickups(ctx, rows),
     )
     policy = policy_checks(ctx, measured, before)
     if buses is not None:
@@ -218,6 +224,29 @@ def pupils_moved(ctx: PlanContext, plan: Plan) -> int:
     cur = ctx.groups["current"].to_numpy()
     stay = np.where(cur >= 0, plan.flows[np.arange(len(cur)), np.maximum(cur, 0)], 0)
     return round(float(ctx.groups["pupils"].sum() - stay.sum() - plan.unassigned.sum()))
+
+
+def _thin_pickups(ctx: PlanContext, rows: pd.DataFrame) -> pd.DataFrame:
+    """The pick-ups whose riders are too few for a bus line, stated one by one."""
+    part = rows[rows["thin_line"]] if "thin_line" in rows else rows.iloc[:0]
+    names = ctx.village_names
+    ids = ctx.groups["origin_id"].to_numpy(dtype=object)[part["group"].to_numpy()].astype(str)
+    sites = ctx.sites["site_id"].astype(str).to_numpy()[part["site"].to_numpy()]
+    table = pd.DataFrame(
+        {
+            "village_id": ids,
+            "village": [names.get(v, v) for v in ids],
+            "site_id": sites,
+            "site": [names.get(s, s) for s in sites],
+            "grade_band": rules.grade_band(part["grade"].to_numpy()),
+            "pupils": part["pupils"].to_numpy(),
+            "way": np.asarray(rules.WAYS, dtype=object)[part["way"].to_numpy()],
+        }
+    )
+    keys = ["village_id", "village", "site_id", "site", "grade_band", "way"]
+    return table.groupby(keys, as_index=False, sort=True)["pupils"].sum()[
+        ["village_id", "village", "site_id", "site", "grade_band", "pupils", "way"]
+    ]
 
 
 def _towns(policy: pd.DataFrame) -> list[str]:

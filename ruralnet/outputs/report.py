@@ -164,6 +164,7 @@ def _write_buses(analysis, out: Path, lang: str) -> dict[str, Path]:
         name=buses.unserved["site_id"].map(lambda v: names.get(v, v)),
     )
     tables = {
+        "bus_thin_pickups.csv": analysis.evaluations[analysis.recommended].thin_pickups,
         "routes.csv": routes[[*ROUTE_COLUMNS, "stop_name", "seats"]],
         "bus_runs.csv": runs,
         "bus_fleet.csv": bus_fleet(analysis, analysis.recommended, lang),
