@@ -428,3 +428,32 @@ def test_bus_lines_and_weekly_buses_are_checked(demo_analysis):
     rows = fleet_checks(ctx, ev, stranded).set_index(["township_code", "rule"])
     town = str(ctx.sites.set_index("site_id").loc[first["site_id"], "township_code"])
     assert rows.loc[(town, "weekly_bus"), "status"] == "failed"
+
+
+def test_kindergarten_places_near_home_instead_of_a_bus(ctx):
+    """Children with no kindergarten within the walk or a guardian's escort get a class at a
+    kept site near home: within those limits, one class per 30 children, said where and why;
+    switched off, they stay beyond the limits."""
+    from ruralnet.analysis.siting import optimised_plan
+
+    plan = optimised_plan(ctx)
+    ev = evaluate(ctx, plan)
+    k = plan.added("kindergarten_classes")
+    hosts = np.flatnonzero(k > 0)
+    assert len(hosts) > 0
+    rows = ev.rows[(ev.rows["grade"] <= 0) & ev.rows["site"].isin(hosts)]
+    offered_before = ctx.offers[:, :3].any(axis=1)
+    for j in hosts:
+        mine = rows[rows["site"] == j]
+        assert set(mine["way"]) <= {rules.WALK, rules.GUARDIAN}
+        if not offered_before[j]:  # all its kindergarten children came with the new classes
+            assert k[j] == np.ceil(mine["pupils"].sum() / ctx.settings.class_size_kindergarten)
+        sid = str(ctx.sites["site_id"].iloc[j])
+        assert "附设幼儿班" in plan.justification[sid]["zh"]
+    assert ev.stages.set_index("stage").loc["kindergarten", "beyond_limits"] == 0
+    assert ev.conserved
+    off = _with(ctx, kindergarten_classes_near_home=False)
+    plain = optimised_plan(off)
+    assert plain.added("kindergarten_classes").sum() == 0
+    stages = evaluate(off, plain).stages.set_index("stage")
+    assert stages.loc["kindergarten", "beyond_limits"] + plain.unassigned.sum() > 0

@@ -17,7 +17,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ..model.grades import STAGES
+from ..model.grades import STAGES, parse_grades
 from ..model.kinds import class_norm
 from . import rules
 from .access import weighted_percentile
@@ -410,6 +410,7 @@ def site_table(ctx: PlanContext, plan: Plan, rows: pd.DataFrame) -> pd.DataFrame
             "places_added": plan.added("places"),
             "classes": sites["classes"].to_numpy(float),
             "classes_added": plan.added("classes"),
+            "kindergarten_classes_added": plan.added("kindergarten_classes"),
             "class_size_after": np.where(
                 plan.open & (classes > 0), after / np.where(classes > 0, classes, 1), np.nan
             ),
@@ -449,7 +450,13 @@ def site_actions(ctx: PlanContext, sites: pd.DataFrame) -> np.ndarray:
         The plan's site table (:func:`site_table`).
     """
     was, now = ctx.open_now, sites["open"].to_numpy()
-    fewer = now & was & (sites["grades_after"] != sites["grades_before"]).to_numpy()
+    dropped = [
+        bool(parse_grades(b) - (parse_grades(a) if a else frozenset()))
+        if isinstance(b, str) and b
+        else False
+        for b, a in zip(sites["grades_before"], sites["grades_after"].fillna(""), strict=True)
+    ]
+    fewer = now & was & np.asarray(dropped, dtype=bool)
     grow = now & (sites["classes_added"].to_numpy() > 0)
     return np.select(
         [was & ~now, ~was & now, ~was & ~now, fewer, grow],

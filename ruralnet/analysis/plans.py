@@ -132,6 +132,8 @@ class Plan:
         Grade span each site teaches after the plan (default: as now).
     places_added, classes_added, beds_added
         Per site (default: none).
+    kindergarten_classes_added
+        Kindergarten classes added near home per site (part of ``classes_added``).
     justification
         Site id -> why a small site stays open (``{"zh": ..., "en": ...}``, written next to
         it in the tables).
@@ -147,6 +149,7 @@ class Plan:
     places_added: np.ndarray | None = None
     classes_added: np.ndarray | None = None
     beds_added: np.ndarray | None = None
+    kindergarten_classes_added: np.ndarray | None = None
     justification: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
 

@@ -548,14 +548,36 @@ def _plan_from(model: PlanModel, lp: dict, x: np.ndarray, meta: dict):
     for j, col in lp["r"].items():
         if x[col] > 0.5:
             teaches[j, grade_column(s.young_max_grade) + 1 :] = False
+    near_home = (
+        kindergarten_near_home(ctx, flows, unassigned, is_open, teaches)
+        if s.kindergarten_classes_near_home
+        else {}
+    )
     grades = [format_grades(np.asarray(GRADE_LEVELS)[row]) if row.any() else "" for row in teaches]
     plan = Plan("optimised", is_open, flows, unassigned, grades=grades, meta=meta)
-    _additions(plan, ctx, f)
+    k_classes = np.zeros(len(ctx.sites))
+    for j, n in near_home.items():
+        k_classes[j] = np.ceil(n / s.class_size_kindergarten)
+    _additions(plan, ctx, f, k_classes)
     plan.justification = {
         str(ctx.sites["site_id"].iloc[j]): {"zh": just.zh, "en": just.en}
         for j, just in model.pinned.items()
         if is_open[j]
     }
+    for j, n in near_home.items():
+        sid = str(ctx.sites["site_id"].iloc[j])
+        zh = (
+            f"附设幼儿班{k_classes[j]:.0f}个：{n:.0f}名幼儿在步行或家长接送"
+            f"{s.escort_minutes:g}分钟内没有幼儿园"
+        )
+        en = (f"{k_classes[j]:.0f} kindergarten class(es) added: {n:.0f} children have no "
+              f"kindergarten within the walk or a guardian's {s.escort_minutes:g} minutes")  # fmt: skip
+        before = plan.justification.get(sid)
+        plan.justification[sid] = (
+            {"zh": f"{before['zh']}；{zh}", "en": f"{before['en']}; {en}"}
+            if before
+            else {"zh": zh, "en": en}
+        )
     for j in np.flatnonzero(is_open & ~ctx.open_now):
         n = int(flows[:, j].sum())
         plan.justification[str(ctx.sites["site_id"].iloc[j])] = {
@@ -565,8 +587,42 @@ def _plan_from(model: PlanModel, lp: dict, x: np.ndarray, meta: dict):
     return plan
 
 
-def _additions(plan, ctx, f: SiteFacts) -> None:
-    """Classes (with their places) and beds each open site needs for the plan's pupils."""
+def kindergarten_near_home(ctx, flows, unassigned, is_open, teaches) -> dict[int, float]:
+    """Kindergarten places near home (村级幼儿园 / 附设幼儿班): children the plan leaves beyond
+    every limit (no kindergarten within the walk or a guardian's escort) go to the nearest open
+    site of ``kindergarten_class_kinds`` they can walk to or be brought to, which gets a
+    kindergarten class for them (``flows``, ``unassigned`` and ``teaches`` are changed in
+    place).
+
+    Returns
+    -------
+    dict
+        Site row -> kindergarten children it takes this way.
+    """
+    s = ctx.settings
+    code, minutes = ctx.ways
+    g = ctx.groups
+    kinds = ctx.sites["kind"].astype(str).to_numpy()
+    host = is_open & np.isin(kinds, s.kindergarten_class_kinds)
+    added: dict[int, float] = {}
+    for i in np.flatnonzero(g["grade"].to_numpy() <= 0):
+        beyond = (code[i] == rules.BEYOND) & (flows[i] > 0)
+        n = float(unassigned[i] + flows[i, beyond].sum())
+        near = host & np.isin(code[i], (rules.WALK, rules.GUARDIAN))
+        if n <= 0 or not near.any():
+            continue
+        j = int(np.argmin(np.where(near, minutes[i], np.inf)))
+        flows[i, beyond] = 0.0
+        flows[i, j] += n
+        unassigned[i] = 0.0
+        teaches[j, grade_column(int(g["grade"].iloc[i]))] = True
+        added[j] = added.get(j, 0.0) + n
+    return added
+
+
+def _additions(plan, ctx, f: SiteFacts, kindergarten_classes=None) -> None:
+    """Classes (with their places) and beds each open site needs for the plan's pupils;
+    ``kindergarten_classes`` added near home come on top."""
 
     s = ctx.settings
     rows = flow_rows(ctx, plan)
@@ -580,8 +636,11 @@ def _additions(plan, ctx, f: SiteFacts) -> None:
     need_cap = np.ceil((after - np.nan_to_num(f.capacity, nan=np.inf)) / f.norm - 1e-9)
     added = np.clip(np.fmax(need_cls, need_cap), 0, f.max_classes)
     added = np.where(plan.open, np.nan_to_num(added), 0)
-    plan.classes_added = added
+    k = np.zeros(n) if kindergarten_classes is None else np.asarray(kindergarten_classes, float)
+    plan.classes_added = added + k
     plan.places_added = np.where(np.isfinite(f.capacity), added * f.norm, 0)
+    plan.places_added = plan.places_added + k * s.class_size_kindergarten
+    plan.kindergarten_classes_added = k
     plan.beds_added = np.where(plan.open & f.boarding, np.ceil(np.maximum(0, boarders - f.beds)), 0)
 
 

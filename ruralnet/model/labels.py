@@ -131,6 +131,7 @@ COLUMNS = {
     "grades_after": ("调整后年级", "grades after"),
     "places_added": ("新增学位", "places added"),
     "classes_added": ("新增班级（教室）", "classes added"),
+    "kindergarten_classes_added": ("其中附设幼儿班", "of which kindergarten classes"),
     "beds_added": ("新增床位", "beds added"),
     "beds_shortfall": ("床位缺口", "beds short"),
     "bus_riders": ("乘车学生", "bus riders"),

@@ -243,6 +243,23 @@ class Settings:
             "public transport or with guardians"
         ),
     )
+    kindergarten_classes_near_home: bool = field(
+        default=True,
+        metadata=_s(
+            "校车安全管理条例 (2012) art. 60: kindergartens planned so children attend near home; "
+            "the plan adds a class (附设幼儿班) at a kept site instead of a bus"
+        ),
+    )
+    kindergarten_class_kinds: tuple[str, ...] = field(
+        default=(
+            "teaching_point",
+            "village_primary",
+            "central_primary",
+            "nine_year",
+            "kindergarten",
+        ),
+        metadata=_s("kinds of site that may host a kindergarten class near home", kinds=True),
+    )
     board_first_grade: int = field(
         default=7,
         metadata=_s(
