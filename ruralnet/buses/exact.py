@@ -258,8 +258,10 @@ def fewest_buses(
     a = _cover_matrix(cols, n)
     if a is None:
         return None  # a pick-up no bus can serve alone: the caller reports it
-    greedy = _greedy_cover(cols, a)
-    seats_bound = math.ceil(int(np.sum(pupils)) / seats)
+    seats_bound = _cheap_bound(cols, np.asarray(pupils), seats)
+    greedy = min(
+        (_greedy_cover(cols, a, w) for w in (np.ones(n), np.asarray(pupils, float))), key=len
+    )
     if len(greedy) <= seats_bound:  # no plan has fewer buses: proven without the solver
         routes = [best_order([int(i) for i in c], time_s, service_s)[0] for c in greedy]
         return ExactResult(routes, len(routes), True, len(cols), time.perf_counter() - started)
@@ -291,14 +293,25 @@ def fewest_buses(
     return ExactResult(routes, lower, optimal, len(cols), time.perf_counter() - started)
 
 
-def _greedy_cover(cols: list[np.ndarray], a) -> list[np.ndarray]:
-    """A set cover, greedily (the set with the most uncovered pick-ups first; ``a`` the
-    stops x sets incidence), each pick-up kept on its first bus only."""
+def _cheap_bound(cols: list[np.ndarray], pupils: np.ndarray, seats: int) -> int:
+    """A lower bound on the buses without a solver: a pick-up that shares no set with another
+    needs a bus of its own; the others need at least their pupils' worth of seats."""
+    shared = np.zeros(len(pupils), dtype=bool)
+    for c in cols:
+        if len(c) > 1:
+            shared[c] = True
+    return int((~shared).sum()) + math.ceil(int(pupils[shared].sum()) / seats)
+
+
+def _greedy_cover(cols: list[np.ndarray], a, weight: np.ndarray) -> list[np.ndarray]:
+    """A set cover, greedily (the set with the most uncovered ``weight`` first: pick-ups, or
+    pupils, which fills the buses; ``a`` the stops x sets incidence), each pick-up kept on its
+    first bus only."""
     left = np.ones(a.shape[0])
     at = a.T.tocsr()
     out = []
     while left.any():
-        best = cols[int(np.argmax(at @ left))]
+        best = cols[int(np.argmax(at @ (left * weight)))]
         mine = best[left[best] > 0]
         if not len(mine):
             break
