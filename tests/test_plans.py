@@ -384,19 +384,39 @@ def test_the_ways_of_the_law_are_checked_and_each_check_can_fail(ctx):
 
 
 def test_boarders_outside_their_township_are_named(ctx):
+    """Boarding in another township fails the check unless no open school of the pupils' own
+    township teaching their grade can take them within the limits (then the reason is said)."""
     ev = evaluate(ctx, current_plan(ctx))
     rows = ev.rows[ev.rows["way"] == rules.BOARD]
-    away = rows[
-        ctx.sites["township_code"].astype(str).to_numpy()[rows["site"]]
-        != rows["township_code"].astype(str).to_numpy()
-    ]
+    towns = ctx.sites["township_code"].astype(str).to_numpy()
+    away = rows[towns[rows["site"]] != rows["township_code"].astype(str).to_numpy()]
+    code, _ = ctx.ways
+    could = np.array(
+        [
+            (
+                ctx.open_now
+                & (towns == str(r.township_code))
+                & ctx.offers[:, r.grade + 2]
+                & np.isin(
+                    code[r.group],
+                    (rules.WALK, rules.BUS, rules.BOARD, rules.GUARDIAN, rules.TRANSIT),
+                )
+            ).any()
+            for r in away.itertuples()
+        ],
+        dtype=bool,
+    )
     checks = ev.policy[ev.policy["rule"] == "boarding_township"].set_index("township_code")
     for town, status in checks["status"].items():
-        mine = away[away["township_code"].astype(str) == town]
-        assert status == ("failed" if len(mine) else "passed"), town
-        if len(mine):
-            assert f"{mine['pupils'].sum():,.0f}人" in checks.loc[town, "detail_zh"]
-    assert len(away) > 0, "the bundled county has boarders in another township today"
+        mine = away["township_code"].astype(str).to_numpy() == town
+        assert status == ("failed" if (mine & could).any() else "passed"), town
+        if (mine & could).any():
+            assert (
+                f"{away.loc[mine & could, 'pupils'].sum():,.0f}人" in checks.loc[town, "detail_zh"]
+            )
+        elif mine.any():
+            assert "本乡镇无学校可在限值内接收" in checks.loc[town, "detail_zh"]
+    assert could.any(), "the bundled county has boarders in another township today"
 
 
 def test_bus_lines_and_weekly_buses_are_checked(demo_analysis):
@@ -457,3 +477,23 @@ def test_kindergarten_places_near_home_instead_of_a_bus(ctx):
     assert plain.added("kindergarten_classes").sum() == 0
     stages = evaluate(off, plain).stages.set_index("stage")
     assert stages.loc["kindergarten", "beyond_limits"] + plain.unassigned.sum() > 0
+
+
+def test_every_closure_names_its_receiving_schools(demo):
+    """A closed site's reason says where its pupils go, how and how far: the receiving
+    schools' names, and the pupils the flow rows send there (an oracle from the rows)."""
+    ctx = demo.context
+    cur = ctx.groups["current"].to_numpy()
+    for name in ("merger", "optimised"):
+        ev = demo.evaluations[name]
+        closed = ev.sites[ev.sites["action"] == "close"]
+        assert len(closed) > 0
+        for r in closed.itertuples():
+            j = int(np.flatnonzero(ctx.sites["site_id"].astype(str) == r.site_id)[0])
+            mine = ev.rows[cur[ev.rows["group"].to_numpy()] == j]
+            if mine.empty:
+                continue
+            to = set(ctx.sites["name"].astype(str).to_numpy()[mine["site"].unique()])
+            assert set(r.receiving.split("、")) == to, r.name
+            assert r.justification_zh.startswith(f"撤并：{mine['pupils'].sum():,.0f}名学生转入")
+            assert all(n in r.justification_zh for n in to)

@@ -391,6 +391,7 @@ def site_table(ctx: PlanContext, plan: Plan, rows: pd.DataFrame) -> pd.DataFrame
         rows["site"], weights=rows["pupils"] * (rows["way"] == rules.BUS), minlength=n
     )
     grades_after = plan.grades or list(sites["grades"].astype(str))
+    closed, receiving = closure_reasons(ctx, plan, rows)
     classes = sites["classes"].to_numpy(float) + plan.added("classes")
     capacity = sites["capacity"].to_numpy(float) + plan.added("places")
     beds = sites["boarding_beds"].fillna(0).to_numpy(float) + plan.added("beds")
@@ -424,11 +425,12 @@ def site_table(ctx: PlanContext, plan: Plan, rows: pd.DataFrame) -> pd.DataFrame
             "bus_riders": riders,
             **{
                 f"justification_{lang}": [
-                    plan.justification.get(sid, {}).get(lang, "")
+                    plan.justification.get(sid, closed.get(sid, {})).get(lang, "")
                     for sid in sites["site_id"].astype(str)
                 ]
                 for lang in ("zh", "en")
             },
+            "receiving": [receiving.get(sid, "") for sid in sites["site_id"].astype(str)],
             "class_norm": [class_norm(k, s) for k in sites["kind"]],
             "is_central_kindergarten": sites["is_central_kindergarten"].to_numpy(bool),
             "is_central_primary": sites["is_central_primary"].to_numpy(bool),
@@ -436,6 +438,42 @@ def site_table(ctx: PlanContext, plan: Plan, rows: pd.DataFrame) -> pd.DataFrame
         }
     )
     return table
+
+
+WAY_ZH = {"walk": "步行", "bus": "乘校车", "board": "寄宿", "beyond": "超出限值",
+          "guardian": "家长接送", "transit": "公交或家长接送"}  # fmt: skip
+
+
+def closure_reasons(ctx: PlanContext, plan: Plan, rows: pd.DataFrame) -> tuple[dict, dict]:
+    """Why and where each site the plan closes sends its pupils: site id -> ``{"zh", "en"}``
+    (the receiving schools with pupils, ways and the longest trip), and site id -> the names
+    of its receiving schools."""
+    cur = ctx.groups["current"].to_numpy()
+    names = ctx.sites["name"].astype(str).to_numpy()
+    ids = ctx.sites["site_id"].astype(str).to_numpy()
+    reasons, receiving = {}, {}
+    for j in np.flatnonzero(ctx.open_now & ~plan.open):
+        mine = rows[cur[rows["group"].to_numpy()] == j]
+        if mine.empty:
+            continue
+        zh, en, to = [], [], []
+        for k, part in mine.groupby("site", sort=False):
+            by_way = part.groupby("way")["pupils"].sum()
+            ways_zh = "、".join(f"{WAY_ZH[rules.WAYS[w]]}{n:,.0f}人" for w, n in by_way.items())
+            ways_en = ", ".join(f"{n:,.0f} {rules.WAYS[w]}" for w, n in by_way.items())
+            longest = float(np.nanmax(part["minutes"])) if part["minutes"].notna().any() else np.nan
+            tail_zh = f"，最长{longest:.0f}分钟" if np.isfinite(longest) else ""
+            tail_en = f", at most {longest:.0f} min" if np.isfinite(longest) else ""
+            zh.append(f"{names[k]}（{ways_zh}{tail_zh}）")
+            en.append(f"{names[k]} ({ways_en}{tail_en})")
+            to.append(names[k])
+        n = mine["pupils"].sum()
+        reasons[ids[j]] = {
+            "zh": f"撤并：{n:,.0f}名学生转入" + "；".join(zh),
+            "en": f"closed: {n:,.0f} pupils to " + "; ".join(en),
+        }
+        receiving[ids[j]] = "、".join(to)
+    return reasons, receiving
 
 
 def site_actions(ctx: PlanContext, sites: pd.DataFrame) -> np.ndarray:

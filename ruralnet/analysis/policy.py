@@ -47,7 +47,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..model.grades import GRADE_LEVELS, grade_name
+from ..model.grades import GRADE_LEVELS, grade_column, grade_name
 from ..model.schema import largest_remainder
 from . import rules
 from .demand import GRADE_COLUMNS
@@ -135,7 +135,7 @@ def policy_checks(ctx, ev, before=None) -> pd.DataFrame:
         _places(add, here)
         _beds(add, here)
         _within_limits(add, ctx, beyond[beyond["township_code"] == town])
-        _ways(add, ctx, ev.rows[ev.rows["township_code"] == town], s)
+        _ways(add, ctx, ev.rows[ev.rows["township_code"] == town], s, ev.sites["open"].to_numpy())
     _accounted(_adder(out, COUNTY, ctx.name), ev)
     _special(_adder(out, COUNTY, ctx.name), ctx, open_)
     table = pd.DataFrame(out, columns=POLICY_COLUMNS[:-1])
@@ -329,9 +329,10 @@ def _within_limits(add, ctx, beyond: pd.DataFrame) -> None:
     )
 
 
-def _ways(add, ctx, rows: pd.DataFrame, s) -> None:
+def _ways(add, ctx, rows: pd.DataFrame, s, is_open: np.ndarray) -> None:
     """The law's order of the ways: urban pupils and kindergarten children off the school
-    buses, grades 1-3 not boarding, boarders in their own township."""
+    buses, grades 1-3 not boarding, boarders in their own township (or a stated reason: no
+    open school of their township teaching the grade can take them within the limits)."""
     g = ctx.groups
     urban = g["urban"].to_numpy(bool) if "urban" in g else np.zeros(len(g), bool)
     names = ctx.village_names
@@ -348,6 +349,17 @@ def _ways(add, ctx, rows: pd.DataFrame, s) -> None:
          "在外乡镇寄宿", "boarding in another township"),
     )  # fmt: skip
     for rule, bad, zh_what, en_what in checks:
+        if rule == "boarding_township" and len(bad):
+            served = _own_township_serves(ctx, bad, is_open)
+            reasoned, bad = bad[~served], bad[served]
+            if bad.empty:
+                zh, en = _names(
+                    sorted({names.get(o, o) for o in g["origin_id"].to_numpy()[reasoned["group"]]})
+                )
+                n = reasoned["pupils"].sum()
+                add(rule, PASSED, f"{n:,.0f}人在外乡镇寄宿，因本乡镇无学校可在限值内接收：{zh}",
+                    f"{n:,.0f} board elsewhere: no school of their township can take them within the limits: {en}")  # fmt: skip
+                continue
         if bad.empty:
             add(rule, PASSED, "无", "none")
             continue
@@ -358,6 +370,18 @@ def _ways(add, ctx, rows: pd.DataFrame, s) -> None:
         )
         n = bad["pupils"].sum()
         add(rule, FAILED, f"{zh_what}{n:,.0f}人：{zh}", f"{n:,.0f} {en_what}: {en}")
+
+
+def _own_township_serves(ctx, rows: pd.DataFrame, is_open: np.ndarray) -> np.ndarray:
+    """Per row: whether an open school of the pupils' own township teaching their grade could
+    take them within the limits (then boarding elsewhere needs the plan's reason)."""
+    code, _ = ctx.ways
+    towns = ctx.sites["township_code"].astype(str).to_numpy()
+    out = []
+    for r in rows.itertuples():
+        here = is_open & (towns == str(r.township_code)) & ctx.offers[:, grade_column(r.grade)]
+        out.append(bool((here & np.isin(code[r.group], rules.WITHIN)).any()))
+    return np.asarray(out, dtype=bool)
 
 
 def _accounted(add, ev) -> None:

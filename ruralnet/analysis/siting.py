@@ -118,8 +118,11 @@ def site_facts(ctx) -> SiteFacts:
     kinds = sites["kind"].astype(str).to_numpy()
     three = sites[list(THREE_SCHOOL_FLAGS)].any(axis=1).to_numpy()
     keep = sites["site_id"].astype(str).isin(s.keep_sites).to_numpy()
-    decide = ctx.open_now & np.isin(kinds, s.merger_kinds) & ~three & ~keep
     small = ctx.open_now & np.isin(kinds, s.merger_kinds) & (ctx.pupils_now < s.small_site_pupils)
+    # the policy's plan decides on the sites under small_site_pupils only; closing (or taking
+    # grades from) larger sites is the further-concentration variant, a setting
+    scope = small | s.plan_closes_larger_sites
+    decide = ctx.open_now & np.isin(kinds, s.merger_kinds) & ~three & ~keep & scope
     young = ctx.offers[:, : grade_column(s.young_max_grade) + 1].any(axis=1)
     older = ctx.offers[:, grade_column(s.young_max_grade) + 1 :].any(axis=1)
     classes = sites["classes"].to_numpy(float)

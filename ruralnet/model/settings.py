@@ -293,6 +293,13 @@ class Settings:
         default=20,
         metadata=_s("清府办函〔2024〕15号: teaching points under 20 pupils merged by 2025"),
     )
+    plan_closes_larger_sites: bool = field(
+        default=False,
+        metadata=_s(
+            "清府办函〔2024〕15号 merges sites under small_site_pupils; on: the further-"
+            "concentration variant (进一步集中方案) may also close or reduce larger sites"
+        ),
+    )
     merger_kinds: tuple[str, ...] = field(
         default=("teaching_point", "village_primary"),
         metadata=_s("kinds of site screened as merger candidates", kinds=True),

@@ -43,6 +43,7 @@ PLAN_SITE_COLUMNS = [
     "kindergarten_classes_added",
     "beds_added",
     "justification",
+    "receiving",
     "capacity",
     "classes",
     "class_size_after",
@@ -96,6 +97,7 @@ TOWN_SITE_COLUMNS = [
     "beds_added",
     "bus_riders",
     "justification",
+    "receiving",
 ]
 COST_ITEMS = {
     "sites": ("村小、教学点办学点", "village primaries and teaching points open"),
