@@ -286,7 +286,7 @@ def test_current_plan_fails_the_checks_the_policy_is_about(ctx):
     per_town = (
         ev.policy[ev.policy["township_code"] != "ALL"].groupby("township_code")["rule"].nunique()
     )
-    assert (per_town == 12).all(), "every rule has a row for every township"
+    assert (per_town == 13).all(), "every rule has a row for every township"
 
 
 def test_closing_the_three_schools_fails(ctx):
@@ -497,3 +497,26 @@ def test_every_closure_names_its_receiving_schools(demo):
             assert set(r.receiving.split("、")) == to, r.name
             assert r.justification_zh.startswith(f"撤并：{mine['pupils'].sum():,.0f}名学生转入")
             assert all(n in r.justification_zh for n in to)
+
+
+def test_no_school_over_its_size_cap_grows(ctx, demo):
+    """大校额: the optimised plan never makes a school over its cap larger (an oracle from
+    the site table), and the check names the schools over it; with a higher cap it passes."""
+    from ruralnet.model.kinds import school_size_cap
+
+    s = ctx.settings
+    for name in ("optimised",):
+        sites = demo.evaluations[name].sites
+        caps = sites["kind"].map(lambda k: school_size_cap(k, s))
+        grown = sites["open"] & (
+            sites["pupils_after"] > np.maximum(caps, sites["pupils_before"]) + 0.5
+        )
+        assert not grown.any(), sites.loc[grown, "name"].tolist()
+        over = sites[sites["open"] & (sites["pupils_after"] > caps)]
+        checks = demo.evaluations[name].policy
+        failed = checks[(checks["rule"] == "school_size") & (checks["status"] == "failed")]
+        assert len(over) > 0 and set(failed["township_code"]) == set(over["township_code"])
+        for r in over.itertuples():
+            assert r.name in " ".join(failed["detail_zh"])
+    relaxed = _with(ctx, largest_primary_school=1e6, largest_junior_school=1e6)
+    assert _status(evaluate(relaxed, current_plan(relaxed)), "school_size") == {"passed"}

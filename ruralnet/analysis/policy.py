@@ -17,6 +17,9 @@ Rules (codes; their labels are built from the settings in :mod:`ruralnet.model.l
     grade, otherwise the site's average class (the basis is stated in the detail).
 ``places``
     No open site holds more pupils than its places (after any places the plan adds).
+``school_size``
+    No open school over its size cap (大校额: ``largest_primary_school``,
+    ``largest_junior_school``) grows; one over it is failed (named, before and after).
 ``boarding_beds``
     Every boarder has a bed.
 ``within_limits``
@@ -48,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from ..model.grades import GRADE_LEVELS, grade_column, grade_name
+from ..model.kinds import school_size_cap
 from ..model.schema import largest_remainder
 from . import rules
 from .demand import GRADE_COLUMNS
@@ -133,6 +137,7 @@ def policy_checks(ctx, ev, before=None) -> pd.DataFrame:
         _small_sites(add, here, s)
         _class_size(add, class_rows[class_rows["township_code"] == town], s)
         _places(add, here)
+        _school_size(add, here, ctx, s)
         _beds(add, here)
         _within_limits(add, ctx, beyond[beyond["township_code"] == town])
         _ways(add, ctx, ev.rows[ev.rows["township_code"] == town], s, ev.sites["open"].to_numpy())
@@ -370,6 +375,19 @@ def _ways(add, ctx, rows: pd.DataFrame, s, is_open: np.ndarray) -> None:
         )
         n = bad["pupils"].sum()
         add(rule, FAILED, f"{zh_what}{n:,.0f}人：{zh}", f"{n:,.0f} {en_what}: {en}")
+
+
+def _school_size(add, here: pd.DataFrame, ctx, s) -> None:
+    """Schools over their size cap after the plan (大校额), with their pupils before and after."""
+    caps = here["kind"].map(lambda k: school_size_cap(k, s)).to_numpy(float)
+    over = here[here["pupils_after"].to_numpy(float) > caps]
+    if over.empty:
+        add("school_size", PASSED, "无超大规模学校", "no school over its size cap")
+        return
+    zh, en = _names(
+        [f"{r.name}（{r.pupils_before:,.0f}→{r.pupils_after:,.0f}人）" for r in over.itertuples()]
+    )
+    add("school_size", FAILED, f"超大规模学校：{zh}", f"over the size cap: {en}")
 
 
 def _own_township_serves(ctx, rows: pd.DataFrame, is_open: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ the settings (illustrative defaults, set per county); the policy is hard constra
   limit, or board from the boarding grade, at a site that can take boarders);
 * no class of ``oversized_class`` or more, no site over its places (classes are added, at
   most ``max_class_growth`` of a site's classes), a bed for every boarder (beds are added);
+* no school over its size cap (大校额, :func:`ruralnet.model.kinds.school_size_cap`) grows;
 * buses: each rider pays a share of a bus, its driver and its kilometres at the riders per
   bus the county's current routes achieve (the routes themselves come after, for every
   plan, :mod:`ruralnet.buses`; the cost table prices the routed buses).
@@ -43,7 +44,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from ..model.errors import SolverError
 from ..model.grades import GRADE_LEVELS, format_grades, grade_column, parse_grades
-from ..model.kinds import THREE_SCHOOL_FLAGS, class_norm
+from ..model.kinds import THREE_SCHOOL_FLAGS, class_norm, school_size_cap
 from ..model.schema import largest_remainder
 from . import rules
 from .evaluation import flow_rows
@@ -137,7 +138,9 @@ def site_facts(ctx) -> SiteFacts:
         reopen=~ctx.open_now & ~closed_by_plan,  # an earlier phase's closure stands
         # small sites are candidates to close, never receivers (filling them to keep them
         # open is not what the policy asks); a reopened site takes its old catchment
-        receive=(~np.isin(kinds, s.non_receiving_kinds) & ~small) | ~ctx.open_now,
+        # and a school at or over its size cap (大校额) takes nobody more
+        receive=((~np.isin(kinds, s.non_receiving_kinds) & ~small) | ~ctx.open_now)
+        & ~over_cap(ctx),
         boarding=(beds > 0)
         | np.isin(kinds, s.boarding_kinds)
         | sites["is_public_boarding"].to_numpy(bool),
@@ -148,6 +151,13 @@ def site_facts(ctx) -> SiteFacts:
         norm=np.array([class_norm(k, s) for k in kinds], dtype=float),
         max_classes=_max_classes(ctx, classes, kinds),
     )
+
+
+def over_cap(ctx) -> np.ndarray:
+    """Open schools at or over their size cap today (大校额): they receive nobody more."""
+    s = ctx.settings
+    caps = np.array([school_size_cap(k, s) for k in ctx.sites["kind"].astype(str)], dtype=float)
+    return ctx.open_now & (ctx.pupils_now >= caps)
 
 
 def _max_classes(ctx, classes: np.ndarray, kinds: np.ndarray) -> np.ndarray:
@@ -331,7 +341,13 @@ def _pinned(model: PlanModel) -> dict[int, Justification]:
             and rules.rideable(older, ctx.bus[np.ix_(rows, np.flatnonzero(teach))], s).any()
         )
         text = format_grades(grades)
-        if young and bus_ok:
+        code, _ = ctx.ways
+        full = over_cap(ctx) & ctx.offers[:, [grade_column(x) for x in grades]].any(axis=1)
+        capped = bool(np.isin(code[np.ix_(rows, np.flatnonzero(full))], rules.WITHIN).any())
+        if capped:
+            zh = f"{text}年级学生可接收的学校均已达到规模上限（大校额）"
+            en = f"every receiving school for grades {text} is at its size cap"
+        elif young and bus_ok:
             yt = format_grades(young)
             zh = f"{yt}年级学生在{s.young_ride_minutes:g}分钟内只能到达本校"
             en = f"the only site for grades {yt} within {s.young_ride_minutes:g} min"
@@ -485,6 +501,11 @@ class _Builder:
                     -np.inf,
                     class_max * classes - fixed["pupils"][j],
                 )
+            cap = school_size_cap(str(self.ctx.sites["kind"].iloc[j]), s)
+            if np.isfinite(cap):  # 大校额: an over-large school never grows
+                o = self.col("o", ("size", j), OVERFLOW_PENALTY, 0.0, np.inf, False)
+                most = max(cap, float(self.ctx.pupils_now[j]))
+                self.row({**load, o: -1.0}, -np.inf, most - fixed["pupils"][j])
             if f.decide[j] and int(j) not in m.pinned and j in self.y:
                 self.row({**load, self.y[j]: -float(s.small_site_pupils)}, 0.0, np.inf)
             board = part["way"].to_numpy() == rules.BOARD

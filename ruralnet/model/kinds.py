@@ -47,3 +47,16 @@ def class_norm(kind: str, settings) -> int:
         "junior_middle": settings.class_size_junior,
         "boarding_school": settings.class_size_junior,
     }.get(kind, settings.class_size_primary)
+
+
+def school_size_cap(kind: str, settings) -> float:
+    """The largest school (大校额) a kind may be, from the settings (no cap for
+    kindergartens and special schools)."""
+    return {
+        "central_primary": settings.largest_primary_school,
+        "village_primary": settings.largest_primary_school,
+        "teaching_point": settings.largest_primary_school,
+        "junior_middle": settings.largest_junior_school,
+        "boarding_school": settings.largest_junior_school,
+        "nine_year": settings.largest_junior_school,
+    }.get(kind, float("inf"))

@@ -274,6 +274,12 @@ def rule_label(rule: str, lang: str, settings) -> str:
         ),
         "places": ("学位充足（学生数不超过学位数）", "enough places (pupils within the places)"),
         "boarding_beds": ("寄宿生均有床位", "a bed for every boarder"),
+        "school_size": (
+            f"无超大规模学校（小学{s.largest_primary_school:,.0f}人、初中及九年一贯制"
+            f"{s.largest_junior_school:,.0f}人以上，示意值）",
+            f"no school over {s.largest_primary_school:,.0f} (primary) or "
+            f"{s.largest_junior_school:,.0f} pupils (junior, nine-year; illustrative)",
+        ),
         "within_limits": (
             f"步行不超过{s.max_walk_minutes:g}分钟、乘车不超过{s.max_ride_minutes:g}分钟"
             f"（幼儿园和{short_grades(s)}年级不超过{s.young_ride_minutes:g}分钟），"

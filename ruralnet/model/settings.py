@@ -312,6 +312,17 @@ class Settings:
         default=200_000,
         metadata=_s("清府办函〔2024〕15号: counties of 200,000+ people have a special school"),
     )
+    largest_primary_school: float = field(
+        default=2000.0,
+        metadata=_s(
+            "Qingyuan plan: 大校额 basically eliminated by 2027; no national figure found, "
+            "illustrative (provincial practice)"
+        ),
+    )
+    largest_junior_school: float = field(
+        default=2500.0,
+        metadata=_s("same, for junior middle, boarding and nine-year schools; illustrative"),
+    )
     oversized_class: int = field(
         default=56, metadata=_s("Ministry of Education: a class of 56+ is 大班额")
     )
