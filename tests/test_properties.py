@@ -159,7 +159,7 @@ def random_context(seed: int, limits: Settings) -> PlanContext:
                         j,
                     )
                 )
-    groups = pd.DataFrame(rows, columns=GROUP_COLUMNS)
+    groups = pd.DataFrame(rows, columns=GROUP_COLUMNS[:-1]).assign(urban=False)  # rural
     groups = groups[groups["pupils"] > 0].reset_index(drop=True)
     walk = rng.uniform(2, 120, (len(groups), n))
     bus = np.where(rng.random((len(groups), n)) < 0.2, np.nan, rng.uniform(2, 70, (len(groups), n)))

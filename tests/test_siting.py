@@ -68,7 +68,7 @@ def tiny(seed: int) -> PlanContext:
                     site,
                 )
             )
-    groups = pd.DataFrame(rows, columns=GROUP_COLUMNS)
+    groups = pd.DataFrame(rows, columns=GROUP_COLUMNS[:-1]).assign(urban=False)  # rural
     n = len(groups)
     walk = rng.uniform(5, 90, (n, 5))
     bus = rng.uniform(5, 55, (n, 5))

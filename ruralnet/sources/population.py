@@ -192,6 +192,11 @@ def spread_villages(
             report.kept.append(str(row["village_id"].iloc[0]))
             parts.append(row)
             continue
+        which = _merge_thin_blocks(which, weight[mine], mx[mine], my[mine])
+        if which.max() < 1:
+            report.kept.append(str(row["village_id"].iloc[0]))
+            parts.append(row)
+            continue
         w = np.bincount(which, weights=weight[mine])
         px = np.bincount(which, weights=weight[mine] * lon[mine]) / w
         py = np.bincount(which, weights=weight[mine] * lat[mine]) / w
@@ -200,6 +205,23 @@ def spread_villages(
     out = pd.concat(parts, ignore_index=True)
     log.info("demand points: %s", report)
     return gpd.GeoDataFrame(out, geometry="geometry", crs=villages.crs), report
+
+
+#: A block with less than this share of its village's people joins the nearest larger block
+#: (the sparse outskirts of a town's area are not a neighbourhood of their own).
+MIN_BLOCK_SHARE = 0.05
+
+
+def _merge_thin_blocks(which: np.ndarray, weight: np.ndarray, x, y) -> np.ndarray:
+    """Block labels with the thin blocks merged into the nearest kept one (relabelled 0..k)."""
+    w = np.bincount(which, weights=weight)
+    cx = np.bincount(which, weights=weight * x) / np.where(w > 0, w, 1)
+    cy = np.bincount(which, weights=weight * y) / np.where(w > 0, w, 1)
+    kept = np.flatnonzero(w >= MIN_BLOCK_SHARE * w.sum())
+    if len(kept) == 0:
+        return np.zeros_like(which)
+    d = (cx[:, None] - cx[kept][None, :]) ** 2 + (cy[:, None] - cy[kept][None, :]) ** 2
+    return np.argmin(d, axis=1)[which]
 
 
 def _points_of(row: gpd.GeoDataFrame, share: np.ndarray, lon, lat, grades: np.ndarray):
