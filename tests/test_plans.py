@@ -521,3 +521,20 @@ def test_no_school_over_its_size_cap_grows(ctx, demo):
             assert r.name in " ".join(failed["detail_zh"])
     relaxed = _with(ctx, largest_primary_school=1e6, largest_junior_school=1e6)
     assert _status(evaluate(relaxed, current_plan(relaxed)), "school_size") == {"passed"}
+
+
+def test_every_addition_says_whom_it_serves(demo):
+    """Classrooms and beds carry their reason: the places before and after and the pupils
+    they hold; the beds and the boarders (numbers read back from the site table)."""
+    sites = demo.evaluations["optimised"].sites
+    school = sites["classes_added"] - sites["kindergarten_classes_added"]
+    grown = sites[sites["open"] & (school > 0)]
+    assert len(grown) > 0
+    for r in grown.itertuples():
+        assert f"学位{r.capacity:,.0f}→{r.capacity + r.places_added:,.0f}个" in r.justification_zh
+        assert f"容纳调整后{r.pupils_after:,.0f}名学生" in r.justification_zh
+    beds = sites[sites["open"] & (sites["beds_added"] > 0)]
+    assert len(beds) > 0
+    for r in beds.itertuples():
+        assert f"新增床位{r.beds_added:,.0f}张：寄宿生{r.boarders:,.0f}名" in r.justification_zh
+        assert r.boarders <= r.boarding_beds + r.beds_added + 1e-9

@@ -437,7 +437,37 @@ def site_table(ctx: PlanContext, plan: Plan, rows: pd.DataFrame) -> pd.DataFrame
             "is_public_boarding": sites["is_public_boarding"].to_numpy(bool),
         }
     )
-    return table
+    return _addition_reasons(table)
+
+
+def _addition_reasons(table: pd.DataFrame) -> pd.DataFrame:
+    """Every addition says whom it serves: classrooms and places for the pupils after the
+    plan, beds for the boarders (appended to the site's justification)."""
+    zh, en = table["justification_zh"].copy(), table["justification_en"].copy()
+    school = table["classes_added"] - table.get("kindergarten_classes_added", 0.0)
+    is_open = table["open"].to_numpy()
+    for i in np.flatnonzero(is_open & (school.to_numpy() > 0)):
+        r = table.iloc[i]
+        n, places = school.iloc[i], f"{r.capacity:,.0f}→{r.capacity + r.places_added:,.0f}"
+        after, before = f"{r.pupils_after:,.0f}", f"{r.pupils_before:,.0f}"
+        zh.iloc[i] = _joined(
+            zh.iloc[i],
+            f"新增教室{n:.0f}间：学位{places}个，容纳调整后{after}名学生（调整前{before}名）",
+        )
+        en.iloc[i] = _joined(
+            en.iloc[i],
+            f"{n:.0f} classroom(s) added: places {places} for {after} pupils after ({before} before)",
+        )
+    for i in np.flatnonzero(is_open & (table["beds_added"].to_numpy() > 0)):
+        r = table.iloc[i]
+        beds, boarders = f"{r.beds_added:,.0f}", f"{r.boarders:,.0f}"
+        zh.iloc[i] = _joined(zh.iloc[i], f"新增床位{beds}张：寄宿生{boarders}名")
+        en.iloc[i] = _joined(en.iloc[i], f"{beds} beds added: {boarders} boarders")
+    return table.assign(justification_zh=zh, justification_en=en)
+
+
+def _joined(before: str, more: str) -> str:
+    return f"{before}；{more}" if before else more
 
 
 WAY_ZH = {"walk": "步行", "bus": "乘校车", "board": "寄宿", "beyond": "超出限值",
