@@ -21,6 +21,7 @@ from ruralnet.analysis.evaluation import evaluate
 from ruralnet.analysis.plans import Plan, current_plan, plan_context
 from ruralnet.analysis.policy import POLICY_COLUMNS, bus_checks
 from ruralnet.model.grades import parse_grades
+from ruralnet.model.kinds import school_size_cap
 
 ORDER = {"failed": 0, "not_applicable": 1, "passed": 1}
 
@@ -59,13 +60,16 @@ def _alternatives(ctx, group: int, home: int) -> bool:
         ctx.pupils_now < s.small_site_pupils
     )
     receive = ~ctx.sites["kind"].isin(s.non_receiving_kinds).to_numpy() & ~small & ctx.open_now
+    caps = ctx.sites["kind"].map(lambda k: school_size_cap(k, s)).to_numpy(float)
+    receive &= ~(ctx.pupils_now >= caps)  # 大校额: a school at its cap takes nobody more
+    urban = bool(ctx.groups["urban"].iloc[group])
     beds = ctx.sites["boarding_beds"].fillna(0).to_numpy() > 0
     boarding = beds | ctx.sites["kind"].isin(s.boarding_kinds).to_numpy()
     for j in np.flatnonzero(receive | ~ctx.open_now):
         if j == home or grade not in parse_grades(ctx.sites["grades"].iloc[j]):
             continue
-        way, _ = rules.way_to_school(grade, ctx.walk[group, j], ctx.bus[group, j], s)
-        if way in ("walk", "bus") or (way == "board" and boarding[j]):
+        way, _ = rules.way_to_school(grade, ctx.walk[group, j], ctx.bus[group, j], s, urban)
+        if way in ("walk", "bus", "guardian", "transit") or (way == "board" and boarding[j]):
             return True
     return False
 
