@@ -485,9 +485,10 @@ def test_todays_buses_are_read_with_chinese_headers(folder, demo_analysis):
 
     from ruralnet.analysis.costs import plan_costs
 
+    # as Excel saves a CSV for a Chinese desktop: GBK, no BOM
     (folder / "buses.csv").write_text(
         "车牌号,座位数,车型,服务学校代码\n粤R1,56,校车,441826100-13\n粤R2,45,幼儿专用校车,\n粤R3,19,校车,\n",
-        encoding="utf-8",
+        encoding="gbk",
     )
     county = load(folder)
     assert county.buses["seats"].tolist() == [56, 45, 19]

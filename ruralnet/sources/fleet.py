@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..model.errors import Problem
+from .layers import read_table
 
 #: The file names looked for in a county folder, in order.
 FLEET_FILES = ("buses.csv", "buses.xlsx")
@@ -60,11 +61,7 @@ def read_fleet(path: Path, site_ids, problems: list[Problem]) -> pd.DataFrame | 
         Where the file's problems go.
     """
     try:
-        raw = (
-            pd.read_csv(path, dtype=str)
-            if path.suffix == ".csv"
-            else pd.read_excel(path, dtype=str)
-        )
+        raw = read_table(path)  # UTF-8 with or without BOM, GBK, or a spreadsheet
     except Exception as exc:  # any unreadable file: one clear problem
         problems.append(Problem(f"{path.name}: cannot read the file ({type(exc).__name__}: {exc})"))
         return None
