@@ -17,6 +17,7 @@ from enum import StrEnum
 
 import pandas as pd
 
+from .analysis.costs import cost_difference
 from .analysis.evaluation import PlanEvaluation, conserved, evaluate, flow_rows
 from .analysis.mergers import merger_candidates
 from .analysis.phases import (
@@ -82,6 +83,9 @@ class CountyAnalysis:
         buses where routed).
     recommended
         The plan the report recommends.
+    cost_differences
+        Other plan -> where the recommended plan costs more or less than it, item by item,
+        with the policy each item serves (:func:`ruralnet.analysis.costs.cost_difference`).
     seconds
         Seconds spent on the context, the plans and the buses.
     """
@@ -92,6 +96,7 @@ class CountyAnalysis:
     options: pd.DataFrame
     evaluations: dict[str, PlanEvaluation]
     recommended: str = "merger"
+    cost_differences: dict[str, pd.DataFrame] = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)
 
     @property
@@ -156,8 +161,14 @@ def analyse_county(
         plan = optimised_plan(ctx, _riders_per_bus(current.buses))
         evaluations["optimised"] = router.evaluate(plan, current)
     seconds["plans_and_buses"] = round(time.perf_counter() - started - seconds["context"], 2)
+    best = evaluations[recommended]
+    differences = {
+        name: cost_difference(ev.costs, best.costs)
+        for name, ev in evaluations.items()
+        if name != recommended and ev.costs is not None and best.costs is not None
+    }
     return CountyAnalysis(
-        county, ctx, candidates, options, evaluations, recommended=recommended, seconds=seconds
+        county, ctx, candidates, options, evaluations, recommended, differences, seconds
     )
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 import ruralnet as rn
+from ruralnet.model import labels
 
 DEMO = rn.datasets.bundled_county()
 
@@ -178,3 +179,23 @@ def test_charts_keep_chinese_text_and_stay_quiet_about_missing_fonts(caplog):
         svg = travel_time_chart(table, table, "zh")
     assert svg.startswith("<svg") and "小学" in svg
     assert not [r for r in caplog.records if r.name.startswith("matplotlib.font_manager")]
+
+
+def test_a_dearer_plan_says_what_makes_it_dearer(demo_analysis, tmp_path):
+    """The recommended plan against each other plan, item by item: the items add up to the
+    totals of costs.csv, and where it costs more, report.html says by how much and why."""
+    from ruralnet.outputs.report import write_county_report
+
+    paths = write_county_report(demo_analysis, tmp_path / "r")
+    diff = pd.read_csv(paths["cost_differences.csv"])
+    costs = pd.read_csv(paths["costs.csv"])
+    total = costs[costs["item"] == "total"].set_index("plan")["cost"]
+    html = paths["report.html"].read_text(encoding="utf-8")
+    rec = demo_analysis.recommended
+    for base, part in diff.groupby("base_plan"):
+        items = part[part["item"] != "total"]
+        row = part[part["item"] == "total"].iloc[0]
+        assert abs(items["difference"].sum() - row["difference"]) <= len(items)  # whole yuan
+        assert abs(row["difference"] - (total[rec] - total[base])) <= 1
+        said = f"比{labels.label(labels.PLANS, base, 'zh')}多" in html
+        assert said == (row["difference"] > 0), base

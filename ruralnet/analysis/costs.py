@@ -71,3 +71,45 @@ def plan_costs(ctx, ev, buses=None) -> pd.DataFrame:
     table["cost"] = table["quantity"] * table["unit_cost"]
     total = pd.DataFrame([["total", np.nan, "", np.nan, table["cost"].sum()]], columns=COST_COLUMNS)
     return pd.concat([table, total], ignore_index=True)
+
+
+#: The policy each cost item serves: what a planner reads when a plan costs more.
+ITEM_POLICY = {
+    "sites": ("保留确需保留的小规模学校", "small sites kept with a justification"),
+    "reopened": ("恢复办学：学生否则超出上学时间限值", "reopened: pupils otherwise beyond the limits"),
+    "classrooms": ("学位与班额：不超学位、无大班额，附设幼儿班就近入园", "places and classes: no over-full site, no 56+ class, kindergarten near home"),
+    "places": ("学位与班额：不超学位、无大班额", "places: no over-full site"),
+    "beds": ("寄宿生每人一张床", "a bed for every boarder"),
+    "boarders": ("初中生和远距离学生寄宿（不乘校车）", "juniors and far pupils board (no school bus)"),
+    "pupil_travel": ("学生上学时间", "the pupils' travel time"),
+    "buses": ("农村学生乘校车在限值内", "rural pupils ride within the limits"),
+    "drivers": ("农村学生乘校车在限值内", "rural pupils ride within the limits"),
+    "bus_km": ("校车里程（含寄宿生周末往返）", "bus-km (boarders' weekly trips included)"),
+}  # fmt: skip
+
+
+def cost_difference(base: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame:
+    """Where a plan costs more or less than a base plan, item by item, with the policy the
+    item serves: ``item, base, plan, difference, policy_zh, policy_en`` (largest increase
+    first; the ``total`` row last).
+
+    Parameters
+    ----------
+    base, plan
+        Two plans' :func:`plan_costs` tables.
+    """
+    a = base.set_index("item")["cost"]
+    b = plan.set_index("item")["cost"]
+    items = [i for i in b.index if i != "total"] + [i for i in a.index if i not in b.index]
+    rows = [
+        (i, float(a.get(i, 0.0)), float(b.get(i, 0.0)), float(b.get(i, 0.0) - a.get(i, 0.0)),
+         *ITEM_POLICY.get(i, (i, i)))
+        for i in dict.fromkeys(items)
+    ]  # fmt: skip
+    out = pd.DataFrame(
+        rows, columns=["item", "base", "plan", "difference", "policy_zh", "policy_en"]
+    )
+    out = out.sort_values("difference", ascending=False, kind="stable")
+    total = ("total", float(a.get("total", 0.0)), float(b.get("total", 0.0)),
+             float(b.get("total", 0.0) - a.get("total", 0.0)), "合计", "total")  # fmt: skip
+    return pd.concat([out, pd.DataFrame([total], columns=out.columns)], ignore_index=True)

@@ -427,6 +427,10 @@ TEXT = {
     "buses": ("按本规则所需校车", "buses needed under these rules"),
     "buses_later": ("未规划校车线路", "bus routes not planned"),
     "buses_today_card": ("校车：现有 → 方案所需", "buses: today's → the plan's"),
+    "costs_more": (
+        "{plan}每年比{base}多{amount}：{items}。",
+        "{plan} costs {amount} a year more than {base}: {items}.",
+    ),
     "bus_runs": ("校车线路", "Bus runs"),
     "fleet": ("全县校车统筹", "One county fleet"),
     "fleet_note": (

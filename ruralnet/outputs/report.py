@@ -22,6 +22,8 @@ from .report_tables import (
     MERGER_XLSX_COLUMNS,
     TOWN_SITE_COLUMNS,
     bus_fleet,
+    cost_differences,
+    costs_more,
     costs_side_by_side,
     fleet_summary,
     plan_tables,
@@ -116,6 +118,9 @@ def write_county_report(
     }
     for name in ("plan_sites", "assignment", "policy_checks", "costs", "plans"):
         paths[f"{name}.csv"] = write_table(for_csv(tables[name]), out / f"{name}.csv")
+    paths["cost_differences.csv"] = write_table(
+        for_csv(cost_differences(analysis, lang)), out / "cost_differences.csv"
+    )
     paths.update(_write_buses(analysis, out, lang))
     rec = analysis.evaluations[analysis.recommended]
     paths["districts.csv"] = write_table(for_csv(rec.districts), out / "districts.csv")
@@ -263,6 +268,7 @@ def _html(analysis, tables, cand, lang) -> str:
         t={k: text(k, lang) for k in keys},
         plans_table=html_table(tables["plans"], lang),
         costs_table=html_table(side_by_side(tables["costs"], lang), lang),
+        costs_more=costs_more(analysis, lang),
         times_svg=travel_time_chart(
             before.assignment,
             ev.assignment,

@@ -275,3 +275,54 @@ def fleet_summary(buses) -> pd.DataFrame:
         "lower_bound": int(table.groupby("bus_type")["lower_bound"].max().sum()),
     }
     return pd.concat([table, pd.DataFrame([total])], ignore_index=True)
+
+
+def cost_differences(analysis, lang: str) -> pd.DataFrame:
+    """The recommended plan against every other, item by item: ``base_plan, item,
+    item_label, base, plan, difference, policy`` (yuan a year, whole)."""
+    parts = []
+    for base, table in analysis.cost_differences.items():
+        part = table.assign(
+            base_plan=base,
+            item_label=table["item"].map(lambda i: labels.label(COST_ITEMS, i, lang)),
+            policy=table["policy_zh" if lang == "zh" else "policy_en"],
+        )
+        parts.append(part)
+    columns = ["base_plan", "item", "item_label", "base", "plan", "difference", "policy"]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    out = pd.concat(parts, ignore_index=True)[columns]
+    for col in ("base", "plan", "difference"):
+        out[col] = out[col].round(0).astype("Int64")
+    return out
+
+
+def costs_more(analysis, lang: str) -> list[str]:
+    """A sentence for every plan the recommended plan costs more than: by how much, and the
+    items (with the policy they serve) that make the difference, largest first."""
+    out = []
+    unit, scale = ("万元", 1e4) if lang == "zh" else (" thousand yuan", 1e3)
+    for base, table in analysis.cost_differences.items():
+        total = float(table.loc[table["item"] == "total", "difference"].iloc[0])
+        if total <= 0:
+            continue
+        up = table[(table["item"] != "total") & (table["difference"] > 0)].head(3)
+        policy = "policy_zh" if lang == "zh" else "policy_en"
+        sep = "；" if lang == "zh" else "; "
+        items = sep.join(
+            f"{labels.label(COST_ITEMS, r.item, lang)} +{r.difference / scale:,.0f}{unit}"
+            f"（{getattr(r, policy)}）" if lang == "zh" else
+            f"{labels.label(COST_ITEMS, r.item, lang)} +{r.difference / scale:,.0f}{unit} ({getattr(r, policy)})"
+            for r in up.itertuples()
+        )  # fmt: skip
+        out.append(
+            labels.text(
+                "costs_more",
+                lang,
+                plan=labels.label(labels.PLANS, analysis.recommended, lang),
+                base=labels.label(labels.PLANS, base, lang),
+                amount=f"{total / scale:,.0f}{unit}",
+                items=items,
+            )
+        )
+    return out
