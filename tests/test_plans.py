@@ -52,8 +52,9 @@ def analysis(request):
     return request.getfixturevalue(request.param)
 
 
-def _alternatives(ctx, group: int, home: int) -> bool:
-    """Whether a group could go elsewhere within the limits (written out from the inputs)."""
+def _alternatives(ctx, group: int, home: int, township: str | None = None) -> bool:
+    """Whether a group could go elsewhere within the limits (written out from the inputs;
+    only to schools of ``township`` when given)."""
     s = ctx.settings
     grade = int(ctx.groups["grade"].iloc[group])
     small = ctx.sites["kind"].isin(s.merger_kinds).to_numpy() & (
@@ -67,6 +68,8 @@ def _alternatives(ctx, group: int, home: int) -> bool:
     boarding = beds | ctx.sites["kind"].isin(s.boarding_kinds).to_numpy()
     for j in np.flatnonzero(receive | ~ctx.open_now):
         if j == home or grade not in parse_grades(ctx.sites["grades"].iloc[j]):
+            continue
+        if township is not None and str(ctx.sites["township_code"].iloc[j]) != township:
             continue
         way, _ = rules.way_to_school(grade, ctx.walk[group, j], ctx.bus[group, j], s, urban)
         if way in ("walk", "bus", "guardian", "transit") or (way == "board" and boarding[j]):
@@ -542,3 +545,20 @@ def test_every_addition_says_whom_it_serves(demo):
     for r in beds.itertuples():
         assert f"新增床位{r.beds_added:,.0f}张：寄宿生{r.boarders:,.0f}名" in r.justification_zh
         assert r.boarders <= r.boarding_beds + r.beds_added + 1e-9
+
+
+def test_township_first(demo):
+    """A moved pupil goes to another township's school only when no school of their own
+    township could take them within the limits (an oracle written from the inputs)."""
+    ctx = demo.context
+    plan = demo.evaluations["optimised"].plan
+    cur = ctx.groups["current"].to_numpy()
+    towns = ctx.sites["township_code"].astype(str).to_numpy()
+    crossed = 0
+    for i, j in zip(*np.nonzero(plan.flows > 0), strict=True):
+        home = str(ctx.groups["township_code"].iloc[i])
+        if cur[i] < 0 or j == cur[i] or towns[j] == home or towns[cur[i]] != home:
+            continue
+        crossed += 1
+        assert not _alternatives(ctx, i, cur[i], township=home), (ctx.sites["name"].iloc[j], home)
+    assert ctx.settings.keep_township

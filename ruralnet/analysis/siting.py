@@ -15,6 +15,8 @@ the settings (illustrative defaults, set per county); the policy is hard constra
   (a village primary keeps grades 1-3 and sends 4-6 on, ``grades_after``) or the site is
   over-full even after the classes the settings allow; an over-full receiving school gets
   classes, not a bus out;
+* township first (``keep_township``): a moved pupil goes to a school of another township only
+  when no school of their own can take them within the limits;
 * every moved pupil travels within the limits (walk, ride with the young pupils' shorter
   limit, or board from the boarding grade, at a site that can take boarders);
 * no class of ``oversized_class`` or more, no site over its places (classes are added, at
@@ -241,6 +243,15 @@ class PlanModel:
         only_stay = has & (allowed.sum(axis=1) == 1) & ~bound_site
         mobile &= ~only_stay
         allowed &= mobile[:, None]
+        if s.keep_township:  # township first: another township only when none of its own can
+            same = (
+                g["township_code"].astype(str).to_numpy()[:, None]
+                == ctx.sites["township_code"].astype(str).to_numpy()[None, :]
+            )
+            moves = allowed.copy()
+            moves[np.arange(n_groups)[has], cur[has]] = False
+            allowed &= same | ~(moves & same).any(axis=1)[:, None]
+            allowed[np.arange(n_groups)[has], cur[has]] |= mobile[has]  # staying stays a pair
         gi, sj = np.nonzero(allowed)
         if bus_metres is None:
             bus_metres = ctx.bus_metres if ctx.bus_metres is not None else np.zeros_like(minutes)

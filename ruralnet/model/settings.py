@@ -273,6 +273,13 @@ class Settings:
         default=8,
         metadata=_s("贵阳市校车安全管理实施办法 (2023): a bus line for more than 7 pupils", low=1),
     )
+    keep_township: bool = field(
+        default=True,
+        metadata=_s(
+            "清府办函〔2024〕15号: concentrate at the township; a moved pupil goes to another "
+            "township only when no school of their own can take them within the limits"
+        ),
+    )
     other_township_boarding_cost: float = field(
         default=20_000.0,
         metadata=_s(
