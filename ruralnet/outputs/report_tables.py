@@ -189,11 +189,11 @@ def plans_compared(analysis) -> pd.DataFrame:
                 "pupils_moved": ev.pupils_moved,
                 "places_added": ev.sites["places_added"].sum(),
                 "classes_added": ev.sites["classes_added"].sum(),
-                "kindergarten_classes_added": ev.sites["kindergarten_classes_added"].sum(),
+                "kindergarten_classes_added": round(ev.sites["kindergarten_classes_added"].sum()),
                 "beds_added": ev.sites["beds_added"].sum(),
                 "walking": st["walking"].sum(),
-                "guardian": st["guardian"].sum(),
-                "transit": st["transit"].sum(),
+                "guardian": round(st["guardian"].sum()),
+                "transit": round(st["transit"].sum()),
                 "bus_riders": st["bus_riders"].sum(),
                 "boarders": st["boarders"].sum(),
                 "beyond_limits": st["beyond_limits"].sum(),
@@ -211,7 +211,10 @@ def plans_compared(analysis) -> pd.DataFrame:
                 "policy_failed": int((ev.policy["status"] == "failed").sum()),
             }
         )
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    if analysis.context.todays_buses is None:  # no buses.csv: nothing is "today's"
+        out = out.drop(columns="buses_today")
+    return out
 
 
 def bus_fleet(analysis, name: str, lang: str) -> pd.DataFrame:
