@@ -32,7 +32,9 @@ Rules (codes; their labels are built from the settings in :mod:`ruralnet.model.l
 ``young_boarding``
     No pupil of grades 1 to ``young_max_grade`` boards.
 ``boarding_township``
-    Every boarder boards in their own township (a boarder elsewhere is named).
+    Every boarder boards in their own township, or the reason is said (no school of theirs
+    can take them within the limits, or they board there today at a school that stays); a
+    boarder sent elsewhere without a reason fails it, named.
 ``bus_seats``
     Every bus rider has a seat on a route (added once the buses are planned).
 ``weekly_bus``
@@ -355,15 +357,9 @@ def _ways(add, ctx, rows: pd.DataFrame, s, is_open: np.ndarray) -> None:
     )  # fmt: skip
     for rule, bad, zh_what, en_what in checks:
         if rule == "boarding_township" and len(bad):
-            served = _own_township_serves(ctx, bad, is_open)
-            reasoned, bad = bad[~served], bad[served]
+            bad, said = _boarding_reasons(ctx, bad, is_open)
             if bad.empty:
-                zh, en = _names(
-                    sorted({names.get(o, o) for o in g["origin_id"].to_numpy()[reasoned["group"]]})
-                )
-                n = reasoned["pupils"].sum()
-                add(rule, PASSED, f"{n:,.0f}人在外乡镇寄宿，因本乡镇无学校可在限值内接收：{zh}",
-                    f"{n:,.0f} board elsewhere: no school of their township can take them within the limits: {en}")  # fmt: skip
+                add(rule, PASSED, "；".join(z for z, _ in said), "; ".join(e for _, e in said))
                 continue
         if bad.empty:
             add(rule, PASSED, "无", "none")
@@ -388,6 +384,30 @@ def _school_size(add, here: pd.DataFrame, ctx, s) -> None:
         [f"{r.name}（{r.pupils_before:,.0f}→{r.pupils_after:,.0f}人）" for r in over.itertuples()]
     )
     add("school_size", FAILED, f"超大规模学校：{zh}", f"over the size cap: {en}")
+
+
+def _boarding_reasons(ctx, away: pd.DataFrame, is_open: np.ndarray):
+    """Boarders in another township that have a reason: none of their township's schools can
+    take them within the limits, or they board there today at a school that stays (the plan
+    moves no pupil of a school that stays open). Returns the rows without a reason and the
+    reasons said, in both languages."""
+    g, names = ctx.groups, ctx.village_names
+    served = _own_township_serves(ctx, away, is_open)
+    today = g["current"].to_numpy()[away["group"].to_numpy()] == away["site"].to_numpy()
+    said = []
+    for mask, zh_why, en_why in (
+        (~served, "本乡镇无学校可在限值内接收", "no school of their township can take them within the limits"),
+        (served & today, "现状即在该校寄宿、学校保留，维持现状", "they board there today and the school stays"),
+    ):  # fmt: skip
+        part = away[mask]
+        if len(part):
+            zh, en = _names(
+                sorted({names.get(o, o) for o in g["origin_id"].to_numpy()[part["group"]]})
+            )
+            n = part["pupils"].sum()
+            said.append((f"{n:,.0f}人在外乡镇寄宿（{zh_why}）：{zh}",
+                         f"{n:,.0f} board elsewhere ({en_why}): {en}"))  # fmt: skip
+    return away[served & ~today], said
 
 
 def _own_township_serves(ctx, rows: pd.DataFrame, is_open: np.ndarray) -> np.ndarray:
