@@ -566,3 +566,25 @@ def test_township_first(demo):
         crossed += 1
         assert not _alternatives(ctx, i, cur[i], township=home), (ctx.sites["name"].iloc[j], home)
     assert ctx.settings.keep_township
+
+
+def test_nearly_full_schools_are_flagged(ctx):
+    """The places check names the schools at ``near_full_share`` of their places or more
+    (an oracle from the site table), and names none when the share is set above them all."""
+    ev = evaluate(ctx, current_plan(ctx))
+    s = ev.sites[ev.sites["open"]]
+    use = s["pupils_after"] / (s["capacity"] + s["places_added"])
+    near = s[(use >= ctx.settings.near_full_share) & (use <= 1 + 1e-9)]
+    assert len(near) > 0
+    checks = ev.policy[ev.policy["rule"] == "places"]
+    for r in near.itertuples():
+        row = checks[checks["township_code"] == r.township_code].iloc[0]
+        assert r.name in row["detail_zh"], r.name
+    calm = _with(ctx, near_full_share=0.99)
+    details = " ".join(
+        evaluate(calm, current_plan(calm)).policy.query("rule == 'places'")["detail_zh"]
+    )
+    between = near[use[near.index] < 0.985]
+    assert len(between) > 0
+    for r in between.itertuples():
+        assert r.name not in details, r.name

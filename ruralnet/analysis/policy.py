@@ -138,7 +138,7 @@ def policy_checks(ctx, ev, before=None) -> pd.DataFrame:
                 add(rule, FAILED, f"未保留{zh}", f"no {en} left open")
         _small_sites(add, here, s)
         _class_size(add, class_rows[class_rows["township_code"] == town], s)
-        _places(add, here)
+        _places(add, here, s)
         _school_size(add, here, ctx, s)
         _beds(add, here)
         _within_limits(add, ctx, beyond[beyond["township_code"] == town])
@@ -278,19 +278,36 @@ def _class_size(add, classes: pd.DataFrame, s) -> None:
     add("class_size", FAILED, "、".join(zh), ", ".join(en))
 
 
-def _places(add, here: pd.DataFrame) -> None:
+def _places(add, here: pd.DataFrame, s) -> None:
+    """No site over its places; the sites at ``near_full_share`` of them or more are flagged."""
     cap = here["capacity"] + here["places_added"]
+    use = here["pupils_after"] / cap.where(cap > 0)
     over = here[cap.notna() & (here["pupils_after"] > cap + 1e-9)]
+    near = here[cap.notna() & (use >= s.near_full_share) & ~here.index.isin(over.index)]
+
+    def listed(part):
+        u = use[part.index]
+        return (
+            "、".join(f"{n}（{x:.0%}）" for n, x in zip(part["name"], u, strict=True)),
+            ", ".join(f"{n} ({x:.0%})" for n, x in zip(part["name"], u, strict=True)),
+        )
+
+    zh_near, en_near = listed(near)
     if over.empty:
-        add("places", PASSED, "无", "none")
+        if near.empty:
+            add("places", PASSED, "无", "none")
+        else:
+            add(
+                "places",
+                PASSED,
+                f"不超学位；接近满额：{zh_near}",
+                f"within the places; nearly full: {en_near}",
+            )
         return
-    use = over["pupils_after"] / (over["capacity"] + over["places_added"])
-    add(
-        "places",
-        FAILED,
-        "、".join(f"{n}（{u:.0%}）" for n, u in zip(over["name"], use, strict=True)),
-        ", ".join(f"{n} ({u:.0%})" for n, u in zip(over["name"], use, strict=True)),
-    )
+    zh, en = listed(over)
+    if len(near):
+        zh, en = f"{zh}；接近满额：{zh_near}", f"{en}; nearly full: {en_near}"
+    add("places", FAILED, zh, en)
 
 
 def _beds(add, here: pd.DataFrame) -> None:

@@ -319,6 +319,13 @@ class Settings:
         default=200_000,
         metadata=_s("清府办函〔2024〕15号: counties of 200,000+ people have a special school"),
     )
+    near_full_share: float = field(
+        default=0.95,
+        metadata=_s(
+            "a school this full of its places is flagged in the places check (illustrative)",
+            share=True,
+        ),
+    )
     largest_primary_school: float = field(
         default=2000.0,
         metadata=_s(
