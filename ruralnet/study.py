@@ -19,7 +19,7 @@ import pandas as pd
 
 from .analysis.costs import cost_difference
 from .analysis.evaluation import PlanEvaluation, conserved, evaluate, flow_rows
-from .analysis.mergers import merger_candidates
+from .analysis.mergers import merger_candidates, screening_against_plan
 from .analysis.phases import (
     apply_shares,
     empty_classrooms,
@@ -86,6 +86,9 @@ class CountyAnalysis:
     cost_differences
         Other plan -> where the recommended plan costs more or less than it, item by item,
         with the policy each item serves (:func:`ruralnet.analysis.costs.cost_difference`).
+    screening_differences
+        The small sites the screening and the recommended plan decide differently, with the
+        plan's reason (:func:`ruralnet.analysis.mergers.screening_against_plan`).
     seconds
         Seconds spent on the context, the plans and the buses.
     """
@@ -97,6 +100,7 @@ class CountyAnalysis:
     evaluations: dict[str, PlanEvaluation]
     recommended: str = "merger"
     cost_differences: dict[str, pd.DataFrame] = field(default_factory=dict)
+    screening_differences: pd.DataFrame | None = None
     seconds: dict = field(default_factory=dict)
 
     @property
@@ -167,8 +171,9 @@ def analyse_county(
         for name, ev in evaluations.items()
         if name != recommended and ev.costs is not None and best.costs is not None
     }
+    screening = screening_against_plan(candidates, best.sites)
     return CountyAnalysis(
-        county, ctx, candidates, options, evaluations, recommended, differences, seconds
+        county, ctx, candidates, options, evaluations, recommended, differences, screening, seconds
     )
 
 

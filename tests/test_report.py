@@ -199,3 +199,26 @@ def test_a_dearer_plan_says_what_makes_it_dearer(demo_analysis, tmp_path):
         assert abs(row["difference"] - (total[rec] - total[base])) <= 1
         said = f"比{labels.label(labels.PLANS, base, 'zh')}多" in html
         assert said == (row["difference"] > 0), base
+
+
+def test_the_cards_count_the_plan_and_say_where_it_differs_from_the_screening(
+    demo_analysis, tmp_path
+):
+    """The cards count what the recommended plan decides; every small site the screening
+    merges but the plan keeps (or the reverse) has a line with the plan's reason."""
+    from ruralnet.outputs.report import write_county_report
+
+    html = write_county_report(demo_analysis, tmp_path / "r")["report.html"].read_text("utf-8")
+    ev = demo_analysis.evaluations[demo_analysis.recommended]
+    closed = int((ev.sites["action"] == "close").sum())
+    assert f"方案撤并<b>{closed}</b>" in html
+    cand = demo_analysis.candidates
+    plan = ev.sites.set_index(ev.sites["site_id"].astype(str))["action"]
+    differs = [
+        r for r in cand.itertuples()
+        if r.decision not in ("stay_closed", "restore")
+        and str(r.decision).startswith("merge") != (plan[str(r.site_id)] == "close")
+    ]  # fmt: skip
+    assert len(differs) == len(demo_analysis.screening_differences) > 0
+    for r in differs:
+        assert f"{r.name}：筛选结果为" in html, r.name

@@ -371,3 +371,24 @@ def _params(best: pd.Series) -> dict:
         "beds": float(best["boarding_beds"]),
         "spare": float(best["spare_places"]),
     }
+
+
+def screening_against_plan(candidates: pd.DataFrame, plan_sites: pd.DataFrame) -> pd.DataFrame:
+    """Where the screening and a plan decide a small site differently (the screening merges
+    what the plan keeps, or keeps what it closes), with the plan's reason:
+    ``site_id, name, screening, plan, reason_zh, reason_en``."""
+    sites = plan_sites.set_index(plan_sites["site_id"].astype(str))
+    rows = []
+    for r in candidates.itertuples():
+        sid = str(r.site_id)
+        if sid not in sites.index:
+            continue
+        action = str(sites.loc[sid, "action"])
+        merges = str(r.decision).startswith("merge")
+        if merges == (action == "close") or r.decision in ("stay_closed", "restore"):
+            continue
+        rows.append((sid, str(sites.loc[sid, "name"]), str(r.decision), action,
+                     str(sites.loc[sid, "justification_zh"]), str(sites.loc[sid, "justification_en"])))  # fmt: skip
+    return pd.DataFrame(
+        rows, columns=["site_id", "name", "screening", "plan", "reason_zh", "reason_en"]
+    )

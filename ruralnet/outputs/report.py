@@ -14,7 +14,7 @@ from ..analysis.mergers import CANDIDATE_COLUMNS
 from ..buses.plan import ROUTE_COLUMNS
 from ..buses.school_runs import RunKind
 from ..model.atomic import atomic_path
-from ..model.labels import PLANS, label, text
+from ..model.labels import ACTIONS, DECISIONS, PLANS, label, text
 from .charts import capacity_chart, travel_time_chart
 from .files import write_layers, write_table, write_workbook
 from .maps import county_map, save_map
@@ -269,6 +269,7 @@ def _html(analysis, tables, cand, lang) -> str:
         plans_table=html_table(tables["plans"], lang),
         costs_table=html_table(side_by_side(tables["costs"], lang), lang),
         costs_more=costs_more(analysis, lang),
+        screening_notes=screening_notes(analysis, lang),
         times_svg=travel_time_chart(
             before.assignment,
             ev.assignment,
@@ -297,6 +298,27 @@ def _html(analysis, tables, cand, lang) -> str:
     )
 
 
+def _kept_small(cand: pd.DataFrame, sites: pd.DataFrame) -> int:
+    """The small open sites of the screening that the plan keeps open."""
+    small = cand.loc[~cand["decision"].isin(["stay_closed", "restore"]), "site_id"].astype(str)
+    kept = sites["open"].to_numpy() & sites["site_id"].astype(str).isin(set(small)).to_numpy()
+    return int(kept.sum())
+
+
+def screening_notes(analysis, lang: str) -> list[str]:
+    """One line per small site the recommended plan decides otherwise than the screening."""
+    diff = analysis.screening_differences
+    if diff is None or diff.empty:
+        return []
+    reason = "reason_zh" if lang == "zh" else "reason_en"
+    return [
+        text("screening_differs", lang, name=r.name,
+             screening=label(DECISIONS, r.screening, lang), plan=label(ACTIONS, r.plan, lang),
+             reason=getattr(r, reason) or "-")
+        for r in diff.itertuples()
+    ]  # fmt: skip
+
+
 def _fleet_parts(analysis, lang: str) -> dict[str, str]:
     """The report's county-fleet section: a sentence and the table per day."""
 
@@ -314,7 +336,6 @@ def _cards(analysis, cand: pd.DataFrame, lang: str) -> list[dict]:
     ev = analysis.evaluations[analysis.recommended]
     before = analysis.evaluations["current"]
     buses = analysis.buses or {}
-    merges = cand["decision"].astype(str).str.startswith("merge")
 
     def change(a, b) -> str:
         return f"{a:,.0f} → {b:,.0f}"
@@ -331,9 +352,12 @@ def _cards(analysis, cand: pd.DataFrame, lang: str) -> list[dict]:
             text("small_sites", lang, small=s.small_site_pupils),
             int((~cand["decision"].isin(["stay_closed", "restore"])).sum()),
         ),
-        (text("merges", lang), int(merges.sum())),
-        (text("keeps", lang), int((cand["decision"] == "keep").sum())),
-        (text("restore", lang), int((cand["decision"] == "restore").sum())),
+        (text("merges", lang), int((ev.sites["action"] == "close").sum())),
+        (
+            text("keeps", lang),
+            _kept_small(cand, ev.sites),
+        ),
+        (text("restore", lang), int((ev.sites["action"] == "reopen").sum())),
         (text("pupils", lang), f"{ev.pupils_before:,}"),
         (text("beyond", lang), change(stage(before, "beyond_limits"), stage(ev, "beyond_limits"))),
         (text("boarders", lang), change(stage(before, "boarders"), stage(ev, "boarders"))),
