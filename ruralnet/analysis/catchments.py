@@ -388,10 +388,11 @@ def village_assignment(ctx, ev) -> pd.DataFrame:
     present = set(zip(table["village_id"], table["stage"], strict=True))
     zero = []
     site_ids = ctx.sites["site_id"].astype(str).to_numpy()
-    urban = np.zeros(len(ctx.village_ids), dtype=bool)
-    is_v = (ctx.groups["origin_type"] == "village").to_numpy()
-    if "urban" in ctx.groups:
-        urban[ctx.groups["origin_index"].to_numpy()[is_v]] = ctx.groups["urban"].to_numpy()[is_v]
+    urban = (
+        ctx.village_urban
+        if ctx.village_urban is not None
+        else np.zeros(len(ctx.village_ids), dtype=bool)
+    )
     for v, vid in enumerate(ctx.village_ids):
         for stage in STAGES:
             if (vid, stage) in present:

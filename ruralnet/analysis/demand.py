@@ -19,7 +19,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..model.grades import GRADE_LEVELS, STAGE_OF_GRADE, grade_column, offer_matrix
+from ..model.grades import (
+    GRADE_COLUMNS,
+    GRADE_LEVELS,
+    STAGE_OF_GRADE,
+    grade_column,
+    offer_matrix,
+    split_by_grade,
+)
+from ..model.schema import as_bool
 from ..model.settings import Settings
 from ..sources.population import grade_children
 from . import rules
@@ -35,8 +43,6 @@ GROUP_COLUMNS = [
     "current",
     "urban",
 ]
-#: Per-grade enrolment columns a sites layer may carry (``k1``..``k3``, ``g1``..``g9``).
-GRADE_COLUMNS: dict[int, str] = {g: (f"k{g + 3}" if g <= 0 else f"g{g}") for g in GRADE_LEVELS}
 
 
 def village_urban(villages: pd.DataFrame) -> np.ndarray:
@@ -47,7 +53,8 @@ def village_urban(villages: pd.DataFrame) -> np.ndarray:
     ending in 社区 or 居委会."""
     n = len(villages)
     if "urban" in villages.columns:
-        given = villages["urban"].map(_truth)
+        given = villages["urban"].map(lambda v: as_bool(v, blank=pd.NA)).astype(object)
+        given = given.where(given.notna(), None)
     else:
         given = pd.Series([None] * n, index=villages.index, dtype=object)
     code_col = "committee_code" if "committee_code" in villages.columns else "village_id"
@@ -67,41 +74,20 @@ def village_urban(villages: pd.DataFrame) -> np.ndarray:
     return out.astype(bool).to_numpy()
 
 
-def site_urban(sites: pd.DataFrame, villages: pd.DataFrame, walk: np.ndarray) -> np.ndarray:
+def site_urban(sites: pd.DataFrame, near: np.ndarray, walk: np.ndarray) -> np.ndarray:
     """Whether the pupils placed at a site itself (no village maps to it) are urban: the sites
-    layer's ``urban`` column where given, else the urban flag of the village nearest on foot."""
-    near = village_urban(villages)
-    if len(villages) and walk.size:
+    layer's ``urban`` column where given, else the urban flag (``near``, per village) of the
+    village nearest on foot."""
+    if len(near) and walk.size:
         w = np.where(np.isfinite(walk), walk, np.inf)
         nearest = np.argmin(w, axis=0)
         out = near[nearest] & np.isfinite(w.min(axis=0))
     else:
         out = np.zeros(len(sites), dtype=bool)
     if "urban" in sites.columns:
-        given = sites["urban"].map(_truth)
+        given = sites["urban"].map(lambda v: as_bool(v, blank=pd.NA))
         out = np.where(given.notna(), given.fillna(False).astype(bool), out)
     return np.asarray(out, dtype=bool)
-
-
-def _truth(value):
-    """True/False from a layer's cell (bool, 0/1, yes/no, 是/否); None when empty or unknown."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "y", "是", "城镇", "urban"):
-        return True
-    if text in ("0", "false", "no", "n", "否", "乡村", "rural"):
-        return False
-    return None
-
-
-def split_by_grade(counts: np.ndarray, k: int) -> np.ndarray:
-    """Whole counts spread over ``k`` grades (rows x k); lower grades take the remainder."""
-    c = np.asarray(counts, dtype=np.int64)
-    base, rem = c // k, c % k
-    return base[:, None] + (np.arange(k)[None, :] < rem[:, None])
 
 
 def village_grade_children(villages: pd.DataFrame) -> np.ndarray:
@@ -240,7 +226,8 @@ def demand_groups(
         groups = _census_groups(villages, catchment)
     else:
         groups = _enrolled_groups(villages, sites, catchment)
-    v_urban, s_urban = village_urban(villages), site_urban(sites, villages, walk)
+    v_urban = village_urban(villages)
+    s_urban = site_urban(sites, v_urban, walk)
     idx = groups["origin_index"].to_numpy()
     is_v = (groups["origin_type"] == "village").to_numpy()
     groups["urban"] = np.where(is_v, v_urban[np.where(is_v, idx, 0)] if len(v_urban) else False,

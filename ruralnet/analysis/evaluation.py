@@ -17,6 +17,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from ..model import labels
 from ..model.grades import STAGES, parse_grades
 from ..model.kinds import class_norm
 from . import rules
@@ -24,7 +25,7 @@ from .access import weighted_percentile
 from .costs import plan_costs
 from .districts import DISTRICT_COLUMNS, district_layer, learning_districts
 from .plans import Plan, PlanContext
-from .policy import COUNTY, bus_checks, fleet_checks, policy_checks, with_before
+from .policy import bus_checks, checked_towns, fleet_checks, policy_checks, with_before
 from .teachers import teacher_posts
 
 log = logging.getLogger(__name__)
@@ -184,7 +185,7 @@ def evaluate(
     )
     policy = policy_checks(ctx, measured, before)
     if buses is not None:
-        towns = _towns(policy)
+        towns = checked_towns(policy)
         checks = pd.concat(
             [
                 bus_checks(ctx, measured, buses.served(), buses.unserved, towns),
@@ -247,10 +248,6 @@ def _thin_pickups(ctx: PlanContext, rows: pd.DataFrame) -> pd.DataFrame:
     return table.groupby(keys, as_index=False, sort=True)["pupils"].sum()[
         ["village_id", "village", "site_id", "site", "grade_band", "pupils", "way"]
     ]
-
-
-def _towns(policy: pd.DataFrame) -> list[str]:
-    return sorted(set(policy["township_code"]) - {COUNTY})
 
 
 def _named_districts(ctx: PlanContext, ev: PlanEvaluation, posts: pd.Series) -> pd.DataFrame:
@@ -470,10 +467,6 @@ def _joined(before: str, more: str) -> str:
     return f"{before}；{more}" if before else more
 
 
-WAY_ZH = {"walk": "步行", "bus": "乘校车", "board": "寄宿", "beyond": "超出限值",
-          "guardian": "家长接送", "transit": "公交或家长接送"}  # fmt: skip
-
-
 def closure_reasons(ctx: PlanContext, plan: Plan, rows: pd.DataFrame) -> tuple[dict, dict]:
     """Why and where each site the plan closes sends its pupils: site id -> ``{"zh", "en"}``
     (the receiving schools with pupils, ways and the longest trip), and site id -> the names
@@ -489,8 +482,8 @@ def closure_reasons(ctx: PlanContext, plan: Plan, rows: pd.DataFrame) -> tuple[d
         zh, en, to = [], [], []
         for k, part in mine.groupby("site", sort=False):
             by_way = part.groupby("way")["pupils"].sum()
-            ways_zh = "、".join(f"{WAY_ZH[rules.WAYS[w]]}{n:,.0f}人" for w, n in by_way.items())
-            ways_en = ", ".join(f"{n:,.0f} {rules.WAYS[w]}" for w, n in by_way.items())
+            ways_zh = "、".join(f"{_way(w, 'zh')}{n:,.0f}人" for w, n in by_way.items())
+            ways_en = ", ".join(f"{n:,.0f} {_way(w, 'en')}" for w, n in by_way.items())
             longest = float(np.nanmax(part["minutes"])) if part["minutes"].notna().any() else np.nan
             tail_zh = f"，最长{longest:.0f}分钟" if np.isfinite(longest) else ""
             tail_en = f", at most {longest:.0f} min" if np.isfinite(longest) else ""
@@ -504,6 +497,11 @@ def closure_reasons(ctx: PlanContext, plan: Plan, rows: pd.DataFrame) -> tuple[d
         }
         receiving[ids[j]] = "、".join(to)
     return reasons, receiving
+
+
+def _way(code: int, lang: str) -> str:
+    """A way to school's label (:data:`ruralnet.model.labels.WAYS`)."""
+    return labels.label(labels.WAYS, rules.WAYS[code], lang)
 
 
 def site_actions(ctx: PlanContext, sites: pd.DataFrame) -> np.ndarray:

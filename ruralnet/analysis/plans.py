@@ -21,7 +21,7 @@ import pandas as pd
 from ..model.grades import grade_column, offer_matrix
 from ..model.settings import Settings
 from . import rules
-from .demand import catchment_sites, demand_groups
+from .demand import catchment_sites, demand_groups, village_urban
 from .times import CountyTimes, county_times
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,9 @@ class PlanContext:
     todays_buses
         Today's school buses as the county lists them (``buses.csv``), or ``None``: then the
         current plan's buses are those needed under the rules.
+    village_urban
+        Whether each village is urban (:func:`ruralnet.analysis.demand.village_urban`), in
+        layer order (``None``: every village rural).
     """
 
     sites: pd.DataFrame
@@ -77,6 +80,7 @@ class PlanContext:
     times: CountyTimes | None = None
     bus_metres: np.ndarray | None = None
     todays_buses: pd.DataFrame | None = None
+    village_urban: np.ndarray | None = None
 
     @cached_property
     def offers(self) -> np.ndarray:
@@ -92,11 +96,20 @@ class PlanContext:
     def ways(self) -> tuple[np.ndarray, np.ndarray]:
         """Way to school (codes of :mod:`~ruralnet.analysis.rules`) and minutes, groups x
         sites."""
-        g = self.groups
-        urban = g["urban"].to_numpy(bool) if "urban" in g else np.zeros(len(g), bool)
         return rules.way_codes(
-            g["grade"].to_numpy()[:, None], self.walk, self.bus, self.settings, urban[:, None]
+            self.groups["grade"].to_numpy()[:, None],
+            self.walk,
+            self.bus,
+            self.settings,
+            self.urban[:, None],
         )
+
+    @cached_property
+    def urban(self) -> np.ndarray:
+        """Whether each demand group lives in an urban committee (all rural when the groups
+        do not say)."""
+        g = self.groups
+        return g["urban"].to_numpy(bool) if "urban" in g else np.zeros(len(g), dtype=bool)
 
     @cached_property
     def pupils_now(self) -> np.ndarray:
@@ -212,6 +225,7 @@ def plan_context(
         CountyTimes(times.village_walk, v_bus, times.site_walk, s_bus),
         rows(times.village_bus_m, times.site_bus_m) if times.village_bus_m is not None else None,
         getattr(county, "buses", None),
+        village_urban(villages),
     )
 
 

@@ -149,6 +149,11 @@ def policy_checks(ctx, ev, before=None) -> pd.DataFrame:
     return with_before(table, before.policy if before is not None else None)
 
 
+def checked_towns(policy: pd.DataFrame) -> list[str]:
+    """The townships a plan's policy checks have rows for (the county row apart)."""
+    return sorted(set(policy["township_code"]) - {COUNTY})
+
+
 def with_before(table: pd.DataFrame, before: pd.DataFrame | None) -> pd.DataFrame:
     """``before_plan``: the status of the same township and rule in ``before`` (or itself)."""
     ref = table if before is None else before
@@ -357,8 +362,7 @@ def _ways(add, ctx, rows: pd.DataFrame, s, is_open: np.ndarray) -> None:
     """The law's order of the ways: urban pupils and kindergarten children off the school
     buses, grades 1-3 not boarding, boarders in their own township (or a stated reason: no
     open school of their township teaching the grade can take them within the limits)."""
-    g = ctx.groups
-    urban = g["urban"].to_numpy(bool) if "urban" in g else np.zeros(len(g), bool)
+    g, urban = ctx.groups, ctx.urban
     names = ctx.village_names
     bus = rows[rows["way"] == rules.BUS]
     board = rows[rows["way"] == rules.BOARD]
@@ -488,8 +492,7 @@ def bus_checks(
     towns
         The townships to check (default: those of the plan's policy checks).
     """
-    if towns is None:
-        towns = sorted(set(ev.policy["township_code"]) - {COUNTY})
+    towns = checked_towns(ev.policy) if towns is None else towns
     sites = ev.sites
     riders = sites.groupby("township_code")["bus_riders"].sum()
     seated = (
@@ -540,8 +543,7 @@ def fleet_checks(ctx, ev, buses, towns: list[str] | None = None) -> pd.DataFrame
         The townships to check (default: those of the plan's policy checks).
     """
     s = ctx.settings
-    if towns is None:
-        towns = sorted(set(ev.policy["township_code"]) - {COUNTY})
+    towns = checked_towns(ev.policy) if towns is None else towns
     town_of = dict(
         zip(ev.sites["site_id"].astype(str), ev.sites["township_code"].astype(str), strict=True)
     )

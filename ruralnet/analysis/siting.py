@@ -243,11 +243,10 @@ class PlanModel:
         only_stay = has & (allowed.sum(axis=1) == 1) & ~bound_site
         mobile &= ~only_stay
         allowed &= mobile[:, None]
+        group_town = g["township_code"].astype(str).to_numpy()
+        site_town = ctx.sites["township_code"].astype(str).to_numpy()
         if s.keep_township:  # township first: another township only when none of its own can
-            same = (
-                g["township_code"].astype(str).to_numpy()[:, None]
-                == ctx.sites["township_code"].astype(str).to_numpy()[None, :]
-            )
+            same = group_town[:, None] == site_town[None, :]
             moves = allowed.copy()
             moves[np.arange(n_groups)[has], cur[has]] = False
             allowed &= same | ~(moves & same).any(axis=1)[:, None]
@@ -258,10 +257,7 @@ class PlanModel:
         load = riders_per_bus or float(s.bus_seats)
         cost = annual_pupil_cost(code[gi, sj], minutes[gi, sj], bus_metres[gi, sj], s, load)
         # township first: boarding in another township is priced as the policy's last resort
-        away = (
-            g["township_code"].astype(str).to_numpy()[gi]
-            != ctx.sites["township_code"].astype(str).to_numpy()[sj]
-        )
+        away = group_town[gi] != site_town[sj]
         cost = cost + (code[gi, sj] == rules.BOARD) * away * s.other_township_boarding_cost
         pairs = pd.DataFrame({"group": gi, "site": sj, "way": code[gi, sj], "cost": cost})
         bound = np.where(bound_site & ~free, cur, -1)
@@ -332,6 +328,8 @@ def _pinned(model: PlanModel) -> dict[int, Justification]:
     has_alt[alternatives["group"].to_numpy()] = True
     out: dict[int, Justification] = {}
     stuck = (model.bound >= 0) & ~has_alt
+    code, _ = ctx.ways
+    at_cap = over_cap(ctx)
     for site in np.unique(model.bound[stuck]):
         mine = stuck & (model.bound == site)
         grades = sorted(set(g["grade"].to_numpy()[mine]))
@@ -352,8 +350,7 @@ def _pinned(model: PlanModel) -> dict[int, Justification]:
             and rules.rideable(older, ctx.bus[np.ix_(rows, np.flatnonzero(teach))], s).any()
         )
         text = format_grades(grades)
-        code, _ = ctx.ways
-        full = over_cap(ctx) & ctx.offers[:, [grade_column(x) for x in grades]].any(axis=1)
+        full = at_cap & ctx.offers[:, [grade_column(x) for x in grades]].any(axis=1)
         capped = bool(np.isin(code[np.ix_(rows, np.flatnonzero(full))], rules.WITHIN).any())
         if capped:
             zh = f"{text}年级学生可接收的学校均已达到规模上限（大校额）"

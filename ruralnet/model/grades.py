@@ -125,3 +125,14 @@ def offer_matrix(grades: Iterable[str]) -> np.ndarray:
 def grade_column(level: int) -> int:
     """Column of a grade level in :func:`offer_matrix`."""
     return level - GRADE_LEVELS[0]
+
+
+#: Per-grade enrolment columns a sites layer may carry (``k1``..``k3``, ``g1``..``g9``).
+GRADE_COLUMNS: dict[int, str] = {g: (f"k{g + 3}" if g <= 0 else f"g{g}") for g in GRADE_LEVELS}
+
+
+def split_by_grade(counts: np.ndarray, k: int) -> np.ndarray:
+    """Whole counts spread over ``k`` grades (rows x k); lower grades take the remainder."""
+    c = np.asarray(counts, dtype=np.int64)
+    base, rem = c // k, c % k
+    return base[:, None] + (np.arange(k)[None, :] < rem[:, None])

@@ -361,11 +361,11 @@ def _site_flags_and_status(gdf, problems, id_col) -> None:
         if flag not in gdf.columns:
             gdf[flag] = gdf["kind"].eq(kind) if "kind" in gdf.columns else False
         else:
-            as_bool = gdf[flag].map(_as_bool)
-            bad = as_bool.isna() & gdf[flag].notna()
+            values = gdf[flag].map(as_bool)
+            bad = values.isna() & gdf[flag].notna()
             if bad.any():
                 problems.append(Problem("not a yes/no value", flag, _labels(gdf, bad, id_col)))
-            gdf[flag] = as_bool.fillna(False).astype(bool)
+            gdf[flag] = values.fillna(False).astype(bool)
     if "status" in gdf.columns:
         gdf["status"] = _check_allowed(gdf, "status", SITE_STATUS, problems, id_col, default="open")
     else:
@@ -413,15 +413,19 @@ def _site_plausibility(gdf, problems, warn_list, id_col) -> None:
             warn_list.append(f"township(s) {lacking} have no {label}")
 
 
-def _as_bool(v):
+def as_bool(v, blank=False):
+    """True/False from a layer's cell (bool, 0/1, yes/no, 是/否, 城镇/乡村); ``pd.NA`` when
+    empty or not understood; ``blank`` for an empty text."""
     if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
         return pd.NA
     if isinstance(v, bool | np.bool_):
         return bool(v)
     s = str(v).strip().lower()
-    if s in {"1", "true", "yes", "y", "t", "是", "√", "1.0"}:
+    if s == "":
+        return blank
+    if s in {"1", "true", "yes", "y", "t", "是", "√", "1.0", "城镇", "urban"}:
         return True
-    if s in {"0", "false", "no", "n", "f", "否", "", "0.0"}:
+    if s in {"0", "false", "no", "n", "f", "否", "0.0", "乡村", "rural"}:
         return False
     return pd.NA
 

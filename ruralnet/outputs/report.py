@@ -28,7 +28,6 @@ from .report_tables import (
     fleet_summary,
     plan_tables,
 )
-from .report_tables import costs_side_by_side as side_by_side
 from .tables import for_csv, html_table, translated
 
 
@@ -267,7 +266,7 @@ def _html(analysis, tables, cand, lang) -> str:
         cards=_cards(analysis, cand, lang),
         t={k: text(k, lang) for k in keys},
         plans_table=html_table(tables["plans"], lang),
-        costs_table=html_table(side_by_side(tables["costs"], lang), lang),
+        costs_table=html_table(costs_side_by_side(tables["costs"], lang), lang),
         costs_more=costs_more(analysis, lang),
         screening_notes=screening_notes(analysis, lang),
         times_svg=travel_time_chart(

@@ -310,14 +310,15 @@ def costs_more(analysis, lang: str) -> list[str]:
         if total <= 0:
             continue
         up = table[(table["item"] != "total") & (table["difference"] > 0)].head(3)
-        policy = "policy_zh" if lang == "zh" else "policy_en"
-        sep = "；" if lang == "zh" else "; "
+        zh = lang == "zh"
+        policy, sep, (left, right) = (
+            ("policy_zh", "；", ("（", "）")) if zh else ("policy_en", "; ", (" (", ")"))
+        )
         items = sep.join(
             f"{labels.label(COST_ITEMS, r.item, lang)} +{r.difference / scale:,.0f}{unit}"
-            f"（{getattr(r, policy)}）" if lang == "zh" else
-            f"{labels.label(COST_ITEMS, r.item, lang)} +{r.difference / scale:,.0f}{unit} ({getattr(r, policy)})"
+            f"{left}{getattr(r, policy)}{right}"
             for r in up.itertuples()
-        )  # fmt: skip
+        )
         out.append(
             labels.text(
                 "costs_more",

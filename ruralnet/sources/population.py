@@ -21,6 +21,7 @@ from rasterio.features import rasterize
 
 from ..model.coords import local_metric_crs
 from ..model.geo import village_areas
+from ..model.grades import GRADE_COLUMNS, GRADE_LEVELS, grade_column, split_by_grade, stage_grades
 from ..model.schema import CHILD_COLUMNS, largest_remainder
 
 log = logging.getLogger(__name__)
@@ -96,10 +97,7 @@ def children_from_raster(
 
 #: Per-grade children columns a villages layer may carry (``children_k1`` .. ``children_g9``);
 #: the spread demand points have them, so that every grade's total stays exact.
-CHILD_GRADE_COLUMNS: dict[int, str] = {
-    g: f"children_{'k' + str(g + 3) if g <= 0 else 'g' + str(g)}" for g in range(-2, 10)
-}
-_STAGE_GRADES = {"kindergarten": range(-2, 1), "primary": range(1, 7), "junior": range(7, 10)}
+CHILD_GRADE_COLUMNS: dict[int, str] = {g: f"children_{c}" for g, c in GRADE_COLUMNS.items()}
 
 
 @dataclass
@@ -115,17 +113,14 @@ class SpreadReport:
 
 
 def grade_children(villages: pd.DataFrame) -> np.ndarray:
-    """Children per village and grade level (villages x 12 grade levels, K1..g9): the
+    """Children per village and grade level (villages x :data:`GRADE_LEVELS`, K1..g9): the
     per-grade columns (:data:`CHILD_GRADE_COLUMNS`) where a village has them all, else each
     stage's count spread evenly over its grades (lower grades take the remainder)."""
-    out = np.zeros((len(villages), 12), dtype=np.int64)
+    out = np.zeros((len(villages), len(GRADE_LEVELS)), dtype=np.int64)
     for stage, col in CHILD_COLUMNS.items():
-        grades = list(_STAGE_GRADES[stage])
-        counts = villages[col].fillna(0).to_numpy(np.int64)
-        base, rem = counts // len(grades), counts % len(grades)
-        for k, g in enumerate(grades):
-            out[:, g + 2] = base + (k < rem)
-    given = [CHILD_GRADE_COLUMNS[g] for g in range(-2, 10)]
+        cols = [grade_column(g) for g in sorted(stage_grades(stage))]
+        out[:, cols] = split_by_grade(villages[col].fillna(0).to_numpy(), len(cols))
+    given = [CHILD_GRADE_COLUMNS[g] for g in GRADE_LEVELS]
     if set(given) <= set(villages.columns):
         per = villages[given].apply(pd.to_numeric, errors="coerce")
         full = per.notna().all(axis=1).to_numpy()
@@ -233,10 +228,10 @@ def _points_of(row: gpd.GeoDataFrame, share: np.ndarray, lon, lat, grades: np.nd
     out["village_id"] = [f"{vid}~{k + 1}" for k in range(n)]
     out["name"] = [f"{name}{k + 1}片" for k in range(n)]
     out["population"] = largest_remainder(share * float(row["population"].iloc[0]))
-    per_grade = np.stack([largest_remainder(share * grades[g + 2]) for g in range(-2, 10)], 1)
+    per_grade = np.stack([largest_remainder(share * count) for count in grades], 1)
     for g, col in CHILD_GRADE_COLUMNS.items():
-        out[col] = per_grade[:, g + 2]
+        out[col] = per_grade[:, grade_column(g)]
     for stage, col in CHILD_COLUMNS.items():
-        out[col] = per_grade[:, [g + 2 for g in _STAGE_GRADES[stage]]].sum(axis=1)
+        out[col] = per_grade[:, [grade_column(g) for g in stage_grades(stage)]].sum(axis=1)
     out["geometry"] = gpd.points_from_xy(lon, lat)
     return out
