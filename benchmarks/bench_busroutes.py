@@ -67,6 +67,7 @@ def main() -> None:
             problem = school_problem(school, stops, max_ride_s=args.max_ride)
             sol = solve(
                 problem,
+                iterations=10**9,  # the published times are the budget here
                 time_limit_s=args.time_limit,
                 seed=args.seed,
                 exact=not args.no_exact,

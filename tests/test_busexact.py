@@ -90,11 +90,11 @@ def test_exact_proves_rsrb01_plans_and_never_loses_to_pyvrp(geodata):
     for _, school in schools.head(2).iterrows():
         problem = school_problem(school, stops)
         # a limit no loaded machine can miss: the solve stops as soon as its plan is proven
-        sol = solve(problem, time_limit_s=120.0)
+        sol = solve(problem, iterations=300000)
         assert check_routes(problem, sol.routes) == []
         assert sol.meta["optimal"]  # by HiGHS, or the capacity bound reached
         assert sol.buses == sol.meta["lower_bound"] <= per_school[school["ID"]]
-        heuristic = solve(problem, time_limit_s=2.0, exact=False)
+        heuristic = solve(problem, iterations=5000, exact=False)
         assert check_routes(problem, heuristic.routes) == []
         assert sol.buses <= heuristic.buses  # a proven optimum is never beaten
 
@@ -112,7 +112,7 @@ def test_afternoon_exact_runs_are_the_mirror_image():
         3,
         direction="afternoon",
     )
-    am, pm = solve(p, time_limit_s=2.0), solve(rev, time_limit_s=2.0)
+    am, pm = solve(p, iterations=5000), solve(rev, iterations=5000)
     assert check_routes(p, am.routes) == [] and check_routes(rev, pm.routes) == []
     assert am.meta["optimal"] and pm.meta["optimal"] and am.buses == pm.buses
 
@@ -122,9 +122,9 @@ def test_split_pickups_save_a_bus_when_seats_bind():
     x = np.array([0.0, 300, 600, 900])
     d = np.abs(x[:, None] - x[None, :])
     p = BusProblem(["a", "b", "c"], np.array([6, 6, 6]), d / 10, d, 10, 600.0, 20, 2)
-    whole = solve(p, time_limit_s=1.0)
+    whole = solve(p, iterations=2500)
     assert whole.buses == 3 and whole.meta["optimal"]
-    split = solve(p, time_limit_s=2.0, split=True)
+    split = solve(p, iterations=5000, split=True)
     assert check_routes(p, split.routes) == []
     assert split.buses == math.ceil(18 / 10)
     stops_on = [s for r in split.routes for s, _ in r]
@@ -138,8 +138,8 @@ def test_split_pickups_pass_the_checker_on_a_real_school(geodata, direction):
     p = school_problem(school, stops)
     if direction == "afternoon":
         p.time_s, p.dist_m, p.direction = p.time_s.T.copy(), p.dist_m.T.copy(), "afternoon"
-    whole = solve(p, time_limit_s=2.0)
-    split = solve(p, time_limit_s=3.0, split=True)
+    whole = solve(p, iterations=5000)
+    split = solve(p, iterations=7500, split=True)
     assert check_routes(p, whole.routes) == [] and check_routes(p, split.routes) == []
     assert math.ceil(p.pupils.sum() / p.seats) <= split.buses <= whole.buses
     assert sum(n for r in split.routes for _, n in r) == p.pupils.sum()
@@ -153,7 +153,7 @@ def test_split_bound_sees_the_ride_limit_where_seats_do_not():
     p = BusProblem(list("abcd"), np.array([2, 2, 2, 2]), d / 10, d, 50, 700.0, 20, 2)
     bound = split_lower_bound(p.time_s, 20, 2, p.pupils, 50, 700.0)
     assert bound == 4 > math.ceil(8 / 50)
-    sol = solve(p, time_limit_s=2.0, split=True)
+    sol = solve(p, iterations=5000, split=True)
     assert check_routes(p, sol.routes) == []
     assert sol.buses == 4 and sol.meta["optimal"] and sol.meta["lower_bound"] == 4
 
@@ -162,7 +162,7 @@ def test_split_bound_never_exceeds_a_split_plan(geodata):
     schools, stops = read_instance(geodata / "sbrp" / "RSRB04")
     for _, school in schools.head(4).iterrows():
         p = school_problem(school, stops)
-        sol = solve(p, time_limit_s=2.0, split=True)
+        sol = solve(p, iterations=5000, split=True)
         assert check_routes(p, sol.routes) == []
         bound = split_lower_bound(
             p.time_s, p.stop_s, p.per_pupil_s, p.pupils, p.seats, p.max_ride_s
@@ -178,6 +178,6 @@ def test_too_many_stop_sets_hand_over_to_pyvrp():
     p = BusProblem([f"v{i}" for i in range(40)], np.ones(40, dtype=int), d / 10, d, 56, 2700, 20, 2)
     svc = p.service_s(p.pupils)
     assert feasible_sets(p.time_s, svc, p.pupils, 56, 2700.0, max_sets=100_000) is None
-    sol = solve(p, time_limit_s=3.0)
+    sol = solve(p, iterations=7500)
     assert check_routes(p, sol.routes) == []
     assert sol.buses == 1 and sol.meta["method"] == "pyvrp" and sol.meta["optimal"]

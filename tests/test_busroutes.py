@@ -42,12 +42,12 @@ def test_solver_beats_or_matches_the_reference_and_passes_the_checker(rsrb01):
     per_school = ref.groupby("school_id").size()
     for _, school in schools.head(3).iterrows():
         problem = school_problem(school, stops)
-        sol = solve(problem, time_limit_s=2.0, seed=1)
+        sol = solve(problem, iterations=5000, seed=1)
         assert len(sol.unserved) == 0
         assert check_routes(problem, sol.routes) == []
         assert sol.buses <= per_school[school["ID"]]
         assert sol.buses >= int(np.ceil(problem.pupils.sum() / problem.seats))
-        again = solve(problem, time_limit_s=2.0, seed=1)
+        again = solve(problem, iterations=5000, seed=1)
         assert (
             again.buses == sol.buses
         )  # reproducible for a seed (the stopping rule allows a time race)
@@ -101,16 +101,16 @@ def test_ride_time_definition():
 def test_large_stops_split_and_impossible_stops_reported():
     p = _line_problem([25, 3], spacing=300, seats=10, max_ride=600)
     far = _line_problem([2], spacing=20000, seats=10, max_ride=600)
-    sol = solve(p, time_limit_s=1.0)
+    sol = solve(p, iterations=2500)
     assert check_routes(p, sol.routes) == [] and sol.buses == 3
-    sol_far = solve(far, time_limit_s=0.5)
+    sol_far = solve(far, iterations=2000)
     assert sol_far.routes == [] and sol_far.unserved["pupils"].sum() == 2
     assert "over the 10 min limit" in sol_far.unserved["reason"].iloc[0]
 
 
 def test_afternoon_runs_are_checked_too():
     p = _line_problem([4, 4, 4, 4], spacing=800, seats=8, max_ride=900, direction="afternoon")
-    sol = solve(p, time_limit_s=1.0)
+    sol = solve(p, iterations=2500)
     assert check_routes(p, sol.routes) == []
 
 

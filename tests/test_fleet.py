@@ -149,7 +149,7 @@ def test_the_selection_starting_from_a_fleet_is_never_worse(seed):
     singles = _single_runs(problem)
     given = fewest_buses(problem, singles)  # every stop its own run: a poor fleet
     pool = _pool(problem)
-    quick = select_runs(problem, pool, time_limit_s=1e-3, start=given)
+    quick = select_runs(problem, pool, node_limit=1, start=given)
     assert quick.buses <= given.buses
     assert sorted((r.school, a) for r in quick.runs for a, _ in r.stops) == sorted(
         (r.school, a) for r in singles for a, _ in r.stops
@@ -193,7 +193,7 @@ def test_runs_from_waiting_buses_keep_the_budget_and_the_ride_limit():
     dead_m = np.abs(stops - origin_xy).sum(axis=1)
     budget = 1500.0
     origin = Origin(3, dead_m / 10, dead_m, budget)
-    routes = chain_routes(bp, [origin], time_limit_s=1.0, seed=0)
+    routes = chain_routes(bp, [origin], iterations=2_000, seed=0)
     assert sorted(a for r, _ in routes for a, _ in r) == list(range(1, 13))
     from_origin = [r for r, o in routes if o == 0]
     assert 0 < len(from_origin) <= 3
@@ -273,11 +273,11 @@ def test_a_school_above_its_bound_is_routed_again_for_fewer_runs():
     rng = np.random.default_rng(5)
     bp = _school([0, 0], rng.uniform(-1500, 1500, (10, 2)), rng.integers(1, 4, 10), seats=12)
     poor = SimpleNamespace(buses=10)  # as if the first search had one run per stop
-    routes = _search_again(bp, poor, 2, polish_s=2.0, seed=0)
+    routes = _search_again(bp, poor, 2, polish=(5_000, None), seed=0)
     assert 0 < len(routes) < 10
     assert sorted(a for r in routes for a, _ in r) == list(range(1, 11))
     assert check_routes(bp, routes) == []
-    assert _search_again(bp, poor, 2, polish_s=0.0, seed=0) == []  # switched off
+    assert _search_again(bp, poor, 2, polish=(0, None), seed=0) == []  # switched off
     assert (
-        _search_again(bp, SimpleNamespace(buses=2), 2, polish_s=2.0, seed=0) == []
+        _search_again(bp, SimpleNamespace(buses=2), 2, polish=(5_000, None), seed=0) == []
     )  # at its bound

@@ -449,7 +449,7 @@ def test_bus_solver_refuses_bad_arguments():
     t = np.array([[0.0, 60, 70], [60, 0, 20], [70, 20, 0]])
     good = dict(stop_ids=["a", "b"], pupils=np.array([3, 4]), time_s=t, dist_m=t * 10, seats=10,
                 max_ride_s=600.0, stop_s=20.0, per_pupil_s=2.0)  # fmt: skip
-    assert len(solve(BusProblem(**good), time_limit_s=1).routes) == 1
+    assert len(solve(BusProblem(**good), iterations=2500).routes) == 1
     for change, word in (
         ({"seats": 0}, "seats"),
         ({"pupils": np.array([3, -1])}, "pupils"),
@@ -469,7 +469,7 @@ def test_split_pick_ups_never_stop_twice_at_a_stop(geodata):
     schools, stops = read_instance(geodata / "sbrp" / "RSRB01")
     school = schools[schools["ID"] == "200003"].iloc[0]
     problem = school_problem(school, stops)
-    sol = solve(problem, time_limit_s=5, split=True)
+    sol = solve(problem, iterations=12500, split=True)
     assert check_routes(problem, sol.routes) == []
     for route in sol.routes:
         visited = [stop for stop, _ in route]

@@ -265,8 +265,10 @@ class PlanModel:
         model.pinned = _pinned(model)
         return model
 
-    def solve(self, time_limit: float | None = None):
-        """Solve with HiGHS; the optimised :class:`~ruralnet.analysis.plans.Plan`."""
+    def solve(self, node_limit: int | None = None):
+        """Solve with HiGHS within a work limit (``node_limit`` branch-and-bound nodes, default
+        the setting ``plan_solver_nodes``), so the plan does not depend on the machine's load;
+        the optimised :class:`~ruralnet.analysis.plans.Plan`."""
         started = time.perf_counter()
         lp = _Builder(self).build()
         if len(lp["c"]) == 0:  # nothing to decide: no small site, nobody who may move
@@ -280,7 +282,7 @@ class PlanModel:
             bounds=Bounds(lp["lb"], lp["ub"]),
             constraints=LinearConstraint(lp["A"], lp["lo"], lp["hi"]),
             options={
-                "time_limit": time_limit or self.ctx.settings.plan_solver_seconds,
+                "node_limit": int(node_limit or self.ctx.settings.plan_solver_nodes),
                 "mip_rel_gap": 1e-4,
                 "disp": False,
             },
@@ -289,7 +291,7 @@ class PlanModel:
         if res.x is None or res.status not in (0, 1):
             raise SolverError(f"the plan model was not solved: {res.message}")
         if res.status == 1:
-            log.warning("plan model stopped at the time limit: %s", res.message)
+            log.warning("plan model stopped at its node limit: %s", res.message)
         meta = {
             "solver": res.message,
             "optimal": res.status == 0,
@@ -676,7 +678,7 @@ def _additions(plan, ctx, f: SiteFacts, kindergarten_classes=None) -> None:
     plan.beds_added = np.where(plan.open & f.boarding, np.ceil(np.maximum(0, boarders - f.beds)), 0)
 
 
-def optimised_plan(ctx, riders_per_bus: float | None = None, time_limit: float | None = None):
+def optimised_plan(ctx, riders_per_bus: float | None = None, node_limit: int | None = None):
     """The optimised plan of a county (see the module docstring; ``riders_per_bus``: the
     average load of the county's buses, default the seats of a bus)."""
-    return PlanModel.from_context(ctx, riders_per_bus=riders_per_bus).solve(time_limit)
+    return PlanModel.from_context(ctx, riders_per_bus=riders_per_bus).solve(node_limit)

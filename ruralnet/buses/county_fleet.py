@@ -162,8 +162,8 @@ def plan_day(
     (:func:`ruralnet.buses.run_pool.plan_fleet`; one round of rerouting)."""
     pool = [problem.run(k, r) for k, sol in enumerate(start) for r in sol[0]]
     options = FleetOptions(
-        time_limit_s=settings.fleet_solver_seconds,
-        per_school_s=min(settings.bus_solver_seconds, 1.0),
+        per_school_iterations=max(settings.bus_solver_iterations // 4, 1),
+        selection_nodes=settings.fleet_solver_nodes,
         caps=(2 / 3, 1 / 3),
         rounds=settings.fleet_rounds,
         seed=seed,

@@ -215,30 +215,47 @@ def best_order(
     return order, float(ride)
 
 
+def _deadline(started: float, time_limit_s: float | None) -> float | None:
+    """When the listing of sets gives up: 70 % into an optional wall-clock cap."""
+    return None if time_limit_s is None else started + 0.7 * time_limit_s
+
+
+def _milp_options(started: float, time_limit_s: float | None, node_limit: int) -> dict:
+    """HiGHS options: the node limit, and what is left of an optional wall-clock cap."""
+    options = {"node_limit": int(node_limit), "disp": False}
+    if time_limit_s is not None:
+        options["time_limit"] = max(time_limit_s - (time.perf_counter() - started), 0.1)
+    return options
+
+
 def fewest_buses(
     time_s: np.ndarray,
     service_s: np.ndarray,
     pupils: np.ndarray,
     seats: int,
     max_ride_s: float,
-    time_limit_s: float = 10.0,
     max_sets: int = 1_000_000,
+    node_limit: int = 10_000,
+    time_limit_s: float | None = None,
 ) -> ExactResult | None:
-    """Fewest buses for the pick-ups, proven optimal when HiGHS finishes in time.
+    """Fewest buses for the pick-ups, proven optimal when HiGHS finishes within its nodes.
 
     Parameters
     ----------
     time_s, service_s, pupils, seats, max_ride_s
         As in :func:`feasible_sets` (morning direction; mirror the matrix for afternoon runs).
-    time_limit_s
-        Time for listing the sets (at most 70 %) and the set-covering model.
     max_sets
-        Size cap of the enumeration.
+        Size cap of the enumeration (work limit).
+    node_limit
+        Branch-and-bound nodes of the set-covering model (work limit).
+    time_limit_s
+        Optional wall-clock cap (at most 70 % for listing the sets); ``None``, the default,
+        keeps the result independent of the machine's load.
 
     Returns
     -------
     ExactResult or None
-        ``None`` when the enumeration is too large or HiGHS found no plan in time.
+        ``None`` when the enumeration is too large or HiGHS found no plan within its limits.
     """
     from scipy.optimize import Bounds, LinearConstraint, milp
 
@@ -251,7 +268,7 @@ def fewest_buses(
         seats,
         max_ride_s,
         max_sets=max_sets,
-        deadline=started + 0.7 * time_limit_s,
+        deadline=_deadline(started, time_limit_s),
     )
     if cols is None:
         return None
@@ -265,13 +282,12 @@ def fewest_buses(
     if len(greedy) <= seats_bound:  # no plan has fewer buses: proven without the solver
         routes = [best_order([int(i) for i in c], time_s, service_s)[0] for c in greedy]
         return ExactResult(routes, len(routes), True, len(cols), time.perf_counter() - started)
-    left = max(time_limit_s - (time.perf_counter() - started), 0.1)
     res = milp(
         np.ones(len(cols)),
         constraints=LinearConstraint(a, 1, np.inf),
         integrality=np.ones(len(cols)),
         bounds=Bounds(0, 1),
-        options={"time_limit": left, "disp": False},
+        options=_milp_options(started, time_limit_s, node_limit),
     )
     if res.x is None:
         return None
@@ -327,8 +343,9 @@ def split_lower_bound(
     pupils: np.ndarray,
     seats: int,
     max_ride_s: float,
-    time_limit_s: float = 5.0,
     max_sets: int = 1_000_000,
+    node_limit: int = 10_000,
+    time_limit_s: float | None = None,
 ) -> int | None:
     """A lower bound on the buses when a stop's pupils may ride on several buses.
 
@@ -346,8 +363,10 @@ def split_lower_bound(
         Service time per stop and per pupil boarding.
     pupils, seats, max_ride_s
         Pupils per stop, seats per bus, longest ride.
-    time_limit_s, max_sets
-        Effort limits.
+    max_sets, node_limit
+        Work limits (as in :func:`fewest_buses`).
+    time_limit_s
+        Optional wall-clock cap.
 
     Returns
     -------
@@ -367,7 +386,7 @@ def split_lower_bound(
         n,
         max_ride_s,
         max_sets=max_sets,
-        deadline=started + 0.7 * time_limit_s,
+        deadline=_deadline(started, time_limit_s),
     )
     cover = _cover_matrix(cols, n) if cols is not None else None
     if cover is None:
@@ -379,7 +398,7 @@ def split_lower_bound(
         np.ones(len(cols)),
         constraints=LinearConstraint(a, lower, np.inf),
         integrality=np.ones(len(cols)),
-        options={"time_limit": max(time_limit_s - (time.perf_counter() - started), 0.1)},
+        options=_milp_options(started, time_limit_s, node_limit),
     )
     bound = getattr(res, "mip_dual_bound", None)
     if bound is None or not np.isfinite(bound):

@@ -310,12 +310,13 @@ def _days(runs: list[Run], follow: dict[int, int], problem: FleetProblem) -> lis
 def select_runs(
     problem: FleetProblem,
     pool: list[Run],
-    time_limit_s: float = 60.0,
+    node_limit: int = 5_000,
     start: FleetSolution | None = None,
     seed: int = 0,
+    time_limit_s: float | None = None,
 ) -> FleetSolution:
     """Choose, among candidate runs, those that pick up every pupil once and need the fewest
-    buses (HiGHS; exact for the pool, within the time limit).
+    buses (HiGHS; exact for the pool, within the node limit).
 
     Parameters
     ----------
@@ -324,13 +325,15 @@ def select_runs(
     pool
         Candidate runs (each school's must include a set that covers its stops); a run may be
         chosen as often as its pupils fit in its stops' (full buses at a big stop).
-    time_limit_s
-        Seconds for HiGHS.
+    node_limit
+        HiGHS branch-and-bound nodes (a work limit: the same answer under any load).
     start
         A fleet whose runs are all in ``pool`` (e.g. the best so far): HiGHS starts from it,
-        so the answer is never worse, even when time runs out.
+        so the answer is never worse, even when the limit cuts the search short.
     seed
         HiGHS's random seed.
+    time_limit_s
+        Optional wall-clock cap (``None``: none).
 
     Returns
     -------
@@ -346,12 +349,16 @@ def select_runs(
     lp = _selection_model(problem, pool, comp)
     with _quiet_stdout():
         h = highspy.Highs()
-        for option, value in (
+        options = [
             ("output_flag", False),
-            ("time_limit", float(max(time_limit_s, 0.1))),
+            ("mip_max_nodes", int(node_limit)),
             ("mip_rel_gap", 1e-9),
             ("random_seed", int(seed)),
-        ):
+            ("threads", 1),
+        ]
+        if time_limit_s is not None:
+            options.append(("time_limit", float(max(time_limit_s, 0.1))))
+        for option, value in options:
             h.setOptionValue(option, value)
         h.passModel(lp)
         warm = _start_values(pool, comp, start) if start is not None else None
@@ -362,7 +369,7 @@ def select_runs(
             h.setSolution(given)
         h.run()
     info = h.getInfo()
-    if info.primal_solution_status != 2:  # no feasible solution within the time
+    if info.primal_solution_status != 2:  # no feasible solution within the limits
         raise RuntimeError(f"run selection not solved: {h.modelStatusToString(h.getModelStatus())}")
     x = np.asarray(h.getSolution().col_value)
     copies = np.round(x[:n]).astype(int)

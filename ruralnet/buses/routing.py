@@ -243,48 +243,49 @@ def check_routes(problem: BusProblem, routes, tolerance_s: float = 1e-6) -> list
 
 def solve(
     problem: BusProblem,
-    time_limit_s: float = 10.0,
+    iterations: int = 20_000,
     seed: int = 0,
     no_improvement: int | None = 20_000,
     first_share: float = 0.5,
     exact: bool = True,
     split: bool = False,
+    time_limit_s: float | None = None,
 ) -> BusSolution:
-    """Plan the routes of one school with the fewest buses (reproducible for a seed).
+    """Plan the routes of one school with the fewest buses (work limits, not the clock: the
+    same problem and seed give the same routes under any load).
 
     Parameters
     ----------
     problem
         The school's pick-ups.
-    time_limit_s
-        Time budget for the whole solve.
+    iterations
+        Work budget: PyVRP iterations for the whole solve (the exact model has its own limits,
+        :data:`EXACT_SETS` stop sets and :data:`EXACT_NODES` branch-and-bound nodes).
     seed
         Seed of PyVRP's random numbers.
     no_improvement
         Stop a PyVRP run after this many iterations without improvement.
     first_share
-        Share of the time for the first PyVRP run (the rest goes to fleet reduction).
+        Share of the iterations for the first PyVRP run (the rest goes to fleet reduction).
     exact
         First try the exact model of :mod:`ruralnet.buses.exact` (every feasible stop set, set
         covering with HiGHS) when the school is small enough; it proves the fewest buses.
-        PyVRP takes over when the model is too large or not proven optimal in time.
+        PyVRP takes over when the model is too large or not proven within its limits.
     split
         Let the pupils of one stop ride on more than one bus (each pick-up of two or more pupils
         is offered to PyVRP as two halves; halves on the same bus are one stop). Can save buses
         when seats, not the ride limit, bind.
+    time_limit_s
+        Optional wall-clock cap (benchmarks against published times; machine-dependent).
 
     Returns
     -------
     BusSolution
-        Routes, unserved stops with reasons, and ``meta``: ``method`` (``exact`` or
-        ``pyvrp``: which found the plan), ``lower_bound`` (proven: the seats bound, the exact
-        model's bound for whole stops, or the split bound of
-        :func:`ruralnet.buses.exact.split_lower_bound`), ``optimal`` (the plan reaches it), and
+        Routes, unserved stops with reasons (those no bus can serve alone within the limit),
+        and ``meta``: ``method`` (``exact`` or ``pyvrp``: which found the plan),
+        ``lower_bound`` (proven: the seats bound, the exact model's bound for whole stops, or
+        :func:`ruralnet.buses.exact.split_lower_bound`), ``optimal`` (the plan reaches it),
         ``exact_s`` / ``solves`` (time of the exact model, PyVRP runs).
-
-    Notes
-    -----
-    Stops that cannot be served alone within the ride limit are left out and reported.
     """
     started = time.perf_counter()
     ok, unserved = _servable(problem)
@@ -297,14 +298,14 @@ def solve(
     if exact:
         best, start = _exact_first(problem, picks, ok, time_limit_s, split, meta)
     if best is None or len(best) > meta["lower_bound"]:
-        left = time_limit_s - (time.perf_counter() - started)
+        left = None if time_limit_s is None else time_limit_s - (time.perf_counter() - started)
         offered, expand = _halves(picks) if split else (picks, [[k] for k in range(len(picks))])
         if start is not None:  # PyVRP goes on from the exact model's best plan
             start = [[j for k in route for j in expand[k]] for route in start]
         routes, runs = _solve_pyvrp(
             problem,
             offered,
-            max(left, 0.2),
+            _Budget(iterations, None if left is None else max(left, 0.2)),
             seed,
             no_improvement,
             first_share,
@@ -321,11 +322,20 @@ def solve(
     return BusSolution(problem, best, unserved, time.perf_counter() - started, meta)
 
 
-def _exact_first(problem, picks, ok, time_limit_s: float, split: bool, meta: dict):
+#: Work limits of the exact model inside :func:`solve`: stop sets listed, HiGHS nodes.
+EXACT_SETS = 300_000
+EXACT_NODES = 2_000
+
+
+def _share(seconds: float | None, share: float) -> float | None:
+    return None if seconds is None else seconds * share
+
+
+def _exact_first(problem, picks, ok, time_limit_s: float | None, split: bool, meta: dict):
     """The exact model's plan (whole stops) and the lower bound it proves, or for split
     pick-ups the split bound; ``(routes, start)`` with ``routes`` None when it gave up."""
     best = start = None
-    ex = _solve_exact(problem, picks, time_limit_s * 0.4)
+    ex = _solve_exact(problem, picks, _share(time_limit_s, 0.4))
     if ex is not None:
         best = [[picks[k] for k in route] for route in ex.routes]
         start = ex.routes
@@ -335,7 +345,7 @@ def _exact_first(problem, picks, ok, time_limit_s: float, split: bool, meta: dic
         meta["method"] = "exact"
         meta["exact_s"] = ex.runtime_s
     if split and (best is None or len(best) > meta["lower_bound"]):
-        bound = _split_bound(problem, ok, time_limit_s * 0.2)
+        bound = _split_bound(problem, ok, _share(time_limit_s, 0.2))
         meta["lower_bound"] = max(meta["lower_bound"], bound or 0)
     return best, start
 
@@ -400,19 +410,20 @@ def _towards_school(problem: BusProblem, stops: np.ndarray) -> np.ndarray:
     return t.T if problem.direction == "afternoon" else t
 
 
-def _solve_exact(problem: BusProblem, picks, time_limit_s: float):
+def _solve_exact(problem: BusProblem, picks, time_limit_s: float | None):
     """Fewest buses by the exact model, routes as pick-up indices in visiting order."""
     t = _towards_school(problem, np.array([s for s, _ in picks]))
     pupils = np.array([p for _, p in picks])
     res = fewest_buses(
-        t, problem.service_s(pupils), pupils, problem.seats, problem.max_ride_s, time_limit_s
-    )
+        t, problem.service_s(pupils), pupils, problem.seats, problem.max_ride_s,
+        max_sets=EXACT_SETS, node_limit=EXACT_NODES, time_limit_s=time_limit_s,
+    )  # fmt: skip
     if res is not None and problem.direction == "afternoon":
         res.routes = [route[::-1] for route in res.routes]
     return res
 
 
-def _split_bound(problem: BusProblem, ok: np.ndarray, time_limit_s: float) -> int | None:
+def _split_bound(problem: BusProblem, ok: np.ndarray, time_limit_s: float | None) -> int | None:
     """Lower bound on the buses with split pick-ups (see
     :func:`ruralnet.buses.exact.split_lower_bound`)."""
     return split_lower_bound(
@@ -422,7 +433,9 @@ def _split_bound(problem: BusProblem, ok: np.ndarray, time_limit_s: float) -> in
         problem.pupils[ok],
         problem.seats,
         problem.max_ride_s,
-        time_limit_s,
+        max_sets=EXACT_SETS,
+        node_limit=EXACT_NODES,
+        time_limit_s=time_limit_s,
     )
 
 
@@ -435,10 +448,41 @@ def _merge_visits(visits: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return list(merged.items())
 
 
+@dataclass
+class _Budget:
+    """PyVRP iterations left for a solve, and an optional wall-clock cap (``None``: none)."""
+
+    iterations: int
+    seconds: float | None = None
+    started: float = field(default_factory=time.perf_counter)
+
+    def left_s(self) -> float | None:
+        return None if self.seconds is None else self.seconds - (time.perf_counter() - self.started)
+
+    def criteria(self, iterations: int, no_improvement: int | None, *more):
+        """Stop after ``iterations`` (at least 1), or as the other criteria say."""
+        from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria, NoImprovement
+
+        crit = [MaxIterations(max(int(iterations), 1)), *more]
+        if no_improvement:
+            crit.append(NoImprovement(no_improvement))
+        left = self.left_s()
+        if left is not None:
+            crit.append(MaxRuntime(max(left, 0.05)))
+        return MultipleCriteria(crit)
+
+    def spend(self, result) -> None:
+        self.iterations -= int(result.num_iterations)
+
+    def spent(self) -> bool:
+        left = self.left_s()
+        return self.iterations <= 0 or (left is not None and left <= 0.05)
+
+
 def _solve_pyvrp(
     problem: BusProblem,
     picks: list[tuple[int, int]],
-    time_limit_s: float,
+    budget: _Budget,
     seed: int,
     no_improvement: int | None,
     first_share: float,
@@ -446,11 +490,10 @@ def _solve_pyvrp(
     lower: int = 0,
 ) -> tuple[list[list[tuple[int, int]]] | None, int]:
     """PyVRP on the pick-ups, from a feasible plan ``initial_routes`` (pick-up indices) if given;
-    ``None`` when no feasible plan was found in time."""
+    ``None`` when no feasible plan was found within the budget."""
     from pyvrp import IteratedLocalSearchParams, Solution, SolveParams
     from pyvrp import solve as pyvrp_solve
     from pyvrp.IteratedLocalSearch import IteratedLocalSearchCallbacks
-    from pyvrp.stop import MaxRuntime, MultipleCriteria, NoImprovement
 
     data, _ = _pyvrp_data(problem, picks)
     lower = max(lower, math.ceil(sum(p for _, p in picks) / problem.seats))
@@ -468,41 +511,36 @@ def _solve_pyvrp(
         def __call__(self, best_cost: float) -> bool:
             return self.done
 
-    def run(d, seconds, initial=None):
+    def run(d, iterations, initial=None):
         reached = BoundReached()
-        crit = [MaxRuntime(max(seconds, 0.05)), reached] + (
-            [NoImprovement(no_improvement)] if no_improvement else []
-        )
-        return pyvrp_solve(
+        result = pyvrp_solve(
             d,
-            stop=MultipleCriteria(crit),
+            stop=budget.criteria(iterations, no_improvement, reached),
             seed=seed,
             display=False,
             initial_solution=initial,
             params=SolveParams(ils=IteratedLocalSearchParams(callbacks=reached)),
         )
+        budget.spend(result)
+        return result
 
-    # first the best plan the time allows, then one bus fewer while that stays feasible
-    started = time.perf_counter()
+    # first the best plan the budget allows, then one bus fewer while that stays feasible.
     # A hard school may need the whole budget to become feasible: then the search goes on from
     # its best state.
+    total = budget.iterations
     initial = Solution(data, initial_routes) if initial_routes is not None else None
-    sol = run(data, time_limit_s * first_share, initial).best
+    sol = run(data, total * first_share, initial).best
     runs = 1
     if not sol.is_feasible():
-        left = time_limit_s - (time.perf_counter() - started)
-        sol = run(data, max(left, time_limit_s * 0.25), sol).best  # go on from where it stopped
+        sol = run(data, max(budget.iterations, total // 4), sol).best  # go on from there
         runs += 1
     if not sol.is_feasible():
         return None, runs
-    while sol.num_routes() > lower:
-        left = time_limit_s - (time.perf_counter() - started)
-        if left <= 0.05:
-            break
+    while sol.num_routes() > lower and not budget.spent():
         fewer = data.replace(
             vehicle_types=[data.vehicle_type(0).replace(num_available=sol.num_routes() - 1)]
         )
-        attempt = run(fewer, left / 2)
+        attempt = run(fewer, max(budget.iterations // 2, 1))
         runs += 1
         if not attempt.best.is_feasible():
             break
@@ -539,10 +577,11 @@ class Origin:
 def chain_routes(
     problem: BusProblem,
     origins: list[Origin],
-    time_limit_s: float = 1.0,
+    iterations: int = 5_000,
     seed: int = 0,
     reuse_share: float = 0.1,
     no_improvement: int = 20_000,
+    time_limit_s: float | None = None,
 ) -> list[tuple[list[tuple[int, int]], int | None]]:
     """Morning routes of one school for buses that come from the yard or from ``origins``.
 
@@ -558,7 +597,6 @@ def chain_routes(
         its bus comes from (``None``: the yard). Stops no bus can serve are left out.
     """
     from pyvrp import solve as pyvrp_solve
-    from pyvrp.stop import MaxRuntime, MultipleCriteria, NoImprovement
 
     if problem.direction != "morning":
         raise ValueError("chain_routes plans morning runs")
@@ -567,7 +605,7 @@ def chain_routes(
     if not picks:
         return []
     data, kinds = _pyvrp_data(problem, picks, origins, reuse_share)
-    crit = MultipleCriteria([MaxRuntime(max(time_limit_s, 0.05)), NoImprovement(no_improvement)])
+    crit = _Budget(iterations, time_limit_s).criteria(iterations, no_improvement)
     sol = pyvrp_solve(data, stop=crit, seed=seed, display=False).best
     if not sol.is_feasible():
         return []

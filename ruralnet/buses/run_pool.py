@@ -4,7 +4,11 @@
 (:func:`scenario_runs`; a school above its proven fewest runs is searched once more), selects
 the runs that need the fewest buses exactly, then reroutes each school for the buses left idle
 at earlier schools (:func:`reroute`) and selects again, round after round, until a round brings
-no fewer buses, the lower bound is reached, or the time is up.
+no fewer buses, the lower bound is reached, or the rounds are spent.
+
+Every limit is one of work (PyVRP iterations, HiGHS nodes, rounds), so the same problem and
+seed give the same fleet on any machine under any load; a wall-clock cap is optional
+(``FleetOptions.time_limit_s``, for benchmarks against published times).
 """
 
 from __future__ import annotations
@@ -51,11 +55,11 @@ def scenario_runs(
     problem: FleetProblem,
     k: int,
     caps=RIDE_CAPS,
-    time_limit_s: float = 1.0,
+    effort: tuple[int, float | None] = (5_000, None),
     seed: int = 0,
     no_improvement: int = 20_000,
     cache: dict | None = None,
-    polish_s: float = 0.0,
+    polish: tuple[int, float | None] = (0, None),
 ) -> tuple[list[Run], int]:
     """School ``k``'s fewest-bus runs under each cap on the ride.
 
@@ -64,11 +68,13 @@ def scenario_runs(
 
     Parameters
     ----------
+    effort
+        PyVRP iterations of each routing, and an optional wall-clock cap (``None``: none).
     cache
         Routes of identical schools (same stops, pupils, seats and limit) found before.
-    polish_s
-        Seconds of one more search under the full limit when the first found more runs
-        than the school's proven bound (0: none).
+    polish
+        Iterations (and optional seconds) of one more search under the full limit when the
+        first found more runs than the school's proven bound (0: none).
 
     Returns
     -------
@@ -77,16 +83,16 @@ def scenario_runs(
     """
     bp = problem.schools[k]
     key = (tuple(bp.stop_ids), tuple(bp.pupils), bp.seats, bp.max_ride_s, tuple(caps))
-    key += (bp.time_s.tobytes(), seed, polish_s)
+    key += (bp.time_s.tobytes(), seed, tuple(effort), tuple(polish), no_improvement)
     cache = {} if cache is None else cache
     if key not in cache:
-        cache[key] = _cap_routes(bp, caps, time_limit_s, seed, no_improvement, polish_s)
+        cache[key] = _cap_routes(bp, caps, effort, seed, no_improvement, polish)
     routes, fewest = cache[key]
     return [problem.run(k, r) for r in routes], fewest
 
 
 def _cap_routes(
-    bp: BusProblem, caps, time_limit_s, seed, no_improvement, polish_s=0.0
+    bp: BusProblem, caps, effort, seed, no_improvement, polish=(0, None)
 ) -> tuple[list, int]:
     """Routes of one school under each cap, and the proven fewest runs."""
     direct = np.ceil(np.round(bp.time_s[1:, 0] * TICKS, 6))
@@ -100,23 +106,25 @@ def _cap_routes(
             if not mask.any():
                 continue
             sol = solve(
-                _part(bp, mask, limit), time_limit_s=time_limit_s, seed=seed,
-                no_improvement=no_improvement,
+                _part(bp, mask, limit), iterations=effort[0], seed=seed,
+                no_improvement=no_improvement, time_limit_s=effort[1],
             )  # fmt: skip
             back = np.flatnonzero(mask) + 1
             routes += [[(int(back[a - 1]), n) for a, n in r] for r in sol.routes]
             if cap >= 1:
                 fewest = max(fewest, int(sol.meta.get("lower_bound", 0)))
-                routes += _search_again(bp, sol, fewest, polish_s, seed)
+                routes += _search_again(bp, sol, fewest, polish, seed)
     return routes, fewest
 
 
-def _search_again(bp: BusProblem, sol, fewest: int, polish_s: float, seed: int) -> list:
+def _search_again(bp: BusProblem, sol, fewest: int, polish, seed: int) -> list:
     """When a school's routing has more runs than its proven bound, one longer search (each
     run of a school no bus can reach from an earlier one is a bus of the fleet)."""
-    if polish_s <= 0 or sol.buses <= fewest:
+    if polish[0] <= 0 or sol.buses <= fewest:
         return []
-    again = solve(bp, time_limit_s=polish_s, seed=seed + 1, no_improvement=10**9)
+    again = solve(
+        bp, iterations=polish[0], seed=seed + 1, no_improvement=None, time_limit_s=polish[1]
+    )
     return again.routes if again.buses < sol.buses else []
 
 
@@ -137,7 +145,7 @@ def reroute(
     problem: FleetProblem,
     k: int,
     solution: FleetSolution,
-    time_limit_s: float = 1.0,
+    effort: tuple[int, float | None] = (5_000, None),
     seed: int = 0,
     reuse_share: float = 0.1,
     no_improvement: int = 20_000,
@@ -163,7 +171,7 @@ def reroute(
             )
     if not origins:
         return []
-    routes = chain_routes(bp, origins, time_limit_s, seed, reuse_share, no_improvement)
+    routes = chain_routes(bp, origins, effort[0], seed, reuse_share, no_improvement, effort[1])
     return [problem.run(k, r) for r, _ in routes]
 
 
@@ -173,13 +181,13 @@ class FleetOptions:
 
     Attributes
     ----------
-    time_limit_s
-        Budget for the whole plan (the first pool and selection always run).
-    per_school_s
-        Seconds for each routing of one school.
-    polish_s
-        Seconds of one more routing of a school under the full limit when the first found
+    per_school_iterations
+        PyVRP iterations of each routing of one school.
+    polish_iterations
+        Iterations of one more routing of a school under the full limit when the first found
         more runs than its proven bound (0: none; see :func:`scenario_runs`).
+    selection_nodes
+        HiGHS branch-and-bound nodes of each selection of runs.
     caps
         Caps on the ride (shares of the limit) for the first pool.
     rounds
@@ -192,17 +200,32 @@ class FleetOptions:
         Stop a routing after this many iterations without a better plan.
     progress
         Show progress bars.
+    time_limit_s, per_school_s, polish_s
+        Optional wall-clock caps (``None``: none) on the whole plan, each routing and the
+        polish: with them the fleet depends on the machine's speed and load (benchmarks
+        against published times only).
     """
 
-    time_limit_s: float = 600.0
-    per_school_s: float = 1.0
-    polish_s: float = 10.0
+    per_school_iterations: int = 5_000
+    polish_iterations: int = 50_000
+    selection_nodes: int = 5_000
     caps: tuple = RIDE_CAPS
     rounds: int = 20
     patience: int = 3
     seed: int = 0
     no_improvement: int = 20_000
     progress: bool = False
+    time_limit_s: float | None = None
+    per_school_s: float | None = None
+    polish_s: float | None = None
+
+    @property
+    def effort(self) -> tuple[int, float | None]:
+        return (self.per_school_iterations, self.per_school_s)
+
+    @property
+    def polish(self) -> tuple[int, float | None]:
+        return (self.polish_iterations, self.polish_s)
 
 
 def plan_fleet(
@@ -242,16 +265,14 @@ def plan_fleet(
     bar = dict(disable=not o.progress, unit="school")
     for k in tqdm(range(len(problem.bell_s)), desc="runs", **bar):
         found, bound = scenario_runs(
-            problem, k, o.caps, o.per_school_s, o.seed, o.no_improvement, cache, o.polish_s
+            problem, k, o.caps, o.effort, o.seed, o.no_improvement, cache, o.polish
         )
         runs.add(found)
         least[k] = max(least[k], bound)
     lower = fleet_lower_bound(problem, least)
     log.info("fleet: %d runs pooled in %.0f s", len(runs.runs), time.perf_counter() - started)
     given = fewest_buses(problem, list(pool)) if pool else None  # never worse than the pool's
-    best = select_runs(
-        problem, runs.list(), min(_left(started, o.time_limit_s), _slice_s(o)), given, o.seed
-    )
+    best = select_runs(problem, runs.list(), o.selection_nodes, given, o.seed, _slice_s(o, started))
     log.info("fleet: %d buses selected, %.0f s in", best.buses, time.perf_counter() - started)
     best, history = _rounds(problem, o, runs, best, lower, started)
     best.lower_bound = lower
@@ -266,10 +287,12 @@ def plan_fleet(
     return best
 
 
-def _slice_s(o: FleetOptions) -> float:
-    """Seconds for one selection: at most a quarter of the time (HiGHS keeps its best answer
-    when cut short), so the rounds of rerouting get the rest."""
-    return max(30.0, o.time_limit_s / 4)
+def _slice_s(o: FleetOptions, started: float) -> float | None:
+    """Under a wall-clock cap, seconds for one selection: at most a quarter of the cap (HiGHS
+    keeps its best answer when cut short), so the rounds of rerouting get the rest."""
+    if o.time_limit_s is None:
+        return None
+    return min(max(_left(started, o.time_limit_s), 10), max(30.0, o.time_limit_s / 4))
 
 
 def _rounds(
@@ -282,24 +305,24 @@ def _rounds(
 ) -> tuple[FleetSolution, list[int]]:
     """Rounds of fleet-aware rerouting, each followed by a selection that starts from the best
     fleet so far; stops at the bound, out of time, or after ``o.patience`` rounds without
-    fewer buses. Returns the best fleet and the buses after each selection."""
+    fewer buses (or past the optional wall-clock cap). Returns the best fleet and the buses
+    after each selection."""
     history = [best.buses]
     bar = dict(disable=not o.progress, unit="school")
     order = np.argsort(problem.bell_s, kind="stable")
     for rnd in range(o.rounds):
         if best.buses <= lower or _left(started, o.time_limit_s) <= 1:
-            break
+            break  # (no cap: never out of time)
         share = SHARES[rnd % len(SHARES)]
         for k in tqdm(_round_order(order, rnd, o.seed), desc=f"round {rnd + 1}", **bar):
             runs.add(
-                reroute(
-                    problem, int(k), best, o.per_school_s, o.seed + rnd, share, o.no_improvement
-                )
+                reroute(problem, int(k), best, o.effort, o.seed + rnd, share, o.no_improvement)
             )
             if _left(started, o.time_limit_s) <= 0:
                 break
-        left = max(_left(started, o.time_limit_s), 10)
-        sol = select_runs(problem, runs.list(), min(left, _slice_s(o)), start=best, seed=o.seed)
+        sol = select_runs(
+            problem, runs.list(), o.selection_nodes, best, o.seed, _slice_s(o, started)
+        )
         history.append(sol.buses)
         log.info(
             "fleet: round %d, %d buses, %.0f s in",
@@ -340,5 +363,6 @@ def _round_order(order: np.ndarray, rnd: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed + rnd).permutation(order)
 
 
-def _left(started: float, limit_s: float) -> float:
-    return limit_s - (time.perf_counter() - started)
+def _left(started: float, limit_s: float | None) -> float:
+    """Seconds left of a wall-clock cap (infinite without one)."""
+    return math.inf if limit_s is None else limit_s - (time.perf_counter() - started)

@@ -167,12 +167,12 @@ def solve_cached(g: SiteRun, direction: str, s, seed: int, cache: dict):
     """The site's own routes of one run kind and direction (identical runs solved once).
 
     The boarders' weekly trips skip the exact fewest-bus model: their long ride limit makes
-    nearly every set of villages feasible, so the enumeration grows past any proof in the time
-    given; PyVRP plans them (the seats give their bound)."""
+    nearly every set of villages feasible, so the enumeration grows past any proof within its
+    limits; PyVRP plans them (the seats give their bound)."""
     key = (g.site_id, g.run, direction, tuple(g.stops.index), tuple(g.stops), g.seats, g.limit_s)
     if key not in cache:
         cache[key] = solve(
-            g.problem(direction, s), time_limit_s=s.bus_solver_seconds, seed=seed,
+            g.problem(direction, s), iterations=s.bus_solver_iterations, seed=seed,
             no_improvement=2_000, split=s.bus_split_stops, exact=g.run != RunKind.WEEKLY,
         )  # fmt: skip
     return cache[key]

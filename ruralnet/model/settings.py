@@ -94,6 +94,14 @@ MAPPING_FIELDS: tuple[str, ...] = ("bus_speeds_kmh", "age_shares", "bell_times",
 DEMAND_BASES: tuple[str, ...] = ("enrolled", "census")
 
 
+#: Settings of earlier versions and what replaced them (named in the error).
+RENAMED = {
+    "plan_solver_seconds": "plan_solver_nodes",
+    "bus_solver_seconds": "bus_solver_iterations",
+    "fleet_solver_seconds": "fleet_solver_nodes",
+}
+
+
 def _s(source: str, **rules: Any) -> dict:
     """Field metadata: the source of a default, and validation rules."""
     return {"source": source, **rules}
@@ -395,8 +403,9 @@ class Settings:
     )
     school_days: int = field(default=190, metadata=_s("a school year of 38 weeks of 5 days"))
     school_weeks: int = field(default=38, metadata=_s("boarders travel home once a week"))
-    plan_solver_seconds: float = field(
-        default=120.0, metadata=_s("time limit of the exact plan model (HiGHS)")
+    plan_solver_nodes: int = field(
+        default=5_000,
+        metadata=_s("work limit of the exact plan model: HiGHS branch-and-bound nodes", low=1),
     )
 
     # --- school buses --------------------------------------------------------------------
@@ -406,8 +415,9 @@ class Settings:
     )
     bus_stop_seconds: float = field(default=30.0, metadata=_s("fixed time at a pick-up"))
     bus_seconds_per_pupil: float = field(default=5.0, metadata=_s("per pupil boarding"))
-    bus_solver_seconds: float = field(
-        default=3.0, metadata=_s("route-solver time per school and run (reproducible)")
+    bus_solver_iterations: int = field(
+        default=20_000,
+        metadata=_s("work limit of the route solver per school and run: PyVRP iterations", low=1),
     )
     bus_split_stops: bool = field(
         default=False, metadata=_s("let a village's pupils ride on more than one bus")
@@ -426,8 +436,9 @@ class Settings:
     bus_fleet: bool = field(
         default=True, metadata=_s("buses serve several schools in turn (one county fleet)")
     )
-    fleet_solver_seconds: float = field(
-        default=10.0, metadata=_s("time for each fleet plan (a day of one kind of bus)")
+    fleet_solver_nodes: int = field(
+        default=5_000,
+        metadata=_s("work limit of each fleet selection: HiGHS branch-and-bound nodes", low=1),
     )
     fleet_rounds: int = field(
         default=0,
@@ -550,6 +561,14 @@ class Settings:
         values = dict(values or {})
         known = [f.name for f in dataclasses.fields(cls)]
         unknown = sorted(set(values) - set(known))
+        renamed = [k for k in unknown if k in RENAMED]
+        if renamed:
+            raise SettingsError(
+                "setting(s) replaced: "
+                + "; ".join(f"{k} is now {RENAMED[k]}" for k in renamed)
+                + " (solvers stop on work, not on the clock, so that the same input gives the"
+                " same tables under any load)"
+            )
         if unknown:
             raise SettingsError(
                 "unknown setting(s): "

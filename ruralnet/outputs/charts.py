@@ -13,6 +13,7 @@ from ..model.labels import STAGES, label, text
 
 
 def _svg(fig) -> str:
+    import matplotlib
     import matplotlib.pyplot as plt
 
     buf = io.StringIO()
@@ -24,7 +25,9 @@ def _svg(fig) -> str:
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Glyph .* missing from font")
-            fig.savefig(buf, format="svg", bbox_inches="tight")
+            # no date, ids from a fixed salt: the same chart gives the same bytes
+            with matplotlib.rc_context({"svg.hashsalt": "ruralnet"}):
+                fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     finally:
         fonts_log.setLevel(level)
     plt.close(fig)

@@ -51,6 +51,7 @@ def write_layer(
                 table.to_csv(tmp, index=False, encoding="utf-8-sig" if _has_cjk(table) else "utf-8")
             else:
                 table.to_excel(tmp, index=False, sheet_name=layer or "sheet1")
+                stable_zip(tmp)
         elif suffix in PARQUET_SUFFIXES:
             out.to_parquet(tmp)
         elif suffix in VECTOR_SUFFIXES:
@@ -58,7 +59,8 @@ def write_layer(
                 out = out.copy()
                 out["geometry"] = transform_geometry(out.geometry.to_numpy(), system, inverse=True)
             driver = VECTOR_SUFFIXES[suffix] or "ESRI Shapefile"
-            out.to_file(tmp, layer=layer or path.stem, driver=driver, engine="pyogrio")
+            with _fixed_gdal_date():
+                out.to_file(tmp, layer=layer or path.stem, driver=driver, engine="pyogrio")
         else:
             raise ValueError(f"{path}: unsupported format")
     return path
@@ -67,10 +69,47 @@ def write_layer(
 def write_layers(layers: Mapping[str, gpd.GeoDataFrame], path: str | Path) -> Path:
     """Write several layers into one GeoPackage atomically (all of them or none)."""
     path = Path(path)
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, _fixed_gdal_date():
         for name, gdf in layers.items():
             gdf.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio")
     return path
+
+
+#: The date written into files whose format stores one (GeoPackage ``last_change``, XLSX
+#: properties and zip entries): fixed, so that the same input gives the same bytes.
+FIXED_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+@contextlib.contextmanager
+def _fixed_gdal_date() -> Iterator[None]:
+    """GDAL stamps a GeoPackage's tables with the time of writing unless ``OGR_CURRENT_DATE``
+    is set: set it (to :data:`FIXED_DATE`) for the block."""
+    import pyogrio
+
+    before = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": "1980-01-01T00:00:00.000Z"})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": before})
+
+
+def stable_zip(path: Path) -> None:
+    """Rewrite a zip container (an XLSX workbook) in place without the time of writing: every
+    entry dated :data:`FIXED_DATE`, the document's created/modified properties removed."""
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(path) as src:
+        entries = [(info, src.read(info)) for info in src.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info, data in entries:
+            if info.filename == "docProps/core.xml":
+                data = re.sub(rb"<dcterms:(created|modified)[^>]*>[^<]*</dcterms:\1>", b"", data)
+            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_DATE)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = info.external_attr
+            dst.writestr(fixed, data)
 
 
 def write_table(table: pd.DataFrame, path: str | Path, sheet_name: str = "sheet1") -> Path:
@@ -120,6 +159,7 @@ def write_workbook(sheets: Mapping[str, pd.DataFrame], path: str | Path) -> Path
         wb.create_sheet("sheet1")
     with atomic_path(path) as tmp:
         wb.save(tmp)
+        stable_zip(tmp)
     return Path(path)
 
 

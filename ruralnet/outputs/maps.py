@@ -686,10 +686,24 @@ def offline_html(m: folium.Map) -> str:
     return page
 
 
+def stable_ids(page: str) -> str:
+    """The page with folium's random element ids (``map_<32 hex digits>``) numbered in order
+    of first appearance, so that the same map gives the same bytes."""
+    numbers: dict[str, str] = {}
+
+    def number(match) -> str:
+        key = match.group(1)
+        if key not in numbers:
+            numbers[key] = f"{len(numbers):032x}"
+        return "_" + numbers[key]
+
+    return re.sub(r"_([0-9a-f]{32})(?![0-9a-f])", number, page)
+
+
 def save_map(m: folium.Map, path: str | Path, offline: bool = True) -> Path:
     """Write the map as HTML (atomically); ``offline`` makes it self-contained."""
 
-    page = offline_html(m) if offline else m.get_root().render()
+    page = stable_ids(offline_html(m) if offline else m.get_root().render())
     with atomic_path(path) as tmp:
         tmp.write_text(page, encoding="utf-8")
     return Path(path)
