@@ -25,9 +25,9 @@ def metrics(county_dir: Path, report: Path) -> dict:
     """The figures of one report folder (its recommended plan)."""
     from ruralnet.analysis.demand import village_urban
     from ruralnet.sources.county import read_county
+    from ruralnet.sources.runs import read_run
 
-    plans = pd.read_csv(report / "plans.csv")
-    rec = plans["plan"].iloc[-1]
+    rec = read_run(report).recommended  # (not the last row: the variant comes after it)
     a = pd.read_csv(report / "assignment.csv", dtype={"township_code": str})
     a = a[a["plan"] == rec]
     sites = pd.read_csv(report / "plan_sites.csv", dtype={"township_code": str})

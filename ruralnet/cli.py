@@ -154,6 +154,23 @@ def _report_commands(sub, common) -> None:
     bat.add_argument(
         "--force", action="store_true", help="rerun counties whose inputs did not change"
     )
+    cmp = sub.add_parser(
+        "compare",
+        parents=common,
+        help="what changed between two runs' recommended plans (sites, pupils, buses, cost, checks)",
+    )
+    cmp.add_argument("run_a", type=Path, help="report folder of the first run (A)")
+    cmp.add_argument("run_b", type=Path, help="report folder of the second run (B)")
+    cmp.add_argument("--out", type=Path, required=True, help="output folder")
+    cmp.add_argument("--lang", choices=("zh", "en"), default="zh")
+    for p in (rep, bat):
+        p.add_argument(
+            "--scenario",
+            type=Path,
+            metavar="S.toml",
+            help="levers to try (keep_sites, close_sites, plan_reduces_grades, keep_township, "
+            "size caps, any setting) on top of each county.toml",
+        )
 
 
 def _data_commands(sub, common) -> None:
@@ -309,6 +326,7 @@ def _report(args) -> int:
         buses=args.buses,
         basemap=args.basemap,
         years=tuple(args.years or ()),
+        scenario=args.scenario,
     )
     batch = BatchOptions(progress=not args.no_progress)
     summary = run_counties(args.counties, args.out, options, batch, settings=_settings(args))
@@ -317,10 +335,27 @@ def _report(args) -> int:
     return 0 if (summary["status"] == "ok").all() else 1
 
 
+def _compare(args) -> int:
+    from .analysis.comparison import compare_runs
+    from .outputs.comparison import write_comparison
+    from .sources.runs import read_run
+
+    comparison = compare_runs(read_run(args.run_a), read_run(args.run_b))
+    paths = write_comparison(comparison, args.out, lang=args.lang)
+    print(
+        f"{len(comparison.sites)} site(s) decided differently, {len(comparison.checks)} check(s) "
+        f"with another result, {len(comparison.settings)} setting(s) differ"
+    )
+    print(f"written to {args.out}/: {', '.join(paths)}")
+    return 0
+
+
 def _batch(args) -> int:
     from .jobs import BatchOptions, JobOptions, run_counties
 
-    options = JobOptions(lang=args.lang, optimise=not args.no_optimise, buses=args.buses)
+    options = JobOptions(
+        lang=args.lang, optimise=not args.no_optimise, buses=args.buses, scenario=args.scenario
+    )
     batch = BatchOptions(
         dask=True,
         scheduler=args.scheduler,
@@ -398,6 +433,7 @@ def _province(args) -> int:
 
 _COMMANDS = {
     "report": _report,
+    "compare": _compare,
     "catchments": _catchments,
     "map": _map,
     "batch": _batch,

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 import pandas as pd
 
-from .analysis.costs import cost_difference
+from .analysis.concentration import concentration_proposals
+from .analysis.costs import cost_difference, larger_sites_policy
 from .analysis.evaluation import PlanEvaluation, conserved, evaluate, flow_rows
 from .analysis.mergers import merger_candidates, screening_against_plan
 from .analysis.phases import (
@@ -79,8 +80,9 @@ class CountyAnalysis:
     candidates, options
         Merger candidates with reasons, and the ranked receiving options behind them.
     evaluations
-        Plan name (``current``, ``merger``, ``optimised``) -> its complete evaluation (with its
-        buses where routed).
+        Plan name (``current``, ``merger``, ``optimised``, and ``concentrated``, the
+        further-concentration variant) -> its complete evaluation (with its buses where
+        routed).
     recommended
         The plan the report recommends.
     cost_differences
@@ -89,6 +91,9 @@ class CountyAnalysis:
     screening_differences
         The small sites the screening and the recommended plan decide differently, with the
         plan's reason (:func:`ruralnet.analysis.mergers.screening_against_plan`).
+    proposals
+        The further-concentration variant site by site
+        (:func:`ruralnet.analysis.concentration.concentration_proposals`; ``None`` without it).
     seconds
         Seconds spent on the context, the plans and the buses.
     """
@@ -101,6 +106,7 @@ class CountyAnalysis:
     recommended: str = "merger"
     cost_differences: dict[str, pd.DataFrame] = field(default_factory=dict)
     screening_differences: pd.DataFrame | None = None
+    proposals: pd.DataFrame | None = None
     seconds: dict = field(default_factory=dict)
 
     @property
@@ -120,9 +126,10 @@ def analyse_county(
     optimise: bool = True,
     lang: str = "zh",
     buses: str | BusScope | None = BusScope.ALL,
+    variant: bool = True,
 ) -> CountyAnalysis:
-    """Merger candidates, then the current, merger and (optionally) optimised plans, each
-    with buses for its riders and evaluated once.
+    """Merger candidates, then the current, merger and (optionally) optimised plans and the
+    further-concentration variant, each with buses for its riders and evaluated once.
 
     Parameters
     ----------
@@ -135,6 +142,10 @@ def analyse_county(
         Language of the reasons (``zh`` or ``en``).
     buses
         Which plans get bus routes (:class:`BusScope`, or its name).
+    variant
+        With ``optimise``, also the further-concentration variant (``concentrated``: the plan
+        model may close larger sites too), proposed site by site, never recommended; not when
+        the county's settings already let the recommended plan close larger sites.
 
     Raises
     ------
@@ -161,20 +172,44 @@ def analyse_county(
     current = router.evaluate(current_plan(ctx))
     evaluations = {"current": current}
     evaluations["merger"] = router.evaluate(merger_plan(ctx, candidates), current)
+    proposals = None
     if optimise:
-        plan = optimised_plan(ctx, _riders_per_bus(current.buses))
-        evaluations["optimised"] = router.evaluate(plan, current)
+        proposals = _optimised(ctx, router, evaluations, variant)
     seconds["plans_and_buses"] = round(time.perf_counter() - started - seconds["context"], 2)
     best = evaluations[recommended]
+    larger = larger_sites_policy(county.settings.small_site_pupils)
     differences = {
-        name: cost_difference(ev.costs, best.costs)
+        name: cost_difference(ev.costs, best.costs, larger if name == "concentrated" else None)
         for name, ev in evaluations.items()
         if name != recommended and ev.costs is not None and best.costs is not None
     }
     screening = screening_against_plan(candidates, best.sites)
     return CountyAnalysis(
-        county, ctx, candidates, options, evaluations, recommended, differences, screening, seconds
+        county,
+        ctx,
+        candidates,
+        options,
+        evaluations,
+        recommended,
+        differences,
+        screening,
+        proposals,
+        seconds,
     )
+
+
+def _optimised(ctx, router: _Router, evaluations: dict, variant: bool) -> pd.DataFrame | None:
+    """The optimised plan, and the further-concentration variant with its proposals (unless
+    the settings already let the recommended plan close larger sites), added to
+    ``evaluations``."""
+    current = evaluations["current"]
+    riders = _riders_per_bus(current.buses)
+    evaluations["optimised"] = router.evaluate(optimised_plan(ctx, riders), current)
+    if not variant or ctx.settings.plan_closes_larger_sites:
+        return None
+    plan = replace(optimised_plan(ctx, riders, larger=True), name="concentrated")
+    evaluations["concentrated"] = router.evaluate(plan, current)
+    return concentration_proposals(ctx, evaluations["optimised"], evaluations["concentrated"])
 
 
 def _riders_per_bus(buses: CountyBuses | None) -> float | None:
@@ -287,7 +322,7 @@ def analyse_years(
         for share in shares:
             pupils = apply_shares(pupils, share)
         sites = year_sites(county.sites, pupils, before)
-        analysis = analyse_county(county.with_sites(sites), optimise, lang, buses)
+        analysis = analyse_county(county.with_sites(sites), optimise, lang, buses, variant=False)
         ev = analysis.evaluations[analysis.recommended]
         shares.append(transfer_shares(analysis.context, ev))
         tables.append(phase_table(year, analysis.context, ev))

@@ -175,7 +175,8 @@ def test_a_county_with_one_site_runs(folder, tmp_path):
     res = cli("--no-progress", "report", folder, "--out", out, "--buses", "none")
     assert res.returncode == 0, res.stderr[-3000:]
     sites = pd.read_csv(out / "county" / "plan_sites.csv")
-    assert set(sites["plan"]) == {"current", "merger", "optimised"} and len(sites) == 3
+    assert set(sites["plan"]) == {"current", "merger", "optimised", "concentrated"}
+    assert len(sites) == 4
 
 
 # --------------------------------------------------------------------------------------

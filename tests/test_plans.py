@@ -66,7 +66,9 @@ def _alternatives(ctx, group: int, home: int, township: str | None = None) -> bo
     urban = bool(ctx.groups["urban"].iloc[group])
     beds = ctx.sites["boarding_beds"].fillna(0).to_numpy() > 0
     boarding = beds | ctx.sites["kind"].isin(s.boarding_kinds).to_numpy()
-    for j in np.flatnonzero(receive | ~ctx.open_now):
+    # open receiving schools only: a closed site never reopens for a small site's pupils (no
+    # swap of one small site for another)
+    for j in np.flatnonzero(receive):
         if j == home or grade not in parse_grades(ctx.sites["grades"].iloc[j]):
             continue
         if township is not None and str(ctx.sites["township_code"].iloc[j]) != township:

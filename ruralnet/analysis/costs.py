@@ -88,7 +88,21 @@ ITEM_POLICY = {
 }  # fmt: skip
 
 
-def cost_difference(base: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame:
+def larger_sites_policy(small_site_pupils: int) -> dict[str, tuple[str, str]]:
+    """What the recommended plan's extra sites serve against the further-concentration
+    variant: the policy merges only the sites under ``small_site_pupils``."""
+    n = small_site_pupils
+    return {
+        "sites": (
+            f"政策只撤并{n}人以下的教学点和村小（清府办函〔2024〕15号），较大的学校保留",
+            f"the policy merges only sites under {n} pupils; larger sites stay",
+        )
+    }
+
+
+def cost_difference(
+    base: pd.DataFrame, plan: pd.DataFrame, policy: dict[str, tuple[str, str]] | None = None
+) -> pd.DataFrame:
     """Where a plan costs more or less than a base plan, item by item, with the policy the
     item serves: ``item, base, plan, difference, policy_zh, policy_en`` (largest increase
     first; the ``total`` row last).
@@ -97,13 +111,17 @@ def cost_difference(base: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame:
     ----------
     base, plan
         Two plans' :func:`plan_costs` tables.
+    policy
+        Item -> (Chinese, English) in place of :data:`ITEM_POLICY` (for example
+        :func:`larger_sites_policy` against the further-concentration variant).
     """
+    policies = {**ITEM_POLICY, **(policy or {})}
     a = base.set_index("item")["cost"]
     b = plan.set_index("item")["cost"]
     items = [i for i in b.index if i != "total"] + [i for i in a.index if i not in b.index]
     rows = [
         (i, float(a.get(i, 0.0)), float(b.get(i, 0.0)), float(b.get(i, 0.0) - a.get(i, 0.0)),
-         *ITEM_POLICY.get(i, (i, i)))
+         *policies.get(i, (i, i)))
         for i in dict.fromkeys(items)
     ]  # fmt: skip
     out = pd.DataFrame(

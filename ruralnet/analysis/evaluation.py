@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..model import labels
-from ..model.grades import STAGES, parse_grades
+from ..model.grades import STAGES, format_grades, parse_grades
 from ..model.kinds import class_norm
 from . import rules
 from .access import weighted_percentile
@@ -422,7 +422,14 @@ def site_table(ctx: PlanContext, plan: Plan, rows: pd.DataFrame) -> pd.DataFrame
             "bus_riders": riders,
             **{
                 f"justification_{lang}": [
-                    plan.justification.get(sid, closed.get(sid, {})).get(lang, "")
+                    ("；" if lang == "zh" else "; ").join(
+                        x
+                        for x in (
+                            plan.justification.get(sid, {}).get(lang, ""),
+                            closed.get(sid, {}).get(lang, ""),
+                        )
+                        if x
+                    )
                     for sid in sites["site_id"].astype(str)
                 ]
                 for lang in ("zh", "en")
@@ -475,8 +482,15 @@ def closure_reasons(ctx: PlanContext, plan: Plan, rows: pd.DataFrame) -> tuple[d
     names = ctx.sites["name"].astype(str).to_numpy()
     ids = ctx.sites["site_id"].astype(str).to_numpy()
     reasons, receiving = {}, {}
-    for j in np.flatnonzero(ctx.open_now & ~plan.open):
+    forced = set(map(str, ctx.settings.close_sites))
+    moved = rows[rows["site"].to_numpy() != cur[rows["group"].to_numpy()]]
+    reduced = np.zeros(len(plan.open), dtype=bool)
+    reduced[np.unique(cur[moved["group"].to_numpy()])] = True
+    reduced &= plan.open & ctx.open_now & _fewer_grades(ctx, plan)
+    for j in np.flatnonzero((ctx.open_now & ~plan.open) | reduced):
         mine = rows[cur[rows["group"].to_numpy()] == j]
+        if reduced[j]:  # the grades it no longer teaches: where they go
+            mine = mine[mine["site"].to_numpy() != j]
         if mine.empty:
             continue
         zh, en, to = [], [], []
@@ -491,12 +505,48 @@ def closure_reasons(ctx: PlanContext, plan: Plan, rows: pd.DataFrame) -> tuple[d
             en.append(f"{names[k]} ({ways_en}{tail_en})")
             to.append(names[k])
         n = mine["pupils"].sum()
+        split = _split_bands(ctx, mine)
+        if split:
+            zh.append(f"其中{split}个村的同一年级段分到两所以上学校：没有一所学校能全部接收")
+            en.append(f"{split} village(s) of one grade band go to two or more schools: no one "
+                      "school can take them all")  # fmt: skip
+        county = ids[j] in forced  # the county's lever, not the policy's rule
+        if reduced[j]:
+            grades = format_grades(sorted(set(mine["grade"].astype(int))))
+            head_zh, head_en = f"调减年级：{grades}年级", f"fewer grades: grades {grades},"
+        elif county:
+            head_zh, head_en = (
+                "县里设定撤并（close_sites）：",
+                "closed by the county (close_sites):",
+            )
+        else:
+            head_zh, head_en = "撤并：", "closed:"
         reasons[ids[j]] = {
-            "zh": f"撤并：{n:,.0f}名学生转入" + "；".join(zh),
-            "en": f"closed: {n:,.0f} pupils to " + "; ".join(en),
+            "zh": f"{head_zh}{n:,.0f}名学生转入" + "；".join(zh),
+            "en": f"{head_en} {n:,.0f} pupils to " + "; ".join(en),
         }
         receiving[ids[j]] = "、".join(to)
     return reasons, receiving
+
+
+def _fewer_grades(ctx: PlanContext, plan: Plan) -> np.ndarray:
+    """Sites the plan keeps open with fewer grades than they teach today."""
+    if plan.grades is None:
+        return np.zeros(len(plan.open), dtype=bool)
+    now = ctx.sites["grades"].astype(str).tolist()
+    return np.array(
+        [bool(parse_grades(b) - parse_grades(a)) if a and b else False
+         for b, a in zip(now, plan.grades, strict=True)]
+    )  # fmt: skip
+
+
+def _split_bands(ctx: PlanContext, rows: pd.DataFrame) -> int:
+    """How many villages' pupils of one grade band (:data:`ruralnet.analysis.rules.GRADE_BANDS`)
+    these rows send to more than one school."""
+    origin = ctx.groups["origin_id"].astype(str).to_numpy()[rows["group"].to_numpy()]
+    band = rules.grade_band(rows["grade"].to_numpy())
+    sites = pd.DataFrame({"o": origin, "b": band, "s": rows["site"].to_numpy()})
+    return int((sites.groupby(["o", "b"])["s"].nunique() > 1).sum())
 
 
 def _way(code: int, lang: str) -> str:

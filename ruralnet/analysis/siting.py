@@ -7,6 +7,9 @@ the county's annual cost plus the value of the pupils' travel time, with the uni
 the settings (illustrative defaults, set per county); the policy is hard constraints:
 
 * every township keeps its three schools, and every site not of ``merger_kinds`` stays;
+* a closed site reopens only for pupils that no open school can take within the limits (its
+  reason says so), never for the pupils of a site the plan may close (no small site is
+  swapped for another);
 * no open teaching point or village primary under ``small_site_pupils`` unless a
   justification holds, and it is written next to the site: no receiving school within the
   limits for some of its pupils, the only site for the young grades within the young pupils'
@@ -44,7 +47,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from ..model.errors import SolverError
+from ..model.errors import SettingsError, SolverError
 from ..model.grades import GRADE_LEVELS, format_grades, grade_column, parse_grades
 from ..model.kinds import THREE_SCHOOL_FLAGS, class_norm, school_size_cap
 from ..model.schema import largest_remainder
@@ -56,6 +59,9 @@ log = logging.getLogger(__name__)
 
 #: Cost of a pupil left without any place (per pupil): only when nothing else is possible.
 UNASSIGNED_PENALTY = 1e9
+#: Cost (yuan a year) of each further school that a village's pupils of one grade band go to:
+#: one receiving school per village and band unless no single school can take them all.
+SPLIT_COST = 50_000.0
 #: Cost of a pupil above a site's places or classes after the allowed additions.
 OVERFLOW_PENALTY = 1e7
 #: Cost of a pupil left beyond the limits (where they are now): any way within the limits,
@@ -97,6 +103,7 @@ class SiteFacts:
     receive: np.ndarray  # may take pupils from elsewhere
     boarding: np.ndarray  # may house boarders (beds now, or a boarding kind)
     mixed: np.ndarray  # teaches young and older grades (may drop the older ones)
+    close: np.ndarray  # the county closes it (close_sites), unless its pupils are stuck
     capacity: np.ndarray  # places (NaN unknown)
     classes: np.ndarray  # classes (NaN unknown)
     beds: np.ndarray
@@ -114,17 +121,46 @@ class Justification:
     en: str
 
 
-def site_facts(ctx) -> SiteFacts:
-    """What the model knows about each site."""
+def county_closes(ctx) -> np.ndarray:
+    """The open sites the county closes by setting (``close_sites``).
+
+    Raises
+    ------
+    SettingsError
+        For ids that name no site, or sites that are not of ``merger_kinds`` or are one of
+        the township's three schools (all named at once).
+    """
+    s = ctx.settings
+    ids = ctx.sites["site_id"].astype(str)
+    wanted = set(map(str, s.close_sites))
+    problems = [f"close_sites: no site {i!r}" for i in sorted(wanted - set(ids))]
+    close = ids.isin(wanted).to_numpy()
+    three = ctx.sites[list(THREE_SCHOOL_FLAGS)].any(axis=1).to_numpy()
+    closable = ctx.sites["kind"].isin(s.merger_kinds).to_numpy() & ~three
+    for j in np.flatnonzero(close & ~closable):
+        problems.append(
+            f"close_sites: {ids.iloc[j]} {ctx.sites['name'].iloc[j]} is a "
+            f"{ctx.sites['kind'].iloc[j]}{' (one of the three schools)' if three[j] else ''}; "
+            f"only {', '.join(s.merger_kinds)} sites close"
+        )
+    if problems:
+        raise SettingsError("; ".join(problems))
+    return close & ctx.open_now
+
+
+def site_facts(ctx, larger: bool | None = None) -> SiteFacts:
+    """What the model knows about each site; ``larger`` (default: the setting
+    ``plan_closes_larger_sites``) lets the plan close sites of ``small_site_pupils`` or more."""
     s = ctx.settings
     sites = ctx.sites
     kinds = sites["kind"].astype(str).to_numpy()
     three = sites[list(THREE_SCHOOL_FLAGS)].any(axis=1).to_numpy()
     keep = sites["site_id"].astype(str).isin(s.keep_sites).to_numpy()
+    close = county_closes(ctx)
     small = ctx.open_now & np.isin(kinds, s.merger_kinds) & (ctx.pupils_now < s.small_site_pupils)
     # the policy's plan decides on the sites under small_site_pupils only; closing (or taking
-    # grades from) larger sites is the further-concentration variant, a setting
-    scope = small | s.plan_closes_larger_sites
+    # grades from) larger sites is the further-concentration variant, or the county's lever
+    scope = small | (s.plan_closes_larger_sites if larger is None else larger) | close
     decide = ctx.open_now & np.isin(kinds, s.merger_kinds) & ~three & ~keep & scope
     young = ctx.offers[:, : grade_column(s.young_max_grade) + 1].any(axis=1)
     older = ctx.offers[:, grade_column(s.young_max_grade) + 1 :].any(axis=1)
@@ -141,12 +177,13 @@ def site_facts(ctx) -> SiteFacts:
         # small sites are candidates to close, never receivers (filling them to keep them
         # open is not what the policy asks); a reopened site takes its old catchment
         # and a school at or over its size cap (大校额) takes nobody more
-        receive=((~np.isin(kinds, s.non_receiving_kinds) & ~small) | ~ctx.open_now)
+        receive=((~np.isin(kinds, s.non_receiving_kinds) & ~small & ~close) | ~ctx.open_now)
         & ~over_cap(ctx),
         boarding=(beds > 0)
         | np.isin(kinds, s.boarding_kinds)
         | sites["is_public_boarding"].to_numpy(bool),
-        mixed=decide & young & older,
+        mixed=decide & young & older & s.plan_reduces_grades,
+        close=close,
         capacity=sites["capacity"].to_numpy(float),
         classes=classes,
         beds=beds,
@@ -206,7 +243,11 @@ class PlanModel:
 
     @classmethod
     def from_context(
-        cls, ctx, bus_metres: np.ndarray | None = None, riders_per_bus: float | None = None
+        cls,
+        ctx,
+        bus_metres: np.ndarray | None = None,
+        riders_per_bus: float | None = None,
+        larger: bool | None = None,
     ) -> PlanModel:
         """The model of a county's plan context.
 
@@ -220,9 +261,12 @@ class PlanModel:
         riders_per_bus
             Riders a bus carries on average (default: the seats of a bus); a run measures it
             on the current plan's routes.
+        larger
+            Let the plan close sites of ``small_site_pupils`` or more (the further-concentration
+            variant; default: the setting ``plan_closes_larger_sites``).
         """
         s = ctx.settings
-        facts = site_facts(ctx)
+        facts = site_facts(ctx, larger)
         g = ctx.groups
         cur = g["current"].to_numpy()
         code, minutes = ctx.ways
@@ -238,6 +282,7 @@ class PlanModel:
         teaches = ctx.offers[:, cols].T & openable[None, :]  # groups x sites
         within = np.isin(code, rules.WITHIN) & ~((code == rules.BOARD) & ~facts.boarding[None, :])
         allowed = teaches & within & facts.receive[None, :]
+        allowed &= ~(bound_site[:, None] & facts.reopen[None, :])  # no swap of small sites
         allowed[np.arange(n_groups)[has], cur[has]] |= True  # staying is always a pair
         # free groups at a site that stays with nowhere else to go do not move: fixed
         only_stay = has & (allowed.sum(axis=1) == 1) & ~bound_site
@@ -364,6 +409,8 @@ def _pinned(model: PlanModel) -> dict[int, Justification]:
         else:
             zh = f"{text}年级学生在限值内没有其他可接收学校"
             en = f"no receiving school within the limits for grades {text}"
+        if model.facts.close[site]:
+            zh, en = f"县里设定撤并（close_sites），但{zh}", f"the county closes it, but {en}"
         out[int(site)] = Justification(int(site), text, zh, en)
     keep = ctx.sites["site_id"].astype(str).isin(s.keep_sites).to_numpy()
     small_kinds = ctx.sites["kind"].isin(s.merger_kinds).to_numpy()
@@ -414,7 +461,8 @@ class _Builder:
         ):
             pinned = int(j) in m.pinned
             cost = s.site_cost_per_year + (s.reopen_cost_per_year if f.reopen[j] else 0.0)
-            self.y[j] = self.col("y", j, cost, 1.0 if pinned else 0.0, 1.0, True)
+            most = 0.0 if f.close[j] and not pinned else 1.0  # the county closes it
+            self.y[j] = self.col("y", j, cost, 1.0 if pinned else 0.0, most, True)
             if f.mixed[j]:
                 keep_older = (
                     pinned
@@ -431,6 +479,7 @@ class _Builder:
             for i in np.flatnonzero(m.mobile)
         }
         self._assignment(pairs, grade)
+        self._one_school(pairs, pupils, grade)
         self._site_rows(pairs, pupils, grade)
         return {
             "c": np.array(self.c),
@@ -472,6 +521,34 @@ class _Builder:
             self.row(row, 1.0, 1.0)
         for j, r in self.r.items():
             self.row({r: 1.0, self.y[j]: -1.0}, -np.inf, 0.0)
+
+    def _one_school(self, pairs: pd.DataFrame, pupils: np.ndarray, grade: np.ndarray) -> None:
+        """A village's pupils of one grade band go to one school: each further school costs
+        :data:`SPLIT_COST` (paid only when no single school can take them all)."""
+        gi = pairs["group"].to_numpy(int)
+        origin = self.ctx.groups["origin_id"].astype(str).to_numpy()[gi]
+        frame = pd.DataFrame(
+            {
+                "key": origin + "|" + rules.grade_band(grade[gi]).astype(str),
+                "site": pairs["site"].to_numpy(int),
+                "group": gi,
+                "a": np.arange(len(pairs)),
+            }
+        )
+        for key, part in frame.groupby("key", sort=True):
+            if part["site"].nunique() < 2:
+                continue
+            most = float(pupils[part["group"].unique()].sum())
+            z = {}
+            for j, here in part.groupby("site", sort=True):
+                z[j] = self.col("z", (key, j), 0.0, 0.0, 1.0, True)
+                load = {
+                    self.x[a]: float(pupils[i])
+                    for a, i in zip(here["a"], here["group"], strict=True)
+                }
+                self.row({**load, z[j]: -most}, -np.inf, 0.0)
+            extra = self.col("w", key, SPLIT_COST, 0.0, np.inf, False)
+            self.row({**dict.fromkeys(z.values(), 1.0), extra: -1.0}, -np.inf, 1.0)
 
     def _site_rows(self, pairs: pd.DataFrame, pupils: np.ndarray, grade: np.ndarray) -> None:
         """Places, classes, minimum size, beds and buses of every site that pairs reach."""
@@ -678,7 +755,13 @@ def _additions(plan, ctx, f: SiteFacts, kindergarten_classes=None) -> None:
     plan.beds_added = np.where(plan.open & f.boarding, np.ceil(np.maximum(0, boarders - f.beds)), 0)
 
 
-def optimised_plan(ctx, riders_per_bus: float | None = None, node_limit: int | None = None):
+def optimised_plan(
+    ctx,
+    riders_per_bus: float | None = None,
+    node_limit: int | None = None,
+    larger: bool | None = None,
+):
     """The optimised plan of a county (see the module docstring; ``riders_per_bus``: the
     average load of the county's buses, default the seats of a bus)."""
-    return PlanModel.from_context(ctx, riders_per_bus=riders_per_bus).solve(node_limit)
+    model = PlanModel.from_context(ctx, riders_per_bus=riders_per_bus, larger=larger)
+    return model.solve(node_limit)

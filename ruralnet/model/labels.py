@@ -88,9 +88,26 @@ PLANS = {
     "current": ("现状", "current"),
     "merger": ("撤并方案", "mergers"),
     "optimised": ("优化方案", "optimised"),
+    "concentrated": ("进一步集中方案", "further concentration"),
 }
 
 BOOL = {True: ("是", "yes"), False: ("否", "no")}
+
+#: The levers of a scenario, as the report names them (other settings by their own name).
+LEVERS = {
+    "keep_sites": ("保留学校", "kept open"),
+    "close_sites": ("撤并学校", "closed by the county"),
+    "plan_reduces_grades": ("允许调减年级", "grade reductions allowed"),
+    "keep_township": ("乡镇内优先", "township first"),
+    "plan_closes_larger_sites": ("撤并较大学校", "larger sites may close"),
+    "largest_primary_school": ("小学规模上限（人）", "largest primary school (pupils)"),
+    "largest_junior_school": ("初中规模上限（人）", "largest junior school (pupils)"),
+    "kindergarten_buses": ("幼儿园校车", "kindergarten buses"),
+    "max_walk_minutes": ("最长步行时间（分钟）", "longest walk (min)"),
+    "max_ride_minutes": ("最长乘车时间（分钟）", "longest ride (min)"),
+    "young_ride_minutes": ("低年级最长乘车时间（分钟）", "longest ride of the young (min)"),
+    "small_site_pupils": ("小规模学校标准（人）", "small site threshold (pupils)"),
+}
 
 COLUMNS = {
     "plan": ("方案", "plan"),
@@ -137,6 +154,27 @@ COLUMNS = {
     "bus_riders": ("乘车学生", "bus riders"),
     "justification": ("调整理由", "reason"),
     "receiving": ("接收学校", "receiving schools"),
+    "boarders_added": ("新增寄宿生", "new boarders"),
+    "measure": ("指标", "measure"),
+    "run_a": ("A", "A"),
+    "run_b": ("B", "B"),
+    "difference": ("差额", "difference"),
+    "action_a": ("A：调整", "A: action"),
+    "action_b": ("B：调整", "B: action"),
+    "grades_a": ("A：年级", "A: grades"),
+    "grades_b": ("B：年级", "B: grades"),
+    "pupils_a": ("A：学生数", "A: pupils"),
+    "pupils_b": ("B：学生数", "B: pupils"),
+    "reason_b": ("B：理由", "B: reason"),
+    "status_a": ("A：结果", "A: result"),
+    "status_b": ("B：结果", "B: result"),
+    "detail_b": ("B：说明", "B: detail"),
+    "setting": ("设置", "setting"),
+    "minutes_before": ("现上学时间（分钟）", "minutes now"),
+    "minutes_after": ("调整后上学时间（分钟）", "minutes after"),
+    "added_minutes": ("增加上学时间（分钟）", "minutes added"),
+    "longest_minutes": ("最长上学时间（分钟）", "longest minutes"),
+    "annual_saving": ("每年节省（元）", "annual saving (yuan)"),
     "action": ("调整", "action"),
     "direction": ("方向", "direction"),
     "route": ("线路", "route"),
@@ -446,6 +484,28 @@ TEXT = {
         "busiest day (morning, afternoon, or the boarders' weekly trips). The current plan's "
         "buses are those needed under these rules, not today's fleet.",
     ),
+    "concentration": (
+        "进一步集中方案（备选，不作推荐）",
+        "Further concentration (a variant, not recommended)",
+    ),
+    "concentration_note": (
+        "政策要求撤并{small}人以下的教学点和村小；推荐方案只撤并这些学校。下列{n}所学校规模在{small}人"
+        "及以上，进一步集中方案建议撤并或调减年级，逐校列出接收学校、受影响学生、增加的上学时间和每年节省"
+        "的费用（办学点费用与学生上学费用之差；接收学校新增教室、床位的费用见该方案的费用表）。"
+        "县里如采纳某校，可在 county.toml 的 [plan] 中设定 close_sites。",
+        "The policy merges teaching points and village primaries under {small} pupils; the "
+        "recommended plan closes only those. The {n} sites below have {small} pupils or more; "
+        "the further-concentration variant would close them or move their older grades, each "
+        "with its receiving schools, the pupils affected, the minutes added and the annual "
+        "saving (the site's upkeep and its pupils' travel costs; the classrooms and beds the "
+        "receiving schools need are in that plan's cost table). To take one into the plan, "
+        "name it in close_sites in the [plan] table of county.toml.",
+    ),
+    "concentration_none": (
+        "进一步集中方案与推荐方案相同：没有{small}人及以上的学校可以在限值内撤并。",
+        "The further-concentration variant decides as the recommended plan: no site of {small} "
+        "pupils or more can close within the limits.",
+    ),
     "costs": ("年度费用（元）", "Annual costs (yuan)"),
     "costs_note": (
         "单价为示意值（见 ruralnet 设置说明），请在 county.toml 的 [settings] 中按本县实际设定。",
@@ -469,7 +529,17 @@ TEXT = {
     "timeline": ("学生数与学校数变化", "Pupils and sites over the years"),
     "changes": ("调整的学校", "sites that change"),
     "county_line": ("{county}（全县）", "{county} (county)"),
-    "generated": ("由 ruralnet 生成", "made with ruralnet"),
+    "compare_title": (
+        "方案对比（推荐方案，A → B）",
+        "Two runs compared (recommended plans, A -> B)",
+    ),
+    "compare_summary": ("总体", "Totals"),
+    "compare_sites": ("调整不同的学校", "Sites decided differently"),
+    "compare_checks": ("结果不同的政策检查", "Policy checks with another result"),
+    "compare_settings": ("不同的设置", "Settings that differ"),
+    "compare_same": ("没有不同", "no difference"),
+    "scenario_line": ("情景：{name}（{levers}）", "scenario: {name} ({levers})"),
+    "generated": ("由 ruralnet {version} 生成", "made with ruralnet {version}"),
     "none": ("无", "none"),
     "percent": ("%", "%"),
 }

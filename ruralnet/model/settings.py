@@ -357,6 +357,20 @@ class Settings:
     keep_sites: tuple[str, ...] = field(
         default=(), metadata=_s("site ids the county pins open (a justification of its own)")
     )
+    close_sites: tuple[str, ...] = field(
+        default=(),
+        metadata=_s(
+            "site ids the county closes in the plan (a lever: teaching points and village "
+            "primaries of any size; kept, with the reason, if some pupils have nowhere to go)"
+        ),
+    )
+    plan_reduces_grades: bool = field(
+        default=True,
+        metadata=_s(
+            "the plan may move a small village primary's older grades on (国办 2018: grades 1-3 "
+            "near home); off: a site keeps all its grades or closes"
+        ),
+    )
     max_class_growth: float = field(
         default=0.5,
         metadata=_s("a site may add at most this share of its classes (new classrooms)"),
@@ -516,6 +530,9 @@ class Settings:
         for name, speed in self.bus_speeds_kmh.items():
             if not _positive(speed):
                 problems.append(f"bus_speeds_kmh[{name!r}] must be positive, got {speed!r}")
+        both = sorted(set(map(str, self.keep_sites)) & set(map(str, self.close_sites)))
+        if both:
+            problems.append(f"keep_sites and close_sites both name {both}")
         unknown_stages = set(self.age_shares) - set(DEFAULT_AGE_SHARES)
         if unknown_stages:
             problems.append(f"age_shares has unknown stages {sorted(unknown_stages)}")

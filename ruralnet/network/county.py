@@ -75,14 +75,15 @@ class County(CountyFolder):
         return self._networks[mode]
 
 
-def load_county(path: str | Path, settings: Settings | None = None) -> County:
-    """Read and validate a county folder (see :func:`ruralnet.sources.county.read_county`).
+def load_county(path: str | Path, settings: Settings | None = None, scenario=None) -> County:
+    """Read and validate a county folder (see :func:`ruralnet.sources.county.read_county`;
+    ``scenario``: a :class:`~ruralnet.sources.scenario.Scenario` or its TOML file).
 
     Returns
     -------
     County
     """
-    folder = read_county(path, settings)
+    folder = read_county(path, settings, scenario)
     folder = dataclasses.replace(folder, villages=demand_points(folder))
     county = County(**{f.name: getattr(folder, f.name) for f in dataclasses.fields(CountyFolder)})
     log.info("loaded %r", county)

@@ -5,16 +5,19 @@ With :mod:`ruralnet.outputs.files` and :mod:`ruralnet.outputs.maps`, the only co
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 
+from .._version import __version__
 from ..analysis.catchments import ASSIGNMENT_COLUMNS, CatchmentResult
 from ..analysis.mergers import CANDIDATE_COLUMNS
 from ..buses.plan import ROUTE_COLUMNS
 from ..buses.school_runs import RunKind
 from ..model.atomic import atomic_path
-from ..model.labels import ACTIONS, DECISIONS, PLANS, label, text
+from ..model.labels import ACTIONS, BOOL, DECISIONS, LEVERS, PLANS, label, text
+from ..model.settings import Settings
 from .charts import capacity_chart, travel_time_chart
 from .files import write_layers, write_table, write_workbook
 from .maps import county_map, save_map
@@ -120,6 +123,13 @@ def write_county_report(
     paths["cost_differences.csv"] = write_table(
         for_csv(cost_differences(analysis, lang)), out / "cost_differences.csv"
     )
+    if analysis.proposals is not None:
+        paths["further_concentration.csv"] = write_table(
+            for_csv(analysis.proposals), out / "further_concentration.csv"
+        )
+    with atomic_path(out / "scenario.json") as tmp:
+        tmp.write_text(_scenario_json(analysis), encoding="utf-8")
+    paths["scenario.json"] = out / "scenario.json"
     paths.update(_write_buses(analysis, out, lang))
     rec = analysis.evaluations[analysis.recommended]
     paths["districts.csv"] = write_table(for_csv(rec.districts), out / "districts.csv")
@@ -142,6 +152,27 @@ def write_county_report(
     return paths
 
 
+def scenario_record(county) -> dict:
+    """What ``scenario.json`` holds: the levers of the run (``county.toml`` ``[plan]`` and a
+    scenario file, with their name) and every setting that differs from the defaults (what
+    ``ruralnet compare`` sets side by side)."""
+    default = Settings().to_dict()
+    mine = county.settings.to_dict()
+    changed = {
+        k: list(v) if isinstance(v, tuple) else v
+        for k, v in mine.items()
+        if v != default[k] and k not in ("progress", "cache_dir")
+    }
+    record = {"name": "", "description": "", "sources": [], "levers": {}}
+    record.update(getattr(county, "scenario", None) or {})
+    return {**record, "county": county.name, "code": county.code, "settings": changed}
+
+
+def _scenario_json(analysis) -> str:
+    record = {**scenario_record(analysis.county), "recommended": analysis.recommended}
+    return json.dumps(record, ensure_ascii=False, indent=2, default=str)
+
+
 SHEETS = {
     "candidates": {"zh": "撤并候选", "en": "merger candidates"},
     "plans": {"zh": "方案比较", "en": "plans"},
@@ -151,6 +182,7 @@ SHEETS = {
     "fleet": {"zh": "校车数量", "en": "buses"},
     "county_fleet": {"zh": "全县校车统筹", "en": "county fleet"},
     "bus_days": {"zh": "校车排班", "en": "bus days"},
+    "concentration": {"zh": "进一步集中方案", "en": "further concentration"},
 }
 
 
@@ -204,6 +236,8 @@ def _workbook(analysis, tables, cand, lang) -> dict[str, pd.DataFrame]:
         ),
         SHEETS["candidates"][lang]: translated(cand[MERGER_XLSX_COLUMNS], lang),
     }
+    if analysis.proposals is not None:
+        sheets[SHEETS["concentration"][lang]] = translated(analysis.proposals, lang)
     for town, part in sites[sites["plan"] == rec].groupby("township_code", sort=True):
         sheets[analysis.context.township(town)] = translated(
             part[["site_id", *TOWN_SITE_COLUMNS]], lang
@@ -222,8 +256,6 @@ def _workbook(analysis, tables, cand, lang) -> dict[str, pd.DataFrame]:
 
 
 def _html(analysis, tables, cand, lang) -> str:
-    from datetime import date
-
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     s = analysis.county.settings
@@ -262,13 +294,15 @@ def _html(analysis, tables, cand, lang) -> str:
         lang=lang,
         title=text("title", lang, county=analysis.county.name),
         county=analysis.county,
-        generated=f"{text('generated', lang)} · {date.today().isoformat()}",
+        generated=text("generated", lang, version=__version__),
+        scenario=_scenario_line(analysis.county, lang),
         cards=_cards(analysis, cand, lang),
         t={k: text(k, lang) for k in keys},
         plans_table=html_table(tables["plans"], lang),
         costs_table=html_table(costs_side_by_side(tables["costs"], lang), lang),
         costs_more=costs_more(analysis, lang),
         screening_notes=screening_notes(analysis, lang),
+        **_concentration_parts(analysis, lang),
         times_svg=travel_time_chart(
             before.assignment,
             ev.assignment,
@@ -295,6 +329,46 @@ def _html(analysis, tables, cand, lang) -> str:
         towns=towns,
         map_file="map.html",
     )
+
+
+def _scenario_line(county, lang: str) -> str:
+    """The scenario under the title: its name and levers (empty without levers)."""
+    record = getattr(county, "scenario", None) or {}
+    if not record.get("levers"):
+        return ""
+    names = dict(zip(county.sites["site_id"].astype(str), county.sites["name"], strict=True))
+    parts = []
+    for key, value in record["levers"].items():
+        if key in ("keep_sites", "close_sites"):
+            value = "、".join(names.get(str(v), str(v)) for v in value) or text("none", lang)
+        elif isinstance(value, bool):
+            value = label(BOOL, value, lang)
+        parts.append(
+            f"{label(LEVERS, key, lang)}：{value}"
+            if lang == "zh"
+            else f"{label(LEVERS, key, lang)}: {value}"
+        )
+    sep = "；" if lang == "zh" else "; "
+    return text("scenario_line", lang, name=record.get("name") or "-", levers=sep.join(parts))
+
+
+def _concentration_parts(analysis, lang: str) -> dict[str, str]:
+    """The report's further-concentration section: what it is, and its sites one by one."""
+    table = analysis.proposals
+    if table is None:
+        return {"concentration_title": "", "concentration_note": "", "concentration_table": ""}
+    small = analysis.county.settings.small_site_pupils
+    note = (
+        text("concentration_note", lang, small=small, n=len(table))
+        if len(table)
+        else text("concentration_none", lang, small=small)
+    )
+    shown = table.drop(columns=["site_id", "township_code"])
+    return {
+        "concentration_title": text("concentration", lang),
+        "concentration_note": note,
+        "concentration_table": html_table(shown, lang) if len(table) else "",
+    }
 
 
 def _kept_small(cand: pd.DataFrame, sites: pd.DataFrame) -> int:

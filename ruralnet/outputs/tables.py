@@ -102,6 +102,11 @@ VALUE_LABELS = {
     "role": labels.ROLES,
     "family": labels.FAMILIES,
     "variant": labels.VARIANTS,
+    "action_a": labels.ACTIONS,
+    "action_b": labels.ACTIONS,
+    "status_a": labels.STATUS,
+    "status_b": labels.STATUS,
+    "measure": labels.COLUMNS,
 }
 #: Characters that make a spreadsheet treat a cell as a formula (CSV/formula injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -119,7 +124,8 @@ def defused(table: pd.DataFrame) -> pd.DataFrame:
     out = table.copy()
     for col in out.columns:
         if not pd.api.types.is_numeric_dtype(out[col]) and not pd.api.types.is_bool_dtype(out[col]):
-            out[col] = out[col].map(defuse)
+            # element by element: a mixed column keeps its whole numbers whole
+            out[col] = pd.Series([defuse(v) for v in out[col]], index=out.index, dtype=object)
     return out
 
 

@@ -12,7 +12,8 @@ Convention (see the README)::
       townships.gpkg       township polygons (township_code, name)          optional
       depots.gpkg          bus depots (points; depot_id, name)              optional
       buses.csv            today's school buses (seats, kind, ...)          optional
-      county.toml          [county] name, code, coord_system; [settings] overrides
+      county.toml          [county] name, code, coord_system; [settings] overrides;
+                           [plan] the county's levers (see ruralnet.sources.scenario)
 
 \\* without ``sites.*`` the sites are read from the OSM file's schools (no pupils).
 
@@ -42,6 +43,7 @@ from .fleet import find_fleet_file, read_fleet
 from .layers import read_layer
 from .osm import file_bbox, sites_from_osm
 from .rasters import raster_problems
+from .scenario import Scenario, read_scenario, scenario_from
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ LAYER_SUFFIXES = (".gpkg", ".parquet", ".geoparquet", ".geojson", ".csv", ".xlsx
 #: Keys of the ``[county]`` table of ``county.toml``.
 COUNTY_KEYS = ("name", "code", "coord_system", "seat_township", "note", "source")
 #: Tables of ``county.toml`` (``[generated]`` is free-form metadata of generated counties).
-TOML_TABLES = ("county", "settings", "generated")
+TOML_TABLES = ("county", "settings", "plan", "generated")
 
 
 @dataclass
@@ -81,6 +83,9 @@ class CountyFolder:
         under the rules, never "today's".
     meta
         The whole ``county.toml``.
+    scenario
+        The levers applied (``county.toml`` ``[plan]`` and a scenario file): ``name``,
+        ``description``, ``sources``, ``levers`` (see :meth:`Scenario.record`).
     """
 
     path: Path
@@ -97,6 +102,7 @@ class CountyFolder:
     depots: gpd.GeoDataFrame | None = None
     buses: pd.DataFrame | None = None
     meta: dict = field(default_factory=dict)
+    scenario: dict = field(default_factory=dict)
 
     def township_names(self) -> dict[str, str]:
         """Township code -> name, from the townships layer (codes without a name map to
@@ -169,7 +175,11 @@ def _find(folder: Path, stem: str) -> Path | None:
     return found[0] if found else None
 
 
-def read_county(path: str | Path, settings: Settings | None = None) -> CountyFolder:
+def read_county(
+    path: str | Path,
+    settings: Settings | None = None,
+    scenario: Scenario | str | Path | None = None,
+) -> CountyFolder:
     """Read and validate a county folder (everything but the road networks).
 
     Parameters
@@ -177,7 +187,11 @@ def read_county(path: str | Path, settings: Settings | None = None) -> CountyFol
     path
         The folder (see the module docstring for its files).
     settings
-        Base settings; the folder's ``county.toml`` ``[settings]`` table is applied on top.
+        Base settings; the folder's ``county.toml`` ``[settings]`` table is applied on top,
+        then its ``[plan]`` table (the county's levers).
+    scenario
+        A scenario (or its TOML file, :func:`ruralnet.sources.scenario.read_scenario`)
+        applied last.
 
     Raises
     ------
@@ -185,7 +199,7 @@ def read_county(path: str | Path, settings: Settings | None = None) -> CountyFol
         If the folder, its road file or its villages file is missing, a layer is given twice,
         or ``county.toml`` cannot be read.
     SettingsError
-        For unknown or invalid ``[settings]`` (named, with the closest known names).
+        For unknown or invalid ``[settings]``, ``[plan]`` or scenario levers (all named).
     SchemaError
         If sites, villages or the boundary are invalid (problems of all layers reported
         together, naming files, rows and columns).
@@ -195,17 +209,14 @@ def read_county(path: str | Path, settings: Settings | None = None) -> CountyFol
         raise CountyFolderError(f"county folder not found: {folder}")
     meta = read_toml(folder)
     info = meta.get("county", {})
-    settings = _settings(folder, meta, settings)
+    settings, record = _settings(folder, meta, settings, scenario)
     roads = _road_file(folder)
     coord_system = str(info.get("coord_system", "wgs84"))
     code = str(info.get("code", "")) or None
 
     problems: list[Problem] = []
     boundary = _boundary(folder, coord_system, problems)
-    study_area = boundary
-    if study_area is None:
-        bbox = file_bbox(roads)
-        study_area = shapely.box(*bbox) if bbox else None
+    study_area = boundary if boundary is not None else _roads_box(roads)
     sites = _layer(folder, "sites", coord_system, problems, roads=roads)
     villages = _layer(folder, "villages", coord_system, problems)
     area = {"study_area": study_area, "buffer_km": settings.study_area_buffer_km}
@@ -219,11 +230,7 @@ def read_county(path: str | Path, settings: Settings | None = None) -> CountyFol
     depots = _depots(folder, coord_system, study_area, settings, problems)
     if sites is not None and villages is not None:
         _across_layers(sites, villages, townships, code, problems)
-    fleet_file = find_fleet_file(folder)
-    buses = None
-    if fleet_file is not None:
-        ids = sites["site_id"] if sites is not None else []
-        buses = read_fleet(fleet_file, ids, problems)
+    buses = _fleet(folder, sites, problems)
     dem, pop = folder / "dem.tif", folder / "population.tif"
     area = study_area if study_area is not None else _extent(sites, villages)
     for path, what in ((dem, "elevation"), (pop, "population")):
@@ -246,15 +253,48 @@ def read_county(path: str | Path, settings: Settings | None = None) -> CountyFol
         depots=depots,
         buses=buses,
         meta=meta,
+        scenario=record,
     )
 
 
-def _settings(folder: Path, meta: dict, base: Settings | None) -> Settings:
-    """The base settings with the folder's ``[settings]`` table on top (errors name the file)."""
+def _roads_box(roads: Path):
+    """The road file's extent as the study area of a folder without a boundary."""
+    bbox = file_bbox(roads)
+    return shapely.box(*bbox) if bbox else None
+
+
+def _fleet(folder: Path, sites, problems: list[Problem]):
+    """Today's buses, if the folder lists them (checked against the site ids)."""
+    fleet_file = find_fleet_file(folder)
+    if fleet_file is None:
+        return None
+    return read_fleet(fleet_file, sites["site_id"] if sites is not None else [], problems)
+
+
+def _settings(
+    folder: Path, meta: dict, base: Settings | None, scenario: Scenario | str | Path | None
+) -> tuple[Settings, dict]:
+    """The base settings with the folder's ``[settings]`` and ``[plan]`` tables on top, then
+    the scenario (errors name the file), and the record of the levers applied."""
     try:
-        return Settings.from_dict(meta.get("settings", {}), base=base or Settings())
+        settings = Settings.from_dict(meta.get("settings", {}), base=base or Settings())
     except SettingsError as exc:
         raise SettingsError(f"{folder / 'county.toml'} [settings]: {exc}") from exc
+    plan = scenario_from(meta.get("plan", {}), f"{folder / 'county.toml'} [plan]")
+    if scenario is not None and not isinstance(scenario, Scenario):
+        scenario = read_scenario(scenario)
+    levers: dict = {}
+    record = {"name": plan.name, "description": plan.description, "sources": [], "levers": {}}
+    for part in (plan, scenario):
+        if part is None or not (part.levers or part.name):
+            continue
+        settings = part.apply(settings)
+        levers.update(part.record()["levers"])
+        record["name"] = part.name or record["name"]
+        record["description"] = part.description or record["description"]
+        record["sources"].append(part.source)
+    record["levers"] = levers
+    return settings, record
 
 
 def _townships(folder: Path, coord_system: str, problems: list[Problem]):
