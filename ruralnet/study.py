@@ -310,8 +310,11 @@ def analyse_years(
     """
     s = county.settings
     years = sorted({int(y) for y in years})
-    if not years or years[0] < s.enrolment_year:
-        raise InputError(f"phase years must be {s.enrolment_year} or later, got {years}")
+    if not years or years[0] < s.enrolment_year or years[-1] > s.projection_horizon:
+        raise InputError(
+            f"phase years must lie within {s.enrolment_year}-{s.projection_horizon} (the "
+            f"enrolment year and the setting projection_horizon), got {years}"
+        )
     seat = (county.meta.get("county") or {}).get("seat_township")
     projection = project_enrolment(
         county.sites, s, seat, horizon=max(years[-1], s.projection_horizon)

@@ -90,7 +90,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
             lambda g: g.assign(
                 township_code=np.where(g.index == 0, "999999999", g["township_code"])
             ),
-            "township code",
+            "township code not in townships layer: 999999999",  # the code itself, named
         ),
         (lambda g: g.assign(pupils=np.where(g.index == 1, -5, g["pupils"])), "negative value"),
     ],
@@ -111,7 +111,8 @@ def test_shared_ids_and_empty_villages(folder):
             site_id=np.where(g.index == 0, villages["village_id"].iloc[0], g["site_id"])
         ),
     )
-    with pytest.raises(SchemaError, match="the same id is a site and a village"):
+    shared = villages["village_id"].iloc[0]
+    with pytest.raises(SchemaError, match=f"stand in both sites .* and villages .*: {shared}"):
         load(folder)
     shutil.copy(DEMO / "sites.gpkg", folder / "sites.gpkg")
     edit_layer(

@@ -200,6 +200,11 @@ def test_report_with_a_scenario_and_compare(demo_analysis, tmp_path):
     assert same.returncode == 0 and "0 site(s) decided differently" in same.stdout
     wrong = _cli("compare", a, tmp_path / "nothing", "--out", tmp_path / "x")
     assert wrong.returncode == 2 and "not a folder" in wrong.stderr
+    afile = tmp_path / "a-file"
+    afile.write_text("not a folder", encoding="utf-8")
+    to_file = _cli("compare", a, b, "--out", afile)  # issue #25: was a FileExistsError
+    assert to_file.returncode == 2 and "is a file: give a folder" in to_file.stderr
+    assert "Traceback" not in to_file.stderr and afile.read_text(encoding="utf-8") == "not a folder"
 
 
 def test_a_reopened_site_takes_no_pupils_of_a_site_the_plan_may_close(county):

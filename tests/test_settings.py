@@ -83,3 +83,11 @@ def test_bell_times_are_times_of_kinds():
                  "dismissal_times['nine_year']", "weekly_arrival must be a time"):  # fmt: skip
         assert part in text
     assert pickle.loads(pickle.dumps(s)).bell_times == s.bell_times
+
+
+@pytest.mark.parametrize("text", ["0²:30", "٠٨:٣٠", "８:30", "08:3O"])
+def test_a_time_with_other_digits_is_refused_not_a_crash(text):
+    """Issue #25: a superscript digit passed str.isdigit() and crashed int()."""
+    assert clock_seconds(text) is None
+    with pytest.raises(SettingsError, match="central_primary"):
+        Settings.from_dict({"bell_times": {"central_primary": text}})

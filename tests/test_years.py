@@ -145,8 +145,10 @@ def test_years_files_and_the_command(years, one_year, tmp_path, county):
         assert json.dumps(f"{year}年")[1:-1] in page
     sheets = pd.read_excel(paths["years.xlsx"], sheet_name=None)
     assert {f"{y}年" for y in YEARS} <= set(sheets)
-    with pytest.raises(InputError, match="2024 or later"):
+    with pytest.raises(InputError, match="within 2024-2030"):
         analyse_years(county, [2019])
+    with pytest.raises(InputError, match="within 2024-2030"):  # issue #25: 3000 ran silently
+        analyse_years(county, [2025, 3000])
 
 
 def test_report_command_with_years(tmp_path):

@@ -119,7 +119,8 @@ def clock_seconds(value: Any) -> float | None:
     if not isinstance(value, str):
         return None
     parts = value.strip().split(":")
-    if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts):
+    # ASCII digits only: str.isdigit() also accepts "²" or "٣", which int() then refuses
+    if len(parts) not in (2, 3) or not all(p.isascii() and p.isdigit() for p in parts):
         return None
     h, m, sec = (int(p) for p in [*parts, "0"][:3])
     if h > 23 or m > 59 or sec > 59:

@@ -8,7 +8,7 @@ from .._version import __version__
 from ..analysis.comparison import Comparison
 from ..model.atomic import atomic_path
 from ..model.labels import text
-from .files import write_table, write_workbook
+from .files import output_folder, write_table, write_workbook
 from .tables import for_csv, html_table, translated
 
 #: The comparison's parts: file stem and the title's key in :data:`ruralnet.model.labels.TEXT`.
@@ -23,8 +23,7 @@ PARTS = (
 def write_comparison(comparison: Comparison, out_dir: str | Path, lang: str = "zh") -> dict:
     """Write ``compare.csv`` (the totals), ``compare_sites.csv``, ``compare_checks.csv``,
     ``compare_settings.csv``, ``compare.xlsx`` and ``compare.html`` into ``out_dir``."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(out_dir)
     tables = {name: getattr(comparison, name) for name, _ in PARTS}
     files = {"summary": "compare.csv"} | {n: f"compare_{n}.csv" for n, _ in PARTS[1:]}
     paths = {files[n]: write_table(for_csv(t), out / files[n]) for n, t in tables.items()}

@@ -304,6 +304,24 @@ def staged_folder(target: str | Path) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def output_folder(path: str | Path) -> Path:
+    """The folder a writer writes into, made if missing.
+
+    Raises
+    ------
+    OutputError
+        If the path is a file (or cannot be made a folder).
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{path} is a file: give a folder for the output")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError, PermissionError) as exc:
+        raise OutputError(f"{path}: cannot make the output folder: {exc}") from exc
+    return path
+
+
 def check_replaceable(target: Path) -> None:
     """``target`` may be written: absent, an empty folder, or a folder ruralnet wrote."""
 

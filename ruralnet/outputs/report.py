@@ -19,7 +19,7 @@ from ..model.atomic import atomic_path
 from ..model.labels import ACTIONS, BOOL, DECISIONS, LEVERS, PLANS, label, text
 from ..model.settings import Settings
 from .charts import capacity_chart, travel_time_chart
-from .files import write_layers, write_table, write_workbook
+from .files import output_folder, write_layers, write_table, write_workbook
 from .maps import county_map, save_map
 from .report_tables import (
     MERGER_XLSX_COLUMNS,
@@ -66,8 +66,7 @@ def write_catchments(result: CatchmentResult, out_dir: str | Path) -> dict[str, 
     ``boarding.csv`` (beds needed vs available per boarding site) and
     ``pupil_accounting.csv`` (children in, assigned, unassigned, in catchments, per stage).
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(out_dir)
     paths = {
         "catchments.gpkg": write_layers(
             {

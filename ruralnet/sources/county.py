@@ -324,7 +324,9 @@ def _across_layers(sites, villages, townships, code: str | None, problems: list[
     if shared:
         problems.append(
             Problem(
-                "the same id is a site and a village (ids must be unique across layers)",
+                f"{len(shared)} id(s) stand in both sites (site_id) and villages (village_id): "
+                f"{', '.join(shared[:8])}{' ...' if len(shared) > 8 else ''} (ids must be "
+                "unique across layers)",
                 "site_id",
                 tuple(shared),
             )
@@ -342,9 +344,13 @@ def _across_layers(sites, villages, townships, code: str | None, problems: list[
         else:
             continue
         if bad.any():
+            codes = sorted(set(towns[bad]))
+            named = ", ".join(codes[:8]) + (" ..." if len(codes) > 8 else "")
             problems.append(
                 Problem(
-                    f"{layer}: {reason}", "township_code", tuple(frame.loc[bad, id_col].astype(str))
+                    f"{layer}: {reason}: {named}",
+                    "township_code",
+                    tuple(frame.loc[bad, id_col].astype(str)),
                 )
             )
 
