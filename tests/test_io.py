@@ -174,3 +174,17 @@ def test_join_roster_by_name(tmp_path, layer):
     assert joined.loc[0, "pupils"] == 321 and joined.loc[2, "pupils"] == 44
     assert np.isnan(joined.loc[1, "pupils"])
     assert set(unmatched["key"]) == {"寨岗教学点", "不存在的学校"}
+
+
+def test_a_roster_with_two_headers_for_one_column_names_them(tmp_path):
+    """Issue #25: 编号 and 学校代码 both mean site_id; was "truth value of a Series is
+    ambiguous"."""
+    path = make_roster(
+        tmp_path / "roster.xlsx",
+        rows={"编号": ["1", "2", "3", "4"], "学校代码": ["a", "b", "c", "d"]},
+    )
+    with pytest.raises(
+        SchemaError,
+        match="headers 学校代码, 编号 all mean site_id|headers 编号, 学校代码 all mean site_id",
+    ):
+        read_roster(path, townships=TOWNS)

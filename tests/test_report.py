@@ -232,3 +232,13 @@ def test_the_cards_count_the_plan_and_say_where_it_differs_from_the_screening(
     assert len(differs) == len(demo_analysis.screening_differences) > 0
     for r in differs:
         assert f"{r.name}：筛选结果为" in html, r.name
+
+
+def test_charts_take_any_school_name_as_text():
+    """Issue #25: a name matplotlib reads as mathtext crashed the charts."""
+    from ruralnet.outputs.charts import capacity_chart
+
+    names = ["$\\notacommand$", "a $ b $ c", "\\frac{1}{2}", "普通小学"]
+    sites = pd.DataFrame({"name": names, "open": True, "capacity_use": [0.5, 0.9, 1.2, 0.7]})
+    svg = capacity_chart(sites, "zh")
+    assert svg.startswith("<svg") and "notacommand" in svg and "普通小学" in svg

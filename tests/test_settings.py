@@ -91,3 +91,11 @@ def test_a_time_with_other_digits_is_refused_not_a_crash(text):
     assert clock_seconds(text) is None
     with pytest.raises(SettingsError, match="central_primary"):
         Settings.from_dict({"bell_times": {"central_primary": text}})
+
+
+def test_numbers_too_large_to_compute_with_are_refused():
+    """Issue #25: a unit cost of 1e30 crashed the cost table (cast to whole yuan)."""
+    with pytest.raises(SettingsError) as err:
+        Settings.from_dict({"bus_cost_per_year": 1e30, "site_cost_per_year": float("inf")})
+    assert "bus_cost_per_year" in str(err.value) and "site_cost_per_year" in str(err.value)
+    assert Settings.from_dict({"bus_cost_per_year": 1e9}).bus_cost_per_year == 1e9

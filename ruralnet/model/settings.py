@@ -634,8 +634,18 @@ def _did_you_mean(key: str, known: list[str]) -> str:
     return f"{key!r} (did you mean {close[0]!r}?)" if close else repr(key)
 
 
+#: The largest magnitude a number setting may have: beyond it, costs and counts no longer fit
+#: the whole-number tables (1e30 yuan crashed the cost table's cast to integers).
+LARGEST_SETTING = 1e12
+
+
 def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and abs(value) <= LARGEST_SETTING
+    )
 
 
 def _positive(value: Any) -> bool:
@@ -653,7 +663,9 @@ def _check(f: dataclasses.Field, value: Any) -> list[str]:
             return []
         if meta.get("zero") and _number(value) and value == 0:
             return []  # 0 switches the thing off
-        return [] if _positive(value) else [f"{f.name} must be a positive number, got {value!r}"]
+        if _positive(value):
+            return []
+        return [f"{f.name} must be a positive number up to {LARGEST_SETTING:g}, got {value!r}"]
     if kind == "str | None":
         ok = value is None or isinstance(value, str)
         return [] if ok else [f"{f.name} must be a text or none, got {value!r}"]

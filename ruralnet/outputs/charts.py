@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import warnings
@@ -10,6 +11,20 @@ import numpy as np
 import pandas as pd
 
 from ..model.labels import STAGES, label, text
+
+
+def _plain_text(chart):
+    """Run a chart with matplotlib's mathtext off: a school name with ``$`` or ``\\`` is
+    text, never a formula (``$\\notacommand$`` crashed the report)."""
+
+    @functools.wraps(chart)
+    def wrapper(*args, **kwargs):
+        import matplotlib
+
+        with matplotlib.rc_context({"text.parse_math": False}):
+            return chart(*args, **kwargs)
+
+    return wrapper
 
 
 def _svg(fig) -> str:
@@ -52,6 +67,7 @@ def _figure(*args, **kwargs):
     return plt.subplots(*args, **kwargs)
 
 
+@_plain_text
 def travel_time_chart(
     before: pd.DataFrame,
     after: pd.DataFrame,
@@ -83,6 +99,7 @@ def travel_time_chart(
     return _svg(fig)
 
 
+@_plain_text
 def capacity_chart(sites: pd.DataFrame, lang: str, top: int = 30) -> str:
     """Capacity use of the open sites after the plan (the fullest ``top``)."""
     open_ = (
@@ -100,6 +117,7 @@ def capacity_chart(sites: pd.DataFrame, lang: str, top: int = 30) -> str:
     return _svg(fig)
 
 
+@_plain_text
 def timeline_chart(
     enrolment: pd.DataFrame, phases: pd.DataFrame, lang: str, title: str = ""
 ) -> str:

@@ -235,6 +235,18 @@ def _rename_headers(table: pd.DataFrame, header_map, report: RosterReport) -> pd
             rename[col] = key.lower()
         else:
             report.unknown_headers.append(key)
+    targets: dict[str, list[str]] = {}
+    for col, target in rename.items():
+        targets.setdefault(target, []).append(str(col))
+    twice = {t: cols for t, cols in targets.items() if len(cols) > 1}
+    if twice:  # two headers for one column: which one is meant?
+        raise SchemaError(
+            "roster",
+            [
+                Problem(f"headers {', '.join(cols)} all mean {t}: keep one of them", t)
+                for t, cols in sorted(twice.items())
+            ],
+        )
     return table.rename(columns=rename)
 
 
