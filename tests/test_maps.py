@@ -151,3 +151,46 @@ def test_offline_map_renders_in_a_browser_without_network(full_map, county, tmp_
     assert img.std() > 20, "the screenshot is blank"
     centre = img[300:1100, 300:900]
     assert (centre < 200).mean() > 0.05, "no map content drawn in the middle of the page"
+
+
+HOSTILE = [
+    "`;document.body.setAttribute('data-pwned','1');`",
+    "${document.body.setAttribute('data-pwned','2')}",
+    "<script>document.body.setAttribute('data-pwned','3')</script>",
+    "<img src=x onerror=\"document.body.setAttribute('data-pwned','4')\">",
+    "back\\slash \\u0060 and 'quotes\" = + - @",
+    "长" * 300,
+]
+
+
+def _dom(path, tmp_path) -> str:
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             f"--user-data-dir={tmp_path / 'profile'}", "--proxy-server=127.0.0.1:9",
+             "--host-resolver-rules=MAP * ~NOTFOUND", "--virtual-time-budget=10000"]  # fmt: skip
+    return subprocess.run(
+        [CHROMIUM, *flags, "--dump-dom", path.as_uri()], capture_output=True, text=True, timeout=120
+    ).stdout
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="no Chromium on this machine (apt-get install chromium)"
+)
+def test_hostile_names_run_no_script_and_break_no_map(county, tmp_path):
+    """Issue #25: a name written as a template literal or with a backtick ran as code in the
+    tooltips and popups, or broke the map's script. In a real browser: every site drawn, no
+    name's code run, every name shown as text."""
+    import dataclasses
+
+    sites = county.sites.copy()
+    for k, name in enumerate(HOSTILE):
+        sites.loc[sites.index[k], "name"] = name
+    hostile = dataclasses.replace(county, sites=sites)
+    path = maps.save_map(maps.county_map(hostile), tmp_path / "hostile.html")
+    page = path.read_text(encoding="utf-8")
+    assert "<script>document.body" not in page and "${document" not in page
+    dom = _dom(path, tmp_path)
+    assert "leaflet-container" in dom, "the map's script did not run"
+    assert "data-pwned" not in dom.split("<script")[0] and 'data-pwned="' not in dom
+    drawn = len(re.findall(r'<path[^>]*class="[^"]*ruralnet-site', dom))
+    assert drawn == len(county.sites)
+    assert maps.map_text("`${x}`\\") == "&#96;&#36;{x}&#96;&#92;"

@@ -124,10 +124,24 @@ def _lang(m, lang):
     return lang or getattr(m, "ruralnet", {}).get("lang", "zh")
 
 
+#: Characters escaped beyond HTML's own: folium puts tooltip and popup text inside
+#: JavaScript template literals, where a backtick ends the string, ``${...}`` runs code and a
+#: backslash starts an escape.
+_TEMPLATE_LITERAL = {"`": "&#96;", "$": "&#36;", "\\": "&#92;"}
+
+
+def map_text(value) -> str:
+    """Text for a map's tooltips, popups and labels: HTML-escaped (quotes too) and inert in
+    a JavaScript template literal, so no name can run code or break the map's script."""
+    out = html.escape(str(value), quote=True)
+    for ch, entity in _TEMPLATE_LITERAL.items():
+        out = out.replace(ch, entity)
+    return out
+
+
 def _popup(rows: dict) -> folium.Popup:
     body = "".join(
-        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
-        for k, v in rows.items()
+        f"<tr><th>{map_text(str(k))}</th><td>{map_text(str(v))}</td></tr>" for k, v in rows.items()
     )
     return folium.Popup(f"<table>{body}</table>", max_width=320)
 
@@ -172,9 +186,7 @@ def add_sites(
             fill_color=KIND_COLORS.get(s["kind"], "#333333"),
             fill_opacity=0.25 if closed else 0.85,
             dash_array="4" if closed else None,
-            tooltip=html.escape(
-                f"{s.get('name')} · {label(KINDS, s['kind'], lang)} · {pupils:.0f}"
-            ),
+            tooltip=map_text(f"{s.get('name')} · {label(KINDS, s['kind'], lang)} · {pupils:.0f}"),
             popup=_popup(figures),
             class_name="ruralnet-site",
         ).add_to(layer)
@@ -201,7 +213,7 @@ def add_villages(
             fill=True,
             fill_color="#ffffff",
             fill_opacity=0.9,
-            tooltip=html.escape(f"{v.get('name')} · {total:.0f}"),
+            tooltip=map_text(f"{v.get('name')} · {total:.0f}"),
             popup=_popup({"": v.get("name"), **kids}),
         ).add_to(layer)
     layer.add_to(m)
@@ -212,7 +224,7 @@ def _geojson(gdf: gpd.GeoDataFrame, name: str, style, tooltip_fields=None, m=Non
     gdf = gdf.copy()
     for col in gdf.columns:  # text shown in tooltips is escaped: a name cannot run code
         if col != gdf.geometry.name and not pd.api.types.is_numeric_dtype(gdf[col]):
-            gdf[col] = gdf[col].map(lambda v: html.escape(v) if isinstance(v, str) else v)
+            gdf[col] = gdf[col].map(lambda v: map_text(v) if isinstance(v, str) else v)
     data = json.loads(gdf.to_json(drop_id=True, to_wgs84=True))
     layer = folium.GeoJson(
         data,
@@ -336,7 +348,7 @@ def add_mergers(
             [(a.y, a.x), (b.y, b.x)],
             color="#d7301f",
             weight=2.5,
-            tooltip=html.escape(tip),
+            tooltip=map_text(tip),
             class_name="ruralnet-merger",
         ).add_to(layer)
         # arrowhead at the receiving end
@@ -370,7 +382,7 @@ def add_bus_routes(
             color=color,
             weight=3,
             opacity=0.8,
-            tooltip=html.escape(
+            tooltip=map_text(
                 f"{r.route} · {r.pupils} · {r.km:.1f} km · {r.longest_ride_min:.0f} min"
             ),
             class_name="ruralnet-bus",
@@ -382,7 +394,7 @@ def add_bus_routes(
                 radius=3,
                 color="#6a3d9a",
                 fill=True,
-                tooltip=html.escape(str(s.get("name", ""))),
+                tooltip=map_text(str(s.get("name", ""))),
             ).add_to(layer)
     layer.add_to(m)
     return m
@@ -399,14 +411,14 @@ def add_bus_days(lines: gpd.GeoDataFrame, m: folium.Map | None = None, lang: str
             name = f"{kind} {r.bus}：{r.runs}趟，{r.first}–{r.last}，{r.km:.1f}公里"
         else:
             name = f"{kind} {r.bus}: {r.runs} runs, {r.first}-{r.last}, {r.km:.1f} km"
-        layer = folium.FeatureGroup(name=html.escape(name), show=False)
+        layer = folium.FeatureGroup(name=map_text(name), show=False)
         for part in getattr(r.geometry, "geoms", [r.geometry]):
             folium.PolyLine(
                 [(y, x) for x, y in part.coords],
                 color=f"hsl({(i * 137) % 360}, 75%, 35%)",
                 weight=4,
                 opacity=0.85,
-                tooltip=html.escape(name),
+                tooltip=map_text(name),
                 class_name="ruralnet-busday",
             ).add_to(layer)
         layer.add_to(m)
@@ -433,7 +445,7 @@ def add_districts(layer: gpd.GeoDataFrame, m: folium.Map | None = None, lang: st
                 "fillOpacity": 0.08,
                 "dashArray": "6 4",
             },
-            tooltip=html.escape(tip),
+            tooltip=map_text(tip),
         ).add_to(group)
     group.add_to(m)
     return m
@@ -560,7 +572,7 @@ def add_legend(m: folium.Map, lang: str | None = None) -> folium.Map:
     lang = _lang(m, lang)
     items = "".join(
         f'<div><span style="display:inline-block;width:12px;height:12px;border-radius:6px;background:{c};'
-        f'margin-right:6px"></span>{html.escape(label(KINDS, k, lang))}</div>'
+        f'margin-right:6px"></span>{map_text(label(KINDS, k, lang))}</div>'
         for k, c in KIND_COLORS.items()
         if k != "boarding_school"
     )

@@ -15,7 +15,7 @@ from ..model.atomic import atomic_path
 from ..model.labels import ACTIONS, label, text
 from .charts import timeline_chart
 from .files import write_layers, write_table, write_workbook
-from .maps import base_map, finish, save_map
+from .maps import base_map, finish, map_text, save_map
 from .tables import for_csv, html_table, translated
 
 #: ``report/phases.csv``: the contract columns, then names and flags.
@@ -173,7 +173,7 @@ def _years_map(years, analysis, lang: str) -> folium.Map:
                 color=colours.get(r.action, "#3182bd"),
                 fill=True,
                 fill_opacity=0.7,
-                tooltip=f"{r.name} · {label(ACTIONS, r.action, lang)} · {r.pupils}",
+                tooltip=map_text(f"{r.name} · {label(ACTIONS, r.action, lang)} · {r.pupils}"),
             ).add_to(layer)
         layer.add_to(m)
     return finish(m)
