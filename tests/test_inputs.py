@@ -158,6 +158,14 @@ def test_bell_times_and_depots_are_checked(folder):
         and county.sites["bell_time"].isna().sum() == len(sites) - 1
     )
     assert list(county.depots["depot_id"]) == ["depot-1"]
+    # issue #25: the same depot in a projected CRS (UTM 49N) is the same depot
+    (folder / "depots.gpkg").unlink()
+    depots.iloc[:1].to_crs("EPSG:32649").to_file(folder / "depots.gpkg", driver="GPKG")
+    utm = load(folder).depots
+    assert utm.crs.to_epsg() == 4326
+    assert (
+        abs(utm.geometry.x.iloc[0] - 112.29) < 1e-6 and abs(utm.geometry.y.iloc[0] - 24.72) < 1e-6
+    )
 
 
 def test_problems_of_several_files_come_together(folder):

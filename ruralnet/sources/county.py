@@ -396,6 +396,8 @@ def _depots(folder: Path, coord_system: str, area, settings: Settings, problems:
     layer = _layer(folder, "depots", coord_system, problems)
     if layer is None:
         return None
+    if layer.crs is not None and layer.crs.to_epsg() != 4326:
+        layer = layer.to_crs("EPSG:4326")  # any CRS, as the other layers (UTM was refused)
     name = _find(folder, "depots").name
     if len(layer) == 0:
         problems.append(Problem(f"{name}: no depot in the file", "geometry"))
