@@ -281,3 +281,11 @@ def test_a_school_above_its_bound_is_routed_again_for_fewer_runs():
     assert (
         _search_again(bp, SimpleNamespace(buses=2), 2, polish=(5_000, None), seed=0) == []
     )  # at its bound
+
+
+def test_an_empty_pool_needs_no_bus():
+    """Issue #25: a weekly ride limit no stop can keep left no run to choose, and HiGHS
+    failed on the empty model ('run selection not solved: Empty')."""
+    problem = _instance(0, schools=2, stops=3)
+    sol = select_runs(problem, [])
+    assert sol.buses == 0 and sol.runs == [] and sol.meta["optimal"]

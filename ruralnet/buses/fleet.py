@@ -345,6 +345,10 @@ def select_runs(
 
     started = time.perf_counter()
     n = len(pool)
+    if n == 0:  # nothing to choose (no stop any bus can serve): no bus, no model
+        sol = fewest_buses(problem, [])
+        sol.meta = {"pool": 0, "optimal": True, "bound": 0, "seconds": 0.0}
+        return sol
     comp = problem.compatible(pool).tocoo()
     lp = _selection_model(problem, pool, comp)
     with _quiet_stdout():
