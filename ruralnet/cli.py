@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -216,11 +217,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         _parser().print_help()
         return 0
+    # SIGTERM (a job scheduler, `kill`) ends like Ctrl-C: the staging folders are removed
+    previous = signal.signal(signal.SIGTERM, _terminated)
     try:  # Ctrl-C while the libraries still load is an interruption too
         return _run(args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print(f"ruralnet {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return 143 if isinstance(exc, Terminated) else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so that every clean-up runs."""
+
+
+def _terminated(signum, frame) -> None:
+    raise Terminated()
 
 
 def _run(args) -> int:
