@@ -209,3 +209,40 @@ def test_derive_children_keeps_index():
     df = pd.DataFrame({"population": [100, 200]}, index=["x", "y"])
     out = derive_children(df)
     assert list(out.index) == ["x", "y"]
+
+
+def test_per_grade_pupils_lose_no_pupil():
+    """Issue #25: negative, fractional, text, partly filled or out-of-span per-grade columns
+    ran without a word and the plan's tables lost pupils; now each is named."""
+    from ruralnet.sources import datasets
+
+    g = gpd.read_file(datasets.bundled_county() / "sites.gpkg")
+    rows = np.flatnonzero((g["grades"] == "1-6").to_numpy())[:6]
+    cols = ["g1", "g2", "g3", "g4", "g5", "g6"]
+    bad = g.copy()
+    bad[[*cols, "g7"]] = np.nan
+    bad[[*cols, "g7"]] = bad[[*cols, "g7"]].astype(object)
+    whole = int(g.loc[rows[0], "pupils"])
+    bad.loc[rows[0], cols] = [whole - 5, 1, 1, 1, 1, 1]  # right: adds up
+    bad.loc[rows[1], "g1"] = -3
+    bad.loc[rows[2], "g2"] = 2.5
+    bad.loc[rows[3], "g7"] = 4
+    bad.loc[rows[4], "g1"] = 1  # partly filled: adds up to less
+    bad.loc[rows[5], "g3"] = "many"
+    with pytest.raises(SchemaError) as err:
+        validate_sites(bad)
+    text = str(err.value)
+    ids = g["site_id"].iloc[rows].tolist()
+    for message, site in (
+        ("negative per-grade pupils", ids[1]),
+        ("fractional per-grade pupils", ids[2]),
+        ("a grade the site does not teach", ids[3]),
+        ("do not add up to pupils", ids[4]),
+        ("not numbers", ids[5]),
+    ):
+        line = next(x for x in text.splitlines() if message in x)
+        assert site in line, (message, line)
+    assert ids[0] not in text
+    good = bad.drop(columns=["g7"]).copy()
+    good.loc[rows[1:], cols] = np.nan
+    assert len(validate_sites(good)) == len(g)

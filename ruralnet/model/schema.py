@@ -20,7 +20,7 @@ import shapely
 
 from .coords import local_metric_crs
 from .errors import Problem, RuralnetWarning, SchemaError
-from .grades import parse_grades
+from .grades import GRADE_COLUMNS, parse_grades
 from .kinds import DEFAULT_GRADES, SITE_KINDS
 from .settings import DEFAULT_AGE_SHARES, clock_seconds
 
@@ -257,6 +257,7 @@ def validate_sites(
     _site_names_and_codes(gdf, problems, id_col, county_code)
     _site_counts(gdf, problems, id_col)
     _site_grades(gdf, problems, id_col)
+    _site_grade_pupils(gdf, problems, id_col)
     _site_flags_and_status(gdf, problems, id_col)
     _site_bell_times(gdf, problems, id_col)
     gdf = _check_geometry(gdf, problems, id_col, study_area, buffer_km, warn_list, layer)
@@ -348,6 +349,60 @@ def _site_grades(gdf, problems, id_col) -> None:
             )
         )
     gdf["grades"] = gdf["grades"].astype("string")
+
+
+def _site_grade_pupils(gdf, problems, id_col) -> None:
+    """The optional per-grade pupils (``k1``-``k3``, ``g1``-``g9``): whole numbers of 0 or
+    more, only for grades the site teaches, and adding up to its ``pupils`` (no pupil is lost
+    between the two)."""
+    given = [c for c in GRADE_COLUMNS.values() if c in gdf.columns]
+    if not given:
+        return
+    raw = gdf[given]
+    values = raw.apply(pd.to_numeric, errors="coerce")
+    text = raw.notna() & values.isna() & (raw.astype("string").apply(lambda c: c.str.strip()) != "")
+    checks = (
+        (text, "per-grade pupils are not numbers"),
+        (values < 0, "negative per-grade pupils"),
+        (values.notna() & (values % 1 != 0), "fractional per-grade pupils (whole pupils)"),
+    )
+    for bad, message in checks:
+        for col in given:
+            if bad[col].any():
+                problems.append(Problem(message, col, _labels(gdf, bad[col].to_numpy(), id_col)))
+    level = {c: g for g, c in GRADE_COLUMNS.items()}
+    span = [_levels(g) for g in gdf["grades"]]
+    outside = pd.DataFrame(
+        {c: [level[c] not in lv if lv is not None else False for lv in span] for c in given},
+        index=gdf.index,
+    )
+    for col in given:
+        bad = outside[col] & (values[col].fillna(0) > 0)
+        if bad.any():
+            problems.append(
+                Problem(f"pupils in {col}, a grade the site does not teach", col,
+                        _labels(gdf, bad.to_numpy(), id_col))
+            )  # fmt: skip
+    some = values.notna().any(axis=1)
+    if "pupils" in gdf.columns:
+        pupils = pd.to_numeric(gdf["pupils"], errors="coerce")
+        off = some & pupils.notna() & (values.fillna(0).sum(axis=1) != pupils)
+        if off.any():
+            problems.append(
+                Problem(
+                    "per-grade pupils do not add up to pupils (give every grade the site "
+                    "teaches, or none)",
+                    "pupils",
+                    _labels(gdf, off.to_numpy(), id_col),
+                )
+            )
+
+
+def _levels(grades) -> frozenset[int] | None:
+    try:
+        return parse_grades(grades) if isinstance(grades, str) and grades else None
+    except ValueError:
+        return None
 
 
 def _site_flags_and_status(gdf, problems, id_col) -> None:
