@@ -188,3 +188,30 @@ def test_a_roster_with_two_headers_for_one_column_names_them(tmp_path):
         match=r"headers (学校代码, 编号|编号, 学校代码) all mean site_id",
     ):
         read_roster(path, townships=TOWNS)
+
+
+def test_one_run_writes_an_output_at_a_time(tmp_path):
+    """Issue #25: two runs on one --out ended with a report missing files (the second removed
+    the first's staging folder); crashed runs left .old-* folders behind."""
+    import os
+    import subprocess
+    import sys
+
+    from ruralnet.model.errors import OutputError
+    from ruralnet.outputs.files import staged_folder
+
+    target = tmp_path / "out"
+    lock = tmp_path / ".out.lock"
+    lock.write_text(str(os.getpid()), encoding="utf-8")  # a running process holds it
+    (tmp_path / ".out.partial-x").mkdir()  # its staging folder
+    with pytest.raises(OutputError, match="another ruralnet run"), staged_folder(target):
+        pass
+    assert lock.exists() and (tmp_path / ".out.partial-x").exists()  # not this run's to remove
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    lock.write_text(str(gone.pid), encoding="utf-8")  # left by a process that ended
+    (tmp_path / ".out.old-y").mkdir()
+    with staged_folder(target) as tmp:
+        (tmp / "a.csv").write_text("x", encoding="utf-8")
+    assert (target / "a.csv").read_text(encoding="utf-8") == "x"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # lock and stale folders gone

@@ -286,8 +286,14 @@ def staged_folder(target: str | Path) -> Iterator[Path]:
     target = Path(target)
     check_replaceable(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    for stale in target.parent.glob(f".{target.name}.partial-*"):  # left by a killed run
-        shutil.rmtree(stale, ignore_errors=True)
+    with _writer_lock(target):  # one run writes a target at a time
+        for pattern in (".partial-*", ".old-*"):  # left by a killed run
+            for stale in target.parent.glob(f".{target.name}{pattern}"):
+                shutil.rmtree(stale, ignore_errors=True)
+        yield from _staged(target)
+
+
+def _staged(target: Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
     try:
         yield tmp
@@ -302,6 +308,51 @@ def staged_folder(target: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _writer_lock(target: Path) -> Iterator[None]:
+    """Hold ``.<target>.lock`` (with this process's id) while writing ``target``.
+
+    Raises
+    ------
+    OutputError
+        If another running process holds it (a lock whose process is gone is taken over).
+    """
+    lock = target.parent / f".{target.name}.lock"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            holder = _lock_holder(lock)
+            if holder is not None:
+                raise OutputError(
+                    f"another ruralnet run (process {holder}) is writing {target}: wait for it "
+                    "to finish, or choose another --out"
+                ) from None
+            lock.unlink(missing_ok=True)  # its process is gone: a stale lock
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        break
+    else:
+        raise OutputError(f"cannot take the lock {lock}")
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _lock_holder(lock: Path) -> int | None:
+    """The running process that holds a lock file, or ``None`` (gone, or unreadable)."""
+    try:
+        pid = int(lock.read_text(encoding="utf-8").strip())
+        os.kill(pid, 0)
+    except PermissionError:  # alive, another user's
+        return pid
+    except (OSError, ValueError):
+        return None
+    return pid
 
 
 def output_folder(path: str | Path) -> Path:
