@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..model.errors import InputError
-from ..model.settings import Settings
+from ..model.settings import Settings, plain
 from ..sources.runs import Run
 
 #: Totals of ``plans.csv`` compared, in this order.
@@ -169,19 +169,11 @@ def _settings(a: dict, b: dict) -> pd.DataFrame:
     default = Settings().to_dict()
     rows = []
     for name in sorted(set(a) | set(b)):
-        va = a.get(name, _plain(default.get(name)))
-        vb = b.get(name, _plain(default.get(name)))
+        va = a.get(name, plain(default.get(name)))
+        vb = b.get(name, plain(default.get(name)))
         if va != vb:
             rows.append({"setting": name, "run_a": _text(va), "run_b": _text(vb)})
     return pd.DataFrame(rows, columns=["setting", "run_a", "run_b"])
-
-
-def _plain(value):
-    if isinstance(value, tuple):
-        return list(value)
-    if hasattr(value, "items"):
-        return dict(value)
-    return value
 
 
 def _text(value) -> str:

@@ -484,9 +484,11 @@ def closure_reasons(ctx: PlanContext, plan: Plan, rows: pd.DataFrame) -> tuple[d
     reasons, receiving = {}, {}
     forced = set(map(str, ctx.settings.close_sites))
     moved = rows[rows["site"].to_numpy() != cur[rows["group"].to_numpy()]]
-    reduced = np.zeros(len(plan.open), dtype=bool)
-    reduced[np.unique(cur[moved["group"].to_numpy()])] = True
-    reduced &= plan.open & ctx.open_now & _fewer_grades(ctx, plan)
+    left = np.zeros(len(plan.open), dtype=bool)  # sites some pupils leave
+    came = cur[moved["group"].to_numpy()]
+    left[came[came >= 0]] = True
+    after = plan.grades or list(ctx.sites["grades"])
+    reduced = left & plan.open & ctx.open_now & dropped_grades(ctx.sites["grades"], after)
     for j in np.flatnonzero((ctx.open_now & ~plan.open) | reduced):
         mine = rows[cur[rows["group"].to_numpy()] == j]
         if reduced[j]:  # the grades it no longer teaches: where they go
@@ -529,24 +531,24 @@ def closure_reasons(ctx: PlanContext, plan: Plan, rows: pd.DataFrame) -> tuple[d
     return reasons, receiving
 
 
-def _fewer_grades(ctx: PlanContext, plan: Plan) -> np.ndarray:
-    """Sites the plan keeps open with fewer grades than they teach today."""
-    if plan.grades is None:
-        return np.zeros(len(plan.open), dtype=bool)
-    now = ctx.sites["grades"].astype(str).tolist()
+def dropped_grades(before, after) -> np.ndarray:
+    """Per site, whether the grade span ``after`` lacks a grade of ``before`` (a site that
+    closes, empty ``after``, drops them all; an empty ``before`` drops none)."""
     return np.array(
-        [bool(parse_grades(b) - parse_grades(a)) if a and b else False
-         for b, a in zip(now, plan.grades, strict=True)]
+        [bool(parse_grades(b) - (parse_grades(a) if isinstance(a, str) and a else frozenset()))
+         if isinstance(b, str) and b else False
+         for b, a in zip(before, after, strict=True)],
+        dtype=bool,
     )  # fmt: skip
 
 
 def _split_bands(ctx: PlanContext, rows: pd.DataFrame) -> int:
     """How many villages' pupils of one grade band (:data:`ruralnet.analysis.rules.GRADE_BANDS`)
     these rows send to more than one school."""
-    origin = ctx.groups["origin_id"].astype(str).to_numpy()[rows["group"].to_numpy()]
-    band = rules.grade_band(rows["grade"].to_numpy())
-    sites = pd.DataFrame({"o": origin, "b": band, "s": rows["site"].to_numpy()})
-    return int((sites.groupby(["o", "b"])["s"].nunique() > 1).sum())
+    origin = ctx.groups["origin_id"].to_numpy()[rows["group"].to_numpy()]
+    keys = rules.village_band(origin, rows["grade"].to_numpy())
+    sites = pd.DataFrame({"key": keys, "site": rows["site"].to_numpy()})
+    return int((sites.groupby("key")["site"].nunique() > 1).sum())
 
 
 def _way(code: int, lang: str) -> str:
@@ -566,13 +568,7 @@ def site_actions(ctx: PlanContext, sites: pd.DataFrame) -> np.ndarray:
         The plan's site table (:func:`site_table`).
     """
     was, now = ctx.open_now, sites["open"].to_numpy()
-    dropped = [
-        bool(parse_grades(b) - (parse_grades(a) if a else frozenset()))
-        if isinstance(b, str) and b
-        else False
-        for b, a in zip(sites["grades_before"], sites["grades_after"].fillna(""), strict=True)
-    ]
-    fewer = now & was & np.asarray(dropped, dtype=bool)
+    fewer = now & was & dropped_grades(sites["grades_before"], sites["grades_after"])
     grow = now & (sites["classes_added"].to_numpy() > 0)
     return np.select(
         [was & ~now, ~was & now, ~was & ~now, fewer, grow],

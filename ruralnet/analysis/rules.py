@@ -129,6 +129,13 @@ def grade_band(grade) -> np.ndarray:
     return np.asarray(GRADE_BANDS, dtype=object)[np.select([g <= 0, g <= 3, g <= 6], [0, 1, 2], 3)]
 
 
+def village_band(origin, grade) -> np.ndarray:
+    """A key per pupil group: its village (or origin) and grade band. A village's pupils of
+    one band go to one receiving school (:mod:`ruralnet.analysis.siting`)."""
+    origin = np.asarray(origin).astype(str)
+    return np.char.add(np.char.add(origin, "|"), grade_band(grade).astype(str))
+
+
 def thin_pickups(pickup, grade, pupils, way, settings: Settings) -> np.ndarray:
     """Whether each bus rider's pick-up is below ``min_riders_per_line``: rows of one pick-up
     (``pickup``: the same origin, site and bus type) whose bus riders add up to fewer are not

@@ -526,10 +526,10 @@ class _Builder:
         """A village's pupils of one grade band go to one school: each further school costs
         :data:`SPLIT_COST` (paid only when no single school can take them all)."""
         gi = pairs["group"].to_numpy(int)
-        origin = self.ctx.groups["origin_id"].astype(str).to_numpy()[gi]
+        origin = self.ctx.groups["origin_id"].to_numpy()[gi]
         frame = pd.DataFrame(
             {
-                "key": origin + "|" + rules.grade_band(grade[gi]).astype(str),
+                "key": rules.village_band(origin, grade[gi]),
                 "site": pairs["site"].to_numpy(int),
                 "group": gi,
                 "a": np.arange(len(pairs)),

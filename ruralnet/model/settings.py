@@ -604,6 +604,16 @@ class Settings:
         """Return a copy with ``changes`` applied (validated like :meth:`from_dict`)."""
         return Settings.from_dict(changes, base=self)
 
+    def changes(self) -> dict[str, Any]:
+        """The settings that differ from the defaults, as plain values (lists, dicts) for
+        JSON; the running switches (``progress``, ``cache_dir``) left out."""
+        default = Settings().to_dict()
+        return {
+            k: plain(v)
+            for k, v in self.to_dict().items()
+            if v != default[k] and k not in ("progress", "cache_dir")
+        }
+
     def to_dict(self) -> dict[str, Any]:
         """Plain dictionary of every setting (mappings copied)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -637,6 +647,15 @@ def _did_you_mean(key: str, known: list[str]) -> str:
 #: The largest magnitude a number setting may have: beyond it, costs and counts no longer fit
 #: the whole-number tables (1e30 yuan crashed the cost table's cast to integers).
 LARGEST_SETTING = 1e12
+
+
+def plain(value: Any) -> Any:
+    """A setting's value as JSON has it: tuples as lists, mappings as dicts."""
+    if isinstance(value, tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    return value
 
 
 def _number(value: Any) -> bool:

@@ -17,7 +17,6 @@ from ..buses.plan import ROUTE_COLUMNS
 from ..buses.school_runs import RunKind
 from ..model.atomic import atomic_path
 from ..model.labels import ACTIONS, BOOL, DECISIONS, LEVERS, PLANS, label, text
-from ..model.settings import Settings
 from .charts import capacity_chart, travel_time_chart
 from .files import output_folder, write_layers, write_table, write_workbook
 from .maps import county_map, save_map
@@ -155,15 +154,9 @@ def scenario_record(county) -> dict:
     """What ``scenario.json`` holds: the levers of the run (``county.toml`` ``[plan]`` and a
     scenario file, with their name) and every setting that differs from the defaults (what
     ``ruralnet compare`` sets side by side)."""
-    default = Settings().to_dict()
-    mine = county.settings.to_dict()
-    changed = {
-        k: list(v) if isinstance(v, tuple) else v
-        for k, v in mine.items()
-        if v != default[k] and k not in ("progress", "cache_dir")
-    }
     record = {"name": "", "description": "", "sources": [], "levers": {}}
     record.update(getattr(county, "scenario", None) or {})
+    changed = county.settings.changes()
     return {**record, "county": county.name, "code": county.code, "settings": changed}
 
 

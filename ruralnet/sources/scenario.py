@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..model.errors import SettingsError
-from ..model.settings import Settings
+from ..model.settings import Settings, plain
 
 #: Keys of a scenario that are not settings.
 SCENARIO_KEYS = ("name", "description")
@@ -64,7 +64,7 @@ class Scenario:
             "name": self.name,
             "description": self.description,
             "source": self.source,
-            "levers": {k: _plain(v) for k, v in sorted(self.levers.items())},
+            "levers": {k: plain(v) for k, v in sorted(self.levers.items())},
         }
 
 
@@ -104,11 +104,3 @@ def scenario_from(values: dict[str, Any], source: str) -> Scenario:
     )
     scenario.apply(Settings())  # every unknown or invalid lever named now
     return scenario
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return list(value)
-    if hasattr(value, "items"):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
