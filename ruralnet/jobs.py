@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from ._version import __version__
 from .analysis.catchments import analyse_catchments
 from .analysis.overview import county_overview
+from .analysis.phases import phase_years
 from .model.errors import InputError, OutputError, SettingsError
 from .model.labels import LANGS
 from .model.settings import Settings
@@ -57,7 +58,7 @@ class JobOptions:
     basemap
         ``none`` (offline map) or an online basemap (:data:`ruralnet.outputs.maps.BASEMAPS`).
     years
-        Also the plan in phases for these years (sorted, each once).
+        Also the plan in phases for these years (whole years, each once, in increasing order).
     scenario
         Levers to try (:class:`~ruralnet.sources.scenario.Scenario`, or its TOML file, read
         here), applied on top of each county's ``county.toml``.
@@ -91,9 +92,9 @@ class JobOptions:
         except InputError as exc:
             problems.append(str(exc))
         try:
-            object.__setattr__(self, "years", tuple(sorted({int(y) for y in self.years or ()})))
-        except (TypeError, ValueError):
-            problems.append(f"years must be whole years, got {self.years!r}")
+            object.__setattr__(self, "years", phase_years(self.years))
+        except InputError as exc:
+            problems.append(str(exc))
         if problems:
             raise InputError("; ".join(problems))
 

@@ -26,6 +26,7 @@ from .analysis.phases import (
     empty_classrooms,
     later_pupils,
     phase_table,
+    phase_years,
     transfer_shares,
     year_sites,
 )
@@ -309,7 +310,7 @@ def analyse_years(
         Which plans of each year get bus routes (default: the phase's plan only).
     """
     s = county.settings
-    years = sorted({int(y) for y in years})
+    years = list(phase_years(years))
     if not years or years[0] < s.enrolment_year or years[-1] > s.projection_horizon:
         raise InputError(
             f"phase years must lie within {s.enrolment_year}-{s.projection_horizon} (the "

@@ -133,3 +133,16 @@ def test_a_county_births_series_replaces_the_national_one(folder, tmp_path):
     (tmp_path / "bad.csv").write_text("year,births\n2020,1\n", encoding="utf-8")
     with pytest.raises(ValueError, match="year, births_million"):
         births_series(tmp_path / "bad.csv")
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_whole_pupils_keep_the_total_and_every_site_near_its_fraction(seed):
+    """Issue #25: each site rounded on its own let a year's total drift (22,521 vs 22,518)."""
+    rng = np.random.default_rng(seed)
+    m = rng.random((int(rng.integers(1, 60)), len(GRADE_LEVELS))) * rng.choice([0.4, 4.0, 40.0])
+    m[rng.random(m.shape) < 0.4] = 0
+    w = whole_pupils(m)
+    assert w.sum() == round(m.sum())
+    assert (np.abs(w.sum(axis=1) - m.sum(axis=1)) < 1).all()
+    assert (np.abs(w - m) < 1).all() and (w >= 0).all()
+    assert not ((w > 0) & (m == 0)).any()  # no pupil in a grade nobody is in

@@ -246,3 +246,14 @@ def test_per_grade_pupils_lose_no_pupil():
     good = bad.drop(columns=["g7"]).copy()
     good.loc[rows[1:], cols] = np.nan
     assert len(validate_sites(good)) == len(g)
+
+
+def test_a_learning_district_without_a_central_school_is_named():
+    """Issue #25: a district_id that no central school carries was kept without a note."""
+    ok = validate_sites(sites_frame(district_id=["XQ-1", "XQ-1", "XQ-1", None]))
+    assert not [w for w in ok.attrs["warnings"] if "learning district" in w]
+    with pytest.warns(RuralnetWarning, match="learning district 'XQ-9'") as caught:
+        out = validate_sites(sites_frame(district_id=["XQ-1", "XQ-9", "XQ-9", None]))
+    text = " ".join(str(w.message) for w in caught)
+    assert "'S2'" in text and "'S3'" in text and "XQ-1" not in text
+    assert any("XQ-9" in w for w in out.attrs["warnings"])

@@ -99,3 +99,12 @@ def test_numbers_too_large_to_compute_with_are_refused():
         Settings.from_dict({"bus_cost_per_year": 1e30, "site_cost_per_year": float("inf")})
     assert "bus_cost_per_year" in str(err.value) and "site_cost_per_year" in str(err.value)
     assert Settings.from_dict({"bus_cost_per_year": 1e9}).bus_cost_per_year == 1e9
+
+
+def test_an_outflow_that_empties_the_county_is_refused():
+    """Issue #25: an outflow rate of 0.99 a year ran; at most half the pupils leave a year."""
+    with pytest.raises(
+        SettingsError, match=r"rural_outflow_rate must be a share from 0 up to 0\.5"
+    ):
+        Settings.from_dict({"rural_outflow_rate": 0.99})
+    assert Settings.from_dict({"rural_outflow_rate": 0.5}).rural_outflow_rate == 0.5

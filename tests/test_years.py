@@ -68,6 +68,35 @@ def test_each_year_lists_the_sites_that_fall_under_the_small_size(years, county)
     assert closed  # the plan does close sites
 
 
+def test_each_phase_holds_the_projected_pupils_of_its_year(years):
+    """Issue #25: phases.csv held 3 pupils more than the projection (each site rounded on its
+    own); the phase's pupils are the year's projection, moved, to the pupil."""
+    projected = years.projection.table()
+    central = projected[projected["variant"] == "central"].groupby("year")["pupils"].sum()
+    for year in YEARS:
+        phase = years.table[years.table["year"] == year]
+        assert phase["pupils"].sum() == central[year], year
+        t = years.projection.years.index(year)
+        assert central[year] == round(years.projection.pupils["central"][t].sum())
+
+
+def test_phase_years_are_refused_when_repeated_unordered_or_not_whole(county):
+    from ruralnet.analysis.phases import phase_years
+
+    assert phase_years([2025, 2027.0]) == (2025, 2027)
+    for bad, says in (
+        ([2027, 2025], "increasing order"),
+        ([2025, 2025, 2027], "repeated: \\[2025\\]"),
+        ([2025.5, "x"], "2025.5 is not a whole year; 'x'"),
+    ):
+        with pytest.raises(InputError, match=says):
+            phase_years(bad)
+        with pytest.raises(InputError, match=says):
+            analyse_years(county, bad)
+        with pytest.raises(InputError, match=says):
+            rn.JobOptions(years=bad)
+
+
 def test_every_year_is_checked_like_the_one_year_plan(years, one_year):
     base = one_year.evaluations["optimised"].policy
     rules = set(base["rule"])
@@ -120,6 +149,15 @@ def test_learning_districts(one_year, county):
     ctx2 = dataclasses.replace(ctx, sites=given)
     again = learning_districts(ctx2, ev).set_index("site_id")
     assert again.loc[other, "district_id"] == "XQ-1" and again.loc[other, "head_site_id"] == head
+    # issue #25: a district no central school heads is led by its largest site, and says so
+    three = list(small[:3])
+    given["district_id"] = np.where(given["site_id"].isin(three), "XQ-9", None)
+    headless = learning_districts(dataclasses.replace(ctx, sites=given), ev).set_index("site_id")
+    part = headless.loc[three]
+    leader = sites.loc[three, "pupils_after"].idxmax()
+    assert (part["district_id"] == "XQ-9").all() and (part["head_site_id"] == leader).all()
+    assert part.loc[leader, "role"] == "head" and (part["role"] == "member").sum() == 2
+    assert part["note"].str.contains("no open central school").all()
 
 
 def test_years_files_and_the_command(years, one_year, tmp_path, county):

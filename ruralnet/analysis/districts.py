@@ -9,7 +9,8 @@ central school (一校多区; kindergartens likewise, 一园多点). From a plan
   the head it reaches quickest by bus (else on foot), in its township first, within
   ``max_ride_minutes``; a site no head reaches within that leads a district of its own, flagged;
 * a ``district_id`` column in the sites layer is respected: those sites keep their district,
-  headed by its central school (or its largest site);
+  headed by its central school; a district without an open central school is led by its
+  largest site, and its rows say so (the sites layer's check warns, naming the district);
 * **travelling teachers** (走教): each teaching point attached to a district gets
   ``travelling_teacher_trips`` visits a week from its head: teacher minutes a week = visits x 2
   x the one-way minutes.
@@ -22,6 +23,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ..model.kinds import DISTRICT_FAMILIES
 from . import rules
 
 DISTRICT_COLUMNS = [
@@ -36,10 +38,7 @@ DISTRICT_COLUMNS = [
     "note",
 ]
 #: District families: heads and members by kind.
-FAMILIES = {
-    "school": (("central_primary", "nine_year"), ("teaching_point", "village_primary")),
-    "kindergarten": (("central_kindergarten",), ("kindergarten",)),
-}
+FAMILIES = DISTRICT_FAMILIES
 
 
 def learning_districts(ctx, ev) -> pd.DataFrame:
@@ -69,21 +68,38 @@ def learning_districts(ctx, ev) -> pd.DataFrame:
         for h in heads:
             rows.append((str(given[h]) if pd.notna(given[h]) else ids[h], family, ids[h], ids[h],
                          "head", 0.0, 0.0, pupils[h], ""))  # fmt: skip
+        leaders = _headless_leaders(members, heads, given, pupils)
         for m in members:
-            rows.append(_attach(m, heads, given, ids, towns, minutes, pupils, family, s, kinds))
+            rows.append(
+                _attach(m, heads, given, ids, towns, minutes, pupils, family, s, kinds, leaders)
+            )
     out = pd.DataFrame(rows, columns=DISTRICT_COLUMNS)
     return _respect_given(out, given, ids)
 
 
-def _attach(m, heads, given, ids, towns, minutes, pupils, family, s, kinds) -> tuple:
+def _headless_leaders(members, heads, given, pupils) -> dict:
+    """Given districts of this family without an open head: district -> its largest member."""
+    headed = {given[h] for h in heads if pd.notna(given[h])}
+    out: dict = {}
+    for m in members:
+        d = given[m]
+        if pd.notna(d) and d not in headed and (d not in out or pupils[m] > pupils[out[d]]):
+            out[d] = m
+    return out
+
+
+def _attach(m, heads, given, ids, towns, minutes, pupils, family, s, kinds, leaders) -> tuple:
     """A member's district: its given one, else the quickest head within the limit."""
     if pd.notna(given[m]):
         same = [h for h in heads if pd.notna(given[h]) and given[h] == given[m]]
-        h = same[0] if same else None
-        t = float(minutes[h, m]) if h is not None else np.nan
+        h = same[0] if same else leaders[given[m]]
+        note = "" if same else "no open central school in this district: led by its largest site"
+        if h == m:
+            return (str(given[m]), family, ids[m], ids[m], "head", 0.0, 0.0, pupils[m], note)
+        t = float(minutes[h, m])
         visits = str(kinds[m]) == "teaching_point"
-        return (str(given[m]), family, ids[h] if h is not None else ids[m], ids[m], "member",
-                t, _teacher_minutes(t, s) if visits else 0.0, pupils[m], "")  # fmt: skip
+        return (str(given[m]), family, ids[h], ids[m], "member",
+                t, _teacher_minutes(t, s) if visits else 0.0, pupils[m], note)  # fmt: skip
     visits = str(kinds[m]) == "teaching_point"
     t = minutes[heads, m] if len(heads) else np.array([])
     reach = rules.rideable(99, t, s) if len(t) else np.array([], dtype=bool)

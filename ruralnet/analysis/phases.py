@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..model.errors import InputError
 from ..model.grades import GRADE_LEVELS, grade_column
 from .demand import GRADE_COLUMNS
 from .projection import whole_pupils
@@ -31,6 +32,37 @@ PHASE_COLUMNS = [
     "beds_added",
     "teachers",
 ]
+
+
+def phase_years(years) -> tuple[int, ...]:
+    """The phases' years as given, checked: whole years, each once, in increasing order.
+
+    A repeated or unordered list is refused rather than silently reordered: each phase starts
+    from the one before, so the order is the plan.
+
+    Raises
+    ------
+    InputError
+        Naming every problem: years that are not whole, repeated years, the order.
+    """
+    problems, out = [], []
+    for y in years or ():
+        try:
+            f = float(y)
+        except (TypeError, ValueError):
+            f = float("nan")
+        if not np.isfinite(f) or f != int(f):
+            problems.append(f"{y!r} is not a whole year")
+        else:
+            out.append(int(f))
+    repeated = sorted({y for y in out if out.count(y) > 1})
+    if repeated:
+        problems.append(f"repeated: {repeated}")
+    if out != sorted(out) and not repeated:
+        problems.append(f"not in increasing order: {out} (give {sorted(out)})")
+    if problems:
+        raise InputError("phase years: " + "; ".join(problems))
+    return tuple(out)
 
 
 def transfer_shares(ctx, ev) -> np.ndarray:

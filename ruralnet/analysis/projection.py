@@ -139,16 +139,27 @@ class Projection:
 
 
 def whole_pupils(matrix: np.ndarray) -> np.ndarray:
-    """Sites x grades fractions as whole pupils: each site's total rounded, its grades by
-    largest remainders."""
-    m = np.clip(np.asarray(matrix, dtype=float), 0, None)
-    total = np.round(m.sum(axis=1)).astype(np.int64)
-    base = np.floor(m).astype(np.int64)
-    left = total - base.sum(axis=1)
-    order = np.argsort(-(m - base), axis=1, kind="stable")
+    """Sites x grades fractions as whole pupils that add up to the rounded total.
+
+    The county's total is rounded once; the sites share it by largest remainders (each site
+    within one pupil of its fraction), then each site's grades share the site's whole pupils by
+    largest remainders. Rounding each site on its own would let the county's total drift by a
+    pupil per few sites, and the tables of one run would disagree.
+    """
+    m = np.clip(np.nan_to_num(np.asarray(matrix, dtype=float)), 0, None)
+    sites = _largest_remainders(m.sum(axis=1), int(np.round(m.sum())))
+    return _largest_remainders(m, sites)
+
+
+def _largest_remainders(values: np.ndarray, totals) -> np.ndarray:
+    """Whole numbers that add up to ``totals`` along the last axis: the floors, plus one for
+    the largest remainders (ties by position)."""
+    base = np.floor(values).astype(np.int64)
+    left = np.asarray(totals, dtype=np.int64) - base.sum(axis=-1)
+    order = np.argsort(-(values - base), axis=-1, kind="stable")
     rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.arange(m.shape[1])[None, :].repeat(len(m), 0), axis=1)
-    return base + (rank < left[:, None])
+    np.put_along_axis(rank, order, np.broadcast_to(np.arange(values.shape[-1]), order.shape), -1)
+    return base + (rank < np.expand_dims(left, -1))
 
 
 def progression_ratios(

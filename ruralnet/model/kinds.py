@@ -38,6 +38,18 @@ THREE_SCHOOL_FLAGS: tuple[str, ...] = (
 )
 
 
+#: Learning-district families (学区): the kinds that head a district, the kinds attached to it.
+DISTRICT_FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "school": (("central_primary", "nine_year"), ("teaching_point", "village_primary")),
+    "kindergarten": (("central_kindergarten",), ("kindergarten",)),
+}
+
+#: Every kind that can head a learning district.
+DISTRICT_HEAD_KINDS: frozenset[str] = frozenset(
+    k for heads, _ in DISTRICT_FAMILIES.values() for k in heads
+)
+
+
 def class_norm(kind: str, settings) -> int:
     """Class-size norm of a site kind (建标109-2008; kindergarten 30), from the settings."""
     return {

@@ -21,7 +21,7 @@ import shapely
 from .coords import local_metric_crs
 from .errors import Problem, RuralnetWarning, SchemaError
 from .grades import GRADE_COLUMNS, parse_grades
-from .kinds import DEFAULT_GRADES, SITE_KINDS
+from .kinds import DEFAULT_GRADES, DISTRICT_HEAD_KINDS, SITE_KINDS
 from .settings import DEFAULT_AGE_SHARES, clock_seconds
 
 log = logging.getLogger(__name__)
@@ -466,6 +466,23 @@ def _site_plausibility(gdf, problems, warn_list, id_col) -> None:
         lacking = sorted(has.index[~has])
         if lacking:
             warn_list.append(f"township(s) {lacking} have no {label}")
+    _site_districts(gdf, warn_list, id_col)
+
+
+def _site_districts(gdf, warn_list, id_col) -> None:
+    """A warning naming each learning district (``district_id``) that no open central school
+    heads: it is led by its largest site instead."""
+    if "district_id" not in gdf.columns:
+        return
+    district = gdf["district_id"].where(gdf["district_id"].notna() & (gdf["district_id"] != ""))
+    heads = (gdf["status"] == "open") & gdf["kind"].isin(DISTRICT_HEAD_KINDS)
+    headed = set(district[heads].dropna().astype(str))
+    for d, part in gdf[district.notna()].groupby(district.dropna().astype(str), sort=True):
+        if d not in headed:
+            warn_list.append(
+                f"learning district {d!r} has no open central school (sites "
+                f"{list(_labels(gdf, gdf.index.isin(part.index), id_col))}): led by its largest site"
+            )
 
 
 def as_bool(v, blank=False):

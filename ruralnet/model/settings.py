@@ -483,7 +483,10 @@ class Settings:
     rural_outflow_rate: float = field(
         default=0.0,
         metadata=_s(
-            "share of pupils outside the county seat's township who leave each year", share=True
+            "share of pupils outside the county seat's township who leave each year (at most "
+            "half: more is no drift but an emptied county)",
+            share=True,
+            high=0.5,
         ),
     )
     births_file: str | None = field(
@@ -675,8 +678,10 @@ def _check(f: dataclasses.Field, value: Any) -> list[str]:
     """Problems of one field's value, by its declared type and metadata."""
     meta, kind = f.metadata, f.type
     if kind == "float" and meta.get("share"):
-        ok = _number(value) and 0 <= value < 1
-        return [] if ok else [f"{f.name} must be a share from 0 up to 1, got {value!r}"]
+        high = meta.get("high", 1)
+        ok = _number(value) and 0 <= value < 1 and value <= high
+        span = "up to 1" if high == 1 else f"up to {high:g}"
+        return [] if ok else [f"{f.name} must be a share from 0 {span}, got {value!r}"]
     if kind in ("float", "float | None"):
         if value is None and kind == "float | None":
             return []
