@@ -148,3 +148,15 @@ def test_run_kinds_have_readable_names_and_labels():
     assert set(labels.RUNS) == {k.value for k in RunKind}
     assert {k.bus_type for k in RunKind} == {"kindergarten", "school"}
     assert len({k.tag for k in RunKind}) == len(RunKind)  # route ids stay unique
+
+
+def test_more_pickups_than_the_solver_takes_are_refused_at_once():
+    """Issue #25: 10 million pupils, or one seat a bus, ran for hours; the routing refuses
+    more pick-ups than it takes, with the numbers, before any solver runs."""
+    from ruralnet.buses.routing import MAX_PICKUPS
+    from ruralnet.model.errors import PlanError
+
+    assert solve(_line_problem([100], seats=10), iterations=50).buses == 10  # full buses
+    too_many = _line_problem([10 * MAX_PICKUPS + 1], seats=10)
+    with pytest.raises(PlanError, match=f"{MAX_PICKUPS + 1:,} pick-ups"):
+        solve(too_many, iterations=50)

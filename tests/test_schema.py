@@ -257,3 +257,16 @@ def test_a_learning_district_without_a_central_school_is_named():
     text = " ".join(str(w.message) for w in caught)
     assert "'S2'" in text and "'S3'" in text and "XQ-1" not in text
     assert any("XQ-9" in w for w in out.attrs["warnings"])
+
+
+def test_counts_no_real_site_or_village_reaches_are_refused():
+    """Issue #25: pupils = 1e7 at one site was not refused and the buses ran for hours."""
+    from ruralnet.model.schema import LARGEST_COUNT
+
+    with pytest.raises(SchemaError) as err:
+        validate_sites(sites_frame(pupils=[420, 10_000_000, 12, 150], classes=[10, 6, 2, 5000]))
+    text = str(err.value)
+    assert "'pupils'" in text and "'S2'" in text and "more than 30,000" in text
+    assert "'classes'" in text and "'S4'" in text
+    edge = int(LARGEST_COUNT["pupils"])
+    validate_sites(sites_frame(pupils=[edge, 85, 12, 150], capacity=[edge, 120, 30, 180]))

@@ -108,3 +108,11 @@ def test_an_outflow_that_empties_the_county_is_refused():
     ):
         Settings.from_dict({"rural_outflow_rate": 0.99})
     assert Settings.from_dict({"rural_outflow_rate": 0.5}).rural_outflow_rate == 0.5
+
+
+def test_bus_seats_outside_a_school_bus_are_refused():
+    """Issue #25: bus_seats = 1 ran for over 600 s (one pick-up a pupil)."""
+    with pytest.raises(SettingsError) as err:
+        Settings.from_dict({"bus_seats": 1, "kindergarten_bus_seats": 500})
+    assert "bus_seats must be a whole number 10..70, got 1" in str(err.value)
+    assert "kindergarten_bus_seats" in str(err.value)

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..model.errors import InputError
+from ..model.errors import InputError, PlanError
 from .exact import fewest_buses, split_lower_bound
 
 log = logging.getLogger(__name__)
@@ -292,6 +292,12 @@ def solve(
     picks = _pickups(problem, ok)
     if not picks:
         return BusSolution(problem, [], unserved, 0.0, {"lower_bound": 0})
+    if len(picks) > MAX_PICKUPS:
+        raise PlanError(
+            f"{len(picks):,} pick-ups ({int(problem.pupils.sum()):,} pupils, {problem.seats} "
+            f"seats a bus) for one school's buses: more than the {MAX_PICKUPS:,} the route solver "
+            "takes; check the pupils and the seats"
+        )
     lower = math.ceil(sum(p for _, p in picks) / problem.seats)
     meta: dict = {"lower_bound": lower, "optimal": False, "method": "pyvrp"}
     best, start = None, None
@@ -321,6 +327,10 @@ def solve(
     meta["optimal"] = meta["optimal"] or len(best) <= meta["lower_bound"]
     return BusSolution(problem, best, unserved, time.perf_counter() - started, meta)
 
+
+#: Most pick-ups one school's routing takes (a bound on the work: PyVRP's data grow with the
+#: square of the pick-ups). A county school's riders fill a few dozen buses at most.
+MAX_PICKUPS = 2_000
 
 #: Work limits of the exact model inside :func:`solve`: stop sets listed, HiGHS nodes.
 EXACT_SETS = 300_000

@@ -25,6 +25,7 @@ import pandas as pd
 import shapely
 
 from ..analysis import rules
+from ..model.errors import PlanError
 from .routing import BusProblem, solve
 
 log = logging.getLogger(__name__)
@@ -171,10 +172,13 @@ def solve_cached(g: SiteRun, direction: str, s, seed: int, cache: dict):
     limits; PyVRP plans them (the seats give their bound)."""
     key = (g.site_id, g.run, direction, tuple(g.stops.index), tuple(g.stops), g.seats, g.limit_s)
     if key not in cache:
-        cache[key] = solve(
-            g.problem(direction, s), iterations=s.bus_solver_iterations, seed=seed,
-            no_improvement=2_000, split=s.bus_split_stops, exact=g.run != RunKind.WEEKLY,
-        )  # fmt: skip
+        try:
+            cache[key] = solve(
+                g.problem(direction, s), iterations=s.bus_solver_iterations, seed=seed,
+                no_improvement=2_000, split=s.bus_split_stops, exact=g.run != RunKind.WEEKLY,
+            )  # fmt: skip
+        except PlanError as exc:
+            raise PlanError(f"site {g.site_id} ({g.run.value} runs): {exc}") from exc
     return cache[key]
 
 

@@ -83,8 +83,25 @@ def _check_allowed(
     return values
 
 
+#: The largest count a site or village may give, per column: beyond these no real school or
+#: village committee lies, and the solvers' work would grow without end (issue #25: 10 million
+#: pupils at one site ran for hours). The largest Chinese primary and junior schools teach about
+#: 10,000 pupils; a 街道 community may have some 100,000 people.
+LARGEST_COUNT: dict[str, float] = {
+    "pupils": 30_000,
+    "capacity": 30_000,
+    "boarding_beds": 30_000,
+    "classes": 1_000,
+    "population": 2_000_000,
+    "children_kindergarten": 300_000,
+    "children_primary": 300_000,
+    "children_junior": 300_000,
+}
+
+
 def _check_count(frame, column, problems, id_col, *, required: bool, integer: bool = True):
-    """Numbers that count people or places: numeric, finite, non-negative, whole."""
+    """Numbers that count people or places: numeric, finite, non-negative, whole, and at most
+    :data:`LARGEST_COUNT` of the column."""
     raw = frame[column]
     values = pd.to_numeric(raw, errors="coerce")
     non_numeric = raw.notna() & values.isna()
@@ -99,6 +116,16 @@ def _check_count(frame, column, problems, id_col, *, required: bool, integer: bo
     negative = values < 0
     if negative.any():
         problems.append(Problem("negative value", column, _labels(frame, negative, id_col)))
+    most = LARGEST_COUNT.get(column, math.inf)
+    huge = values.notna() & np.isfinite(values) & (values > most)
+    if huge.any():
+        problems.append(
+            Problem(
+                f"more than {most:,.0f} (no real site or village is that large; check the number)",
+                column,
+                _labels(frame, huge, id_col),
+            )
+        )
     if integer:
         fractional = values.notna() & np.isfinite(values) & (values % 1 != 0)
         if fractional.any():

@@ -424,9 +424,13 @@ class Settings:
     )
 
     # --- school buses --------------------------------------------------------------------
-    bus_seats: int = field(default=56, metadata=_s("GB 24407-2012: primary-school bus, 56"))
+    bus_seats: int = field(
+        default=56,
+        metadata=_s("GB 24407-2012: primary-school bus, 56 (10..70 seats)", low=10, high=70),
+    )
     kindergarten_bus_seats: int = field(
-        default=45, metadata=_s("GB 24407-2012: kindergarten bus, 45")
+        default=45,
+        metadata=_s("GB 24407-2012: kindergarten bus, 45 (10..70 seats)", low=10, high=70),
     )
     bus_stop_seconds: float = field(default=30.0, metadata=_s("fixed time at a pick-up"))
     bus_seconds_per_pupil: float = field(default=5.0, metadata=_s("per pupil boarding"))
