@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import warnings
@@ -214,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if not args.verbose:  # Dask's cluster talks at INFO on its own loggers (workers inherit it)
+        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")
     if args.command is None:
         _parser().print_help()
         return 0

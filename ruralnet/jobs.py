@@ -10,9 +10,13 @@ order. Options are :class:`JobOptions` (what each county's job does) and
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import os
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,7 +32,7 @@ from .model.errors import InputError, OutputError, SettingsError
 from .model.labels import LANGS
 from .model.settings import Settings
 from .network.county import load_county
-from .outputs.files import check_replaceable, staged_folder, write_table
+from .outputs.files import check_replaceable, remove_stale_staging, staged_folder, write_table
 from .outputs.maps import BASEMAPS
 from .outputs.report import write_catchments, write_county_report, write_overview
 from .outputs.years import write_years_report
@@ -391,14 +395,40 @@ def run_counties(
     return write_summary(rows, out / b.summary_name)
 
 
+@contextlib.contextmanager
+def _workers_ignore_ctrl_c():
+    """Start worker processes that ignore SIGINT (they inherit it): Ctrl-C in a terminal
+    reaches the whole process group, and only this process should answer it, by closing the
+    cluster and ending with one line (the workers printed a KeyboardInterrupt traceback)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    # workers ended on Ctrl-C leave a semaphore the resource tracker (a child of this process,
+    # started with the cluster) cleans up, with a warning after our last line: not news
+    quiet = "ignore:resource_tracker:UserWarning"
+    given = os.environ.get("PYTHONWARNINGS", "")
+    if quiet not in given:
+        os.environ["PYTHONWARNINGS"] = f"{given},{quiet}" if given else quiet
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _on_dask(todo, out, options, settings, prints, b: BatchOptions, bar) -> list[dict]:
     from dask.distributed import Client, LocalCluster, as_completed  # heavy: only when used
 
     cluster = None
     if b.scheduler is None:
-        cluster = LocalCluster(
-            n_workers=b.workers, threads_per_worker=1, processes=True, dashboard_address=None
-        )
+        with _workers_ignore_ctrl_c():
+            cluster = LocalCluster(
+                n_workers=b.workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.WARNING,
+            )
     client = Client(b.scheduler or cluster)
     rows = []
     try:
@@ -421,11 +451,32 @@ def _on_dask(todo, out, options, settings, prints, b: BatchOptions, bar) -> list
                         "skipped": False,
                     }
                 )
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: stop the county runs, leave no staging
+        if cluster is not None:
+            _stop_workers(cluster)
+            for f in todo:
+                remove_stale_staging(out / f.name)
+        raise
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
     return rows
+
+
+def _stop_workers(cluster) -> None:
+    """End the local cluster's worker processes now (they ignore SIGINT; a county they run
+    would otherwise go on and be written after the batch was interrupted)."""
+    import psutil  # comes with dask.distributed
+
+    procs = []
+    for nanny in cluster.workers.values():
+        with contextlib.suppress(psutil.Error, TypeError, ValueError, AttributeError):
+            procs.append(psutil.Process(int(nanny.pid)))
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            p.terminate()
+    psutil.wait_procs(procs, timeout=10)
 
 
 def write_summary(rows: list[dict], path: Path) -> pd.DataFrame:

@@ -83,3 +83,33 @@ def test_options_name_every_mistake_at_once(counties, tmp_path):
         run_county(counties[0], tmp_path / "out", parts=("reprot",))
     assert not (tmp_path / "out").exists()  # refused before anything was read or written
     assert JobOptions(years=(2030, 2025, 2025)).years == (2025, 2030)
+
+
+def test_ctrl_c_ends_a_dask_batch_like_a_report(tmp_path):
+    """Issue #25: Ctrl-C during ``batch`` on Dask printed the workers' KeyboardInterrupt
+    tracebacks. Now: exit 130, one line, the workers stopped (no county written after the
+    interruption), no staging folder left."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import ruralnet as rn
+
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ruralnet.cli", "--no-progress", "batch",
+         str(rn.datasets.bundled_county()), "--out", str(out), "--workers", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # Ctrl-C as a terminal sends it: SIGINT to the whole process group, workers included
+        preexec_fn=lambda: (signal.signal(signal.SIGINT, signal.SIG_DFL), os.setpgrp()),
+    )  # fmt: skip
+    time.sleep(15)  # the cluster is up and the county is being analysed
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == 130, err[-3000:]
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err[-3000:]
+    assert err.strip().splitlines()[-1] == "ruralnet batch: interrupted"
+    time.sleep(5)  # a worker left running would write the county now
+    assert not out.exists() or not [p.name for p in out.iterdir()], list(out.iterdir())

@@ -287,10 +287,25 @@ def staged_folder(target: str | Path) -> Iterator[Path]:
     check_replaceable(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     with _writer_lock(target):  # one run writes a target at a time
-        for pattern in (".partial-*", ".old-*"):  # left by a killed run
-            for stale in target.parent.glob(f".{target.name}{pattern}"):
-                shutil.rmtree(stale, ignore_errors=True)
+        _remove_staging(target)  # left by a killed run
         yield from _staged(target)
+
+
+def remove_stale_staging(target: str | Path) -> None:
+    """Remove what killed writers of ``target`` left: staging folders and a lock whose process
+    is gone (a lock held by a running process, and its staging, are left alone)."""
+    target = Path(target)
+    lock = target.parent / f".{target.name}.lock"
+    if lock.exists() and _lock_holder(lock) is not None:
+        return
+    lock.unlink(missing_ok=True)
+    _remove_staging(target)
+
+
+def _remove_staging(target: Path) -> None:
+    for pattern in (".partial-*", ".old-*"):
+        for stale in target.parent.glob(f".{target.name}{pattern}"):
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def _staged(target: Path) -> Iterator[Path]:
