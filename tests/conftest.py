@@ -155,3 +155,29 @@ def way_oracle():
 def way_check():
     """:func:`check_rows_against_the_oracle`, for the tests that re-check a plan's rows."""
     return check_rows_against_the_oracle
+
+
+@pytest.fixture(scope="session")
+def page_dom(tmp_path_factory):
+    """A function that opens a page in a real headless Chromium, offline, and returns the DOM
+    after its scripts ran; ``None`` when no Chromium is installed."""
+    import shutil
+    import subprocess
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        return None
+    profile = tmp_path_factory.mktemp("chromium-profile")
+
+    def dom(path: Path) -> str:
+        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 f"--user-data-dir={profile}", "--proxy-server=127.0.0.1:9",
+                 "--host-resolver-rules=MAP * ~NOTFOUND", "--virtual-time-budget=10000"]  # fmt: skip
+        done = subprocess.run(
+            [chromium, *flags, "--dump-dom", Path(path).as_uri()],
+            capture_output=True, text=True, timeout=180,
+        )  # fmt: skip
+        return done.stdout
+
+    return dom

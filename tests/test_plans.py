@@ -244,6 +244,24 @@ def test_one_county_fleet_serves_every_run_in_time(demo, county):
     assert len(fleet.lines) == morning["bus"].nunique()
 
 
+def test_the_fleet_bound_never_exceeds_the_fleet_on_any_day_of_any_plan(demo):
+    """Issue #25: the weekly fleet reported a bound above the fleet it found (50 buses, bound
+    52). The bound is a chain cover of proven per-school run counts; every day of every plan
+    keeps it at or below the buses, and each school runs at least its share of it."""
+    days = 0
+    for name, ev in demo.evaluations.items():
+        fleet = ev.buses.county_fleet if ev.buses is not None else None
+        if fleet is None:
+            continue
+        summary = fleet.summary
+        assert summary.columns.is_unique, summary.columns
+        bad = summary[summary["lower_bound"] > summary["buses"]]
+        assert bad.empty, (name, bad)
+        assert (summary["buses"] <= summary["runs"]).all()
+        days += len(summary)
+    assert days >= 3 * 3  # morning, afternoon, weekly of at least three plans
+
+
 def test_without_the_fleet_every_school_keeps_its_buses(demo, county):
     from ruralnet.buses.plan import plan_buses
 

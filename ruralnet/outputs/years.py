@@ -173,6 +173,7 @@ def _years_map(years, analysis, lang: str) -> folium.Map:
                 color=colours.get(r.action, "#3182bd"),
                 fill=True,
                 fill_opacity=0.7,
+                class_name="ruralnet-site",
                 tooltip=map_text(f"{r.name} · {label(ACTIONS, r.action, lang)} · {r.pupils}"),
             ).add_to(layer)
         layer.add_to(m)
