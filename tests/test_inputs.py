@@ -103,6 +103,106 @@ def test_broken_sites_are_named(folder, change, message):
         load(folder)
 
 
+def _grade(col: str, value, row: int = 0):
+    """Per-grade pupils that add up (each site's pupils spread over its grades), then one
+    cell of ``col`` at the ``row``-th teaching point set to ``value``."""
+    from ruralnet.model.grades import GRADE_COLUMNS, parse_grades
+
+    def change(g):
+        g = g.copy()
+        for level, name in GRADE_COLUMNS.items():
+            g[name] = 0
+        for i in g.index:
+            levels = sorted(parse_grades(g.loc[i, "grades"]))
+            share = np.full(len(levels), g.loc[i, "pupils"] // len(levels))
+            share[0] += g.loc[i, "pupils"] - share.sum()
+            for level, n in zip(levels, share, strict=True):
+                g.loc[i, GRADE_COLUMNS[level]] = int(n)
+        g = g.astype({c: object for c in GRADE_COLUMNS.values()})
+        at = g.index[g["kind"] == "teaching_point"][row]
+        g.loc[at, col] = value
+        return g
+
+    return change
+
+
+def _settings(text: str):
+    def change(folder: Path) -> None:
+        toml = (folder / "county.toml").read_text(encoding="utf-8")
+        (folder / "county.toml").write_text(
+            toml.replace("[settings]\n", f"[settings]\n{text}\n"), encoding="utf-8"
+        )
+
+    return change
+
+
+def _sites(change):
+    return lambda folder: edit_layer(folder, "sites", change)
+
+
+#: Broken and hostile county folders (the bundled county, broken one way each) of the inputs
+#: added since the first robustness round: each one error naming the thing (issue #25).
+BROKEN_COUNTIES = {
+    "grade-negative": (_sites(_grade("g1", -3)), SchemaError, r"\[column 'g1'.*negative"),
+    "grade-fractional": (_sites(_grade("g2", 2.5)), SchemaError, r"\[column 'g2'.*whole"),
+    "grade-text": (_sites(_grade("g1", "many")), SchemaError, r"\[column 'g1'.*not numbers"),
+    "grade-outside-span": (_sites(_grade("g7", 4)), SchemaError, "g7, a grade the site does not"),
+    "grade-short": (_sites(_grade("g1", 0)), SchemaError, "do not add up to pupils"),
+    "bell-superscript": (
+        _sites(lambda g: g.assign(bell_time=np.where(g.index == 0, "0\u00b2:30", ""))),
+        SchemaError,
+        "bell time is not HH:MM",
+    ),
+    "settings-bell-superscript": (
+        _settings('bell_times = { central_primary = "0\u00b2:30" }'),
+        rn.SettingsError,
+        "central_primary",
+    ),
+    "pupils-1e7": (
+        _sites(lambda g: g.assign(pupils=np.where(g.index == 0, 10_000_000, g["pupils"]))),
+        SchemaError,
+        "pupils.*more than 30,000",
+    ),
+    "seats-1": (_settings("bus_seats = 1"), rn.SettingsError, "bus_seats must be a whole number"),
+    "outflow-0.99": (_settings("rural_outflow_rate = 0.99"), rn.SettingsError, "up to 0.5"),
+    "cost-1e30": (_settings("bus_cost_per_year = 1e30"), rn.SettingsError, "bus_cost_per_year"),
+    "weekly-nan": (_settings("weekly_ride_minutes = nan"), rn.SettingsError, "weekly_ride"),
+    "unknown-township": (
+        _sites(
+            lambda g: g.assign(
+                township_code=np.where(g.index == 0, "441826999", g["township_code"])
+            )
+        ),
+        SchemaError,
+        "441826999",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN_COUNTIES))
+def test_broken_county_folders_get_one_error_naming_the_thing(folder, case):
+    from ruralnet.sources.county import read_county
+
+    edit, error, message = BROKEN_COUNTIES[case]
+    edit(folder)
+    before = snapshot(folder)
+    with pytest.raises(error, match=message):
+        read_county(folder)
+    assert snapshot(folder) == before, "no input file is written"
+
+
+def test_a_learning_district_without_a_central_school_is_named_when_read(folder):
+    from ruralnet.sources.county import read_county
+
+    sites = gpd.read_file(folder / "sites.gpkg")
+    points = sites.index[sites["kind"] == "teaching_point"][:3]
+    edit_layer(folder, "sites", lambda g: g.assign(
+        district_id=np.where(g.index.isin(points), "XQ-9", None)
+    ))  # fmt: skip
+    with pytest.warns(rn.RuralnetWarning, match="learning district 'XQ-9' has no open central"):
+        read_county(folder)
+
+
 def test_shared_ids_and_empty_villages(folder):
     villages = gpd.read_file(folder / "villages.gpkg")
     edit_layer(
