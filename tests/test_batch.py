@@ -82,7 +82,9 @@ def test_options_name_every_mistake_at_once(counties, tmp_path):
     with pytest.raises(InputError, match="parts must be some of overview, catchments, report"):
         run_county(counties[0], tmp_path / "out", parts=("reprot",))
     assert not (tmp_path / "out").exists()  # refused before anything was read or written
-    assert JobOptions(years=(2030, 2025, 2025)).years == (2025, 2030)
+    assert JobOptions(years=(2025, 2030.0)).years == (2025, 2030)
+    with pytest.raises(InputError, match="repeated"):  # issue #25: was silently reordered
+        JobOptions(years=(2030, 2025, 2025))
 
 
 def test_ctrl_c_ends_a_dask_batch_like_a_report(tmp_path):

@@ -292,12 +292,7 @@ def solve(
     picks = _pickups(problem, ok)
     if not picks:
         return BusSolution(problem, [], unserved, 0.0, {"lower_bound": 0})
-    if len(picks) > MAX_PICKUPS:
-        raise PlanError(
-            f"{len(picks):,} pick-ups ({int(problem.pupils.sum()):,} pupils, {problem.seats} "
-            f"seats a bus) for one school's buses: more than the {MAX_PICKUPS:,} the route solver "
-            "takes; check the pupils and the seats"
-        )
+    _check_size(problem, picks)
     lower = math.ceil(sum(p for _, p in picks) / problem.seats)
     meta: dict = {"lower_bound": lower, "optimal": False, "method": "pyvrp"}
     best, start = None, None
@@ -335,6 +330,16 @@ MAX_PICKUPS = 2_000
 #: Work limits of the exact model inside :func:`solve`: stop sets listed, HiGHS nodes.
 EXACT_SETS = 300_000
 EXACT_NODES = 2_000
+
+
+def _check_size(problem: BusProblem, picks: list) -> None:
+    """Refuse more pick-ups than the route solver takes (a bound on the work)."""
+    if len(picks) > MAX_PICKUPS:
+        raise PlanError(
+            f"{len(picks):,} pick-ups ({int(problem.pupils.sum()):,} pupils, {problem.seats} "
+            f"seats a bus) for one school's buses: more than the {MAX_PICKUPS:,} the route solver "
+            "takes; check the pupils and the seats"
+        )
 
 
 def _share(seconds: float | None, share: float) -> float | None:
