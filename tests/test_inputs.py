@@ -110,7 +110,7 @@ def _grade(col: str, value, row: int = 0):
 
     def change(g):
         g = g.copy()
-        for level, name in GRADE_COLUMNS.items():
+        for name in GRADE_COLUMNS.values():
             g[name] = 0
         for i in g.index:
             levels = sorted(parse_grades(g.loc[i, "grades"]))
