@@ -10,6 +10,7 @@ the analysis and the bus planning, never the writers.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field, replace
@@ -230,7 +231,10 @@ class _Router:
         if scope is BusScope.RECEIVING:
             merges = candidates["decision"].astype(str).str.startswith("merge")
             self.sites = set(candidates.loc[merges, "receiving_site_id"])
-        self.cache: dict = {}
+        # runs of identical content (site, stops, pupils, seats, limit) are solved once per
+        # county and settings: across the plans of one analysis and the phases of the years
+        key = ("buses", json.dumps(county.settings.to_dict(), sort_keys=True, default=str))
+        self.cache: dict = county.cache.setdefault(key, {})
         self.recommended = recommended
 
     def evaluate(self, plan: Plan, before: PlanEvaluation | None = None) -> PlanEvaluation:

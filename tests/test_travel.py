@@ -237,3 +237,50 @@ def test_contraction_shrinks_the_real_graph(bus_net):
     reduced, mapping = reduce_graph(bus_net.graph, keep)
     assert reduced.n < bus_net.n_nodes / 4
     assert (mapping[keep] >= 0).all()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_node_matrix_grown_in_steps_equals_the_full_engine(seed):
+    """Issue #26: the county's bus work reads one matrix over its nodes, grown as nodes are
+    asked for; every sub-matrix equals the uncontracted engine (itself checked against
+    networkx above), duplicates and both directions included."""
+    from ruralnet.network.travel import NodeMatrix
+
+    n, u, v, t, m = _road_like(seed)
+    csr = CSRGraph.from_edges(u, v, t, m, n)
+    rng = np.random.default_rng(seed + 7)
+    matrix = NodeMatrix(csr)
+    for _ in range(3):
+        a = rng.choice(n, 9)  # with repeats
+        b = rng.choice(n, 6)
+        got_t, got_m = matrix.between(a, b)
+        ref_t, ref_m = csr.shortest(a, b)
+        np.testing.assert_allclose(got_t, ref_t, atol=1e-9)
+        np.testing.assert_allclose(got_m, ref_m, atol=1e-9)
+        back_t, _ = matrix.between(b, a)
+        np.testing.assert_allclose(back_t, csr.shortest(b, a)[0], atol=1e-9)
+    assert len(matrix.nodes) == len(np.unique(matrix.nodes)) <= n
+    assert (np.diff(matrix.nodes) > 0).all()
+
+
+def test_paths_from_a_kept_tree_match_networkx(bus_net):
+    """Issue #26: route lines take every leg's path from one tree per start (kept); the
+    paths are fastest paths (their time is networkx's shortest time)."""
+    g = bus_net.to_networkx()
+    graph, osm = bus_net.graph, bus_net.node_id
+    rng = np.random.default_rng(3)
+    main = np.flatnonzero(bus_net.components == 0)
+    sources = rng.choice(main, 3, replace=False)
+    targets = np.concatenate([rng.choice(main, 4, replace=False), [sources[0]]])
+    for s in sources:
+        first = graph.paths(int(s), targets)
+        again = graph.paths(int(s), targets)  # from the kept tree
+        assert first == again and int(s) in graph._trees
+        dist = nx.single_source_dijkstra_path_length(g, int(osm[s]), weight="travel_time")
+        for target, path in zip(targets, first, strict=True):
+            assert path[0] == int(s) and path[-1] == int(target)
+            legs = [
+                min(e["travel_time"] for e in g[int(osm[a])][int(osm[b])].values())
+                for a, b in itertools.pairwise(path)
+            ]
+            assert sum(legs) == pytest.approx(dist[int(osm[target])], abs=1e-6)

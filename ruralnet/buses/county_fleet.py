@@ -134,10 +134,10 @@ def day_problem(groups: list[SiteRun], day: str, bells: pd.Series, net, settings
     site_nodes = np.array([g.nodes[0] for g in groups])
     stop_nodes = np.concatenate([g.nodes[1:] for g in groups])
     if day == "afternoon":
-        t, m = net.graph.shortest(stop_nodes, site_nodes)
+        t, m = net.matrix.between(stop_nodes, site_nodes)
         dead_s, dead_m = t.T, m.T
     else:
-        dead_s, dead_m = net.graph.shortest(site_nodes, stop_nodes)
+        dead_s, dead_m = net.matrix.between(site_nodes, stop_nodes)
     bounds = np.cumsum([0] + [len(g.stops) for g in groups])
     bell = np.array([bells[g.site_id] for g in groups], dtype=float)
     return FleetProblem(
@@ -272,9 +272,9 @@ def _depot_m(county, net, problem: FleetProblem, sub: list[SiteRun], day: str) -
     nodes = net.snap(depots.geometry)["node"].to_numpy()
     stops = np.concatenate([g.nodes[1:] for g in sub])
     if day == "afternoon":
-        _, m = net.graph.shortest(stops, nodes)
+        _, m = net.matrix.between(stops, nodes)
         return np.nanmin(np.where(np.isfinite(m), m, np.nan), axis=1)
-    _, m = net.graph.shortest(nodes, stops)
+    _, m = net.matrix.between(nodes, stops)
     return np.nanmin(np.where(np.isfinite(m), m, np.nan), axis=0)
 
 

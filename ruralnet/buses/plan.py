@@ -156,6 +156,7 @@ def plan_buses(
     s = county.settings
     net = county.network("bus")
     snap = snaps(county, net)
+    net.matrix.include(snap["node"])  # every village and site: one matrix for every plan
     cache = {} if cache is None else cache
     riders = bus_riders(ctx, rows, sites)
     groups = [

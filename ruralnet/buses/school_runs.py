@@ -157,7 +157,7 @@ def site_run(net, snap, site_id: str, run: str, part: pd.DataFrame, s) -> SiteRu
     """One site's riders of one run kind, with the travel between the site and the stops."""
     stops = part.groupby("stop", sort=True)["pupils"].sum()
     nodes = np.concatenate([[snap.loc[site_id, "node"]], snap.loc[stops.index, "node"].to_numpy()])
-    time_s, dist_m = net.graph.shortest(nodes, nodes)
+    time_s, dist_m = net.matrix.between(nodes, nodes)
     run = RunKind(run)
     seats = s.kindergarten_bus_seats if run is RunKind.KINDERGARTEN else s.bus_seats
     limit_s = float(part["limit_min"].iloc[0]) * 60
@@ -188,7 +188,7 @@ def route_line(net, nodes: np.ndarray, route, direction: str) -> shapely.LineStr
     seq = [*seq, int(nodes[0])] if direction == "morning" else [int(nodes[0]), *seq]
     coords = []
     for a, b in itertools.pairwise(seq):
-        path = net.graph.paths(a, [b])[0] or [a, b]
+        path = net.graph.paths(a, [b])[0] or [a, b]  # one tree per start, kept
         pts = list(zip(net.lon[path].tolist(), net.lat[path].tolist(), strict=True))
         coords.extend(pts if not coords else pts[1:])
     if len(coords) < 2:

@@ -28,7 +28,7 @@ from ..model.geo import haversine_m
 from ..model.settings import Settings
 from ..sources.osm import RoadTable, read_highways
 from ..sources.overpass import roads_from_overpass
-from .travel import CSRGraph
+from .travel import CSRGraph, NodeMatrix
 
 log = logging.getLogger(__name__)
 
@@ -272,6 +272,12 @@ class Network:
         """The compact CSR graph the travel-time engine routes on (see :mod:`ruralnet.network.travel`)."""
 
         return CSRGraph.from_edges(self.u, self.v, self.time_s, self.length_m, self.n_nodes)
+
+    @cached_property
+    def matrix(self) -> NodeMatrix:
+        """Times and metres between the nodes asked for so far, both directions, kept for
+        every later request (:class:`~ruralnet.network.travel.NodeMatrix`)."""
+        return NodeMatrix(self.graph)
 
     @cached_property
     def components(self) -> np.ndarray:

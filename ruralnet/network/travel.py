@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 MIN_EDGE_S = 1e-9
 #: Origins routed per batch (bounds memory to ``BATCH * n_nodes`` floats).
 BATCH = 64
+#: Shortest-path trees kept per graph for drawing paths (each ``n_nodes`` int32).
+TREES = 4096
 
 
 @dataclass
@@ -125,9 +127,29 @@ class CSRGraph:
         )
         return times[:, targets], self._path_lengths(pred, targets, times[:, targets])
 
+    @cached_property
+    def _trees(self) -> dict:
+        return {}
+
+    def tree(self, source: int) -> np.ndarray:
+        """The shortest-path tree from ``source``: each node's predecessor (-9999 where
+        unreachable), computed once per source and kept (at most :data:`TREES` of them)."""
+        source = int(source)
+        pred = self._trees.get(source)
+        if pred is None:
+            _, pred = dijkstra(self.time, directed=True, indices=source, return_predecessors=True)
+            pred = pred.astype(np.int32)
+            if len(self._trees) >= TREES:
+                self._trees.pop(next(iter(self._trees)))
+            self._trees[source] = pred
+        return pred
+
     def paths(self, source: int, targets) -> list[list[int]]:
-        """Node sequence of the fastest path from ``source`` to each target ([] if unreachable)."""
-        _, pred = dijkstra(self.time, directed=True, indices=int(source), return_predecessors=True)
+        """Node sequence of the fastest path from ``source`` to each target ([] if unreachable).
+
+        The tree from ``source`` is computed once (:meth:`tree`): drawing every leg of a
+        county's bus routes costs one Dijkstra per distinct start, not one per leg."""
+        pred = self.tree(source)
         out = []
         for t in np.atleast_1d(targets):
             t = int(t)
@@ -388,6 +410,55 @@ def travel_times(
         dist = dist[np.ix_(f_inv, t_inv)]
         dist[~np.isfinite(times)] = np.nan
     return times, dist
+
+
+class NodeMatrix:
+    """Fastest times (s) and their metres between every pair of a set of nodes, both
+    directions, on one graph: computed on the contracted graph (:func:`travel_times`) once,
+    then read for any sub-matrix.
+
+    The bus work of a county asks for the same pairs again and again (each school's stops,
+    the empty legs between schools, every plan, day and year): the county seeds the matrix
+    with every village, site and depot node, and each request is a lookup. Nodes not yet in
+    the matrix are added with their rows and columns only.
+    """
+
+    def __init__(self, graph: CSRGraph) -> None:
+        self.graph = graph
+        self.nodes = np.empty(0, dtype=np.int64)
+        self.time_s = np.empty((0, 0))
+        self.dist_m = np.empty((0, 0))
+
+    def include(self, nodes) -> None:
+        """Add the rows and columns of ``nodes`` not in the matrix yet."""
+        new = np.setdiff1d(np.asarray(nodes, dtype=np.int64), self.nodes)
+        if not len(new):
+            return
+        old = self.nodes
+        every = np.concatenate([old, new])
+        t_new, m_new = travel_times(self.graph, new, every)  # new rows, every column
+        n, k = len(old), len(new)
+        t_col, m_col = travel_times(self.graph, old, new) if n else (None, None)
+        time = np.empty((n + k, n + k))
+        dist = np.empty((n + k, n + k))
+        time[:n, :n], dist[:n, :n] = self.time_s, self.dist_m
+        if n:  # old rows, new columns
+            time[:n, n:], dist[:n, n:] = t_col, m_col
+        time[n:, :], dist[n:, :] = t_new, m_new
+        order = np.argsort(every, kind="stable")
+        self.nodes = every[order]
+        self.time_s = time[np.ix_(order, order)]
+        self.dist_m = dist[np.ix_(order, order)]
+        log.debug("node matrix: %d nodes (%d added)", len(self.nodes), k)
+
+    def between(self, a, b) -> tuple[np.ndarray, np.ndarray]:
+        """Times (s, ``inf`` where unreachable) and metres (NaN there) from each node of
+        ``a`` to each node of ``b``: ``len(a) x len(b)`` arrays (copies)."""
+        a = np.asarray(a, dtype=np.int64)
+        b = np.asarray(b, dtype=np.int64)
+        self.include(np.concatenate([a, b]))
+        ia, ib = np.searchsorted(self.nodes, a), np.searchsorted(self.nodes, b)
+        return self.time_s[np.ix_(ia, ib)], self.dist_m[np.ix_(ia, ib)]
 
 
 def od_matrix(
