@@ -47,7 +47,8 @@ def one_site(lon=112.29, lat=24.72):
 
 
 def _marker_latlon(page: str) -> tuple[float, float]:
-    lat, lon = re.search(r"L\.circleMarker\(\s*\[([-\d.]+),\s*([-\d.]+)\]", page).groups()
+    """The site's position in the page (its GeoJSON feature: lon, lat)."""
+    lon, lat = re.search(r'"coordinates":\s*\[([-\d.e]+),\s*([-\d.e]+)\]', page).groups()
     return float(lat), float(lon)
 
 
@@ -92,7 +93,8 @@ def test_builders_compose(county):
         .get_root()
         .render()
     )
-    assert "<th>kind</th><td>teaching point</td>" in english and "<th>类型</th>" not in english
+    # one popup table per site, from the layer's fields: English titles and values
+    assert '"kind"' in english and '"teaching point"' in english and "类型" not in english
 
 
 def test_offline_file_is_self_contained(full_map):
@@ -136,6 +138,8 @@ def test_offline_map_renders_in_a_browser_without_network(full_map, county, tmp_
 
     sites_drawn = drawn("ruralnet-site")
     assert sites_drawn == len(county.sites)
+    tags = re.findall(r'<path[^>]*class="[^"]*ruralnet-site[^>]*>', dom)
+    assert all('fill="#' in t for t in tags), "sites are filled with their kind's colour"
     merges = analysis.candidates["decision"].str.startswith("merge").sum()
     assert drawn("ruralnet-merger") == merges
     lines = analysis.buses[analysis.recommended].lines

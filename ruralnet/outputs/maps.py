@@ -23,6 +23,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from ..model.atomic import atomic_path
 from ..model.coords import transform_geometry, wgs84_to_gcj02
@@ -139,59 +140,47 @@ def map_text(value) -> str:
     return out
 
 
-def _popup(rows: dict) -> folium.Popup:
-    body = "".join(
-        f"<tr><th>{map_text(str(k))}</th><td>{map_text(str(v))}</td></tr>" for k, v in rows.items()
-    )
-    return folium.Popup(f"<table>{body}</table>", max_width=320)
-
-
 def add_sites(
     sites: gpd.GeoDataFrame, m: folium.Map | None = None, lang: str | None = None
 ) -> folium.Map:
     """Sites coloured by kind, sized by pupils; the three schools get a thick dark ring; popups
-    with their figures."""
+    with their figures. One GeoJSON layer (a template for the layer, not one per site)."""
     m = _map(m, sites)
     lang = _lang(m, lang)
     g = _shifted(sites, m)
-    layer = folium.FeatureGroup(name="学校" if lang == "zh" else "schools")
-    three = g[
-        [
-            c
-            for c in ("is_central_kindergarten", "is_central_primary", "is_public_boarding")
-            if c in g
-        ]
-    ].any(axis=1)
-    for (_, s), is_three in zip(g.iterrows(), three, strict=True):
-        pupils = float(s.get("pupils", 0) or 0)
-        closed = str(s.get("status", "open")) != "open"
-        figures = {
-            ("名称" if lang == "zh" else "name"): s.get("name"),
-            ("类型" if lang == "zh" else "kind"): label(KINDS, s["kind"], lang),
-            ("学生" if lang == "zh" else "pupils"): f"{pupils:.0f}",
-            ("班级" if lang == "zh" else "classes"): s.get("classes"),
-            ("学位" if lang == "zh" else "places"): s.get("capacity"),
-            ("床位" if lang == "zh" else "beds"): s.get("boarding_beds"),
-            ("年级" if lang == "zh" else "grades"): s.get("grades"),
-            ("代码" if lang == "zh" else "id"): s.get("site_id"),
+    flags = [c for c in ("is_central_kindergarten", "is_central_primary", "is_public_boarding")]
+    three = g[[c for c in flags if c in g]].any(axis=1).to_numpy()
+    pupils = pd.to_numeric(g.get("pupils", 0), errors="coerce").fillna(0).clip(lower=0)
+    closed = (g.get("status", pd.Series("open", index=g.index)).astype(str) != "open").to_numpy()
+    fill = g["kind"].map(lambda k: KIND_COLORS.get(k, "#333333")).to_numpy()
+    kinds = g["kind"].map(lambda k: label(KINDS, k, lang))
+    zh = lang == "zh"
+    popup = {
+        "名称" if zh else "name": g.get("name"),
+        "类型" if zh else "kind": kinds,
+        "学生" if zh else "pupils": pupils.map(lambda v: f"{v:.0f}"),
+        "班级" if zh else "classes": g.get("classes"),
+        "学位" if zh else "places": g.get("capacity"),
+        "床位" if zh else "beds": g.get("boarding_beds"),
+        "年级" if zh else "grades": g.get("grades"),
+        "代码" if zh else "id": g.get("site_id"),
+    }
+    styles = [
+        {
+            "radius": round(4 + min(14, np.sqrt(p) / 3), 2),
+            "color": "#000000" if t else ("#999999" if c else f),
+            "weight": 3 if t else 1,
+            "fill": True,
+            "fillColor": f,
+            "fillOpacity": 0.25 if c else 0.85,
+            **({"dashArray": "4"} if c else {}),
         }
-        folium.CircleMarker(
-            [s.geometry.y, s.geometry.x],
-            radius=4 + min(14, np.sqrt(max(pupils, 0)) / 3),
-            color="#000000"
-            if is_three
-            else ("#999999" if closed else KIND_COLORS.get(s["kind"], "#333333")),
-            weight=3 if is_three else 1,
-            fill=True,
-            fill_color=KIND_COLORS.get(s["kind"], "#333333"),
-            fill_opacity=0.25 if closed else 0.85,
-            dash_array="4" if closed else None,
-            tooltip=map_text(f"{s.get('name')} · {label(KINDS, s['kind'], lang)} · {pupils:.0f}"),
-            popup=_popup(figures),
-            class_name="ruralnet-site",
-        ).add_to(layer)
-    layer.add_to(m)
-    return m
+        for p, t, c, f in zip(pupils, three, closed, fill, strict=True)
+    ]
+    tips = [f"{n} · {k} · {p:.0f}" for n, k, p in zip(g.get("name"), kinds, pupils, strict=True)]
+    return add_features(
+        g, "学校" if zh else "schools", styles, tips, m, popup=popup, class_name="ruralnet-site"
+    )
 
 
 def add_villages(
@@ -201,23 +190,82 @@ def add_villages(
     m = _map(m, villages)
     lang = _lang(m, lang)
     g = _shifted(villages, m)
-    layer = folium.FeatureGroup(name="村庄" if lang == "zh" else "villages")
-    for _, v in g.iterrows():
-        kids = {label(STAGES, st, lang): v.get(f"children_{st}") for st in STAGES}
-        total = sum(float(k or 0) for k in kids.values())
-        folium.CircleMarker(
-            [v.geometry.y, v.geometry.x],
-            radius=2 + min(8, np.sqrt(total) / 4),
-            color="#444444",
-            weight=0.5,
-            fill=True,
-            fill_color="#ffffff",
-            fill_opacity=0.9,
-            tooltip=map_text(f"{v.get('name')} · {total:.0f}"),
-            popup=_popup({"": v.get("name"), **kids}),
-        ).add_to(layer)
+    kids = {
+        label(STAGES, st, lang): pd.to_numeric(g.get(f"children_{st}"), errors="coerce")
+        for st in STAGES
+        if f"children_{st}" in g
+    }
+    total = sum((k.fillna(0) for k in kids.values()), pd.Series(0.0, index=g.index))
+    styles = [
+        {"radius": round(2 + min(8, np.sqrt(max(t, 0)) / 4), 2), "color": "#444444",
+         "weight": 0.5, "fill": True, "fillColor": "#ffffff", "fillOpacity": 0.9}
+        for t in total
+    ]  # fmt: skip
+    tips = [f"{n} · {t:.0f}" for n, t in zip(g.get("name"), total, strict=True)]
+    name = "村庄" if lang == "zh" else "villages"
+    popup = {"": g.get("name"), **kids}
+    return add_features(g, name, styles, tips, m, popup=popup, class_name="ruralnet-village")
+
+
+def add_features(
+    g: gpd.GeoDataFrame,
+    name: str,
+    styles: list[dict],
+    tips: list,
+    m: folium.Map,
+    popup: dict | None = None,
+    class_name: str | None = None,
+    show: bool = True,
+) -> folium.Map:
+    """One GeoJSON layer of many features, each with its own style, tooltip and popup
+    (folium renders and compiles one template per element: a county's thousands of markers as
+    separate elements took most of the map's writing time).
+
+    Every text goes through :func:`map_text` (the tooltip and popup are built as HTML in the
+    page's script from the feature's properties)."""
+    if not len(g):  # nothing to draw: the layer is still listed
+        folium.FeatureGroup(name=name, show=show).add_to(m)
+        return m
+    props = pd.DataFrame({"_tip": [map_text(t) for t in tips]}, index=g.index)
+    fields: list[str] = []
+    for k, (title, values) in enumerate((popup or {}).items()):
+        col = f"_p{k}"
+        series = values if isinstance(values, pd.Series) else pd.Series(values, index=g.index)
+        props[col] = [map_text(_shown(v)) for v in series.reindex(g.index)]
+        fields.append((col, map_text(title)))
+    props["_style"] = [json.dumps(st, sort_keys=True) for st in styles]
+    data = gpd.GeoDataFrame(props, geometry=g.geometry.to_numpy(), crs="EPSG:4326")
+    collection = json.loads(data.to_json(drop_id=True, to_wgs84=True))
+    for k, feature in enumerate(collection["features"]):
+        feature["id"] = k
+    point = g.geometry.iloc[0].geom_type == "Point"
+    layer = folium.GeoJson(
+        collection,
+        name=name,
+        show=show,
+        style_function=lambda f: json.loads(f["properties"]["_style"]),
+        marker=folium.CircleMarker(class_name=class_name) if point else None,
+        tooltip=folium.GeoJsonTooltip(fields=["_tip"], labels=False),
+        popup=folium.GeoJsonPopup(
+            fields=[f for f, _ in fields], aliases=[a for _, a in fields], labels=True
+        )
+        if fields
+        else None,
+        className=None if point else class_name,
+    )
     layer.add_to(m)
     return m
+
+
+def _shown(value) -> str:
+    """A value as a popup shows it (empty for missing)."""
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return ""
+    if value is pd.NA or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return f"{value:.0f}"
+    return str(value)
 
 
 def _geojson(gdf: gpd.GeoDataFrame, name: str, style, tooltip_fields=None, m=None, show=True):
@@ -338,29 +386,25 @@ def add_mergers(
     m = _map(m, sites)
     lang = _lang(m, lang)
     pos = _shifted(sites, m).set_index("site_id").geometry
-    layer = folium.FeatureGroup(name="撤并" if lang == "zh" else "mergers")
+    arrows, tips = [], []
     for _, c in candidates.iterrows():
         if not str(c["decision"]).startswith("merge") or c["receiving_site_id"] not in pos.index:
             continue
         a, b = pos[c["site_id"]], pos[c["receiving_site_id"]]
-        tip = f"{label(DECISIONS, c['decision'], lang)}: {c['reason']}"
-        folium.PolyLine(
-            [(a.y, a.x), (b.y, b.x)],
-            color="#d7301f",
-            weight=2.5,
-            tooltip=map_text(tip),
-            class_name="ruralnet-merger",
-        ).add_to(layer)
-        # arrowhead at the receiving end
-        dx, dy = b.x - a.x, b.y - a.y
+        dx, dy = b.x - a.x, b.y - a.y  # the arrowhead at the receiving end
         length = np.hypot(dx, dy) or 1
         ux, uy = dx / length, dy / length
         size = min(0.004, 0.25 * length)
-        left = (b.y - size * (uy - 0.5 * ux), b.x - size * (ux + 0.5 * uy))
-        right = (b.y - size * (uy + 0.5 * ux), b.x - size * (ux - 0.5 * uy))
-        folium.PolyLine([left, (b.y, b.x), right], color="#d7301f", weight=2.5).add_to(layer)
-    layer.add_to(m)
-    return m
+        left = (b.x - size * (ux + 0.5 * uy), b.y - size * (uy - 0.5 * ux))
+        right = (b.x - size * (ux - 0.5 * uy), b.y - size * (uy + 0.5 * ux))
+        arrows.append(
+            shapely.MultiLineString([[(a.x, a.y), (b.x, b.y)], [left, (b.x, b.y), right]])
+        )
+        tips.append(f"{label(DECISIONS, c['decision'], lang)}: {c['reason']}")
+    g = gpd.GeoDataFrame(geometry=arrows, crs="EPSG:4326")
+    styles = [{"color": "#d7301f", "weight": 2.5}] * len(g)
+    name = "撤并" if lang == "zh" else "mergers"
+    return add_features(g, name, styles, tips, m, class_name="ruralnet-merger")
 
 
 def add_bus_routes(
@@ -374,55 +418,40 @@ def add_bus_routes(
     m = _map(m, lines)
     lang = _lang(m, lang)
     g = _shifted(lines[lines["direction"] == direction], m)
-    layer = folium.FeatureGroup(name="校车线路" if lang == "zh" else "bus routes")
-    for i, r in enumerate(g.itertuples()):
-        color = f"hsl({(i * 137) % 360}, 70%, 40%)"
-        folium.PolyLine(
-            [(y, x) for x, y in r.geometry.coords],
-            color=color,
-            weight=3,
-            opacity=0.8,
-            tooltip=map_text(
-                f"{r.route} · {r.pupils} · {r.km:.1f} km · {r.longest_ride_min:.0f} min"
-            ),
-            class_name="ruralnet-bus",
-        ).add_to(layer)
+    styles = [
+        {"color": f"hsl({(i * 137) % 360}, 70%, 40%)", "weight": 3, "opacity": 0.8}
+        for i in range(len(g))
+    ]
+    tips = [
+        f"{r.route} · {r.pupils} · {r.km:.1f} km · {r.longest_ride_min:.0f} min"
+        for r in g.itertuples()
+    ]
+    name = "校车线路" if lang == "zh" else "bus routes"
+    add_features(g, name, styles, tips, m, class_name="ruralnet-bus")
     if stops is not None and len(stops):
-        for _, s in _shifted(stops, m).iterrows():
-            folium.CircleMarker(
-                [s.geometry.y, s.geometry.x],
-                radius=3,
-                color="#6a3d9a",
-                fill=True,
-                tooltip=map_text(str(s.get("name", ""))),
-            ).add_to(layer)
-    layer.add_to(m)
+        p = _shifted(stops, m)
+        styles = [{"radius": 3, "color": "#6a3d9a", "fill": True, "fillColor": "#6a3d9a"}] * len(p)
+        tips = [str(v) for v in p.get("name", pd.Series("", index=p.index))]
+        add_features(p, "上车点" if lang == "zh" else "pick-ups", styles, tips, m)
     return m
 
 
 def add_bus_days(lines: gpd.GeoDataFrame, m: folium.Map | None = None, lang: str | None = None):
-    """One layer per bus: its morning's runs and empty legs between schools (off at first;
-    tick a bus in the layer control to see its day)."""
+    """Every bus's morning, its runs and the empty legs between schools, as one layer (off at
+    first; each bus in its own colour, named in its tooltip)."""
     m = _map(m, lines)
     lang = _lang(m, lang)
-    for i, r in enumerate(_shifted(lines, m).itertuples()):
+    g = _shifted(lines, m)
+    tips, styles = [], []
+    for i, r in enumerate(g.itertuples()):
         kind = label(BUS_TYPES, r.bus_type, lang)
         if lang == "zh":
-            name = f"{kind} {r.bus}：{r.runs}趟，{r.first}–{r.last}，{r.km:.1f}公里"
+            tips.append(f"{kind} {r.bus}：{r.runs}趟，{r.first}–{r.last}，{r.km:.1f}公里")
         else:
-            name = f"{kind} {r.bus}: {r.runs} runs, {r.first}-{r.last}, {r.km:.1f} km"
-        layer = folium.FeatureGroup(name=map_text(name), show=False)
-        for part in getattr(r.geometry, "geoms", [r.geometry]):
-            folium.PolyLine(
-                [(y, x) for x, y in part.coords],
-                color=f"hsl({(i * 137) % 360}, 75%, 35%)",
-                weight=4,
-                opacity=0.85,
-                tooltip=map_text(name),
-                class_name="ruralnet-busday",
-            ).add_to(layer)
-        layer.add_to(m)
-    return m
+            tips.append(f"{kind} {r.bus}: {r.runs} runs, {r.first}-{r.last}, {r.km:.1f} km")
+        styles.append({"color": f"hsl({(i * 137) % 360}, 75%, 35%)", "weight": 4, "opacity": 0.85})
+    name = "校车每日行程" if lang == "zh" else "each bus's morning"
+    return add_features(g, name, styles, tips, m, class_name="ruralnet-busday", show=False)
 
 
 def add_districts(layer: gpd.GeoDataFrame, m: folium.Map | None = None, lang: str | None = None):

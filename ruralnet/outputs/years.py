@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import folium
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -15,7 +16,7 @@ from ..model.atomic import atomic_path
 from ..model.labels import ACTIONS, label, text
 from .charts import timeline_chart
 from .files import write_layers, write_table, write_workbook
-from .maps import base_map, finish, map_text, save_map
+from .maps import add_features, base_map, finish, save_map
 from .tables import for_csv, html_table, translated
 
 #: ``report/phases.csv``: the contract columns, then names and flags.
@@ -164,17 +165,16 @@ def _years_map(years, analysis, lang: str) -> folium.Map:
 
     xy = county.sites.set_index(county.sites["site_id"].astype(str)).geometry
     for n, (year, part) in enumerate(years.table.groupby("year")):
-        layer = folium.FeatureGroup(name=f"{year}年" if lang == "zh" else str(year), show=n == 0)
-        for r in part.itertuples():
-            p = xy[r.site_id]
-            folium.CircleMarker(
-                [p.y, p.x],
-                radius=3 + 2 * np.log1p(max(r.pupils, 0)) / 2,
-                color=colours.get(r.action, "#3182bd"),
-                fill=True,
-                fill_opacity=0.7,
-                class_name="ruralnet-site",
-                tooltip=map_text(f"{r.name} · {label(ACTIONS, r.action, lang)} · {r.pupils}"),
-            ).add_to(layer)
-        layer.add_to(m)
+        g = gpd.GeoDataFrame(part, geometry=xy.reindex(part["site_id"]).to_numpy(), crs=4326)
+        styles = [
+            {"radius": round(3 + np.log1p(max(r.pupils, 0)), 2),
+             "color": colours.get(r.action, "#3182bd"), "fill": True, "fillColor": colours.get(r.action, "#3182bd"),
+             "fillOpacity": 0.7}
+            for r in part.itertuples()
+        ]  # fmt: skip
+        tips = [
+            f"{r.name} · {label(ACTIONS, r.action, lang)} · {r.pupils}" for r in part.itertuples()
+        ]
+        name = f"{year}年" if lang == "zh" else str(year)
+        add_features(g, name, styles, tips, m, class_name="ruralnet-site", show=n == 0)
     return finish(m)
