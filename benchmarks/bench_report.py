@@ -27,12 +27,20 @@ from pathlib import Path
 #: Runs one report and prints its own resource usage as JSON (a child of the benchmark).
 CHILD = """
 import json, resource, sys, time
+from pathlib import Path
 t0 = time.perf_counter()
 from ruralnet.cli import main
 code = main(sys.argv[1:])
 r = resource.getrusage(resource.RUSAGE_SELF)
-print(json.dumps({"code": code, "cpu": r.ru_utime + r.ru_stime, "wall": time.perf_counter() - t0,
-                  "rss_mb": r.ru_maxrss / 1024}))
+out = {"code": code, "cpu": r.ru_utime + r.ru_stime, "wall": time.perf_counter() - t0,
+       "rss_mb": r.ru_maxrss / 1024}
+import pandas as pd
+fleet = next(Path(sys.argv[sys.argv.index("--out") + 1]).glob("*/fleet_summary.csv"), None)
+if fleet is not None:  # columns: day, bus_type, shared, own_runs, lower_bound, runs, pupils, bus_km
+    t = pd.read_csv(fleet)
+    out["buses"] = int(t.iloc[-1, 2])
+    out["bus_km"] = round(float(t.iloc[:-1, 7].sum()), 1)
+print(json.dumps(out))
 """
 
 
@@ -88,7 +96,8 @@ def main() -> None:
             r = run(a.county, a.years, path)
             results.setdefault(label, []).append(r)
             print(f"{label:10s} CPU {r['cpu']:7.1f} s  wall {r['wall']:7.1f} s  "
-                  f"peak RSS {r['rss_mb']:6.0f} MB", flush=True)  # fmt: skip
+                  f"peak RSS {r['rss_mb']:6.0f} MB  buses {r.get('buses', '-')}  "
+                  f"bus-km (days, weekly) {r.get('bus_km', '-')}", flush=True)  # fmt: skip
     if a.baseline:
         mine, base = results["this code"], results["baseline"]
 

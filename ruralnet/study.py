@@ -37,6 +37,7 @@ from .analysis.siting import optimised_plan
 from .analysis.times import county_times
 from .buses.plan import CountyBuses, plan_buses
 from .model.errors import InputError, PlanError
+from .model.memory import trim_heap
 from .network.county import County
 
 log = logging.getLogger(__name__)
@@ -160,6 +161,7 @@ def analyse_county(
     seconds: dict = {}
     started = time.perf_counter()
     ctx = plan_context(county, county_times(county))
+    trim_heap()  # the matrices' temporaries
     candidates, options = merger_candidates(
         ctx.sites,
         ctx.times.site_walk,
@@ -254,7 +256,9 @@ class _Router:
                     f"plan {plan.name}: bus routes failed the independent check: "
                     f"{buses.violations[:3]}"
                 )
-        return evaluate(self.ctx, plan, before, buses, rows)
+        out = evaluate(self.ctx, plan, before, buses, rows)
+        trim_heap()  # the routing's and the evaluation's temporaries, before the next plan
+        return out
 
     def _routes(self, name: str) -> bool:
         if self.scope is BusScope.NONE:

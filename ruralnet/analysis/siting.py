@@ -50,6 +50,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from ..model.errors import SettingsError, SolverError
 from ..model.grades import GRADE_LEVELS, format_grades, grade_column, parse_grades
 from ..model.kinds import THREE_SCHOOL_FLAGS, class_norm, school_size_cap
+from ..model.memory import trim_heap
 from ..model.schema import largest_remainder
 from . import rules
 from .evaluation import flow_rows
@@ -333,6 +334,8 @@ class PlanModel:
             },
         )
         seconds = time.perf_counter() - started
+        shape = lp.pop("A").shape  # the matrix and HiGHS's copy: given back before what follows
+        trim_heap()
         if res.x is None or res.status not in (0, 1):
             raise SolverError(f"the plan model was not solved: {res.message}")
         if res.status == 1:
@@ -342,8 +345,8 @@ class PlanModel:
             "optimal": res.status == 0,
             "objective": float(res.fun),
             "gap": float(getattr(res, "mip_gap", 0.0) or 0.0),
-            "rows": int(lp["A"].shape[0]),
-            "columns": int(lp["A"].shape[1]),
+            "rows": int(shape[0]),
+            "columns": int(shape[1]),
             "integers": int(lp["integrality"].sum()),
             "seconds": round(seconds, 2),
             "riders_per_bus": round(self.riders_per_bus, 2),

@@ -163,19 +163,26 @@ class CSRGraph:
         return out
 
     def _path_lengths(self, pred: np.ndarray, targets: np.ndarray, times: np.ndarray):
-        """Length of the tree path from each root to each target, walking predecessors back."""
-        k = pred.shape[0]
-        rows = np.repeat(np.arange(k), len(targets))
-        cur = np.tile(targets, k)
-        acc = np.zeros(len(cur))
-        active = np.flatnonzero(pred[rows, cur] >= 0)
-        while len(active):
-            node = cur[active]
-            parent = pred[rows[active], node]
-            acc[active] += self.edge_length(parent, node)
-            cur[active] = parent
-            active = active[pred[rows[active], parent] >= 0]
-        out = acc.reshape(k, len(targets))
+        """Length of the tree path from each root to each target.
+
+        Each tree edge's length is looked up once, then summed up the tree by pointer jumping
+        (each step adds the sum of the ancestor's path so far and jumps twice as far), so the
+        work grows with the logarithm of the paths' depth, not with every step of every path.
+        """
+        k, n = pred.shape
+        rows = np.arange(k)[:, None]
+        has = pred >= 0
+        anc = np.where(has, pred, np.arange(n)[None, :])  # roots and unreached point at themselves
+        acc = np.zeros(pred.shape)
+        r, c = np.nonzero(has)
+        acc[r, c] = self.edge_length(pred[r, c], c)
+        while True:
+            up = anc[rows, anc]
+            if np.array_equal(up, anc):
+                break
+            acc = acc + acc[rows, anc]
+            anc = up
+        out = acc[:, targets]
         out[~np.isfinite(times)] = np.nan
         return out
 
