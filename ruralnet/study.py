@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 import pandas as pd
+import scipy.sparse as sp
 
 from .analysis.concentration import concentration_proposals
 from .analysis.costs import cost_difference, larger_sites_policy
@@ -278,7 +279,8 @@ class YearsAnalysis:
         Pupils per site, grade and year (:class:`~ruralnet.analysis.projection.Projection`).
     phases
         Year -> that year's :class:`CountyAnalysis` (its ``current`` plan: the earlier phases'
-        decisions on that year's pupils; its recommended plan: the year's phase).
+        decisions on that year's pupils; its recommended plan: the year's phase), kept lean:
+        those two evaluations only, their plans' flows sparse, no plan context.
     table
         :data:`~ruralnet.analysis.phases.PHASE_COLUMNS` per year and site, with ``name``,
         ``township_code``, ``small`` and ``classrooms_empty_later``.
@@ -294,6 +296,17 @@ class YearsAnalysis:
     table: pd.DataFrame
     districts: dict
     district_layers: dict = field(default_factory=dict)
+
+
+def _phase_record(analysis: CountyAnalysis) -> CountyAnalysis:
+    """What is kept of a phase once the next one has what it needs: its current and
+    recommended evaluations with the plans' flows sparse, and no plan context (the groups x
+    sites matrices of every phase held the years' plan at three times the one-year memory)."""
+    kept = {}
+    for name in dict.fromkeys(("current", analysis.recommended)):
+        ev = analysis.evaluations[name]
+        kept[name] = replace(ev, plan=replace(ev.plan, flows=sp.csr_matrix(ev.plan.flows)))
+    return replace(analysis, context=None, evaluations=kept)
 
 
 def analyse_years(
@@ -339,7 +352,8 @@ def analyse_years(
         shares.append(transfer_shares(analysis.context, ev))
         tables.append(phase_table(year, analysis.context, ev))
         districts[year], layers[year] = ev.districts, ev.district_layer
-        phases[year], before = analysis, ev
+        phases[year], before = _phase_record(analysis), ev
+        trim_heap()
     table = pd.concat(tables, ignore_index=True)
     facts = pd.concat(
         [a.evaluations[a.recommended].sites.assign(year=y) for y, a in phases.items()]
