@@ -5,10 +5,13 @@ Usage::
 
     python benchmarks/bench_report.py COUNTY_DIR [--baseline CHECKOUT] [--years Y ...]
         [--runs 1] [--profile OUT.txt]
+    python benchmarks/bench_report.py --scaling COUNTY_DIR [COUNTY_DIR ...]
 
 Each run is ``ruralnet report COUNTY_DIR`` in a fresh process (imports included); its CPU
 seconds (user + system) and peak RSS are read from the process's own resource usage, beside
 the wall-clock (the machines are shared: CPU seconds are the steadier figure). With
+``--scaling`` this code's report of each county is measured and the growth of CPU seconds and
+peak memory with the county's villages is fitted (``time ~ villages^k``). With
 ``--baseline`` (e.g. ``git worktree add /tmp/base <commit>``) the same is run with that code
 (``PYTHONPATH``), and the ratios are printed. With ``--profile`` one more run of this code is
 profiled and the functions with the most cumulative and own time are written to the file.
@@ -79,16 +82,39 @@ def _write_profile(stats: Path, out: Path) -> None:
     out.write_text(text.getvalue(), encoding="utf-8")
 
 
+def scaling(counties: list[Path], here: str) -> None:
+    """This code's report of each county, and the fitted growth with its villages."""
+    import numpy as np
+    import pyogrio
+
+    rows = []
+    for county in counties:
+        r = run(county.resolve(), [], here)
+        villages = pyogrio.read_info(county / "villages.gpkg")["features"]
+        sites = pyogrio.read_info(county / "sites.gpkg")["features"]
+        rows.append((county.name, sites, villages, r["cpu"], r["rss_mb"], r.get("buses")))
+        print(f"{county.name}: {sites} sites, {villages} villages, CPU {r['cpu']:.1f} s, "
+              f"peak RSS {r['rss_mb']:.0f} MB, {r.get('buses')} buses", flush=True)  # fmt: skip
+    v = np.log([row[2] for row in rows])
+    for label, k in (("CPU seconds", 3), ("peak RSS", 4)):
+        slope = np.polyfit(v, np.log([row[k] for row in rows]), 1)[0]
+        print(f"{label} grow as villages^{slope:.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("county", type=Path)
+    ap.add_argument("county", type=Path, nargs="?")
+    ap.add_argument("--scaling", type=Path, nargs="+", help="counties to measure this code on")
     ap.add_argument("--baseline", type=Path, help="checkout of an older commit")
     ap.add_argument("--years", nargs="*", default=[])
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--profile", type=Path, help="write a cProfile summary of this code here")
     a = ap.parse_args()
-    a.county = a.county.resolve()
     here = str(Path(__file__).resolve().parents[1])
+    if a.scaling:
+        scaling(a.scaling, here)
+        return
+    a.county = a.county.resolve()
     codes = [("this code", here)] + ([("baseline", str(a.baseline))] if a.baseline else [])
     results: dict[str, list[dict]] = {}
     for _ in range(a.runs):  # alternate, so that both see the same machine load

@@ -608,3 +608,15 @@ def test_nearly_full_schools_are_flagged(ctx):
     assert len(between) > 0
     for r in between.itertuples():
         assert r.name not in details, r.name
+
+
+def test_a_county_too_large_for_one_plan_is_refused_before_its_matrices():
+    """Issue #25 (bounded work): more demand groups x sites than one plan takes is refused with
+    the sizes and what to do, not left to run out of memory."""
+    from ruralnet.analysis.plans import MAX_PLAN_CELLS, check_plan_size
+    from ruralnet.model.errors import InputError
+
+    check_plan_size(14_623, 452)  # the generated 英德
+    check_plan_size(MAX_PLAN_CELLS // 500, 500)
+    with pytest.raises(InputError, match=r"200,000 demand groups .* x 500 sites = 100,000,000"):
+        check_plan_size(200_000, 500)

@@ -207,3 +207,19 @@ def test_report_command_with_years(tmp_path):
     assert (report / "years.html").is_file() and (report / "districts.gpkg").is_file()
     summary = pd.read_csv(out / "summary.csv", dtype={"years": str})
     assert summary["years"].iloc[0] == "2026"
+
+
+def test_the_years_outputs_are_the_same_bytes_on_a_rerun(years, one_year, tmp_path):
+    """Issue #25: every output of a run is covered by the same-input-same-bytes test; the
+    years' files (phases, enrolment, districts, workbook, pages, map) from a county loaded
+    again and planned again are identical."""
+    from ruralnet.outputs.years import write_years_report
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuralnetWarning)
+        again = analyse_years(rn.load_county(rn.datasets.bundled_county()), YEARS, buses=None)
+    a = write_years_report(years, one_year, tmp_path / "a", lang="zh")
+    b = write_years_report(again, one_year, tmp_path / "b", lang="zh")
+    assert set(a) == set(b) and {"phases.csv", "years.xlsx", "years_map.html"} <= set(a)
+    different = [name for name in a if a[name].read_bytes() != b[name].read_bytes()]
+    assert different == []

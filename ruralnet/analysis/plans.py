@@ -18,6 +18,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from ..model.errors import InputError
 from ..model.grades import grade_column, offer_matrix
 from ..model.settings import Settings
 from . import rules
@@ -172,6 +173,29 @@ class Plan:
         return np.zeros(len(self.open)) if value is None else np.asarray(value, dtype=float)
 
 
+#: The most demand groups x sites one plan takes: the plan holds several matrices of that size
+#: (times, ways, metres, flows; 8 bytes a cell), and 40 million cells are some 2 GB of them.
+MAX_PLAN_CELLS = 40_000_000
+
+
+def check_plan_size(groups: int, sites: int) -> None:
+    """Refuse a county too large for one plan, before its matrices are built.
+
+    Raises
+    ------
+    InputError
+        Naming the demand groups, the sites and what to do.
+    """
+    cells = int(groups) * int(sites)
+    if cells > MAX_PLAN_CELLS:
+        raise InputError(
+            f"the county is too large for one plan: {groups:,} demand groups (villages and "
+            f"grades) x {sites:,} sites = {cells:,} cells, more than {MAX_PLAN_CELLS:,} (about "
+            f"{cells * 8 * 6 / 2**30:.0f} GB of matrices); plan it by parts (a county folder per "
+            "group of townships) or with fewer demand points (a larger spread_min_population)"
+        )
+
+
 def plan_context(
     county, times: CountyTimes | None = None, mode: str = "walk", bus: bool = True
 ) -> PlanContext:
@@ -199,6 +223,7 @@ def plan_context(
         villages, sites, times.village_walk, v_bus if bus else None, settings, mode
     )
     groups = demand_groups(villages, sites, times.village_walk, v_bus, settings, catchment)
+    check_plan_size(len(groups), len(sites))
     is_v = (groups["origin_type"] == "village").to_numpy()
     idx = groups["origin_index"].to_numpy()
 
