@@ -289,3 +289,19 @@ def test_an_empty_pool_needs_no_bus():
     problem = _instance(0, schools=2, stops=3)
     sol = select_runs(problem, [])
     assert sol.buses == 0 and sol.runs == [] and sol.meta["optimal"]
+
+
+def test_the_bound_counts_only_the_pupils_a_bus_can_serve():
+    """Issue #25: the weekly fleet of 英德 reported a bound of 390 buses above the 382 it found:
+    the seats bound of a school's run pool counted the boarders no bus can take home within
+    the ride limit (829 of them). A school of one far stop (beyond any ride) and 12 near
+    pupils (10 seats): the bound is 2, and the fleet meets it."""
+    from ruralnet.buses.run_pool import FleetOptions, plan_fleet, scenario_runs
+
+    bp = _school([0, 0], [[1000, 0], [0, 900], [50_000, 0]], [6, 6, 40])  # 900 s ride limit
+    problem = FleetProblem(["s"], [30_000], 60.0, [bp], [np.arange(3)], np.zeros((1, 3)))
+    runs, bound = scenario_runs(problem, 0, caps=(1.0, 2 / 3))
+    assert bound == 2  # 12 servable pupils, 10 seats; the 40 far ones are reported, not routed
+    assert all(a != 3 for r in runs for a, _ in r.stops)
+    sol = plan_fleet(problem, FleetOptions(progress=False), [], [0])
+    assert sol.lower_bound == 2 <= sol.buses == 2

@@ -30,7 +30,7 @@ from .fleet import (
     fleet_lower_bound,
     select_runs,
 )
-from .routing import TICKS, BusProblem, Origin, chain_routes, solve
+from .routing import TICKS, BusProblem, Origin, _servable, chain_routes, solve
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,9 @@ def _cap_routes(
 ) -> tuple[list, int]:
     """Routes of one school under each cap, and the proven fewest runs."""
     direct = np.ceil(np.round(bp.time_s[1:, 0] * TICKS, 6))
-    pupils = int(bp.pupils.sum())
+    # the seats bound counts only the pupils a bus can serve within the ride limit (the others
+    # are reported, not routed): with them, the weekly bound stood above the fleet (390 > 382)
+    pupils = int(bp.pupils[_servable(bp)[0]].sum())
     fewest = math.ceil(pupils / bp.seats) if pupils else 0
     routes: list = []
     for cap in caps:
