@@ -39,6 +39,7 @@ import pandas as pd
 
 from ..model.errors import RuralnetWarning
 from ..model.grades import GRADE_LEVELS, grade_column, offer_matrix
+from ..model.schema import largest_remainders
 from ..sources.datasets import bundled_data
 from .demand import GRADE_COLUMNS, site_grade_pupils
 
@@ -147,19 +148,8 @@ def whole_pupils(matrix: np.ndarray) -> np.ndarray:
     pupil per few sites, and the tables of one run would disagree.
     """
     m = np.clip(np.nan_to_num(np.asarray(matrix, dtype=float)), 0, None)
-    sites = _largest_remainders(m.sum(axis=1), int(np.round(m.sum())))
-    return _largest_remainders(m, sites)
-
-
-def _largest_remainders(values: np.ndarray, totals) -> np.ndarray:
-    """Whole numbers that add up to ``totals`` along the last axis: the floors, plus one for
-    the largest remainders (ties by position)."""
-    base = np.floor(values).astype(np.int64)
-    left = np.asarray(totals, dtype=np.int64) - base.sum(axis=-1)
-    order = np.argsort(-(values - base), axis=-1, kind="stable")
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.broadcast_to(np.arange(values.shape[-1]), order.shape), -1)
-    return base + (rank < np.expand_dims(left, -1))
+    sites = largest_remainders(m.sum(axis=1), int(np.round(m.sum())))
+    return largest_remainders(m, sites)
 
 
 def progression_ratios(

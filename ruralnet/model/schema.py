@@ -648,9 +648,17 @@ def derive_children(
 def largest_remainder(values: np.ndarray) -> np.ndarray:
     """Round non-negative reals to integers whose sum equals the rounded sum of the reals."""
     values = np.asarray(values, dtype=float)
-    floors = np.floor(values)
-    short = round(values.sum() - floors.sum())
-    if short > 0:
-        order = np.argsort(-(values - floors), kind="stable")
-        floors[order[:short]] += 1
-    return floors
+    floors = float(np.floor(values).sum())
+    return largest_remainders(values, floors + round(float(values.sum()) - floors)).astype(float)
+
+
+def largest_remainders(values: np.ndarray, totals) -> np.ndarray:
+    """Whole numbers that add up to ``totals`` along the last axis: the floors, plus one for
+    the largest remainders (ties by position)."""
+    values = np.asarray(values, dtype=float)
+    base = np.floor(values).astype(np.int64)
+    left = np.asarray(totals, dtype=np.int64) - base.sum(axis=-1)
+    order = np.argsort(-(values - base), axis=-1, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.broadcast_to(np.arange(values.shape[-1]), order.shape), -1)
+    return base + (rank < np.expand_dims(left, -1))
