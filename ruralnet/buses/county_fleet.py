@@ -168,6 +168,7 @@ def plan_day(
         rounds=settings.fleet_rounds,
         seed=seed,
         no_improvement=2_000,
+        exact_sets=settings.bus_exact_sets,
     )
     return plan_fleet(problem, options, pool, [sol[1] for sol in start], cache)
 

@@ -250,6 +250,7 @@ def solve(
     exact: bool = True,
     split: bool = False,
     time_limit_s: float | None = None,
+    exact_sets: int | None = None,
 ) -> BusSolution:
     """Plan the routes of one school with the fewest buses (work limits, not the clock: the
     same problem and seed give the same routes under any load).
@@ -259,22 +260,21 @@ def solve(
     problem
         The school's pick-ups.
     iterations
-        Work budget: PyVRP iterations for the whole solve (the exact model has its own limits,
-        :data:`EXACT_SETS` stop sets and :data:`EXACT_NODES` branch-and-bound nodes).
+        Work budget: PyVRP iterations for the whole solve (the exact model: see below).
     seed
         Seed of PyVRP's random numbers.
     no_improvement
         Stop a PyVRP run after this many iterations without improvement.
     first_share
         Share of the iterations for the first PyVRP run (the rest goes to fleet reduction).
-    exact
+    exact, exact_sets
         First try the exact model of :mod:`ruralnet.buses.exact` (every feasible stop set, set
-        covering with HiGHS) when the school is small enough; it proves the fewest buses.
-        PyVRP takes over when the model is too large or not proven within its limits.
+        covering with HiGHS) when the school has at most ``exact_sets`` stop sets (default
+        :data:`EXACT_SETS`; :data:`EXACT_NODES` nodes); it proves the fewest buses. PyVRP
+        takes over when the model is too large or not proven within its limits.
     split
         Let the pupils of one stop ride on more than one bus (each pick-up of two or more pupils
-        is offered to PyVRP as two halves; halves on the same bus are one stop). Can save buses
-        when seats, not the ride limit, bind.
+        is offered to PyVRP as two halves; halves on the same bus are one stop).
     time_limit_s
         Optional wall-clock cap (benchmarks against published times; machine-dependent).
 
@@ -297,7 +297,7 @@ def solve(
     meta: dict = {"lower_bound": lower, "optimal": False, "method": "pyvrp"}
     best, start = None, None
     if exact:
-        best, start = _exact_first(problem, picks, ok, time_limit_s, split, meta)
+        best, start = _exact_first(problem, picks, ok, time_limit_s, split, meta, exact_sets)
     if best is None or len(best) > meta["lower_bound"]:
         left = None if time_limit_s is None else time_limit_s - (time.perf_counter() - started)
         offered, expand = _halves(picks) if split else (picks, [[k] for k in range(len(picks))])
@@ -346,11 +346,14 @@ def _share(seconds: float | None, share: float) -> float | None:
     return None if seconds is None else seconds * share
 
 
-def _exact_first(problem, picks, ok, time_limit_s: float | None, split: bool, meta: dict):
+def _exact_first(
+    problem, picks, ok, time_limit_s: float | None, split: bool, meta: dict, max_sets=None
+):
     """The exact model's plan (whole stops) and the lower bound it proves, or for split
     pick-ups the split bound; ``(routes, start)`` with ``routes`` None when it gave up."""
     best = start = None
-    ex = _solve_exact(problem, picks, _share(time_limit_s, 0.4))
+    max_sets = EXACT_SETS if max_sets is None else int(max_sets)
+    ex = _solve_exact(problem, picks, _share(time_limit_s, 0.4), max_sets)
     if ex is not None:
         best = [[picks[k] for k in route] for route in ex.routes]
         start = ex.routes
@@ -360,7 +363,7 @@ def _exact_first(problem, picks, ok, time_limit_s: float | None, split: bool, me
         meta["method"] = "exact"
         meta["exact_s"] = ex.runtime_s
     if split and (best is None or len(best) > meta["lower_bound"]):
-        bound = _split_bound(problem, ok, _share(time_limit_s, 0.2))
+        bound = _split_bound(problem, ok, _share(time_limit_s, 0.2), max_sets)
         meta["lower_bound"] = max(meta["lower_bound"], bound or 0)
     return best, start
 
@@ -425,20 +428,22 @@ def _towards_school(problem: BusProblem, stops: np.ndarray) -> np.ndarray:
     return t.T if problem.direction == "afternoon" else t
 
 
-def _solve_exact(problem: BusProblem, picks, time_limit_s: float | None):
+def _solve_exact(problem: BusProblem, picks, time_limit_s: float | None, max_sets: int):
     """Fewest buses by the exact model, routes as pick-up indices in visiting order."""
     t = _towards_school(problem, np.array([s for s, _ in picks]))
     pupils = np.array([p for _, p in picks])
     res = fewest_buses(
         t, problem.service_s(pupils), pupils, problem.seats, problem.max_ride_s,
-        max_sets=EXACT_SETS, node_limit=EXACT_NODES, time_limit_s=time_limit_s,
+        max_sets=max_sets, node_limit=EXACT_NODES, time_limit_s=time_limit_s,
     )  # fmt: skip
     if res is not None and problem.direction == "afternoon":
         res.routes = [route[::-1] for route in res.routes]
     return res
 
 
-def _split_bound(problem: BusProblem, ok: np.ndarray, time_limit_s: float | None) -> int | None:
+def _split_bound(
+    problem: BusProblem, ok: np.ndarray, time_limit_s: float | None, max_sets: int
+) -> int | None:
     """Lower bound on the buses with split pick-ups (see
     :func:`ruralnet.buses.exact.split_lower_bound`)."""
     return split_lower_bound(
@@ -448,7 +453,7 @@ def _split_bound(problem: BusProblem, ok: np.ndarray, time_limit_s: float | None
         problem.pupils[ok],
         problem.seats,
         problem.max_ride_s,
-        max_sets=EXACT_SETS,
+        max_sets=max_sets,
         node_limit=EXACT_NODES,
         time_limit_s=time_limit_s,
     )

@@ -30,7 +30,7 @@ from .fleet import (
     fleet_lower_bound,
     select_runs,
 )
-from .routing import TICKS, BusProblem, Origin, _servable, chain_routes, solve
+from .routing import EXACT_SETS, TICKS, BusProblem, Origin, _servable, chain_routes, solve
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ def scenario_runs(
     no_improvement: int = 20_000,
     cache: dict | None = None,
     polish: tuple[int, float | None] = (0, None),
+    exact_sets: int = EXACT_SETS,
 ) -> tuple[list[Run], int]:
     """School ``k``'s fewest-bus runs under each cap on the ride.
 
@@ -75,6 +76,8 @@ def scenario_runs(
     polish
         Iterations (and optional seconds) of one more search under the full limit when the
         first found more runs than the school's proven bound (0: none).
+    exact_sets
+        Work limit of the exact model of each routing (stop sets listed).
 
     Returns
     -------
@@ -83,16 +86,16 @@ def scenario_runs(
     """
     bp = problem.schools[k]
     key = (tuple(bp.stop_ids), tuple(bp.pupils), bp.seats, bp.max_ride_s, tuple(caps))
-    key += (bp.time_s.tobytes(), seed, tuple(effort), tuple(polish), no_improvement)
+    key += (bp.time_s.tobytes(), seed, tuple(effort), tuple(polish), no_improvement, exact_sets)
     cache = {} if cache is None else cache
     if key not in cache:
-        cache[key] = _cap_routes(bp, caps, effort, seed, no_improvement, polish)
+        cache[key] = _cap_routes(bp, caps, effort, seed, no_improvement, polish, exact_sets)
     routes, fewest = cache[key]
     return [problem.run(k, r) for r in routes], fewest
 
 
 def _cap_routes(
-    bp: BusProblem, caps, effort, seed, no_improvement, polish=(0, None)
+    bp: BusProblem, caps, effort, seed, no_improvement, polish=(0, None), exact_sets=EXACT_SETS
 ) -> tuple[list, int]:
     """Routes of one school under each cap, and the proven fewest runs."""
     direct = np.ceil(np.round(bp.time_s[1:, 0] * TICKS, 6))
@@ -109,7 +112,7 @@ def _cap_routes(
                 continue
             sol = solve(
                 _part(bp, mask, limit), iterations=effort[0], seed=seed,
-                no_improvement=no_improvement, time_limit_s=effort[1],
+                no_improvement=no_improvement, time_limit_s=effort[1], exact_sets=exact_sets,
             )  # fmt: skip
             back = np.flatnonzero(mask) + 1
             routes += [[(int(back[a - 1]), n) for a, n in r] for r in sol.routes]
@@ -206,6 +209,9 @@ class FleetOptions:
         Optional wall-clock caps (``None``: none) on the whole plan, each routing and the
         polish: with them the fleet depends on the machine's speed and load (benchmarks
         against published times only).
+    exact_sets
+        Work limit of each routing's exact model: stop sets listed before a school is left to
+        PyVRP (:func:`ruralnet.buses.routing.solve`).
     """
 
     per_school_iterations: int = 5_000
@@ -220,6 +226,7 @@ class FleetOptions:
     time_limit_s: float | None = None
     per_school_s: float | None = None
     polish_s: float | None = None
+    exact_sets: int = EXACT_SETS
 
     @property
     def effort(self) -> tuple[int, float | None]:
@@ -267,7 +274,7 @@ def plan_fleet(
     bar = dict(disable=not o.progress, unit="school")
     for k in tqdm(range(len(problem.bell_s)), desc="runs", **bar):
         found, bound = scenario_runs(
-            problem, k, o.caps, o.effort, o.seed, o.no_improvement, cache, o.polish
+            problem, k, o.caps, o.effort, o.seed, o.no_improvement, cache, o.polish, o.exact_sets
         )
         runs.add(found)
         least[k] = max(least[k], bound)

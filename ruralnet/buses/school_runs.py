@@ -176,6 +176,7 @@ def solve_cached(g: SiteRun, direction: str, s, seed: int, cache: dict):
             cache[key] = solve(
                 g.problem(direction, s), iterations=s.bus_solver_iterations, seed=seed,
                 no_improvement=2_000, split=s.bus_split_stops, exact=g.run != RunKind.WEEKLY,
+                exact_sets=s.bus_exact_sets,
             )  # fmt: skip
         except PlanError as exc:
             raise PlanError(f"site {g.site_id} ({g.run.value} runs): {exc}") from exc
