@@ -37,8 +37,6 @@ DISTRICT_COLUMNS = [
     "pupils",
     "note",
 ]
-#: District families: heads and members by kind.
-FAMILIES = DISTRICT_FAMILIES
 
 
 def learning_districts(ctx, ev) -> pd.DataFrame:
@@ -62,7 +60,7 @@ def learning_districts(ctx, ev) -> pd.DataFrame:
     ids = sites["site_id"].astype(str).to_numpy()
     given = sites["district_id"] if "district_id" in sites else pd.Series(pd.NA, index=sites.index)
     rows = []
-    for family, (head_kinds, member_kinds) in FAMILIES.items():
+    for family, (head_kinds, member_kinds) in DISTRICT_FAMILIES.items():
         heads = np.flatnonzero(is_open & sites["kind"].isin(head_kinds).to_numpy())
         members = np.flatnonzero(is_open & sites["kind"].isin(member_kinds).to_numpy())
         for h in heads:

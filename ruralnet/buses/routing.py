@@ -241,6 +241,15 @@ def check_routes(problem: BusProblem, routes, tolerance_s: float = 1e-6) -> list
     return problems
 
 
+#: Most pick-ups one school's routing takes (a bound on the work: PyVRP's data grow with the
+#: square of the pick-ups). A county school's riders fill a few dozen buses at most.
+MAX_PICKUPS = 2_000
+
+#: Work limits of the exact model inside :func:`solve`: stop sets listed, HiGHS nodes.
+EXACT_SETS = 300_000
+EXACT_NODES = 2_000
+
+
 def solve(
     problem: BusProblem,
     iterations: int = 20_000,
@@ -250,7 +259,7 @@ def solve(
     exact: bool = True,
     split: bool = False,
     time_limit_s: float | None = None,
-    exact_sets: int | None = None,
+    exact_sets: int = EXACT_SETS,
 ) -> BusSolution:
     """Plan the routes of one school with the fewest buses (work limits, not the clock: the
     same problem and seed give the same routes under any load).
@@ -323,15 +332,6 @@ def solve(
     return BusSolution(problem, best, unserved, time.perf_counter() - started, meta)
 
 
-#: Most pick-ups one school's routing takes (a bound on the work: PyVRP's data grow with the
-#: square of the pick-ups). A county school's riders fill a few dozen buses at most.
-MAX_PICKUPS = 2_000
-
-#: Work limits of the exact model inside :func:`solve`: stop sets listed, HiGHS nodes.
-EXACT_SETS = 300_000
-EXACT_NODES = 2_000
-
-
 def _check_size(problem: BusProblem, picks: list) -> None:
     """Refuse more pick-ups than the route solver takes (a bound on the work)."""
     if len(picks) > MAX_PICKUPS:
@@ -347,12 +347,11 @@ def _share(seconds: float | None, share: float) -> float | None:
 
 
 def _exact_first(
-    problem, picks, ok, time_limit_s: float | None, split: bool, meta: dict, max_sets=None
+    problem, picks, ok, time_limit_s: float | None, split: bool, meta: dict, max_sets: int
 ):
     """The exact model's plan (whole stops) and the lower bound it proves, or for split
     pick-ups the split bound; ``(routes, start)`` with ``routes`` None when it gave up."""
     best = start = None
-    max_sets = EXACT_SETS if max_sets is None else int(max_sets)
     ex = _solve_exact(problem, picks, _share(time_limit_s, 0.4), max_sets)
     if ex is not None:
         best = [[picks[k] for k in route] for route in ex.routes]

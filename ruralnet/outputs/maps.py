@@ -27,6 +27,7 @@ import shapely
 
 from ..model.atomic import atomic_path
 from ..model.coords import transform_geometry, wgs84_to_gcj02
+from ..model.kinds import THREE_SCHOOL_FLAGS
 from ..model.labels import BUS_TYPES, DECISIONS, KINDS, STAGES, label
 
 BASEMAPS = ("none", "osm", "tianditu", "gaode")
@@ -148,8 +149,7 @@ def add_sites(
     m = _map(m, sites)
     lang = _lang(m, lang)
     g = _shifted(sites, m)
-    flags = [c for c in ("is_central_kindergarten", "is_central_primary", "is_public_boarding")]
-    three = g[[c for c in flags if c in g]].any(axis=1).to_numpy()
+    three = g[[c for c in THREE_SCHOOL_FLAGS if c in g]].any(axis=1).to_numpy()
     pupils = pd.to_numeric(g.get("pupils", 0), errors="coerce").fillna(0).clip(lower=0)
     closed = (g.get("status", pd.Series("open", index=g.index)).astype(str) != "open").to_numpy()
     fill = g["kind"].map(lambda k: KIND_COLORS.get(k, "#333333")).to_numpy()
