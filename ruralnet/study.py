@@ -258,6 +258,9 @@ class _Router:
                     f"{buses.violations[:3]}"
                 )
         out = evaluate(self.ctx, plan, before, buses, rows)
+        # what is kept of the plan's flows is sparse (most groups go to one site): the dense
+        # groups x sites matrix of each plan held the later plan models above 1 GB
+        out = replace(out, plan=replace(plan, flows=sp.csr_matrix(plan.flows)))
         trim_heap()  # the routing's and the evaluation's temporaries, before the next plan
         return out
 
@@ -300,12 +303,9 @@ class YearsAnalysis:
 
 def _phase_record(analysis: CountyAnalysis) -> CountyAnalysis:
     """What is kept of a phase once the next one has what it needs: its current and
-    recommended evaluations with the plans' flows sparse, and no plan context (the groups x
+    recommended evaluations (their flows already sparse), and no plan context (the groups x
     sites matrices of every phase held the years' plan at three times the one-year memory)."""
-    kept = {}
-    for name in dict.fromkeys(("current", analysis.recommended)):
-        ev = analysis.evaluations[name]
-        kept[name] = replace(ev, plan=replace(ev.plan, flows=sp.csr_matrix(ev.plan.flows)))
+    kept = {name: analysis.evaluations[name] for name in ("current", analysis.recommended)}
     return replace(analysis, context=None, evaluations=kept)
 
 

@@ -36,7 +36,7 @@ def nearest_times(ctx) -> tuple[np.ndarray, np.ndarray]:
     cols = np.array([grade_column(g) for g in ctx.groups["grade"]], dtype=np.int64)
     allowed = (ctx.offers & ctx.open_now[:, None]).T[cols]  # groups x sites
     out = []
-    for m in (ctx.walk, ctx.bus):
+    for m in (np.asarray(ctx.walk), np.asarray(ctx.bus)):
         t = np.where(allowed & np.isfinite(m), m, np.inf)
         best = t.min(axis=1) if t.shape[1] else np.full(len(t), np.inf)
         out.append(np.where(np.isfinite(best), best, np.nan))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from ..model.errors import InputError
 from ..model.grades import GRADE_LEVELS, grade_column
@@ -77,10 +78,15 @@ def transfer_shares(ctx, ev) -> np.ndarray:
     g = ctx.groups
     cur = g["current"].to_numpy()
     cols = np.array([grade_column(x) for x in g["grade"]], dtype=np.int64)
-    flows = ev.plan.flows
-    out = np.zeros((n, len(GRADE_LEVELS), n))
     has = cur >= 0
-    np.add.at(out, (cur[has], cols[has]), flows[has])
+    # (site, grade) of today x groups, times the flows (dense or sparse): sites x grades x sites
+    today = sp.csr_matrix(
+        (np.ones(int(has.sum())), (cur[has] * len(GRADE_LEVELS) + cols[has], np.flatnonzero(has))),
+        shape=(n * len(GRADE_LEVELS), len(g)),
+    )
+    out = np.asarray((today @ sp.csr_matrix(ev.plan.flows)).todense()).reshape(
+        n, len(GRADE_LEVELS), n
+    )
     totals = out.sum(axis=2, keepdims=True)
     site_total = out.sum(axis=1)  # sites x sites
     is_open = ev.sites["open"].to_numpy()

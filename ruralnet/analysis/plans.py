@@ -23,6 +23,7 @@ from ..model.grades import grade_column, offer_matrix
 from ..model.settings import Settings
 from . import rules
 from .demand import catchment_sites, demand_groups, village_urban
+from .group_matrix import GroupMatrix
 from .times import CountyTimes, county_times
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,9 @@ class PlanContext:
         Demand groups (:data:`ruralnet.analysis.demand.GROUP_COLUMNS`); ``current`` is the
         row of the site attended now (-1: none).
     walk, bus
-        Minutes from each group's origin to each site (NaN: no way).
+        Minutes from each group's origin to each site (NaN: no way), groups x sites: an
+        array, or a :class:`~ruralnet.analysis.group_matrix.GroupMatrix` (each origin's row
+        kept once), which indexes the same.
     settings
         Limits and norms.
     code, name
@@ -57,7 +60,7 @@ class PlanContext:
     times
         Villages x sites and sites x sites minutes (bus times NaN when the run has no buses).
     bus_metres
-        Metres of the bus paths, groups x sites (for bus-km).
+        Metres of the bus paths, groups x sites (for bus-km), held like ``walk``.
     todays_buses
         Today's school buses as the county lists them (``buses.csv``), or ``None``: then the
         current plan's buses are those needed under the rules.
@@ -68,8 +71,8 @@ class PlanContext:
 
     sites: pd.DataFrame
     groups: pd.DataFrame
-    walk: np.ndarray
-    bus: np.ndarray
+    walk: np.ndarray | GroupMatrix
+    bus: np.ndarray | GroupMatrix
     settings: Settings
     code: str = ""
     name: str = ""
@@ -79,7 +82,7 @@ class PlanContext:
     village_ids: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
     catchment: np.ndarray | None = None
     times: CountyTimes | None = None
-    bus_metres: np.ndarray | None = None
+    bus_metres: np.ndarray | GroupMatrix | None = None
     todays_buses: pd.DataFrame | None = None
     village_urban: np.ndarray | None = None
 
@@ -99,8 +102,8 @@ class PlanContext:
         sites."""
         return rules.way_codes(
             self.groups["grade"].to_numpy()[:, None],
-            self.walk,
-            self.bus,
+            np.asarray(self.walk),
+            np.asarray(self.bus),
             self.settings,
             self.urban[:, None],
         )
@@ -139,7 +142,8 @@ class Plan:
     open
         Open sites after the plan (bool per site).
     flows
-        Pupils of each group at each site (groups x sites).
+        Pupils of each group at each site (groups x sites): a dense array as a plan is built;
+        a sparse matrix (``scipy.sparse.csr_matrix``) in the evaluations an analysis keeps.
     unassigned
         Pupils of each group the plan places nowhere.
     grades
@@ -227,11 +231,10 @@ def plan_context(
     is_v = (groups["origin_type"] == "village").to_numpy()
     idx = groups["origin_index"].to_numpy()
 
-    def rows(v_matrix, s_matrix):
-        out = np.empty((len(groups), len(sites)))
-        out[is_v] = v_matrix[idx[is_v]]
-        out[~is_v] = s_matrix[idx[~is_v]]
-        return out
+    origin = np.where(is_v, idx, len(villages) + idx)
+
+    def rows(v_matrix, s_matrix):  # each group's row is its origin's: kept once per origin
+        return GroupMatrix(np.vstack([v_matrix, s_matrix]).astype(float, copy=False), origin)
 
     return PlanContext(
         sites,
