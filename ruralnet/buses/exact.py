@@ -27,6 +27,9 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
+
+from ..model.highs import quiet_stdout
 
 log = logging.getLogger(__name__)
 
@@ -220,6 +223,13 @@ def _deadline(started: float, time_limit_s: float | None) -> float | None:
     return None if time_limit_s is None else started + 0.7 * time_limit_s
 
 
+def _time_left(started: float, time_limit_s: float | None) -> float | None:
+    """What is left of an optional wall-clock cap (``None``: no cap)."""
+    if time_limit_s is None:
+        return None
+    return max(time_limit_s - (time.perf_counter() - started), 0.1)
+
+
 def _milp_options(started: float, time_limit_s: float | None, node_limit: int) -> dict:
     """HiGHS options: the node limit, and what is left of an optional wall-clock cap."""
     options = {"node_limit": int(node_limit), "disp": False}
@@ -257,7 +267,6 @@ def fewest_buses(
     ExactResult or None
         ``None`` when the enumeration is too large or HiGHS found no plan within its limits.
     """
-    from scipy.optimize import Bounds, LinearConstraint, milp
 
     started = time.perf_counter()
     n = len(pupils)
@@ -280,18 +289,12 @@ def fewest_buses(
         (_greedy_cover(cols, a, w) for w in (np.ones(n), np.asarray(pupils, float))), key=len
     )
     if len(greedy) <= seats_bound:  # no plan has fewer buses: proven without the solver
-        routes = [best_order([int(i) for i in c], time_s, service_s)[0] for c in greedy]
+        routes = [best_order(_first_bus(cols, greedy, j), time_s, service_s)[0] for j in greedy]
         return ExactResult(routes, len(routes), True, len(cols), time.perf_counter() - started)
-    res = milp(
-        np.ones(len(cols)),
-        constraints=LinearConstraint(a, 1, np.inf),
-        integrality=np.ones(len(cols)),
-        bounds=Bounds(0, 1),
-        options=_milp_options(started, time_limit_s, node_limit),
-    )
-    if res.x is None:
+    res = _solve_cover(a, greedy, node_limit, _time_left(started, time_limit_s))
+    if res is None:
         return None
-    chosen = [cols[j] for j in np.flatnonzero(res.x > 0.5)]
+    chosen = [cols[j] for j in np.flatnonzero(res["x"] > 0.5)]
     # a cover may pick a stop up twice: keep it on the first bus only (a subset of a feasible
     # set is feasible), then order each bus's stops
     seen = np.zeros(n, dtype=bool)
@@ -301,9 +304,9 @@ def fewest_buses(
         seen[mine] = True
         if mine:
             routes.append(best_order(mine, time_s, service_s)[0])
-    bound = getattr(res, "mip_dual_bound", None)
-    lower = math.ceil(bound - 1e-6) if bound is not None and np.isfinite(bound) else 0
-    optimal = res.status == 0
+    bound = res["bound"]
+    lower = math.ceil(bound - 1e-6) if np.isfinite(bound) else 0
+    optimal = res["optimal"]
     if optimal:
         lower = len(routes)
     return ExactResult(routes, lower, optimal, len(cols), time.perf_counter() - started)
@@ -319,21 +322,73 @@ def _cheap_bound(cols: list[np.ndarray], pupils: np.ndarray, seats: int) -> int:
     return int((~shared).sum()) + math.ceil(int(pupils[shared].sum()) / seats)
 
 
-def _greedy_cover(cols: list[np.ndarray], a, weight: np.ndarray) -> list[np.ndarray]:
-    """A set cover, greedily (the set with the most uncovered ``weight`` first: pick-ups, or
-    pupils, which fills the buses; ``a`` the stops x sets incidence), each pick-up kept on its
-    first bus only."""
+def _greedy_cover(cols: list[np.ndarray], a, weight: np.ndarray) -> list[int]:
+    """A set cover, greedily: the sets (their columns) with the most uncovered ``weight``
+    first (pick-ups, or pupils, which fills the buses; ``a`` the stops x sets incidence)."""
     left = np.ones(a.shape[0])
     at = a.T.tocsr()
     out = []
     while left.any():
-        best = cols[int(np.argmax(at @ (left * weight)))]
-        mine = best[left[best] > 0]
-        if not len(mine):
+        j = int(np.argmax(at @ (left * weight)))
+        if not (left[cols[j]] > 0).any():
             break
-        out.append(mine)
-        left[mine] = 0
+        out.append(j)
+        left[cols[j]] = 0
     return out
+
+
+def _first_bus(cols: list[np.ndarray], chosen: list[int], j: int) -> list[int]:
+    """The pick-ups of set ``j`` not already on an earlier chosen set (each pick-up rides the
+    first bus that covers it)."""
+    earlier = chosen[: chosen.index(j)]
+    taken = set().union(*(map(int, cols[k]) for k in earlier)) if earlier else set()
+    return [int(i) for i in cols[j] if int(i) not in taken]
+
+
+def _solve_cover(a, start: list[int], node_limit: int, time_limit_s: float | None):
+    """Fewest sets covering every row of ``a`` (stops x sets), with HiGHS, started from the
+    cover ``start``: the start's incumbent lets HiGHS close the root in a fraction of the time
+    (a 41-stop, 5,132-set school of a generated county: 0.09 s against 4.5 s). ``None`` when
+    no cover was found within the limits; else ``{"x", "bound", "optimal"}``."""
+    import highspy
+
+    a = sp.csc_matrix(a)
+    rows, cols = a.shape
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = cols, rows
+    lp.col_cost_ = np.ones(cols)
+    lp.col_lower_, lp.col_upper_ = np.zeros(cols), np.ones(cols)
+    lp.row_lower_, lp.row_upper_ = np.ones(rows), np.full(rows, highspy.kHighsInf)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_ = a.indptr, a.indices
+    lp.a_matrix_.value_ = a.data.astype(float)
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * cols
+    with quiet_stdout():
+        h = highspy.Highs()
+        for option, value in (
+            ("output_flag", False),
+            ("mip_max_nodes", int(node_limit)),
+            ("threads", 1),
+            ("random_seed", 0),
+            *((("time_limit", float(time_limit_s)),) if time_limit_s is not None else ()),
+        ):
+            h.setOptionValue(option, value)
+        h.passModel(lp)
+        given = highspy.HighsSolution()
+        x0 = np.zeros(cols)
+        x0[start] = 1.0
+        given.col_value = x0
+        given.value_valid = True
+        h.setSolution(given)
+        h.run()
+    info = h.getInfo()
+    if info.primal_solution_status != 2:
+        return None
+    return {
+        "x": np.asarray(h.getSolution().col_value),
+        "bound": float(info.mip_dual_bound),
+        "optimal": h.getModelStatus() == highspy.HighsModelStatus.kOptimal,
+    }
 
 
 def split_lower_bound(

@@ -39,11 +39,8 @@ the other need their own buses: a weighted chain cover of the schools), so the g
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-import os
-import sys
 import time
 from dataclasses import dataclass, field
 
@@ -54,6 +51,7 @@ from scipy.optimize import linprog
 from scipy.sparse.csgraph import maximum_flow
 
 from ..model.errors import InputError
+from ..model.highs import quiet_stdout
 from .routing import BusProblem, _servable, ride_time_s, route_length_m
 
 log = logging.getLogger(__name__)
@@ -351,7 +349,7 @@ def select_runs(
         return sol
     comp = problem.compatible(pool).tocoo()
     lp = _selection_model(problem, pool, comp)
-    with _quiet_stdout():
+    with quiet_stdout():
         h = highspy.Highs()
         options = [
             ("output_flag", False),
@@ -450,26 +448,6 @@ def _start_values(pool: list[Run], comp: sp.coo_matrix, start: FleetSolution) ->
                 x[len(pool) + e] += 1
             before = r.school
     return x
-
-
-@contextlib.contextmanager
-def _quiet_stdout():
-    """Silence HiGHS's stray debug line on the process's standard output (a library never
-    prints); Python's own ``sys.stdout`` is untouched."""
-    try:
-        fd = sys.__stdout__.fileno()
-    except (AttributeError, OSError, ValueError):
-        yield
-        return
-    sys.__stdout__.flush()
-    saved = os.dup(fd)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), fd)
-            yield
-    finally:
-        os.dup2(saved, fd)
-        os.close(saved)
 
 
 def _copies(pool: list[Run], targets: list[np.ndarray]) -> np.ndarray:
