@@ -2,7 +2,14 @@
 how time and memory grow with county size.
 
 Each measurement runs in a fresh process (peak RSS is per process). Usage:
-``python benchmarks/bench_pipeline.py [--county DIR] [--scaling] [--json OUT]``
+``python benchmarks/bench_pipeline.py [--county DIR|CODE] [--baseline CHECKOUT] [--scaling]
+[--json OUT]``
+
+``--county`` takes a county folder or a Qingyuan county code (``441881``: generated here as
+``ruralnet province --counties qingyuan --seed 0`` writes it). ``--baseline`` (a checkout of an
+older commit, e.g. ``git worktree add /tmp/acfd acfd305``) runs the county's whole ``report``
+and the README main job (``ruralnet demo``) with this code and with the baseline, alternately,
+and prints CPU seconds (user + system), wall-clock and peak RSS of each, with the ratios.
 """
 
 from __future__ import annotations
@@ -80,6 +87,40 @@ def stages(county_dir: str) -> list[dict]:
     return out
 
 
+def county_folder(value: str | None, tmp: Path) -> str:
+    """A county folder: the bundled county, a folder, or a generated Qingyuan county."""
+    from ruralnet import datasets
+    from ruralnet.demo import generate_county, qingyuan_spec, write_county
+    from ruralnet.demo.province import QINGYUAN_RELIEF
+
+    if value is None:
+        return str(datasets.bundled_county())
+    if value not in QINGYUAN_RELIEF:
+        return value
+    k = list(QINGYUAN_RELIEF).index(value)  # as generate_province(seed=0) numbers it
+    lo, hi = QINGYUAN_RELIEF[value]
+    spec = qingyuan_spec(value, low_m=lo, high_m=hi)
+    return str(write_county(generate_county(spec, seed=k, cell=90.0), tmp / value))
+
+
+def against_baseline(county: str, baseline: Path) -> dict:
+    """The county's report and the main job, this code and the baseline, alternately."""
+    from bench_report import run_command
+
+    here = str(Path(__file__).resolve().parents[1])
+    out: dict = {}
+    for job, args in (("report", ["report", county]), ("main job", ["demo"])):
+        for label, path in (("this code", here), ("baseline", str(baseline))):
+            r = run_command(args, path)
+            out.setdefault(job, {})[label] = r
+            print(f"{job:8s} {label:9s} CPU {r['cpu']:7.1f} s  wall {r['wall']:7.1f} s  "
+                  f"peak RSS {r['rss_mb']:6.0f} MB  buses {r.get('buses', '-')}", flush=True)  # fmt: skip
+        mine, base = out[job]["this code"], out[job]["baseline"]
+        print(f"{job}: this code / baseline CPU {mine['cpu'] / base['cpu']:.2f}x, "
+              f"peak RSS {mine['rss_mb'] / base['rss_mb']:.2f}x", flush=True)  # fmt: skip
+    return out
+
+
 def _child(args: list[str]) -> dict:
     res = subprocess.run(
         [sys.executable, __file__, *args], capture_output=True, text=True, check=True
@@ -89,7 +130,12 @@ def _child(args: list[str]) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--county", default=None, help="county folder (default: the bundled county)")
+    p.add_argument(
+        "--county",
+        default=None,
+        help="county folder or Qingyuan code (default: the bundled county)",
+    )
+    p.add_argument("--baseline", type=Path, help="checkout of an older commit to compare with")
     p.add_argument(
         "--scaling", action="store_true", help="also generate 4 real Qingyuan counties and compare"
     )
@@ -120,9 +166,8 @@ def main() -> None:
         )
         return
 
-    from ruralnet import datasets
-
-    county = args.county or str(datasets.bundled_county())
+    generated = tempfile.TemporaryDirectory()
+    county = county_folder(args.county, Path(generated.name))
     result = {"county": county}
     rows = _child(["--stages-of", county])
     result["stages"] = rows
@@ -144,6 +189,10 @@ def main() -> None:
         f"\n== README main job (ruralnet demo on the bundled county) ==\n{seconds:.1f} s, peak RSS {peak:.0f} MB"
         f" (aims: < 60 s, < 2,048 MB)"
     )
+
+    if args.baseline:
+        print(f"\n== this code against {args.baseline} (fresh processes, alternately) ==")
+        result["baseline"] = against_baseline(county, args.baseline)
 
     if args.scaling:
         from ruralnet.demo import generate_county, qingyuan_spec, write_county
@@ -169,6 +218,7 @@ def main() -> None:
                 )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
+    generated.cleanup()
 
 
 if __name__ == "__main__":

@@ -38,7 +38,8 @@ r = resource.getrusage(resource.RUSAGE_SELF)
 out = {"code": code, "cpu": r.ru_utime + r.ru_stime, "wall": time.perf_counter() - t0,
        "rss_mb": r.ru_maxrss / 1024}
 import pandas as pd
-fleet = next(Path(sys.argv[sys.argv.index("--out") + 1]).glob("*/fleet_summary.csv"), None)
+out_dir = Path(sys.argv[sys.argv.index("--out") + 1])
+fleet = next(iter([*out_dir.glob("fleet_summary.csv"), *out_dir.glob("*/fleet_summary.csv")]), None)
 if fleet is not None:  # columns: day, bus_type, shared, own_runs, lower_bound, runs, pupils, bus_km
     t = pd.read_csv(fleet)
     out["buses"] = int(t.iloc[-1, 2])
@@ -48,14 +49,19 @@ print(json.dumps(out))
 
 
 def run(county: Path, years: list[str], pythonpath: str | None, profile: Path | None = None):
-    """One report in a fresh process: ``{"cpu", "wall", "rss_mb"}``."""
+    """One report in a fresh process: ``{"cpu", "wall", "rss_mb"}`` (and ``buses``,
+    ``bus_km`` where the code writes ``fleet_summary.csv``)."""
+    args = ["report", str(county)] + (["--years", *years] if years else [])
+    return run_command(args, pythonpath, profile)
+
+
+def run_command(args: list[str], pythonpath: str | None, profile: Path | None = None):
+    """``ruralnet --no-progress ARGS --out TMP`` in a fresh process, with ``pythonpath``."""
     env = dict(os.environ)
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
     with tempfile.TemporaryDirectory() as tmp:
-        args = ["--no-progress", "report", str(county), "--out", str(Path(tmp) / "out")]
-        if years:
-            args += ["--years", *years]
+        args = ["--no-progress", *args, "--out", str(Path(tmp) / "out")]
         if profile is not None:
             stats = Path(tmp) / "stats"
             cmd = [sys.executable, "-m", "cProfile", "-o", str(stats), "-m", "ruralnet.cli", *args]
