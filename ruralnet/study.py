@@ -131,6 +131,7 @@ def analyse_county(
     lang: str = "zh",
     buses: str | BusScope | None = BusScope.ALL,
     variant: bool = True,
+    previous_buses: dict | None = None,
 ) -> CountyAnalysis:
     """Merger candidates, then the current, merger and (optionally) optimised plans and the
     further-concentration variant, each with buses for its riders and evaluated once.
@@ -150,6 +151,9 @@ def analyse_county(
         With ``optimise``, also the further-concentration variant (``concentrated``: the plan
         model may close larger sites too), proposed site by site, never recommended; not when
         the county's settings already let the recommended plan close larger sites.
+    previous_buses
+        An earlier fleet's :attr:`~ruralnet.buses.plan.CountyBuses.chosen` (the year
+        before's, in :func:`analyse_years`): each plan's fleet starts from it.
 
     Raises
     ------
@@ -173,7 +177,7 @@ def analyse_county(
     )
     seconds["context"] = round(time.perf_counter() - started, 2)
     recommended = "optimised" if optimise else "merger"
-    router = _Router(county, ctx, candidates, scope, recommended)
+    router = _Router(county, ctx, candidates, scope, recommended, previous_buses)
     current = router.evaluate(current_plan(ctx))
     evaluations = {"current": current}
     evaluations["merger"] = router.evaluate(merger_plan(ctx, candidates), current)
@@ -228,8 +232,8 @@ class _Router:
     """Routes and evaluates the plans of one analysis (identical runs solved once), each
     plan's routes checked independently."""
 
-    def __init__(self, county, ctx, candidates, scope: BusScope, recommended: str):
-        self.county, self.ctx, self.scope = county, ctx, scope
+    def __init__(self, county, ctx, candidates, scope: BusScope, recommended: str, previous=None):
+        self.county, self.ctx, self.scope, self.previous = county, ctx, scope, previous
         self.sites = None
         if scope is BusScope.RECEIVING:
             merges = candidates["decision"].astype(str).str.startswith("merge")
@@ -251,7 +255,9 @@ class _Router:
         rows = flow_rows(self.ctx, plan)
         buses = None
         if self._routes(plan.name):
-            buses = plan_buses(self.county, self.ctx, rows, sites=self.sites, cache=self.cache)
+            buses = plan_buses(
+                self.county, self.ctx, rows, self.sites, cache=self.cache, previous=self.previous
+            )
             if buses.violations:
                 raise PlanError(
                     f"plan {plan.name}: bus routes failed the independent check: "
@@ -347,7 +353,11 @@ def analyse_years(
         for share in shares:
             pupils = apply_shares(pupils, share)
         sites = year_sites(county.sites, pupils, before)
-        analysis = analyse_county(county.with_sites(sites), optimise, lang, buses, variant=False)
+        # each year's fleet starts from the year before's (the same runs where riders are the same)
+        fleet = before.buses.chosen if before is not None and before.buses is not None else None
+        analysis = analyse_county(
+            county.with_sites(sites), optimise, lang, buses, variant=False, previous_buses=fleet
+        )
         ev = analysis.evaluations[analysis.recommended]
         shares.append(transfer_shares(analysis.context, ev))
         tables.append(phase_table(year, analysis.context, ev))

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import subprocess
 import sys
@@ -305,3 +306,39 @@ def test_the_bound_counts_only_the_pupils_a_bus_can_serve():
     assert all(a != 3 for r in runs for a, _ in r.stops)
     sol = plan_fleet(problem, FleetOptions(progress=False), [], [0])
     assert sol.lower_bound == 2 <= sol.buses == 2
+
+
+def test_a_fleet_started_from_the_year_before_is_never_worse_than_that_start():
+    from ruralnet.buses.run_pool import FleetOptions, plan_fleet
+
+    options = FleetOptions(per_school_iterations=50, selection_nodes=1, caps=(1.0,), rounds=0)
+    gained = []
+    for seed in range(3):
+        problem = _instance(seed, schools=5, stops=4)
+        singles = _single_runs(problem)  # the own plans: every stop its own run
+        before = select_runs(problem, _pool(problem)).runs  # a better fleet, "the year before"
+        fresh = plan_fleet(problem, options, singles)
+        started = plan_fleet(problem, options, singles, previous=before)
+        assert started.buses <= min(fewest_buses(problem, before).buses, fresh.buses)
+        assert sorted((r.school, a) for r in started.runs for a, _ in r.stops) == sorted(
+            (r.school, a) for r in singles for a, _ in r.stops
+        )
+        assert all(_day_ok(problem, started.runs, day) for day in started.days)
+        gained.append(fresh.buses - started.buses)
+    assert max(gained) > 0  # the year before's runs gave a fleet the search alone did not
+
+
+def test_the_next_years_fleet_starts_from_this_one(county, demo_analysis):
+    """The same plan routed again from its own fleet: every run is checked independently
+    and the fleet needs no more buses than the one it starts from."""
+    from ruralnet.analysis.evaluation import flow_rows
+    from ruralnet.buses.plan import plan_buses
+
+    ev = demo_analysis.evaluations["optimised"]
+    plan = dataclasses.replace(ev.plan, flows=ev.plan.flows.toarray())
+    rows = flow_rows(demo_analysis.context, plan)
+    again = plan_buses(county, demo_analysis.context, rows, previous=ev.buses.chosen)
+    assert not again.violations
+    assert again.chosen.keys() == ev.buses.chosen.keys()
+    assert again.county_fleet.buses() <= ev.buses.county_fleet.buses()
+    assert again.served()["pupils"].sum() == ev.buses.served()["pupils"].sum()

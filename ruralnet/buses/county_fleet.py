@@ -155,11 +155,17 @@ def day_problem(groups: list[SiteRun], day: str, bells: pd.Series, net, settings
 
 
 def plan_day(
-    problem: FleetProblem, start: list, settings, seed: int = 0, cache: dict | None = None
+    problem: FleetProblem,
+    start: list,
+    settings,
+    seed: int = 0,
+    cache: dict | None = None,
+    previous: list | None = None,
 ) -> FleetSolution:
     """One day's fleet: the sites' own plans (``start``: their solutions, one per school)
     chained exactly, then better runs chosen with the fleet in view
-    (:func:`ruralnet.buses.run_pool.plan_fleet`; one round of rerouting)."""
+    (:func:`ruralnet.buses.run_pool.plan_fleet`; one round of rerouting); ``previous``: the
+    runs of an earlier fleet (the year before) to start from, where it is no worse."""
     pool = [problem.run(k, r) for k, sol in enumerate(start) for r in sol[0]]
     options = FleetOptions(
         per_school_iterations=max(settings.bus_solver_iterations // 4, 1),
@@ -170,11 +176,17 @@ def plan_day(
         no_improvement=2_000,
         exact_sets=settings.bus_exact_sets,
     )
-    return plan_fleet(problem, options, pool, [sol[1] for sol in start], cache)
+    return plan_fleet(problem, options, pool, [sol[1] for sol in start], cache, previous)
 
 
 def county_fleet(
-    county, net, groups: list[SiteRun], own: dict, seed: int = 0, cache: dict | None = None
+    county,
+    net,
+    groups: list[SiteRun],
+    own: dict,
+    seed: int = 0,
+    cache: dict | None = None,
+    previous: dict | None = None,
 ) -> CountyFleet:
     """The county's bus days as one fleet.
 
@@ -192,8 +204,12 @@ def county_fleet(
         Solver seed.
     cache
         Routes of identical runs from earlier plans.
+    previous
+        ``(group, direction) -> routes`` the year before's fleet ran at the groups whose
+        riders are the same: each day starts from them (the own plans elsewhere).
     """
     s = county.settings
+    previous = previous or {}
     sites = county.sites
     names = dict(zip(sites["site_id"].astype(str), sites["name"].astype(str), strict=True))
     routes: dict = {}
@@ -215,7 +231,14 @@ def county_fleet(
                 ([_mirror(r, day) for r in own[k, direction].routes], _proven(own[k, direction]))
                 for k in idx
             ]
-            sol = plan_day(problem, start, s, seed, cache)
+            before = None
+            if any((k, direction) in previous for k in idx):
+                before = [
+                    problem.run(j, _mirror(r, day))
+                    for j, k in enumerate(idx)
+                    for r in previous.get((k, direction), own[k, direction].routes)
+                ]
+            sol = plan_day(problem, start, s, seed, cache, before)
             ids = _run_ids(sol, sub, day)
             for k in idx:
                 routes[k, direction] = []

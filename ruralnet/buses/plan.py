@@ -21,6 +21,7 @@ from .school_runs import (
     RunKind,
     bus_riders,
     route_line,
+    run_key,
     site_run,
     snaps,
     solve_cached,
@@ -77,6 +78,9 @@ class CountyBuses:
     county_fleet
         The county's bus days as one fleet (:class:`ruralnet.buses.county_fleet.CountyFleet`), with
         ``bus_fleet`` on; the weekly boarders' trips live there.
+    chosen
+        :func:`~ruralnet.buses.school_runs.run_key` -> the routes each site runs (the
+        fleet's choice): the start of the next year's fleet (``plan_buses(previous=...)``).
     """
 
     routes: pd.DataFrame
@@ -85,6 +89,7 @@ class CountyBuses:
     unserved: pd.DataFrame
     violations: list[str] = field(default_factory=list)
     county_fleet: CountyFleet | None = None
+    chosen: dict = field(default_factory=dict)
 
     def fleet(self) -> pd.DataFrame:
         """Buses each site needs on its own: per seat size, the larger of its morning and
@@ -128,7 +133,13 @@ class CountyBuses:
 
 
 def plan_buses(
-    county, ctx, rows: pd.DataFrame, sites=None, seed: int = 0, cache: dict | None = None
+    county,
+    ctx,
+    rows: pd.DataFrame,
+    sites=None,
+    seed: int = 0,
+    cache: dict | None = None,
+    previous: dict | None = None,
 ) -> CountyBuses:
     """Routes for every rider of a plan, morning and afternoon, and the county's fleet.
 
@@ -146,6 +157,10 @@ def plan_buses(
         Solver seed.
     cache
         Solutions of identical runs (shared between the plans of one run).
+    previous
+        An earlier fleet's :attr:`CountyBuses.chosen` (the year before): each day's fleet
+        starts from its runs at the sites whose riders are the same, and from the sites' own
+        runs elsewhere, and is never worse than that start.
 
     Notes
     -----
@@ -169,10 +184,18 @@ def plan_buses(
         for direction in ("morning", "afternoon") if g.run != RunKind.WEEKLY else ("morning",):
             own[k, direction] = solve_cached(g, direction, s, seed, cache)
     fleet = None
-    if s.bus_fleet and (groups or weekly):
-        fleet = county_fleet(county, net, groups + weekly, own, seed, cache.setdefault("fleet", {}))
+    every = groups + weekly
+    if s.bus_fleet and every:
+        before = {
+            (k, d): previous[run_key(every[k], d)]
+            for k, d in own
+            if previous and run_key(every[k], d) in previous
+        }
+        fleet = county_fleet(county, net, every, own, seed, cache.setdefault("fleet", {}), before)
     final = {key: (fleet.routes[key] if fleet else sol.routes) for key, sol in own.items()}
-    return _tables(net, groups, own, final, fleet, s)
+    out = _tables(net, groups, own, final, fleet, s)
+    out.chosen = {run_key(every[k], d): routes for (k, d), routes in final.items()}
+    return out
 
 
 def _tables(net, groups, own, final, fleet, s) -> CountyBuses:

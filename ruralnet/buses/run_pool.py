@@ -243,6 +243,7 @@ def plan_fleet(
     pool: list[Run] | None = None,
     fewest: list[int] | None = None,
     cache: dict | None = None,
+    previous: list[Run] | None = None,
 ) -> FleetSolution:
     """The fewest buses for all schools, each bus's day, and a lower bound.
 
@@ -259,6 +260,10 @@ def plan_fleet(
         Proven lower bounds on each school's runs, if known (for the fleet's lower bound).
     cache
         Routes of identical schools from earlier plans (see :func:`scenario_runs`).
+    previous
+        The runs of an earlier fleet covering every school (e.g. the year before's, with the
+        own plans where the riders changed): pooled, and the selection starts from them
+        chained when that needs no more buses than the pool's own start.
 
     Returns
     -------
@@ -281,6 +286,10 @@ def plan_fleet(
     lower = fleet_lower_bound(problem, least)
     log.info("fleet: %d runs pooled in %.0f s", len(runs.runs), time.perf_counter() - started)
     given = fewest_buses(problem, list(pool)) if pool else None  # never worse than the pool's
+    if previous:
+        runs.add(previous)
+        before = fewest_buses(problem, list(previous))
+        given = before if given is None or before.buses <= given.buses else given
     best = select_runs(problem, runs.list(), o.selection_nodes, given, o.seed, _slice_s(o, started))
     log.info("fleet: %d buses selected, %.0f s in", best.buses, time.perf_counter() - started)
     best, history = _rounds(problem, o, runs, best, lower, started)

@@ -164,13 +164,19 @@ def site_run(net, snap, site_id: str, run: str, part: pd.DataFrame, s) -> SiteRu
     return SiteRun(str(site_id), run, stops, seats, limit_s, nodes, time_s, dist_m)
 
 
+def run_key(g: SiteRun, direction: str) -> tuple:
+    """What a site's runs of one kind and direction depend on: the same key, the same runs
+    (across the plans of a county and the years of its phases)."""
+    return (g.site_id, g.run, direction, tuple(g.stops.index), tuple(g.stops), g.seats, g.limit_s)
+
+
 def solve_cached(g: SiteRun, direction: str, s, seed: int, cache: dict):
     """The site's own routes of one run kind and direction (identical runs solved once).
 
     The boarders' weekly trips skip the exact fewest-bus model: their long ride limit makes
     nearly every set of villages feasible, so the enumeration grows past any proof within its
     limits; PyVRP plans them (the seats give their bound)."""
-    key = (g.site_id, g.run, direction, tuple(g.stops.index), tuple(g.stops), g.seats, g.limit_s)
+    key = run_key(g, direction)
     if key not in cache:
         try:
             cache[key] = solve(
