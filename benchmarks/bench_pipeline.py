@@ -24,6 +24,8 @@ import time
 import warnings
 from pathlib import Path
 
+from bench_report import run_command  # a sibling script: run from benchmarks/ or by path
+
 
 def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -87,8 +89,9 @@ def stages(county_dir: str) -> list[dict]:
     return out
 
 
-def county_folder(value: str | None, tmp: Path) -> str:
-    """A county folder: the bundled county, a folder, or a generated Qingyuan county."""
+def make_county(value: str | None, tmp: Path, seed: int | None = None) -> str:
+    """A county folder: the bundled county, a folder, or a generated Qingyuan county (with
+    ``seed``, default as ``generate_province(seed=0)`` numbers it)."""
     from ruralnet import datasets
     from ruralnet.demo import generate_county, qingyuan_spec, write_county
     from ruralnet.demo.province import QINGYUAN_RELIEF
@@ -97,16 +100,22 @@ def county_folder(value: str | None, tmp: Path) -> str:
         return str(datasets.bundled_county())
     if value not in QINGYUAN_RELIEF:
         return value
-    k = list(QINGYUAN_RELIEF).index(value)  # as generate_province(seed=0) numbers it
+    k = list(QINGYUAN_RELIEF).index(value) if seed is None else seed
     lo, hi = QINGYUAN_RELIEF[value]
     spec = qingyuan_spec(value, low_m=lo, high_m=hi)
     return str(write_county(generate_county(spec, seed=k, cell=90.0), tmp / value))
 
 
+def county_folder(value: str | None, tmp: Path, seed: int | None = None) -> str:
+    """:func:`make_county` in a child process: a process's peak memory is inherited by the
+    processes it starts (Linux keeps the high-water mark across exec), so the benchmark's own
+    process stays small and every measured child starts from a clean slate."""
+    args = ["--make-county", value or "", str(tmp)] + ([] if seed is None else [str(seed)])
+    return _child(args)["folder"]
+
+
 def against_baseline(county: str, baseline: Path) -> dict:
     """The county's report and the main job, this code and the baseline, alternately."""
-    from bench_report import run_command
-
     here = str(Path(__file__).resolve().parents[1])
     out: dict = {}
     for job, args in (("report", ["report", county]), ("main job", ["demo"])):
@@ -141,10 +150,16 @@ def main() -> None:
     )
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--stages-of", help=argparse.SUPPRESS)
+    p.add_argument("--make-county", nargs="+", help=argparse.SUPPRESS)
     p.add_argument("--analyse-only", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.stages_of:
         print(json.dumps(stages(args.stages_of)))
+        return
+    if args.make_county:
+        value, tmp, *seed = args.make_county
+        folder = make_county(value or None, Path(tmp), int(seed[0]) if seed else None)
+        print(json.dumps({"folder": folder}))
         return
     if args.analyse_only:
         warnings.simplefilter("ignore")
@@ -176,18 +191,12 @@ def main() -> None:
         print(f"{r['stage']:45} {r['seconds']:8.2f} s   peak RSS {r['peak_rss_mb']:6.0f} MB")
     print(f"{'total':45} {sum(r['seconds'] for r in rows):8.2f} s")
 
-    with tempfile.TemporaryDirectory() as tmp:
-        exe = Path(sys.executable).parent / "ruralnet"
-        t0 = time.perf_counter()
-        subprocess.run(
-            [str(exe), "--no-progress", "demo", "--out", tmp], capture_output=True, check=True
-        )
-        seconds = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    result["main_job"] = {"seconds": seconds, "peak_rss_mb": peak}
+    here = str(Path(__file__).resolve().parents[1])
+    job = run_command(["demo"], here)
+    result["main_job"] = job
     print(
-        f"\n== README main job (ruralnet demo on the bundled county) ==\n{seconds:.1f} s, peak RSS {peak:.0f} MB"
-        f" (aims: < 60 s, < 2,048 MB)"
+        f"\n== README main job (ruralnet demo on the bundled county) ==\nCPU {job['cpu']:.1f} s, "
+        f"wall {job['wall']:.1f} s, peak RSS {job['rss_mb']:.0f} MB (aims: < 60 s, < 2,048 MB)"
     )
 
     if args.baseline:
@@ -195,20 +204,13 @@ def main() -> None:
         result["baseline"] = against_baseline(county, args.baseline)
 
     if args.scaling:
-        from ruralnet.demo import generate_county, qingyuan_spec, write_county
-        from ruralnet.demo.province import QINGYUAN_RELIEF
-
         print(
             "\n== growth with county size (generated on real Qingyuan boundaries; plans, no buses) =="
         )
         result["scaling"] = []
         with tempfile.TemporaryDirectory() as tmp:
             for code in ("441825", "441826", "441823", "441881"):
-                lo, hi = QINGYUAN_RELIEF[code]
-                folder = write_county(
-                    generate_county(qingyuan_spec(code, low_m=lo, high_m=hi), seed=1),
-                    Path(tmp) / code,
-                )
+                folder = county_folder(code, Path(tmp), seed=1)
                 r = _child(["--analyse-only", str(folder)])
                 r["code"] = code
                 result["scaling"].append(r)
