@@ -19,8 +19,21 @@ in the bus's day, ``seq`` = position of the stop in the run) and ``DIR/fleet_sum
 ``--check DIR/fleet.csv`` re-checks a written file from the instance files alone (this file's
 own code, not ruralnet's): every stop once, seats, ride limit, and every bus's day.
 
-Usage: ``python benchmarks/bench_fleet.py [--instances RSRB01 ...] [--max-ride 2700|5400]
-[--time-limit SECONDS] [--per-school SECONDS] [--seed N] [--out DIR] [--check FLEET_CSV]``
+``--rules mixed``: the rules of Park, Tae & Kim (EJOR 217, 2012), under which a run may carry
+pupils of several schools and each school is unloaded inside its window ``[AMEARLY, AMLATE]``
+(:mod:`ruralnet.buses.mixed`: travel ``floor(Manhattan ft / 29.3333333)`` s, service
+``floor(19 + 2.6 n)`` s at a stop and ``floor(29 + 1.9 n)`` s at a school, 66 seats at every
+point, a pupil's ride from the bus's arrival at their stop to its arrival at their school,
+waiting allowed anywhere). Its ``fleet.csv`` has one row per event: ``instance, bus, order,
+run, seq, action, stop_id, school_id``. ``--replay PARK_DIR`` (the unzipped
+``SBRP_Benchmark`` of their distribution, e.g. from the public repository
+``lanxuedang/SBRP-School-Bus-Routing-Problem``) writes their published fleets in that form and
+checks them; ``--check`` re-checks any such file. The mixed-load solver itself is not built yet
+(issue #27).
+
+Usage: ``python benchmarks/bench_fleet.py [--rules pnas|mixed] [--instances RSRB01 ...]
+[--max-ride 2700|5400] [--time-limit SECONDS] [--per-school SECONDS] [--seed N] [--out DIR]
+[--check FLEET_CSV] [--replay PARK_DIR]``
 """
 
 from __future__ import annotations
@@ -37,6 +50,7 @@ import pandas as pd
 
 SEATS, SPEED, STOP_S, PER_PUPIL_S, DWELL_S = 66, 29.3333, 19.0, 2.6, 154.4
 ALL = [f"{b}0{i}" for b in ("RSRB", "CSCB") for i in range(1, 9)]
+MIXED_ALL = ALL + [f"CSCB{i:02d}" for i in range(9, 17)]
 
 
 def main() -> None:
@@ -51,6 +65,8 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=Path("benchmarks/out"))
     p.add_argument("--geodata", type=Path, default=None)
     p.add_argument("--check", type=Path, default=None, help="re-check a fleet.csv and exit")
+    p.add_argument("--rules", choices=["pnas", "mixed"], default="pnas")
+    p.add_argument("--replay", type=Path, default=None, help="Park et al.'s SBRP_Benchmark folder")
     p.add_argument("-v", "--verbose", action="store_true", help="log the solver's progress")
     args = p.parse_args()
     if args.verbose:
@@ -59,8 +75,12 @@ def main() -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
         logging.getLogger("ruralnet.buses.exact").setLevel(logging.WARNING)
     sbrp = benchmark_folder(args.geodata)
+    if args.check and _is_mixed(args.check):
+        sys.exit(recheck_mixed(args.check, sbrp, args.max_ride))
     if args.check:
         sys.exit(recheck(args.check, sbrp, args.max_ride))
+    if args.rules == "mixed":
+        sys.exit(replay_mixed(args, sbrp))
     warnings.simplefilter("ignore")  # PyVRP's penalty warnings on hard schools
     best = pd.read_csv(sbrp / "bks_pnas_tableS1.csv")
     best = best[best["max_ride_s"] == args.max_ride].set_index("benchmark")["best_buses_PNAS"]
@@ -187,6 +207,70 @@ def recheck(path: Path, sbrp: Path, max_ride: int = 2700) -> int:
     buses = table.groupby("instance")["bus"].nunique()
     print(f"{path}: {len(table)} stop visits, {buses.sum()} buses checked, {len(bad)} violations")
     return 1 if bad else 0
+
+
+def _is_mixed(path: Path) -> bool:
+    return "action" in pd.read_csv(path, nrows=0).columns
+
+
+def _mixed_inputs(sbrp: Path, inst: str):
+    from ruralnet.demo.sbrp import manhattan_travel, read_instance, windows
+
+    schools, stops = read_instance(sbrp / inst)
+    table = stops.rename(columns={"ID": "stop_id", "EP_ID": "school_id", "STUDENT_COUNT": "pupils"})
+    return schools, table, windows(schools), manhattan_travel(schools, stops)
+
+
+def recheck_mixed(path: Path, sbrp: Path, max_ride: int = 2700) -> int:
+    """Re-check a mixed-rule fleet.csv (one row per event) against the instance files."""
+    from ruralnet.buses.mixed import MixedRules, check_mixed
+
+    table = pd.read_csv(path, dtype={"instance": str, "school_id": str, "stop_id": str})
+    bad = []
+    for inst, part in table.groupby("instance"):
+        _, stops, windows, travel = _mixed_inputs(sbrp, inst)
+        rules = MixedRules(max_ride_s=float(max_ride))
+        bad += [f"{inst}: {v}" for v in check_mixed(part, stops, windows, travel, rules)]
+    for line in bad:
+        print(line)
+    buses = table.groupby("instance")["bus"].nunique()
+    print(f"{path}: {len(table)} events, {buses.sum()} buses checked, {len(bad)} violations")
+    return 1 if bad else 0
+
+
+def replay_mixed(args, sbrp: Path) -> int:
+    """Park et al.'s published fleets under the mixed rules: written as events, checked."""
+    from ruralnet.buses.mixed import EVENT_COLUMNS, MixedRules, check_mixed
+    from ruralnet.demo.sbrp import park_events
+
+    if args.replay is None:
+        print("--rules mixed: the mixed-load solver is not built yet (issue #27); "
+              "--replay PARK_DIR writes and checks the published mixed-rule fleets")  # fmt: skip
+        return 2
+    instances = MIXED_ALL if args.instances == ALL else args.instances
+    tables, rows = [], []
+    print(f"{'instance':9} {'schools':>7} {'stops':>6} {'buses':>6} {'runs':>5} {'mixed':>5} "
+          f"{'violations':>10}")  # fmt: skip
+    for inst in instances:
+        schools, stops, windows, travel = _mixed_inputs(sbrp, inst)
+        events = park_events(args.replay / inst[:4] / inst / f"solution_{args.max_ride}.txt")
+        bad = check_mixed(events, stops, windows, travel, MixedRules(max_ride_s=args.max_ride))
+        picks = events[events["action"] == "pickup"]
+        per_run = picks.groupby(["bus", "order"])["school_id"].nunique()
+        row = {"instance": inst, "schools": len(schools), "stops": len(stops),
+               "buses": events["bus"].nunique(), "runs": len(per_run),
+               "mixed": int((per_run > 1).sum()), "violations": len(bad)}  # fmt: skip
+        rows.append(row)
+        tables.append(events.assign(run=events["run"].astype(str)).assign(instance=inst))
+        print(f"{inst:9} {row['schools']:7d} {row['stops']:6d} {row['buses']:6d} {row['runs']:5d} "
+              f"{row['mixed']:5d} {row['violations']:10d}", flush=True)  # fmt: skip
+    summary = pd.DataFrame(rows)
+    for family, part in summary.groupby(summary["instance"].str[:4], sort=False):
+        print(f"{family}: {part['buses'].sum()} buses, {part['violations'].sum()} violations")
+    fleet = pd.concat(tables, ignore_index=True)[["instance", *EVENT_COLUMNS]]
+    _write(args.out, fleet, summary)
+    print(f"written {args.out / 'fleet.csv'} (Park et al.'s fleets, one row per event)")
+    return 1 if summary["violations"].sum() else 0
 
 
 if __name__ == "__main__":

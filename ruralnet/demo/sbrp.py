@@ -117,3 +117,58 @@ def fleet_problem(
         dead / speed_ft_s,
         dead,
     )
+
+
+#: Park, Tae & Kim's rules for their mixed-load solutions: speed (ft/s), and whole seconds.
+PARK_SPEED_FT_S = 29.3333333
+
+
+def windows(schools: pd.DataFrame) -> dict[str, tuple[float, float]]:
+    """School id -> its window ``(AMEARLY, AMLATE)`` in seconds after midnight."""
+    early, late = bell_s(schools["AMEARLY"]), bell_s(schools["AMLATE"])
+    return dict(zip(schools["ID"].astype(str), zip(early, late, strict=True), strict=True))
+
+
+def manhattan_travel(schools: pd.DataFrame, stops: pd.DataFrame, speed_ft_s=PARK_SPEED_FT_S):
+    """Whole seconds of driving between points (stop or school ids), pair by pair:
+    ``floor(Manhattan feet / speed)``, as Park et al.'s solutions count it."""
+    xy = {
+        **dict(zip(schools["ID"].astype(str), schools[["X", "Y"]].to_numpy(float), strict=True)),
+        **dict(
+            zip(stops["ID"].astype(str), stops[["X_COORD", "Y_COORD"]].to_numpy(float), strict=True)
+        ),
+    }
+
+    def travel(a: list[str], b: list[str]) -> np.ndarray:
+        pa = np.array([xy[i] for i in a]).reshape(-1, 2)
+        pb = np.array([xy[i] for i in b]).reshape(-1, 2)
+        return np.floor(np.abs(pa - pb).sum(axis=1) / speed_ft_s + 1e-9)
+
+    return travel
+
+
+def park_events(path: str | Path) -> pd.DataFrame:
+    """A published solution of Park, Tae & Kim (``solution_2700.txt``: one row per visit of
+    each vehicle: ``Veh_ID, Seq, ID, #Students, ..., Destination``) as mixed-load events
+    (:data:`ruralnet.buses.mixed.EVENT_COLUMNS`). The depot (ids 9xxxxx) and the rows of a bus
+    leaving a school with nobody to drop are not events; a run ends when the bus is empty."""
+    table = pd.read_csv(path, sep="\t", dtype={"ID": str, "Destination": str})
+    table = table.rename(columns=lambda c: "pupils" if c.strip() == "#Students" else c.strip())
+    rows = []
+    for bus, part in table.sort_values(["Veh_ID", "Seq"]).groupby("Veh_ID", sort=True):
+        order, seq, on = 0, 0, 0
+        for r in part.itertuples(index=False):
+            n, point = int(r.pupils), str(r.ID)
+            if point.startswith("1"):
+                if on == 0:
+                    order, seq = order + 1, 0
+                seq, on = seq + 1, on + n
+                rows.append(
+                    (int(bus), order, f"{bus}-{order}", seq, "pickup", point, r.Destination)
+                )
+            elif point.startswith("2") and n > 0:
+                seq, on = seq + 1, on - n
+                rows.append((int(bus), order, f"{bus}-{order}", seq, "dropoff", "", point))
+    return pd.DataFrame(
+        rows, columns=["bus", "order", "run", "seq", "action", "stop_id", "school_id"]
+    )

@@ -1,0 +1,209 @@
+"""Mixed-load runs: one bus picks up pupils bound for several schools and drops them at each
+school in turn, and each school is unloaded inside its bell window.
+
+The rules are those of Park, Tae & Kim (EJOR 217, 2012), whose published solutions of the
+school-bus benchmark they reproduce (:class:`MixedRules`): a bus's morning is a sequence of
+events, pick-ups at stops and drop-offs at schools, grouped into runs (a run ends when the bus
+is empty). Seats hold at every point of a run; every stop is picked up whole, once; every pupil
+is dropped at their own school later in the same run; each school is unloaded starting inside
+its window ``[early, late]``; a pupil's ride, from the bus's arrival at their stop to its
+arrival at their school (waiting included), is within the limit; a bus may wait anywhere.
+
+Whether some timing of a bus's events satisfies every rule is a system of difference
+constraints on the events' times (``x_j - x_i <= w``: the arrival at each event and the start of
+unloading at each school). It has a solution exactly when its constraint graph has no negative
+cycle, and then the shortest-path distances are one (Bellman-Ford, from
+``scipy.sparse.csgraph``): :func:`check_mixed` is exact, not a simulation of one timing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.csgraph import NegativeCycleError, bellman_ford
+
+#: One row per event of a bus's morning: ``order`` is the run's position in the bus's morning,
+#: ``seq`` the event's position in the run; ``action`` ``pickup`` (``stop_id`` and the stop's
+#: school) or ``dropoff`` (``stop_id`` empty, the school unloaded).
+EVENT_COLUMNS = ["bus", "order", "run", "seq", "action", "stop_id", "school_id"]
+
+
+@dataclass(frozen=True)
+class MixedRules:
+    """Seats, ride limit and service times of mixed-load runs.
+
+    Attributes
+    ----------
+    seats
+        Pupils on board at any point of a run.
+    max_ride_s
+        A pupil's ride, from the bus's arrival at their stop to its arrival at their school.
+    stop_s, school_s
+        Service at a stop and at a school: ``a + b * n`` seconds for the ``n`` pupils picked
+        up or dropped there (Park et al.: 19 + 2.6 n and 29 + 1.9 n).
+    whole_seconds
+        Service times rounded down to whole seconds (as the published solutions count them).
+    """
+
+    seats: int = 66
+    max_ride_s: float = 2700.0
+    stop_s: tuple[float, float] = (19.0, 2.6)
+    school_s: tuple[float, float] = (29.0, 1.9)
+    whole_seconds: bool = True
+
+    def service(self, action: str, n: int) -> float:
+        """Seconds of service for ``n`` pupils picked up (``pickup``) or dropped."""
+        a, b = self.stop_s if action == "pickup" else self.school_s
+        value = a + b * n
+        return float(math.floor(value + 1e-9)) if self.whole_seconds else value
+
+
+def check_mixed(
+    events: pd.DataFrame,
+    stops: pd.DataFrame,
+    windows: dict[str, tuple[float, float]],
+    travel_s: Callable[[list[str], list[str]], np.ndarray],
+    rules: MixedRules = MixedRules(),
+) -> list[str]:
+    """Every rule a fleet of mixed-load runs breaks (empty when it keeps them all).
+
+    Parameters
+    ----------
+    events
+        :data:`EVENT_COLUMNS`.
+    stops
+        ``stop_id, school_id, pupils``: every stop to serve.
+    windows
+        School id -> ``(early, late)`` seconds after midnight: when its unloading may start.
+    travel_s
+        Seconds of driving between points (stop or school ids), pair by pair.
+    rules
+        Seats, ride limit, service times.
+
+    Returns
+    -------
+    list of str
+        One line per violation, naming the bus, run and stop or school.
+    """
+    missing = sorted(set(EVENT_COLUMNS) - set(events.columns))
+    if missing:
+        return [f"fleet table lacks column(s) {missing}"]
+    ev = events.sort_values(["bus", "order", "seq"], kind="stable").reset_index(drop=True)
+    ev["stop_id"] = ev["stop_id"].fillna("").astype(str)
+    ev["school_id"] = ev["school_id"].astype(str)
+    info = stops.assign(stop_id=stops["stop_id"].astype(str)).set_index("stop_id")
+    bad = _coverage(ev, info, windows)
+    if bad:
+        return bad
+    pupils = ev["stop_id"].map(info["pupils"]).fillna(0).astype(int).to_numpy()
+    ev["n"] = pupils
+    for (bus, order), run in ev.groupby(["bus", "order"], sort=False):
+        bad += _loads(run, rules, f"bus {bus} run {order}")
+    for bus, part in ev.groupby("bus", sort=False):
+        ev_bus = part.reset_index(drop=True)
+        ev_bus["n"] = _dropped(ev_bus)
+        if not _schedule(ev_bus, windows, travel_s, rules)[0]:
+            bad.append(f"bus {bus}: no timing meets every window and ride limit")
+    return bad
+
+
+def _coverage(ev: pd.DataFrame, info: pd.DataFrame, windows: dict) -> list[str]:
+    """Actions known; every stop picked up once, bound for its own school; schools known."""
+    bad = [f"row {i}: action {a!r} (pickup or dropoff)" for i, a in ev["action"].items()
+           if a not in ("pickup", "dropoff")]  # fmt: skip
+    picks = ev[ev["action"] == "pickup"]
+    counts = picks["stop_id"].value_counts()
+    bad += [f"stop {s}: picked up {n} times" for s, n in counts.items() if n > 1]
+    bad += [f"stop {s}: not served" for s in info.index.difference(counts.index)]
+    bad += [f"stop {s}: no such stop" for s in counts.index.difference(info.index)]
+    known = picks[picks["stop_id"].isin(info.index)]
+    wrong = known["school_id"] != known["stop_id"].map(info["school_id"]).astype(str)
+    bad += [f"stop {r.stop_id}: bound for {r.school_id}, its school is "
+            f"{info.at[r.stop_id, 'school_id']}" for r in known[wrong].itertuples()]  # fmt: skip
+    bad += [f"school {s}: no window" for s in sorted(set(ev["school_id"]) - set(windows))]
+    return bad
+
+
+def _loads(run: pd.DataFrame, rules: MixedRules, name: str) -> list[str]:
+    """Seats at every point; each pupil dropped at their school later in the run; empty at
+    the end."""
+    on: dict[str, int] = {}
+    bad = []
+    for r in run.itertuples():
+        if r.action == "pickup":
+            on[r.school_id] = on.get(r.school_id, 0) + int(r.n)
+            if sum(on.values()) > rules.seats:
+                bad.append(f"{name}: {sum(on.values())} pupils on board after {r.stop_id}")
+        elif on.pop(r.school_id, 0) == 0:
+            bad.append(f"{name}: drops nobody at {r.school_id}")
+    bad += [f"{name}: {n} pupils for {s} never dropped" for s, n in on.items() if n]
+    return bad
+
+
+def _dropped(ev_bus: pd.DataFrame) -> np.ndarray:
+    """Pupils served at each event: picked up at a stop, or dropped at a school (all on board
+    for it)."""
+    out = ev_bus["n"].to_numpy().copy()
+    on: dict[str, int] = {}
+    for i, r in enumerate(ev_bus.itertuples()):
+        if r.action == "pickup":
+            on[r.school_id] = on.get(r.school_id, 0) + int(r.n)
+        else:
+            out[i] = on.pop(r.school_id, 0)
+    return out
+
+
+def _schedule(
+    ev_bus: pd.DataFrame, windows: dict, travel_s: Callable, rules: MixedRules
+) -> tuple[bool, np.ndarray | None]:
+    """Whether some timing keeps every rule, and the earliest arrival at each event.
+
+    Nodes: 0 (time zero), ``1 + e`` (arrival at event ``e``), ``1 + m + e`` (start of
+    unloading at drop-off ``e``). Each constraint ``x_j - x_i <= w`` is an edge ``i -> j`` of
+    weight ``w``; the distances from a virtual source satisfy them all unless a cycle is
+    negative."""
+    m = len(ev_bus)
+    point = np.where(ev_bus["action"] == "pickup", ev_bus["stop_id"], ev_bus["school_id"])
+    drive = travel_s(list(point[:-1]), list(point[1:])) if m > 1 else np.zeros(0)
+    edges: dict[tuple[int, int], float] = {}
+
+    def limit(i: int, j: int, w: float) -> None:  # x_j - x_i <= w
+        edges[i, j] = min(w, edges.get((i, j), np.inf))
+
+    drop = (ev_bus["action"] == "dropoff").to_numpy()
+    n = ev_bus["n"].to_numpy()
+    actions = ev_bus["action"].to_numpy()
+    for e in range(m):
+        leave = 1 + m + e if drop[e] else 1 + e  # service starts at arrival, or at unloading
+        if drop[e]:
+            early, late = windows[ev_bus["school_id"].iat[e]]
+            limit(leave, 1 + e, 0.0)  # unloading starts after the arrival
+            limit(0, leave, float(late))
+            limit(leave, 0, -float(early))
+        if e + 1 < m:  # the next arrival after this service and the drive
+            limit(1 + e + 1, leave, -(rules.service(actions[e], int(n[e])) + float(drive[e])))
+    ride_from: dict[str, list[int]] = {}
+    for e in range(m):  # each pupil's ride: from their stop's arrival to their school's
+        school = ev_bus["school_id"].iat[e]
+        if not drop[e]:
+            ride_from.setdefault(school, []).append(e)
+            continue
+        for p in ride_from.pop(school, []):
+            limit(1 + p, 1 + e, rules.max_ride_s)
+    source = 1 + 2 * m  # a virtual source with a 0 edge to every node: every cycle is seen
+    for v in range(source):
+        limit(source, v, 0.0)
+    ij = np.array(list(edges), dtype=np.int64)
+    graph = sp.csr_matrix(
+        (np.fromiter(edges.values(), float), (ij[:, 0], ij[:, 1])), shape=(source + 1,) * 2
+    )
+    try:
+        x = bellman_ford(graph, indices=source)
+    except NegativeCycleError:
+        return False, None
+    return True, x[1 : 1 + m] - x[0]  # one timing that keeps every rule: arrivals
