@@ -209,6 +209,74 @@ def recheck(path: Path, sbrp: Path, max_ride: int = 2700) -> int:
     return 1 if bad else 0
 
 
+#: Park, Tae & Kim's published fleets (buses; their solution files, counted by bench_fleet.py
+#: --rules mixed --replay), by ride limit.
+PARK = {
+    2700: dict(zip(MIXED_ALL, [30, 29, 56, 59, 98, 89, 154, 157, 30, 30, 55, 62, 116, 120, 175,
+                               175, 27, 32, 51, 68, 130, 113, 200, 184], strict=True)),
+    5400: dict(zip(MIXED_ALL, [27, 23, 47, 46, 79, 72, 134, 142, 24, 22, 41, 43, 97, 102, 133,
+                               141, 23, 25, 39, 46, 102, 89, 166, 137], strict=True)),
+}  # fmt: skip
+
+
+def solve_mixed(args, sbrp: Path) -> int:
+    """Our fleets under the mixed rules: single-school runs, the bells chosen inside the
+    windows (:mod:`ruralnet.buses.bells`), every fleet checked as events."""
+    instances = MIXED_ALL if args.instances == ALL else args.instances
+    print(f"{'instance':9} {'schools':>7} {'stops':>6} {'buses':>6} {'Park':>5} {'diff':>5} "
+          f"{'bound':>6} {'runs':>5} {'seconds':>8}", flush=True)  # fmt: skip
+    rows, tables = [], []
+    for inst in instances:
+        row, events = _solve_mixed(sbrp, inst, args)
+        rows.append(row)
+        tables.append(events.assign(instance=inst))
+        print(_line({**row, "pnas": row["park"]}), flush=True)
+        fleet = pd.concat(tables, ignore_index=True)
+        _write(args.out, fleet[["instance", *fleet.columns[:-1]]], pd.DataFrame(rows))
+    summary = pd.DataFrame(rows)
+    for family, part in summary.groupby(summary["instance"].str[:4], sort=False):
+        mine, theirs = part["buses"].sum(), part["park"].sum()
+        print(f"{family}: {mine} buses, Park et al. {theirs} ({100 * (mine / theirs - 1):+.1f} %)")
+    print(f"written {args.out / 'fleet.csv'} (one row per event); every fleet checked")
+    return 0
+
+
+def _solve_mixed(sbrp: Path, inst: str, args) -> tuple[dict, pd.DataFrame]:
+    from ruralnet.buses.bells import choose_bells, with_starts
+    from ruralnet.buses.mixed import MixedRules, check_mixed, fleet_events
+    from ruralnet.buses.run_pool import FleetOptions, plan_fleet
+    from ruralnet.demo.sbrp import bell_s, mixed_fleet_problem, read_instance
+
+    schools, stops = read_instance(sbrp / inst)
+    _, table, windows, travel = _mixed_inputs(sbrp, inst)
+    t0 = time.perf_counter()
+    base = mixed_fleet_problem(schools, stops, args.max_ride)  # bells: each window's end
+    options = FleetOptions(  # the time is the budget here (two halves), not work limits
+        per_school_iterations=10**9, polish_iterations=10**9, time_limit_s=args.time_limit / 2,
+        per_school_s=args.per_school, polish_s=10.0, seed=args.seed,
+    )  # fmt: skip
+    cache: dict = {}
+    first = plan_fleet(base, options, cache=cache)
+    starts, _ = choose_bells(
+        base, bell_s(schools["AMEARLY"]), bell_s(schools["AMLATE"]), first.runs
+    )
+    tuned = with_starts(base, starts)
+    second = plan_fleet(tuned, options, pool=first.runs, cache=cache)
+    problem, sol = (tuned, second) if second.buses <= first.buses else (base, first)
+    events = fleet_events(problem, sol)
+    bad = check_mixed(events, table, windows, travel, MixedRules(max_ride_s=args.max_ride))
+    if bad:
+        raise SystemExit(f"{inst}: the fleet fails the mixed rules: {bad[:3]}")
+    seats = MixedRules().seats
+    bound = int(np.ceil(table.groupby("school_id")["pupils"].sum() / seats).max())
+    row = {
+        "instance": inst, "schools": len(schools), "stops": len(stops), "buses": sol.buses,
+        "park": PARK[args.max_ride].get(inst, -1), "bound": bound, "runs": len(sol.runs),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }  # fmt: skip
+    return row, events
+
+
 def _is_mixed(path: Path) -> bool:
     return "action" in pd.read_csv(path, nrows=0).columns
 
@@ -244,9 +312,7 @@ def replay_mixed(args, sbrp: Path) -> int:
     from ruralnet.demo.sbrp import park_events
 
     if args.replay is None:
-        print("--rules mixed: the mixed-load solver is not built yet (issue #27); "
-              "--replay PARK_DIR writes and checks the published mixed-rule fleets")  # fmt: skip
-        return 2
+        return solve_mixed(args, sbrp)
     instances = MIXED_ALL if args.instances == ALL else args.instances
     tables, rows = [], []
     print(f"{'instance':9} {'schools':>7} {'stops':>6} {'buses':>6} {'runs':>5} {'mixed':>5} "

@@ -207,3 +207,19 @@ def _schedule(
     except NegativeCycleError:
         return False, None
     return True, x[1 : 1 + m] - x[0]  # one timing that keeps every rule: arrivals
+
+
+def fleet_events(problem, solution) -> pd.DataFrame:
+    """A fleet of single-school runs (:class:`ruralnet.buses.fleet.FleetSolution` of
+    ``problem``) as events: each run's pick-ups in order, then the drop-off at its school."""
+    rows = []
+    for bus, day in enumerate(solution.days, start=1):
+        for order, k in enumerate(day, start=1):
+            run = solution.runs[k]
+            school = str(problem.school_ids[run.school])
+            ids = problem.schools[run.school].stop_ids
+            name = f"{bus}-{order}"
+            for seq, (stop, _) in enumerate(run.stops, start=1):
+                rows.append((bus, order, name, seq, "pickup", str(ids[stop - 1]), school))
+            rows.append((bus, order, name, len(run.stops) + 1, "dropoff", "", school))
+    return pd.DataFrame(rows, columns=EVENT_COLUMNS)

@@ -172,3 +172,54 @@ def park_events(path: str | Path) -> pd.DataFrame:
     return pd.DataFrame(
         rows, columns=["bus", "order", "run", "seq", "action", "stop_id", "school_id"]
     )
+
+
+def mixed_fleet_problem(schools: pd.DataFrame, stops: pd.DataFrame, max_ride_s: float = 2700.0):
+    """The fleet problem of an instance under Park et al.'s timing, for single-school runs:
+    whole-second Manhattan travel and service, each stop's own service folded into the drive
+    that leaves it (stops are served whole, so it is known), so that a pupil's ride counts from
+    the bus's arrival at their stop; the dwell at a school is the longest unloading
+    (``floor(29 + 1.9 * 66)`` s). Bells are set to each window's end
+    (:func:`ruralnet.buses.bells.with_starts` sets others)."""
+    from ..buses.mixed import MixedRules
+
+    rules = MixedRules(max_ride_s=max_ride_s)
+    travel = manhattan_travel(schools, stops)
+    problems = []
+    for _, school in schools.iterrows():
+        mine = stops[stops["EP_ID"] == school["ID"]]
+        points = [str(school["ID"]), *mine["ID"].astype(str)]
+        n = len(points)
+        drive = travel(np.repeat(points, n), np.tile(points, n)).reshape(n, n)
+        service = [rules.service("pickup", int(p)) for p in mine["STUDENT_COUNT"]]
+        time = drive.copy()
+        time[1:] += np.asarray(service)[:, None]  # leaving a stop: its service, then the drive
+        np.fill_diagonal(time, 0.0)
+        problems.append(
+            BusProblem(
+                list(mine["ID"]),
+                mine["STUDENT_COUNT"].to_numpy(int),
+                time,
+                drive * PARK_SPEED_FT_S,
+                SEATS,
+                max_ride_s,
+                0.0,
+                0.0,
+            )
+        )
+    ids = stops["EP_ID"].to_numpy()
+    dead = travel(
+        np.repeat(schools["ID"].astype(str).to_numpy(), len(stops)),
+        np.tile(stops["ID"].astype(str).to_numpy(), len(schools)),
+    ).reshape(len(schools), len(stops))
+    dwell = rules.service("dropoff", SEATS)
+    late = bell_s(schools["AMLATE"])
+    return FleetProblem(
+        list(schools["ID"]),
+        late + dwell,
+        dwell,
+        problems,
+        [np.flatnonzero(ids == s) for s in schools["ID"]],
+        dead,
+        dead * PARK_SPEED_FT_S,
+    )

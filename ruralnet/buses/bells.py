@@ -1,0 +1,86 @@
+"""Bells as decisions: each school is unloaded at a time chosen inside its window.
+
+A county staggers its bells (junior, then primary, then kindergarten) so that one bus makes two
+or three runs a morning; a benchmark gives each school a window ``[early, late]`` for the start
+of its unloading. With a start ``u`` chosen per school, the fleet model of
+:mod:`ruralnet.buses.fleet` applies unchanged: a run must arrive by ``u`` and the bus is free
+after ``u`` plus the school's unloading (its dwell), so the school's "bell" is ``u + dwell``.
+
+:func:`choose_bells` chooses the starts for given runs: every start at the end of its window,
+every start at the beginning, then school by school (earliest window first, for a few passes)
+the start among ``steps`` points of its window that needs the fewest buses, each candidate
+measured exactly (:func:`ruralnet.buses.fleet.fewest_buses`, a maximum flow). A candidate
+replaces the current starts only when it needs fewer buses, so the result is never worse than
+either end of the windows.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+import numpy as np
+
+from .fleet import FleetProblem, Run, fewest_buses
+
+log = logging.getLogger(__name__)
+
+
+def with_starts(problem: FleetProblem, start_s: np.ndarray) -> FleetProblem:
+    """The fleet problem whose schools are unloaded from ``start_s`` on (bell = start + dwell)."""
+    return replace(problem, bell_s=np.asarray(start_s, dtype=float) + problem.dwell_s)
+
+
+def choose_bells(
+    problem: FleetProblem,
+    early_s: np.ndarray,
+    late_s: np.ndarray,
+    runs: list[Run],
+    steps: int = 5,
+    passes: int = 2,
+) -> tuple[np.ndarray, int]:
+    """Starts of unloading inside the windows that let the fewest buses serve ``runs``.
+
+    Parameters
+    ----------
+    problem
+        The fleet problem (its bells are ignored; its dwells kept).
+    early_s, late_s
+        Each school's window for the start of unloading (seconds after midnight).
+    runs
+        The runs to chain (e.g. each school's own routes).
+    steps
+        Candidate starts per school, evenly spread over its window (both ends included).
+    passes
+        Rounds over the schools (stops early when a round changes nothing).
+
+    Returns
+    -------
+    starts, buses
+        The chosen start per school and the buses the runs then need.
+    """
+    early = np.asarray(early_s, dtype=float)
+    late = np.asarray(late_s, dtype=float)
+    if early.shape != late.shape or (late < early).any():
+        raise ValueError("each window needs early <= late, one per school")
+
+    def buses(starts: np.ndarray) -> int:
+        return fewest_buses(with_starts(problem, starts), runs).buses
+
+    best, count = late.copy(), buses(late)
+    if (n := buses(early)) < count:
+        best, count = early.copy(), n
+    for _ in range(passes):
+        changed = False
+        for k in np.argsort(early, kind="stable"):
+            for value in np.linspace(early[k], late[k], steps):
+                if value == best[k]:
+                    continue
+                trial = best.copy()
+                trial[k] = value
+                if (n := buses(trial)) < count:
+                    best, count, changed = trial, n, True
+        if not changed:
+            break
+    log.info("bells: %d buses for %d runs", count, len(runs))
+    return best, count
