@@ -152,7 +152,7 @@ def analyse_county(
         model may close larger sites too), proposed site by site, never recommended; not when
         the county's settings already let the recommended plan close larger sites.
     previous_buses
-        An earlier fleet's :attr:`~ruralnet.buses.plan.CountyBuses.chosen` (the year
+        The ``chosen`` runs of an earlier :class:`~ruralnet.buses.plan.CountyBuses` (the year
         before's, in :func:`analyse_years`): each plan's fleet starts from it.
 
     Raises

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..buses.fleet import FleetProblem
+from ..buses.mixed import MixedRules
 from ..buses.routing import BusProblem
 from ..sources.datasets import shared_geodata
 
@@ -181,8 +182,6 @@ def mixed_fleet_problem(schools: pd.DataFrame, stops: pd.DataFrame, max_ride_s: 
     the bus's arrival at their stop; the dwell at a school is the longest unloading
     (``floor(29 + 1.9 * 66)`` s). Bells are set to each window's end
     (:func:`ruralnet.buses.bells.with_starts` sets others)."""
-    from ..buses.mixed import MixedRules
-
     rules = MixedRules(max_ride_s=max_ride_s)
     travel = manhattan_travel(schools, stops)
     problems = []
