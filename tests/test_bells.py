@@ -84,3 +84,91 @@ def test_the_benchmarks_mixed_rule_fleet_passes_the_independent_check(geodata, t
     check = subprocess.run([sys.executable, str(SCRIPT), "--check", str(tmp_path / "fleet.csv")],
                            capture_output=True, text=True, timeout=900)  # fmt: skip
     assert check.returncode == 0 and "0 violations" in check.stdout, check.stdout[-2000:]
+
+
+WINDOWS = {
+    "junior_middle": "07:10-07:40",
+    "nine_year": "07:20-07:50",
+    "central_primary": "07:40-08:10",
+    "village_primary": "07:40-08:10",
+    "teaching_point": "07:40-08:10",
+}
+DISMISSALS = {
+    "central_primary": "15:30-16:00",
+    "village_primary": "15:30-16:00",
+    "teaching_point": "15:30-16:00",
+    "nine_year": "16:00-16:30",
+    "junior_middle": "16:30-17:00",
+}
+
+
+def test_bell_windows_are_settings_and_a_site_column_checked_at_the_boundary(tmp_path):
+    from ruralnet.model.errors import SettingsError
+    from ruralnet.model.settings import Settings, clock_window
+
+    assert clock_window("07:30-07:50") == (27000.0, 28200.0)
+    assert clock_window("07:50-07:30") is None and clock_window("7:30") is None
+    s = Settings.from_dict({"bell_windows": WINDOWS})
+    assert s.bell_windows["junior_middle"] == "07:10-07:40"
+    with pytest.raises(SettingsError) as err:
+        Settings.from_dict({"bell_windows": {"junior_midle": "07:00-07:30", "nine_year": "8-9"}})
+    assert "unknown kinds ['junior_midle']" in str(err.value)
+    assert "bell_windows['nine_year'] must be 'HH:MM-HH:MM'" in str(err.value)
+
+
+def test_a_sites_bell_window_column_is_read_and_bad_rows_named(county):
+    from ruralnet.model.errors import SchemaError
+    from ruralnet.model.schema import validate_sites
+
+    sites = county.sites.copy()
+    sites["bell_window"] = pd.NA
+    sites.loc[sites.index[0], "bell_window"] = " 07:30 - 07:50 "
+    sites.loc[sites.index[1], "bell_window"] = "08:10-07:50"
+    with pytest.raises(SchemaError) as err:
+        validate_sites(sites)
+    assert "bell window is not HH:MM-HH:MM" in str(err.value)
+    assert str(sites["site_id"].iloc[1]) in str(err.value)
+    sites.loc[sites.index[1], "bell_window"] = pd.NA
+    assert validate_sites(sites)["bell_window"].iloc[0] == "07:30-07:50"
+
+
+def test_the_county_fleet_chooses_each_bell_inside_its_window(county, demo_analysis):
+    """The bundled county's recommended plan with bell windows: every site's bell inside its
+    window (or its fixed bell), every morning run arriving by its school's bell, the runs'
+    own chaining never worse than with the fixed bells, and every rider still served."""
+    import dataclasses
+
+    from ruralnet.analysis.evaluation import flow_rows
+    from ruralnet.buses.county_fleet import bell_seconds, bell_windows
+    from ruralnet.buses.plan import plan_buses
+    from ruralnet.model.settings import clock_seconds, clock_window
+
+    ev = demo_analysis.evaluations["optimised"]
+    plan = dataclasses.replace(ev.plan, flows=ev.plan.flows.toarray())
+    rows = flow_rows(demo_analysis.context, plan)
+    settings = county.settings.replace(bell_windows=WINDOWS, dismissal_windows=DISMISSALS)
+    windowed = dataclasses.replace(county, settings=settings)
+    buses = plan_buses(windowed, demo_analysis.context, rows)
+    assert not buses.violations
+    assert buses.served()["pupils"].sum() == ev.buses.served()["pupils"].sum()
+    bells = buses.county_fleet.bells.set_index("site_id")
+    windows = bell_windows(county.sites, settings, bell_seconds(county.sites, settings, "morning"))
+    kinds = county.sites.set_index(county.sites["site_id"].astype(str))["kind"]
+    moved = 0
+    for site, row in bells.iterrows():
+        bell = clock_seconds(row["bell"])
+        early, late = windows[site]
+        assert early - 30 <= bell <= late + 30, (site, row["bell"], windows[site])
+        if kinds[site] in WINDOWS:
+            assert clock_window(row["bell_window"]) == (early, late)
+        moved += bell != clock_seconds(county.settings.bell_times[kinds[site]])
+        out = clock_seconds(row["dismissal"])
+        window = clock_window(DISMISSALS.get(kinds[site], "")) or (out, out)
+        assert window[0] - 30 <= out <= window[1] + 30, (site, row["dismissal"])
+    assert moved > 0  # the windows were used
+    runs = buses.county_fleet.runs
+    morning = runs[runs["day"] == "morning"]
+    dwell = settings.bus_dwell_minutes * 60
+    for r in morning.itertuples():
+        site = str(r.site)
+        assert clock_seconds(r.arrives) <= clock_seconds(bells.at[site, "bell"]) - dwell + 60

@@ -6,12 +6,12 @@ of its unloading. With a start ``u`` chosen per school, the fleet model of
 :mod:`ruralnet.buses.fleet` applies unchanged: a run must arrive by ``u`` and the bus is free
 after ``u`` plus the school's unloading (its dwell), so the school's "bell" is ``u + dwell``.
 
-:func:`choose_bells` chooses the starts for given runs: every start at the end of its window,
-every start at the beginning, then school by school (earliest window first, for a few passes)
+:func:`choose_bells` chooses the starts for given runs: the problem's own bells, every start
+at the end of its window, every start at the beginning, then school by school (earliest window first, for a few passes)
 the start among ``steps`` points of its window that needs the fewest buses, each candidate
 measured exactly (:func:`ruralnet.buses.fleet.fewest_buses`, a maximum flow). A candidate
 replaces the current starts only when it needs fewer buses, so the result is never worse than
-either end of the windows.
+the problem's own bells (moved into the windows) nor either end of the windows.
 """
 
 from __future__ import annotations
@@ -38,13 +38,15 @@ def choose_bells(
     runs: list[Run],
     steps: int = 5,
     passes: int = 2,
+    same: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """Starts of unloading inside the windows that let the fewest buses serve ``runs``.
 
     Parameters
     ----------
     problem
-        The fleet problem (its bells are ignored; its dwells kept).
+        The fleet problem: its bells (moved into the windows) are the first candidate, its
+        dwells are kept.
     early_s, late_s
         Each school's window for the start of unloading (seconds after midnight).
     runs
@@ -53,6 +55,9 @@ def choose_bells(
         Candidate starts per school, evenly spread over its window (both ends included).
     passes
         Rounds over the schools (stops early when a round changes nothing).
+    same
+        A label per school: schools with the same label (one site's runs of several kinds)
+        keep one start, so their windows must be the same.
 
     Returns
     -------
@@ -67,17 +72,23 @@ def choose_bells(
     def buses(starts: np.ndarray) -> int:
         return fewest_buses(with_starts(problem, starts), runs).buses
 
-    best, count = late.copy(), buses(late)
-    if (n := buses(early)) < count:
-        best, count = early.copy(), n
+    labels = np.arange(len(early)) if same is None else np.asarray(same)
+    given = np.clip(problem.bell_s - problem.dwell_s, early, late)  # the problem's own bells
+    best, count = given, buses(given)
+    for candidate in (late, early):
+        if (n := buses(candidate)) < count:
+            best, count = candidate.copy(), n
     for _ in range(passes):
         changed = False
         for k in np.argsort(early, kind="stable"):
+            together = labels == labels[k]
+            if k != np.flatnonzero(together)[0]:
+                continue  # one site's schools move once, together
             for value in np.linspace(early[k], late[k], steps):
                 if value == best[k]:
                     continue
                 trial = best.copy()
-                trial[k] = value
+                trial[together] = value
                 if (n := buses(trial)) < count:
                     best, count, changed = trial, n, True
         if not changed:

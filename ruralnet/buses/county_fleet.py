@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ..model.settings import clock_seconds
+from ..model.settings import clock_seconds, clock_text, clock_window
+from .bells import choose_bells, with_starts
 from .fleet import FleetProblem, FleetSolution
 from .routing import BusProblem, ride_from_s
 from .run_pool import FleetOptions, plan_fleet
@@ -87,6 +88,9 @@ class CountyFleet:
         minutes``; Friday's are the same runs reversed.
     weekly_unserved
         Boarders no bus can take home within ``weekly_ride_minutes``, with the reason.
+    bells
+        :data:`BELL_COLUMNS`: each site's morning bell, chosen by the fleet inside its window
+        (``bell_windows``, a site's ``bell_window``) or fixed.
     """
 
     runs: pd.DataFrame
@@ -96,6 +100,7 @@ class CountyFleet:
     weekly: pd.DataFrame = field(default_factory=pd.DataFrame)
     weekly_unserved: pd.DataFrame = field(default_factory=pd.DataFrame)
     own_weekly: pd.DataFrame = field(default_factory=pd.DataFrame)
+    bells: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def buses(self) -> int:
         """Buses the county needs: per bus type, its busiest day."""
@@ -126,6 +131,55 @@ def bell_seconds(sites: pd.DataFrame, settings, day: str) -> pd.Series:
         own = sites["bell_time"].map(lambda v: clock_seconds(v) if isinstance(v, str) else None)
         by_kind = np.where(own.notna(), own.astype(float), by_kind)
     return pd.Series(by_kind, index=ids, dtype=float)
+
+
+def bell_windows(sites: pd.DataFrame, settings, bells: pd.Series) -> dict[str, tuple[float, float]]:
+    """Per site id: the window of its morning bell (seconds after midnight): the site's
+    ``bell_window``, else its kind's ``bell_windows`` setting (unless the site has its own
+    ``bell_time``), else its fixed bell (a window of no width)."""
+    out = {}
+    own_time = sites["bell_time"] if "bell_time" in sites else pd.Series(pd.NA, index=sites.index)
+    own = sites["bell_window"] if "bell_window" in sites else pd.Series(pd.NA, index=sites.index)
+    for site_id, kind, time_, window in zip(
+        sites["site_id"].astype(str), sites["kind"], own_time, own, strict=True
+    ):
+        text = window if isinstance(window, str) else None
+        if text is None and not isinstance(time_, str):
+            text = settings.bell_windows.get(kind)
+        parsed = clock_window(text) if text else None
+        out[site_id] = parsed or (float(bells[site_id]), float(bells[site_id]))
+    return out
+
+
+def dismissal_windows(sites: pd.DataFrame, settings, times: pd.Series) -> dict:
+    """Per site id: the window of its afternoon dismissal as the time-reversed afternoon
+    problem reads it, ``(-late, -early)``: its kind's ``dismissal_windows`` setting, else its
+    fixed dismissal."""
+    out = {}
+    for site_id, kind in zip(sites["site_id"].astype(str), sites["kind"], strict=True):
+        window = clock_window(settings.dismissal_windows.get(kind) or "")
+        early, late = window or (float(times[site_id]), float(times[site_id]))
+        out[site_id] = (-late, -early)
+    return out
+
+
+def _bells_in_windows(problem: FleetProblem, sub: list[SiteRun], start: list, windows: dict,
+                      chosen: dict) -> FleetProblem:  # fmt: skip
+    """The morning problem with each school's bell chosen inside its window for the sites' own
+    runs (:func:`ruralnet.buses.bells.choose_bells`); a site already given a bell (by the other
+    bus type's fleet) keeps it. ``chosen`` gets every site's bell."""
+    ids = [g.site_id for g in sub]
+    early = np.array([chosen.get(i, windows[i][0]) for i in ids], dtype=float)
+    late = np.array([chosen.get(i, windows[i][1]) for i in ids], dtype=float)
+    if (late - early).max(initial=0.0) <= 0:
+        chosen.update(zip(ids, early, strict=True))
+        return with_starts(problem, early - problem.dwell_s)
+    runs = [problem.run(j, r) for j, sol in enumerate(start) for r in sol[0]]
+    dwell = problem.dwell_s
+    same = np.unique(ids, return_inverse=True)[1]
+    starts, _ = choose_bells(problem, early - dwell, late - dwell, runs, same=same)
+    chosen.update(zip(ids, starts + dwell, strict=True))
+    return with_starts(problem, starts)
 
 
 def day_problem(groups: list[SiteRun], day: str, bells: pd.Series, net, settings) -> FleetProblem:
@@ -214,6 +268,11 @@ def county_fleet(
     names = dict(zip(sites["site_id"].astype(str), sites["name"].astype(str), strict=True))
     routes: dict = {}
     tables, summary, lines = [], [], []
+    windows = {
+        "morning": bell_windows(sites, s, bell_seconds(sites, s, "morning")),
+        "afternoon": dismissal_windows(sites, s, bell_seconds(sites, s, "afternoon")),
+    }
+    chosen: dict = {"morning": {}, "afternoon": {}}
     for day in DAYS:
         direction = "afternoon" if day == "afternoon" else "morning"
         bells = bell_seconds(sites, s, day)
@@ -231,6 +290,8 @@ def county_fleet(
                 ([_mirror(r, day) for r in own[k, direction].routes], _proven(own[k, direction]))
                 for k in idx
             ]
+            if day in windows:  # the bells inside their windows, for these schools' runs
+                problem = _bells_in_windows(problem, sub, start, windows[day], chosen[day])
             before = None
             if any((k, direction) in previous for k in idx):
                 before = [
@@ -251,16 +312,39 @@ def county_fleet(
             if day == "morning":
                 lines += _bus_lines(net, problem, sol, sub, bus_type, table)
     weekly = [(k, g) for k, g in enumerate(groups) if g.run == RunKind.WEEKLY]
-    return CountyFleet(
+    out = CountyFleet(
         pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=FLEET_COLUMNS),
         pd.DataFrame(summary, columns=SUMMARY_COLUMNS),
         gpd.GeoDataFrame(lines, columns=LINE_COLUMNS, geometry="geometry", crs="EPSG:4326"),
         routes,
         *_weekly_tables(weekly, own, routes, s),
     )
+    out.bells = _bells_table(chosen, windows, names)
+    return out
+
+
+def _bells_table(chosen: dict, windows: dict, names: dict) -> pd.DataFrame:
+    """Per site with runs: its windows, and the bell and dismissal the fleet gives it."""
+
+    def text(window):
+        early, late = sorted(abs(v) for v in window)
+        return "" if early == late else f"{clock_text(early)}-{clock_text(late)}"
+
+    am, pm = chosen["morning"], chosen["afternoon"]
+    rows = [
+        (site, names.get(site, site),
+         text(windows["morning"][site]) if site in am else "",
+         clock_text(am[site]) if site in am else "",
+         text(windows["afternoon"][site]) if site in pm else "",
+         clock_text(-pm[site]) if site in pm else "")
+        for site in sorted(set(am) | set(pm))
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=BELL_COLUMNS)
 
 
 DAYS = ("morning", "afternoon", "weekly")
+#: The bells and dismissals the fleet gives (HH:MM): a window empty where the time is fixed.
+BELL_COLUMNS = ["site_id", "name", "bell_window", "bell", "dismissal_window", "dismissal"]
 DAY_TAGS = {"morning": "AM", "afternoon": "PM", "weekly": "WK"}
 LINE_COLUMNS = ["bus", "bus_type", "runs", "pupils", "km", "first", "last", "geometry"]
 

@@ -111,6 +111,10 @@ LEVERS = {
 
 COLUMNS = {
     "plan": ("方案", "plan"),
+    "bell": ("到校时间", "bell"),
+    "bell_window": ("可选到校时间段", "bell window"),
+    "dismissal": ("放学时间", "dismissal"),
+    "dismissal_window": ("可选放学时间段", "dismissal window"),
     "site_id": ("学校代码", "site id"),
     "name": ("学校名称", "name"),
     "kind": ("学校类型", "kind"),

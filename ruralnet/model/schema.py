@@ -22,7 +22,7 @@ from .coords import local_metric_crs
 from .errors import Problem, RuralnetWarning, SchemaError
 from .grades import GRADE_COLUMNS, parse_grades
 from .kinds import DEFAULT_GRADES, DISTRICT_HEAD_KINDS, SITE_KINDS
-from .settings import DEFAULT_AGE_SHARES, clock_seconds
+from .settings import DEFAULT_AGE_SHARES, clock_seconds, clock_text, clock_window
 
 log = logging.getLogger(__name__)
 
@@ -287,6 +287,7 @@ def validate_sites(
     _site_grade_pupils(gdf, problems, id_col)
     _site_flags_and_status(gdf, problems, id_col)
     _site_bell_times(gdf, problems, id_col)
+    _site_bell_windows(gdf, problems, id_col)
     gdf = _check_geometry(gdf, problems, id_col, study_area, buffer_km, warn_list, layer)
     if problems:
         raise SchemaError(layer, problems)
@@ -336,6 +337,27 @@ def _site_bell_times(gdf, problems, id_col) -> None:
             f"{int(v) // 3600:02d}:{int(v) % 3600 // 60:02d}" if pd.notna(v) else pd.NA
             for v in seconds
         ],
+        index=gdf.index,
+        dtype="string",
+    )
+
+
+def _site_bell_windows(gdf, problems, id_col) -> None:
+    """The optional ``bell_window`` (``HH:MM-HH:MM``: the county fleet chooses the bell inside
+    it; empty: the kind's setting), normalised to text."""
+    if "bell_window" not in gdf.columns:
+        return
+    text = gdf["bell_window"].map(lambda v: v.replace(" ", "") if isinstance(v, str) else v)
+    given = text.notna() & (text.astype(str).str.strip() != "")
+    window = text.map(lambda v: clock_window(v) if isinstance(v, str) else None)
+    bad = given & window.isna()
+    if bad.any():
+        problems.append(
+            Problem("bell window is not HH:MM-HH:MM (early to late)", "bell_window",
+                    _labels(gdf, bad, id_col))
+        )  # fmt: skip
+    gdf["bell_window"] = pd.Series(
+        [f"{clock_text(w[0])}-{clock_text(w[1])}" if w is not None else pd.NA for w in window],
         index=gdf.index,
         dtype="string",
     )

@@ -88,7 +88,14 @@ DEFAULT_DISMISSAL_TIMES: Mapping[str, str] = MappingProxyType(
 )
 
 #: Settings that are tables (merged into the defaults by :meth:`Settings.from_dict`).
-MAPPING_FIELDS: tuple[str, ...] = ("bus_speeds_kmh", "age_shares", "bell_times", "dismissal_times")
+MAPPING_FIELDS: tuple[str, ...] = (
+    "bus_speeds_kmh",
+    "age_shares",
+    "bell_times",
+    "bell_windows",
+    "dismissal_times",
+    "dismissal_windows",
+)
 
 #: How demand is counted in a run (see ``demand_basis``).
 DEMAND_BASES: tuple[str, ...] = ("enrolled", "census")
@@ -109,6 +116,23 @@ def _s(source: str, **rules: Any) -> dict:
 
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping))
+
+
+def clock_text(seconds: float) -> str:
+    """Seconds after midnight as ``HH:MM`` (to the nearest minute)."""
+    minutes = round(float(seconds) / 60)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def clock_window(value: Any) -> tuple[float, float] | None:
+    """A window of the day ``"HH:MM-HH:MM"`` as ``(early, late)`` seconds after midnight;
+    ``None`` when it is not one (or ends before it starts)."""
+    if not isinstance(value, str) or value.count("-") != 1:
+        return None
+    early, late = (clock_seconds(part) for part in value.split("-"))
+    if early is None or late is None or late < early:
+        return None
+    return early, late
 
 
 def clock_seconds(value: Any) -> float | None:
@@ -453,9 +477,23 @@ class Settings:
         default_factory=lambda: DEFAULT_BELL_TIMES,
         metadata=_s("by kind of site (a site's bell_time column overrides): buses chain"),
     )
+    bell_windows: Mapping[str, str] = field(
+        default_factory=dict,
+        metadata=_s(
+            "by kind of site, 'HH:MM-HH:MM': the county fleet chooses each school's bell in its "
+            "window (a site's bell_window column overrides; none: the bell_times)"
+        ),
+    )
     dismissal_times: Mapping[str, str] = field(
         default_factory=lambda: DEFAULT_DISMISSAL_TIMES,
         metadata=_s("by kind of site: afternoon runs leave then; buses chain in reverse"),
+    )
+    dismissal_windows: Mapping[str, str] = field(
+        default_factory=dict,
+        metadata=_s(
+            "by kind of site, 'HH:MM-HH:MM': the county fleet chooses each school's dismissal "
+            "in its window (none: the dismissal_times)"
+        ),
     )
     bus_dwell_minutes: float = field(
         default=3.0, metadata=_s("a bus unloads at a school before it can go on")
@@ -563,6 +601,16 @@ class Settings:
             for kind, bell in table.items():
                 if clock_seconds(bell) is None:
                     problems.append(f"{key}[{kind!r}] must be a time HH:MM, got {bell!r}")
+        for key in ("bell_windows", "dismissal_windows"):
+            table = getattr(self, key)
+            unknown_kinds = set(table) - set(SITE_KINDS)
+            if unknown_kinds:
+                problems.append(f"{key} has unknown kinds {sorted(unknown_kinds)}")
+            for kind, window in table.items():
+                if clock_window(window) is None:
+                    problems.append(
+                        f"{key}[{kind!r}] must be 'HH:MM-HH:MM' (early to late), got {window!r}"
+                    )
         if problems:
             raise SettingsError("invalid settings:\n  - " + "\n  - ".join(problems))
 

@@ -174,6 +174,7 @@ SHEETS = {
     "fleet": {"zh": "校车数量", "en": "buses"},
     "county_fleet": {"zh": "全县校车统筹", "en": "county fleet"},
     "bus_days": {"zh": "校车排班", "en": "bus days"},
+    "bells": {"zh": "到校时间", "en": "bells"},
     "concentration": {"zh": "进一步集中方案", "en": "further concentration"},
 }
 
@@ -211,6 +212,7 @@ def _write_buses(analysis, out: Path, lang: str) -> dict[str, Path]:
         tables["fleet.csv"] = fleet.runs
         tables["fleet_summary.csv"] = fleet_summary(buses)
         tables["weekly_routes.csv"] = weekly
+        tables["bells.csv"] = fleet.bells
     return {name: write_table(for_csv(t), out / name) for name, t in tables.items()}
 
 
@@ -239,6 +241,7 @@ def _workbook(analysis, tables, cand, lang) -> dict[str, pd.DataFrame]:
         sheets[SHEETS["county_fleet"][lang]] = translated(fleet_summary(buses), lang)
         days = buses.county_fleet.runs.rename(columns={"run": "route"})
         sheets[SHEETS["bus_days"][lang]] = translated(days, lang)
+        sheets[SHEETS["bells"][lang]] = translated(buses.county_fleet.bells, lang)
     if buses is not None and len(buses.routes):
         sheets[SHEETS["fleet"][lang]] = translated(bus_fleet(analysis, rec, lang), lang)
         names = analysis.context.village_names
