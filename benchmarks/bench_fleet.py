@@ -79,9 +79,9 @@ def main() -> None:
         sys.exit(recheck_mixed(args.check, sbrp, args.max_ride))
     if args.check:
         sys.exit(recheck(args.check, sbrp, args.max_ride))
+    warnings.simplefilter("ignore")  # PyVRP's penalty warnings on hard schools
     if args.rules == "mixed":
         sys.exit(replay_mixed(args, sbrp))
-    warnings.simplefilter("ignore")  # PyVRP's penalty warnings on hard schools
     best = pd.read_csv(sbrp / "bks_pnas_tableS1.csv")
     best = best[best["max_ride_s"] == args.max_ride].set_index("benchmark")["best_buses_PNAS"]
     head = f"{'instance':9} {'schools':>7} {'stops':>6} {'buses':>6} {'PNAS':>5} {'diff':>5}"
