@@ -166,6 +166,13 @@ def test_the_county_fleet_chooses_each_bell_inside_its_window(county, demo_analy
         window = clock_window(DISMISSALS.get(kinds[site], "")) or (out, out)
         assert window[0] - 30 <= out <= window[1] + 30, (site, row["dismissal"])
     assert moved > 0  # the windows were used
+    # what the bells saved, against the same plan's fleet at the fixed bells
+    summary = buses.county_fleet.summary.set_index(["day", "bus_type"])
+    fixed = ev.buses.county_fleet.summary.set_index(["day", "bus_type"])
+    for day in ("morning", "afternoon"):
+        assert summary.at[(day, "school"), "fixed_bells"] == fixed.at[(day, "school"), "buses"]
+        assert fixed.at[(day, "school"), "fixed_bells"] == fixed.at[(day, "school"), "buses"]
+    assert buses.county_fleet.buses() < ev.buses.county_fleet.buses()
     runs = buses.county_fleet.runs
     morning = runs[runs["day"] == "morning"]
     dwell = settings.bus_dwell_minutes * 60

@@ -64,6 +64,7 @@ SUMMARY_COLUMNS = [
     "pupils",
     "bus_km",
     "deadhead_km",
+    "fixed_bells",
 ]
 
 
@@ -78,7 +79,9 @@ class CountyFleet:
     summary
         :data:`SUMMARY_COLUMNS`: per day and bus type, the shared buses, the runs of the
         sites' own plans (``own_runs``: the buses if no bus served two schools), the lower
-        bound, the runs, pupils and kilometres (the weekly day: Friday and Sunday).
+        bound, the runs, pupils and kilometres (the weekly day: Friday and Sunday), and
+        ``fixed_bells``: the buses of the same day at the fixed bells (where windows let the
+        fleet choose them; else the same).
     lines
         One line per bus's morning (its runs and empty legs), for the map.
     routes
@@ -290,6 +293,7 @@ def county_fleet(
                 ([_mirror(r, day) for r in own[k, direction].routes], _proven(own[k, direction]))
                 for k in idx
             ]
+            fixed = problem
             if day in windows:  # the bells inside their windows, for these schools' runs
                 problem = _bells_in_windows(problem, sub, start, windows[day], chosen[day])
             before = None
@@ -300,6 +304,9 @@ def county_fleet(
                     for r in previous.get((k, direction), own[k, direction].routes)
                 ]
             sol = plan_day(problem, start, s, seed, cache, before)
+            at_fixed = sol.buses  # what the chosen bells saved: the same day at the fixed bells
+            if not np.array_equal(problem.bell_s, fixed.bell_s):
+                at_fixed = plan_day(fixed, start, s, seed, cache, before).buses
             ids = _run_ids(sol, sub, day)
             for k in idx:
                 routes[k, direction] = []
@@ -308,7 +315,9 @@ def county_fleet(
             depot_m = _depot_m(county, net, problem, sub, day)
             table = _day_table(problem, sol, day, bus_type, names, ids, depot_m)
             tables.append(table)
-            summary.append(_summary_row(day, bus_type, sol, start, table))
+            summary.append(
+                _summary_row(day, bus_type, sol, start, table) | {"fixed_bells": at_fixed}
+            )
             if day == "morning":
                 lines += _bus_lines(net, problem, sol, sub, bus_type, table)
     weekly = [(k, g) for k, g in enumerate(groups) if g.run == RunKind.WEEKLY]

@@ -265,8 +265,9 @@ def bus_fleet(analysis, name: str, lang: str) -> pd.DataFrame:
 
 def fleet_summary(buses) -> pd.DataFrame:
     """The county fleet per day and kind of bus, and the whole: ``day, bus_type, shared,
-    own_runs, lower_bound, runs, pupils, bus_km, deadhead_km`` (``shared``: buses as one
-    county fleet; ``own_runs``: as many when no bus serves two schools). The last row is the
+    own_runs, lower_bound, runs, pupils, bus_km, deadhead_km, fixed_bells`` (``shared``: buses
+    as one county fleet; ``own_runs``: as many when no bus serves two schools;
+    ``fixed_bells``: the fleet at the fixed bells, where windows let it choose). The last row is the
     county's buses: each kind of bus on its busiest day, shared and every school keeping its
     own."""
     table = buses.county_fleet.summary.rename(columns={"buses": "shared"})
@@ -276,6 +277,7 @@ def fleet_summary(buses) -> pd.DataFrame:
         "shared": buses.buses_needed(),
         "own_runs": buses.school_by_school(),
         "lower_bound": int(table.groupby("bus_type")["lower_bound"].max().sum()),
+        "fixed_bells": int(table.groupby("bus_type")["fixed_bells"].max().sum()),
     }
     return pd.concat([table, pd.DataFrame([total])], ignore_index=True)
 
