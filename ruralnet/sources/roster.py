@@ -83,6 +83,8 @@ ROSTER_HEADERS: Mapping[str, str] = {
     "备注": "note",
     "到校时间": "bell_time",
     "上课时间": "bell_time",
+    "到校时间段": "bell_window",
+    "可选到校时间段": "bell_window",
     **GRADE_HEADERS,
 }
 
