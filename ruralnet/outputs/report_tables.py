@@ -267,7 +267,9 @@ def fleet_summary(buses) -> pd.DataFrame:
     """The county fleet per day and kind of bus, and the whole: ``day, bus_type, shared,
     own_runs, lower_bound, runs, pupils, bus_km, deadhead_km, fixed_bells`` (``shared``: buses
     as one county fleet; ``own_runs``: as many when no bus serves two schools;
-    ``fixed_bells``: the fleet at the fixed bells, where windows let it choose). The last row is the
+    ``fixed_bells``: the fleet at the fixed bells, where windows let it choose;
+    ``runs_per_bus`` and ``empty_share``: runs a bus makes that day and the share of its
+    kilometres driven empty). The last row is the
     county's buses: each kind of bus on its busiest day, shared and every school keeping its
     own."""
     table = buses.county_fleet.summary.rename(columns={"buses": "shared"})
@@ -279,7 +281,14 @@ def fleet_summary(buses) -> pd.DataFrame:
         "lower_bound": int(table.groupby("bus_type")["lower_bound"].max().sum()),
         "fixed_bells": int(table.groupby("bus_type")["fixed_bells"].max().sum()),
     }
-    return pd.concat([table, pd.DataFrame([total])], ignore_index=True)
+    out = pd.concat([table, pd.DataFrame([total])], ignore_index=True)
+    # how hard each bus works and how much of its driving is empty (the whole row: no single
+    # day, so neither)
+    out["runs_per_bus"] = (out["runs"] / out["shared"].where(out["shared"] > 0)).where(
+        out["day"] != "all"
+    )
+    out["empty_share"] = out["deadhead_km"] / out["bus_km"].where(out["bus_km"] > 0)
+    return out
 
 
 def cost_differences(analysis, lang: str) -> pd.DataFrame:

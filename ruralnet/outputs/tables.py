@@ -64,6 +64,7 @@ WHOLE = {
 }
 #: Columns shown with one decimal (minutes, kilometres, class sizes).
 ONE_DECIMAL = {
+    "runs_per_bus",
     "minutes",
     "minutes_walk",
     "minutes_bus",
@@ -81,7 +82,7 @@ ONE_DECIMAL = {
     "teacher_minutes_week",
 }
 #: Shares shown as percentages (0.284 -> 28.4).
-PERCENT = {"capacity_use"}
+PERCENT = {"capacity_use", "empty_share"}
 #: Columns whose values are labels of a table in :mod:`ruralnet.model.labels`.
 VALUE_LABELS = {
     "kind": labels.KINDS,
