@@ -271,20 +271,13 @@ def county_fleet(
     names = dict(zip(sites["site_id"].astype(str), sites["name"].astype(str), strict=True))
     routes: dict = {}
     tables, summary, lines = [], [], []
-    windows = {
-        "morning": bell_windows(sites, s, bell_seconds(sites, s, "morning")),
-        "afternoon": dismissal_windows(sites, s, bell_seconds(sites, s, "afternoon")),
-    }
+    windows = _windows(sites, s)
     chosen: dict = {"morning": {}, "afternoon": {}}
     for day in DAYS:
         direction = "afternoon" if day == "afternoon" else "morning"
         bells = bell_seconds(sites, s, day)
         for bus_type in ("school", "kindergarten"):
-            idx = [
-                k
-                for k, g in enumerate(groups)
-                if (g.run == RunKind.WEEKLY) == (day == "weekly") and g.run.bus_type == bus_type
-            ]
+            idx = _day_groups(groups, day, bus_type)
             if not idx:
                 continue
             sub = [groups[k] for k in idx]
@@ -296,13 +289,7 @@ def county_fleet(
             fixed = problem
             if day in windows:  # the bells inside their windows, for these schools' runs
                 problem = _bells_in_windows(problem, sub, start, windows[day], chosen[day])
-            before = None
-            if any((k, direction) in previous for k in idx):
-                before = [
-                    problem.run(j, _mirror(r, day))
-                    for j, k in enumerate(idx)
-                    for r in previous.get((k, direction), own[k, direction].routes)
-                ]
+            before = _from_previous(problem, idx, own, previous, day)
             sol = plan_day(problem, start, s, seed, cache, before)
             at_fixed = sol.buses  # what the chosen bells saved: the same day at the fixed bells
             if not np.array_equal(problem.bell_s, fixed.bell_s):
@@ -321,15 +308,44 @@ def county_fleet(
             if day == "morning":
                 lines += _bus_lines(net, problem, sol, sub, bus_type, table)
     weekly = [(k, g) for k, g in enumerate(groups) if g.run == RunKind.WEEKLY]
-    out = CountyFleet(
+    return CountyFleet(
         pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=FLEET_COLUMNS),
         pd.DataFrame(summary, columns=SUMMARY_COLUMNS),
         gpd.GeoDataFrame(lines, columns=LINE_COLUMNS, geometry="geometry", crs="EPSG:4326"),
         routes,
         *_weekly_tables(weekly, own, routes, s),
+        bells=_bells_table(chosen, windows, names),
     )
-    out.bells = _bells_table(chosen, windows, names)
-    return out
+
+
+def _day_groups(groups: list[SiteRun], day: str, bus_type: str) -> list[int]:
+    """The groups a day's fleet of one kind of bus serves (the weekly day: the boarders')."""
+    return [
+        k
+        for k, g in enumerate(groups)
+        if (g.run == RunKind.WEEKLY) == (day == "weekly") and g.run.bus_type == bus_type
+    ]
+
+
+def _windows(sites: pd.DataFrame, s) -> dict:
+    """The windows of the morning bells and the afternoon dismissals, per site id."""
+    return {
+        "morning": bell_windows(sites, s, bell_seconds(sites, s, "morning")),
+        "afternoon": dismissal_windows(sites, s, bell_seconds(sites, s, "afternoon")),
+    }
+
+
+def _from_previous(problem: FleetProblem, idx: list[int], own: dict, previous: dict, day: str):
+    """The runs of the year before's fleet at the groups whose riders are the same, the own
+    plans elsewhere (``None`` when no group is the same)."""
+    direction = "afternoon" if day == "afternoon" else "morning"
+    if not any((k, direction) in previous for k in idx):
+        return None
+    return [
+        problem.run(j, _mirror(r, day))
+        for j, k in enumerate(idx)
+        for r in previous.get((k, direction), own[k, direction].routes)
+    ]
 
 
 def _bells_table(chosen: dict, windows: dict, names: dict) -> pd.DataFrame:
