@@ -260,6 +260,7 @@ def solve(
     split: bool = False,
     time_limit_s: float | None = None,
     exact_sets: int = EXACT_SETS,
+    warm: list[list[int]] | None = None,
 ) -> BusSolution:
     """Plan the routes of one school with the fewest buses (work limits, not the clock: the
     same problem and seed give the same routes under any load).
@@ -286,6 +287,10 @@ def solve(
         is offered to PyVRP as two halves; halves on the same bus are one stop).
     time_limit_s
         Optional wall-clock cap (benchmarks against published times; machine-dependent).
+    warm
+        Routes of an earlier plan of nearly the same stops (each a list of stop indices, 1 is
+        ``stop_ids[0]``): PyVRP starts from them when the exact model has no plan (stops not
+        in them ride alone; a route over its seats is cut).
 
     Returns
     -------
@@ -310,7 +315,9 @@ def solve(
     if best is None or len(best) > meta["lower_bound"]:
         left = None if time_limit_s is None else time_limit_s - (time.perf_counter() - started)
         offered, expand = _halves(picks) if split else (picks, [[k] for k in range(len(picks))])
-        if start is not None:  # PyVRP goes on from the exact model's best plan
+        if start is None and warm:
+            start = _warm_start(picks, problem.seats, warm)
+        if start is not None:  # PyVRP goes on from the exact model's best plan (or the warm one)
             start = [[j for k in route for j in expand[k]] for route in start]
         routes, runs = _solve_pyvrp(
             problem,
@@ -402,6 +409,29 @@ def _pickups(problem: BusProblem, ok: np.ndarray) -> list[tuple[int, int]]:
             picks.append((i + 1, take))
             left -= take
     return picks
+
+
+def _warm_start(picks: list[tuple[int, int]], seats: int, warm: list[list[int]]) -> list[list[int]]:
+    """Earlier routes (stop indices) as routes of pick-up indices: each stop's first unused
+    pick-up, a route cut where it would exceed the seats, the pick-ups left over alone."""
+    free: dict[int, list[int]] = {}
+    for k, (stop, _) in enumerate(picks):
+        free.setdefault(stop, []).append(k)
+    routes = []
+    for route in warm:
+        current, load = [], 0
+        for stop in route:
+            if not free.get(stop):
+                continue
+            k = free[stop].pop(0)
+            if current and load + picks[k][1] > seats:
+                routes.append(current)
+                current, load = [], 0
+            current.append(k)
+            load += picks[k][1]
+        if current:
+            routes.append(current)
+    return routes + [[k] for left in free.values() for k in left]
 
 
 def _halves(

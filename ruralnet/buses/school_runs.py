@@ -178,15 +178,34 @@ def solve_cached(g: SiteRun, direction: str, s, seed: int, cache: dict):
     limits; PyVRP plans them (the seats give their bound)."""
     key = run_key(g, direction)
     if key not in cache:
+        last = ("last", g.site_id, g.run, direction)  # the site's runs of another plan or year
         try:
             cache[key] = solve(
                 g.problem(direction, s), iterations=s.bus_solver_iterations, seed=seed,
                 no_improvement=2_000, split=s.bus_split_stops, exact=g.run != RunKind.WEEKLY,
-                exact_sets=s.bus_exact_sets,
+                exact_sets=s.bus_exact_sets, warm=_warm(cache.get(last), g),
             )  # fmt: skip
         except PlanError as exc:
             raise PlanError(f"site {g.site_id} ({g.run.value} runs): {exc}") from exc
+        cache[last] = [[g.stops.index[a - 1] for a, _ in r] for r in cache[key].routes]
     return cache[key]
+
+
+#: A site's riders "differ a little" from an earlier plan's when at least this share of its
+#: pick-up points was among the earlier ones: its routing starts from the earlier routes.
+WARM_SHARE = 0.8
+
+
+def _warm(earlier: list | None, g: SiteRun) -> list[list[int]] | None:
+    """An earlier plan's routes of the site (pick-up ids) as stop indices of ``g``, when the
+    pick-up points are nearly the same (:data:`WARM_SHARE`); else ``None``."""
+    if not earlier:
+        return None
+    index = {stop: a for a, stop in enumerate(g.stops.index, start=1)}
+    seen = {stop for route in earlier for stop in route}
+    if len(seen & index.keys()) < WARM_SHARE * len(index):
+        return None
+    return [[index[stop] for stop in route if stop in index] for route in earlier]
 
 
 def route_line(net, nodes: np.ndarray, route, direction: str) -> shapely.LineString:
