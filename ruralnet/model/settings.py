@@ -593,24 +593,17 @@ class Settings:
         for stage, share in self.age_shares.items():
             if not (_number(share) and 0 <= share <= 1):
                 problems.append(f"age_shares[{stage!r}] must be within 0..1, got {share!r}")
-        for key in ("bell_times", "dismissal_times"):
+        times = (clock_seconds, "a time HH:MM")
+        windows = (clock_window, "'HH:MM-HH:MM' (early to late)")
+        for key, (parse, form) in {"bell_times": times, "dismissal_times": times,
+                                   "bell_windows": windows, "dismissal_windows": windows}.items():  # fmt: skip
             table = getattr(self, key)
             unknown_kinds = set(table) - set(SITE_KINDS)
             if unknown_kinds:
                 problems.append(f"{key} has unknown kinds {sorted(unknown_kinds)}")
-            for kind, bell in table.items():
-                if clock_seconds(bell) is None:
-                    problems.append(f"{key}[{kind!r}] must be a time HH:MM, got {bell!r}")
-        for key in ("bell_windows", "dismissal_windows"):
-            table = getattr(self, key)
-            unknown_kinds = set(table) - set(SITE_KINDS)
-            if unknown_kinds:
-                problems.append(f"{key} has unknown kinds {sorted(unknown_kinds)}")
-            for kind, window in table.items():
-                if clock_window(window) is None:
-                    problems.append(
-                        f"{key}[{kind!r}] must be 'HH:MM-HH:MM' (early to late), got {window!r}"
-                    )
+            for kind, value in table.items():
+                if parse(value) is None:
+                    problems.append(f"{key}[{kind!r}] must be {form}, got {value!r}")
         if problems:
             raise SettingsError("invalid settings:\n  - " + "\n  - ".join(problems))
 
