@@ -92,8 +92,9 @@ class CountyFleet:
     weekly_unserved
         Boarders no bus can take home within ``weekly_ride_minutes``, with the reason.
     bells
-        :data:`BELL_COLUMNS`: each site's morning bell, chosen by the fleet inside its window
-        (``bell_windows``, a site's ``bell_window``) or fixed.
+        :data:`BELL_COLUMNS`: each site's morning bell and afternoon dismissal, chosen by the
+        fleet inside its windows (``bell_windows``, a site's ``bell_window``,
+        ``dismissal_windows``) or fixed.
     """
 
     runs: pd.DataFrame
@@ -168,9 +169,10 @@ def dismissal_windows(sites: pd.DataFrame, settings, times: pd.Series) -> dict:
 
 def _bells_in_windows(problem: FleetProblem, sub: list[SiteRun], start: list, windows: dict,
                       chosen: dict) -> FleetProblem:  # fmt: skip
-    """The morning problem with each school's bell chosen inside its window for the sites' own
-    runs (:func:`ruralnet.buses.bells.choose_bells`); a site already given a bell (by the other
-    bus type's fleet) keeps it. ``chosen`` gets every site's bell."""
+    """The day's problem with each school's bell (or, in the time-reversed afternoon, its
+    dismissal) chosen inside its window for the sites' own runs
+    (:func:`ruralnet.buses.bells.choose_bells`); a site already given one by the other bus
+    type's fleet keeps it. ``chosen`` gets every site's time (as the problem reads it)."""
     ids = [g.site_id for g in sub]
     early = np.array([chosen.get(i, windows[i][0]) for i in ids], dtype=float)
     late = np.array([chosen.get(i, windows[i][1]) for i in ids], dtype=float)
