@@ -315,19 +315,11 @@ def solve(
     if best is None or len(best) > meta["lower_bound"]:
         left = None if time_limit_s is None else time_limit_s - (time.perf_counter() - started)
         offered, expand = _halves(picks) if split else (picks, [[k] for k in range(len(picks))])
-        if start is None and warm:
-            start = _warm_start(picks, problem.seats, warm)
-        if start is not None:  # PyVRP goes on from the exact model's best plan (or the warm one)
-            start = [[j for k in route for j in expand[k]] for route in start]
+        start = _pyvrp_start(start, picks, problem.seats, warm, expand)
+        budget = _Budget(iterations, None if left is None else max(left, 0.2))
+        bound = meta["lower_bound"]
         routes, runs = _solve_pyvrp(
-            problem,
-            offered,
-            _Budget(iterations, None if left is None else max(left, 0.2)),
-            seed,
-            no_improvement,
-            first_share,
-            start,
-            meta["lower_bound"],
+            problem, offered, budget, seed, no_improvement, first_share, start, bound
         )
         meta["solves"] = runs
         if routes is not None and (best is None or len(routes) < len(best)):
@@ -409,6 +401,14 @@ def _pickups(problem: BusProblem, ok: np.ndarray) -> list[tuple[int, int]]:
             picks.append((i + 1, take))
             left -= take
     return picks
+
+
+def _pyvrp_start(start, picks, seats: int, warm, expand) -> list[list[int]] | None:
+    """Where PyVRP starts: the exact model's best plan, else the warm routes (as pick-up
+    indices), offered as the halves of split pick-ups."""
+    if start is None and warm:
+        start = _warm_start(picks, seats, warm)
+    return None if start is None else [[j for k in route for j in expand[k]] for route in start]
 
 
 def _warm_start(picks: list[tuple[int, int]], seats: int, warm: list[list[int]]) -> list[list[int]]:
