@@ -234,7 +234,7 @@ def _milp_options(started: float, time_limit_s: float | None, node_limit: int) -
     """HiGHS options: the node limit, and what is left of an optional wall-clock cap."""
     options = {"node_limit": int(node_limit), "disp": False}
     if time_limit_s is not None:
-        options["time_limit"] = max(time_limit_s - (time.perf_counter() - started), 0.1)
+        options["time_limit"] = _time_left(started, time_limit_s)
     return options
 
 
@@ -289,21 +289,12 @@ def fewest_buses(
         (_greedy_cover(cols, a, w) for w in (np.ones(n), np.asarray(pupils, float))), key=len
     )
     if len(greedy) <= seats_bound:  # no plan has fewer buses: proven without the solver
-        routes = [best_order(_first_bus(cols, greedy, j), time_s, service_s)[0] for j in greedy]
+        routes = _routes([cols[j] for j in greedy], n, time_s, service_s)
         return ExactResult(routes, len(routes), True, len(cols), time.perf_counter() - started)
     res = _solve_cover(a, greedy, node_limit, _time_left(started, time_limit_s))
     if res is None:
         return None
-    chosen = [cols[j] for j in np.flatnonzero(res["x"] > 0.5)]
-    # a cover may pick a stop up twice: keep it on the first bus only (a subset of a feasible
-    # set is feasible), then order each bus's stops
-    seen = np.zeros(n, dtype=bool)
-    routes = []
-    for c in chosen:
-        mine = [int(i) for i in c if not seen[i]]
-        seen[mine] = True
-        if mine:
-            routes.append(best_order(mine, time_s, service_s)[0])
+    routes = _routes([cols[j] for j in np.flatnonzero(res["x"] > 0.5)], n, time_s, service_s)
     bound = res["bound"]
     lower = math.ceil(bound - 1e-6) if np.isfinite(bound) else 0
     optimal = res["optimal"]
@@ -337,12 +328,18 @@ def _greedy_cover(cols: list[np.ndarray], a, weight: np.ndarray) -> list[int]:
     return out
 
 
-def _first_bus(cols: list[np.ndarray], chosen: list[int], j: int) -> list[int]:
-    """The pick-ups of set ``j`` not already on an earlier chosen set (each pick-up rides the
-    first bus that covers it)."""
-    earlier = chosen[: chosen.index(j)]
-    taken = set().union(*(map(int, cols[k]) for k in earlier)) if earlier else set()
-    return [int(i) for i in cols[j] if int(i) not in taken]
+def _routes(chosen: list[np.ndarray], n: int, time_s, service_s) -> list[list[int]]:
+    """The buses of a cover: a cover may pick a stop up twice, so each pick-up rides the first
+    chosen set only (a subset of a feasible set is feasible), each bus's stops in their best
+    order."""
+    seen = np.zeros(n, dtype=bool)
+    routes = []
+    for c in chosen:
+        mine = [int(i) for i in c if not seen[i]]
+        seen[mine] = True
+        if mine:
+            routes.append(best_order(mine, time_s, service_s)[0])
+    return routes
 
 
 def _solve_cover(a, start: list[int], node_limit: int, time_limit_s: float | None):
