@@ -179,22 +179,19 @@ def plan_buses(
         for (site_id, run), part in riders.groupby(["site_id", "run"], sort=True)
     ]
     weekly = weekly_groups(county, ctx, rows, net, snap, sites) if s.bus_fleet else []
-    own = {}
-    for k, g in enumerate(groups + weekly):
+    every = groups + weekly
+    own, keys = {}, {}
+    for k, g in enumerate(every):
         for direction in ("morning", "afternoon") if g.run != RunKind.WEEKLY else ("morning",):
+            keys[k, direction] = run_key(g, direction)
             own[k, direction] = solve_cached(g, direction, s, seed, cache)
     fleet = None
-    every = groups + weekly
     if s.bus_fleet and every:
-        before = {
-            (k, d): previous[run_key(every[k], d)]
-            for k, d in own
-            if previous and run_key(every[k], d) in previous
-        }
+        before = {at: previous[key] for at, key in keys.items() if previous and key in previous}
         fleet = county_fleet(county, net, every, own, seed, cache.setdefault("fleet", {}), before)
-    final = {key: (fleet.routes[key] if fleet else sol.routes) for key, sol in own.items()}
+    final = {at: (fleet.routes[at] if fleet else sol.routes) for at, sol in own.items()}
     out = _tables(net, groups, own, final, fleet, s)
-    out.chosen = {run_key(every[k], d): routes for (k, d), routes in final.items()}
+    out.chosen = {keys[at]: routes for at, routes in final.items()}
     return out
 
 
