@@ -245,10 +245,9 @@ def _solve_mixed(sbrp: Path, inst: str, args) -> tuple[dict, pd.DataFrame]:
     from ruralnet.buses.bells import choose_bells, with_starts
     from ruralnet.buses.mixed import MixedRules, check_mixed, fleet_events
     from ruralnet.buses.run_pool import FleetOptions, plan_fleet
-    from ruralnet.demo.sbrp import bell_s, mixed_fleet_problem, read_instance
+    from ruralnet.demo.sbrp import mixed_fleet_problem
 
-    schools, stops = read_instance(sbrp / inst)
-    _, table, windows, travel = _mixed_inputs(sbrp, inst)
+    schools, stops, table, windows, travel = _mixed_inputs(sbrp, inst)
     t0 = time.perf_counter()
     base = mixed_fleet_problem(schools, stops, args.max_ride)  # bells: each window's end
     options = FleetOptions(  # the time is the budget here (two halves), not work limits
@@ -257,9 +256,8 @@ def _solve_mixed(sbrp: Path, inst: str, args) -> tuple[dict, pd.DataFrame]:
     )  # fmt: skip
     cache: dict = {}
     first = plan_fleet(base, options, cache=cache)
-    starts, _ = choose_bells(
-        base, bell_s(schools["AMEARLY"]), bell_s(schools["AMLATE"]), first.runs
-    )
+    early, late = np.array([windows[str(i)] for i in schools["ID"]]).T
+    starts, _ = choose_bells(base, early, late, first.runs)
     tuned = with_starts(base, starts)
     second = plan_fleet(tuned, options, pool=first.runs, cache=cache)
     problem, sol = (tuned, second) if second.buses <= first.buses else (base, first)
@@ -282,11 +280,13 @@ def _is_mixed(path: Path) -> bool:
 
 
 def _mixed_inputs(sbrp: Path, inst: str):
+    """An instance read once: schools, stops (as in the files and as the checker reads them),
+    the windows and the travel times of Park et al.'s rules."""
     from ruralnet.demo.sbrp import manhattan_travel, read_instance, windows
 
     schools, stops = read_instance(sbrp / inst)
     table = stops.rename(columns={"ID": "stop_id", "EP_ID": "school_id", "STUDENT_COUNT": "pupils"})
-    return schools, table, windows(schools), manhattan_travel(schools, stops)
+    return schools, stops, table, windows(schools), manhattan_travel(schools, stops)
 
 
 def recheck_mixed(path: Path, sbrp: Path, max_ride: int = 2700) -> int:
@@ -296,7 +296,7 @@ def recheck_mixed(path: Path, sbrp: Path, max_ride: int = 2700) -> int:
     table = pd.read_csv(path, dtype={"instance": str, "school_id": str, "stop_id": str})
     bad = []
     for inst, part in table.groupby("instance"):
-        _, stops, windows, travel = _mixed_inputs(sbrp, inst)
+        _, _, stops, windows, travel = _mixed_inputs(sbrp, inst)
         rules = MixedRules(max_ride_s=float(max_ride))
         bad += [f"{inst}: {v}" for v in check_mixed(part, stops, windows, travel, rules)]
     for line in bad:
@@ -318,7 +318,7 @@ def replay_mixed(args, sbrp: Path) -> int:
     print(f"{'instance':9} {'schools':>7} {'stops':>6} {'buses':>6} {'runs':>5} {'mixed':>5} "
           f"{'violations':>10}")  # fmt: skip
     for inst in instances:
-        schools, stops, windows, travel = _mixed_inputs(sbrp, inst)
+        schools, _, stops, windows, travel = _mixed_inputs(sbrp, inst)
         events = park_events(args.replay / inst[:4] / inst / f"solution_{args.max_ride}.txt")
         bad = check_mixed(events, stops, windows, travel, MixedRules(max_ride_s=args.max_ride))
         picks = events[events["action"] == "pickup"]
