@@ -100,13 +100,15 @@ def check_mixed(
     bad = _coverage(ev, info, windows)
     if bad:
         return bad
-    pupils = ev["stop_id"].map(info["pupils"]).fillna(0).astype(int).to_numpy()
-    ev["n"] = pupils
-    for (bus, order), run in ev.groupby(["bus", "order"], sort=False):
-        bad += _loads(run, rules, f"bus {bus} run {order}")
+    ev["n"] = ev["stop_id"].map(info["pupils"]).fillna(0).astype(int).to_numpy()
     for bus, part in ev.groupby("bus", sort=False):
         ev_bus = part.reset_index(drop=True)
-        ev_bus["n"] = _dropped(ev_bus)
+        served = []
+        for order, run in ev_bus.groupby("order", sort=False):
+            problems, n = _loads(run, rules, f"bus {bus} run {order}")
+            bad += problems
+            served.append(n)
+        ev_bus["n"] = np.concatenate(served)  # picked up at a stop, or dropped at a school
         if not _schedule(ev_bus, windows, travel_s, rules)[0]:
             bad.append(f"bus {bus}: no timing meets every window and ride limit")
     return bad
@@ -129,33 +131,24 @@ def _coverage(ev: pd.DataFrame, info: pd.DataFrame, windows: dict) -> list[str]:
     return bad
 
 
-def _loads(run: pd.DataFrame, rules: MixedRules, name: str) -> list[str]:
+def _loads(run: pd.DataFrame, rules: MixedRules, name: str) -> tuple[list[str], np.ndarray]:
     """Seats at every point; each pupil dropped at their school later in the run; empty at
-    the end."""
+    the end. Returns the problems and the pupils served at each event (picked up at a stop,
+    or dropped at a school: all on board for it)."""
     on: dict[str, int] = {}
     bad = []
-    for r in run.itertuples():
+    served = run["n"].to_numpy().copy()
+    for i, r in enumerate(run.itertuples()):
         if r.action == "pickup":
             on[r.school_id] = on.get(r.school_id, 0) + int(r.n)
             if sum(on.values()) > rules.seats:
                 bad.append(f"{name}: {sum(on.values())} pupils on board after {r.stop_id}")
-        elif on.pop(r.school_id, 0) == 0:
+            continue
+        served[i] = on.pop(r.school_id, 0)
+        if served[i] == 0:
             bad.append(f"{name}: drops nobody at {r.school_id}")
     bad += [f"{name}: {n} pupils for {s} never dropped" for s, n in on.items() if n]
-    return bad
-
-
-def _dropped(ev_bus: pd.DataFrame) -> np.ndarray:
-    """Pupils served at each event: picked up at a stop, or dropped at a school (all on board
-    for it)."""
-    out = ev_bus["n"].to_numpy().copy()
-    on: dict[str, int] = {}
-    for i, r in enumerate(ev_bus.itertuples()):
-        if r.action == "pickup":
-            on[r.school_id] = on.get(r.school_id, 0) + int(r.n)
-        else:
-            out[i] = on.pop(r.school_id, 0)
-    return out
+    return bad, served
 
 
 def _schedule(
