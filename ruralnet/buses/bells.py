@@ -7,9 +7,9 @@ of its unloading. With a start ``u`` chosen per school, the fleet model of
 after ``u`` plus the school's unloading (its dwell), so the school's "bell" is ``u + dwell``.
 
 :func:`choose_bells` chooses the starts for given runs: the problem's own bells, every start
-at the end of its window, every start at the beginning, then school by school (earliest window first, for a few passes)
-the start among ``steps`` points of its window that needs the fewest buses, each candidate
-measured exactly (:func:`ruralnet.buses.fleet.fewest_buses`, a maximum flow). A candidate
+at the end of its window, every start at the beginning, then school by school (earliest
+window first, for a few passes) the start among ``steps`` points of its window that needs the
+fewest buses, each candidate measured exactly (:func:`ruralnet.buses.fleet.fewest_buses`, a maximum flow). A candidate
 replaces the current starts only when it needs fewer buses, so the result is never worse than
 the problem's own bells (moved into the windows) nor either end of the windows.
 """

@@ -176,9 +176,10 @@ def _bells_in_windows(problem: FleetProblem, sub: list[SiteRun], start: list, wi
     ids = [g.site_id for g in sub]
     early = np.array([chosen.get(i, windows[i][0]) for i in ids], dtype=float)
     late = np.array([chosen.get(i, windows[i][1]) for i in ids], dtype=float)
-    if (late - early).max(initial=0.0) <= 0:
+    if (late - early).max(initial=0.0) <= 0:  # fixed times: the problem as it is, if the same
         chosen.update(zip(ids, early, strict=True))
-        return with_starts(problem, early - problem.dwell_s)
+        same = np.array_equal(early, problem.bell_s)
+        return problem if same else with_starts(problem, early - problem.dwell_s)
     runs = [problem.run(j, r) for j, sol in enumerate(start) for r in sol[0]]
     dwell = problem.dwell_s
     same = np.unique(ids, return_inverse=True)[1]
