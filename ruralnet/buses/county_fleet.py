@@ -414,11 +414,6 @@ def _depot_m(county, net, problem: FleetProblem, sub: list[SiteRun], day: str) -
     return np.nanmin(np.where(np.isfinite(m), m, np.nan), axis=0)
 
 
-def _clock(seconds: float) -> str:
-    seconds = round(seconds) % 86_400
-    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
-
-
 def _day_table(problem, sol, day, bus_type, names, ids, depot_m) -> pd.DataFrame:
     """One row per run of each bus's day, in the real order of the day."""
     rows = []
@@ -445,7 +440,7 @@ def _day_table(problem, sol, day, bus_type, names, ids, depot_m) -> pd.DataFrame
                 departs, arrives = bell - dwell - r.duration_s, bell - dwell
             site = problem.school_ids[r.school].split("/")[0]
             rows.append(
-                (f"{letter}{bus:02d}", order, ids[k], site, _clock(departs), _clock(arrives), day,
+                (f"{letter}{bus:02d}", order, ids[k], site, clock_text(departs), clock_text(arrives), day,
                  bus_type, names.get(site, site), r.pupils, _run_m(bp, r) / 1000, dead / 1000)
             )  # fmt: skip
     return pd.DataFrame(rows, columns=FLEET_COLUMNS)

@@ -333,10 +333,7 @@ def _site_bell_times(gdf, problems, id_col) -> None:
     if bad.any():
         problems.append(Problem("bell time is not HH:MM", "bell_time", _labels(gdf, bad, id_col)))
     gdf["bell_time"] = pd.Series(
-        [
-            f"{int(v) // 3600:02d}:{int(v) % 3600 // 60:02d}" if pd.notna(v) else pd.NA
-            for v in seconds
-        ],
+        [clock_text(v) if pd.notna(v) else pd.NA for v in seconds],
         index=gdf.index,
         dtype="string",
     )

@@ -119,9 +119,10 @@ def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def clock_text(seconds: float) -> str:
-    """Seconds after midnight as ``HH:MM`` (to the nearest minute)."""
-    minutes = round(float(seconds) / 60)
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+    """Seconds after midnight as ``HH:MM`` (to the whole second, then the minute it falls in;
+    past midnight wraps)."""
+    seconds = round(float(seconds)) % 86_400
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
 
 
 def clock_window(value: Any) -> tuple[float, float] | None:
