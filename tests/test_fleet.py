@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -342,3 +343,24 @@ def test_the_next_years_fleet_starts_from_this_one(county, demo_analysis):
     assert again.chosen.keys() == ev.buses.chosen.keys()
     assert again.county_fleet.buses() <= ev.buses.county_fleet.buses()
     assert again.served()["pupils"].sum() == ev.buses.served()["pupils"].sum()
+
+
+def test_the_capped_routings_with_less_effort_still_cover_every_stop_within_the_limit():
+    """#26: the routings under a cap get a share of the effort (``cap_effort``). Each cap's
+    runs still cover every stop once, within the seats and the full ride limit, and the cache
+    never hands one effort's runs to another."""
+    from ruralnet.buses.run_pool import scenario_runs
+
+    rng = np.random.default_rng(3)
+    bp = _school([0, 0], rng.uniform(-3000, 3000, (14, 2)), rng.integers(1, 5, 14), seats=12)
+    problem = FleetProblem(["s"], [30_000], 60.0, [bp], [np.arange(14)], np.zeros((1, 14)))
+    cache: dict = {}
+    caps = (1.0, 2 / 3, 1 / 3)
+    runs, bound = scenario_runs(problem, 0, caps, (2_000, None), cache=cache, cap_effort=0.2)
+    stops = sorted(a for r in runs for a, _ in r.stops)
+    assert stops == sorted(list(range(1, 15)) * len(caps))  # each cap covers every stop once
+    assert all(sum(n for _, n in r.stops) <= bp.seats for r in runs)
+    assert all(ride_time_s(bp, list(r.stops)) <= bp.max_ride_s + 1e-6 for r in runs)
+    assert bound >= math.ceil(bp.pupils.sum() / bp.seats)
+    scenario_runs(problem, 0, caps, (2_000, None), cache=cache, cap_effort=1.0)
+    assert len(cache) == 2

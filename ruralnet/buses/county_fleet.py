@@ -40,6 +40,12 @@ from .school_runs import RunKind, SiteRun, route_line
 log = logging.getLogger(__name__)
 
 #: Columns of ``report/fleet.csv``: one row per run of every bus's day.
+#: Share of the pool's routing effort spent under the caps on the ride (see
+#: :attr:`ruralnet.buses.run_pool.FleetOptions.cap_effort`): those runs only add variety to the
+#: pool. On the bundled county and generated 英德 the fleets were identical at a fifth of the
+#: work and the main job 15 % faster.
+CAP_EFFORT = 0.2
+
 FLEET_COLUMNS = [
     "bus",
     "order",
@@ -235,6 +241,7 @@ def plan_day(
         seed=seed,
         no_improvement=2_000,
         exact_sets=settings.bus_exact_sets,
+        cap_effort=CAP_EFFORT,
     )
     return plan_fleet(problem, options, pool, [sol[1] for sol in start], cache, previous)
 

@@ -61,6 +61,7 @@ def scenario_runs(
     cache: dict | None = None,
     polish: tuple[int, float | None] = (0, None),
     exact_sets: int = EXACT_SETS,
+    cap_effort: float = 1.0,
 ) -> tuple[list[Run], int]:
     """School ``k``'s fewest-bus runs under each cap on the ride.
 
@@ -78,6 +79,9 @@ def scenario_runs(
         first found more runs than the school's proven bound (0: none).
     exact_sets
         Work limit of the exact model of each routing (stop sets listed).
+    cap_effort
+        Share of the iterations spent on the parts under a cap below 1 (their runs add
+        variety to the pool; the full-limit routing keeps the whole effort).
 
     Returns
     -------
@@ -87,15 +91,25 @@ def scenario_runs(
     bp = problem.schools[k]
     key = (tuple(bp.stop_ids), tuple(bp.pupils), bp.seats, bp.max_ride_s, tuple(caps))
     key += (bp.time_s.tobytes(), seed, tuple(effort), tuple(polish), no_improvement, exact_sets)
+    key += (cap_effort,)
     cache = {} if cache is None else cache
     if key not in cache:
-        cache[key] = _cap_routes(bp, caps, effort, seed, no_improvement, polish, exact_sets)
+        cache[key] = _cap_routes(
+            bp, caps, effort, seed, no_improvement, polish, exact_sets, cap_effort
+        )
     routes, fewest = cache[key]
     return [problem.run(k, r) for r in routes], fewest
 
 
 def _cap_routes(
-    bp: BusProblem, caps, effort, seed, no_improvement, polish=(0, None), exact_sets=EXACT_SETS
+    bp: BusProblem,
+    caps,
+    effort,
+    seed,
+    no_improvement,
+    polish=(0, None),
+    exact_sets=EXACT_SETS,
+    cap_effort=1.0,
 ) -> tuple[list, int]:
     """Routes of one school under each cap, and the proven fewest runs."""
     direct = np.ceil(np.round(bp.time_s[1:, 0] * TICKS, 6))
@@ -105,13 +119,14 @@ def _cap_routes(
     fewest = math.ceil(pupils / bp.seats) if pupils else 0
     routes: list = []
     for cap in caps:
+        iterations = effort[0] if cap >= 1 else max(int(effort[0] * cap_effort), 1)
         near = direct <= math.floor(cap * bp.max_ride_s * TICKS)
         parts = [(near, cap * bp.max_ride_s), (~near, bp.max_ride_s)] if cap < 1 else []
         for mask, limit in parts or [(np.ones(len(direct), bool), bp.max_ride_s)]:
             if not mask.any():
                 continue
             sol = solve(
-                _part(bp, mask, limit), iterations=effort[0], seed=seed,
+                _part(bp, mask, limit), iterations=iterations, seed=seed,
                 no_improvement=no_improvement, time_limit_s=effort[1], exact_sets=exact_sets,
             )  # fmt: skip
             back = np.flatnonzero(mask) + 1
@@ -212,6 +227,9 @@ class FleetOptions:
     exact_sets
         Work limit of each routing's exact model: stop sets listed before a school is left to
         PyVRP (:func:`ruralnet.buses.routing.solve`).
+    cap_effort
+        Share of :attr:`per_school_iterations` spent on the routings under a cap below 1
+        (see :func:`scenario_runs`).
     """
 
     per_school_iterations: int = 5_000
@@ -227,6 +245,7 @@ class FleetOptions:
     per_school_s: float | None = None
     polish_s: float | None = None
     exact_sets: int = EXACT_SETS
+    cap_effort: float = 1.0
 
     @property
     def effort(self) -> tuple[int, float | None]:
@@ -279,8 +298,9 @@ def plan_fleet(
     bar = dict(disable=not o.progress, unit="school")
     for k in tqdm(range(len(problem.bell_s)), desc="runs", **bar):
         found, bound = scenario_runs(
-            problem, k, o.caps, o.effort, o.seed, o.no_improvement, cache, o.polish, o.exact_sets
-        )
+            problem, k, o.caps, o.effort, o.seed, o.no_improvement, cache, o.polish, o.exact_sets,
+            o.cap_effort,
+        )  # fmt: skip
         runs.add(found)
         least[k] = max(least[k], bound)
     lower = fleet_lower_bound(problem, least)
