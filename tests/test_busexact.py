@@ -57,30 +57,47 @@ def test_best_order_matches_every_permutation():
     assert ride_time_s(p, [(s + 1, int(p.pupils[s])) for s in order]) == pytest.approx(ride)
 
 
+def _brute_fewest(p: BusProblem) -> int:
+    """Fewest buses by trying every assignment of the stops to k buses, k = 1, 2, ..."""
+    n = len(p.pupils)
+
+    def fits(stops) -> bool:
+        return (
+            p.pupils[list(stops)].sum() <= p.seats and _brute_ride(p, stops) <= p.max_ride_s + 1e-6
+        )
+
+    for k in range(1, n + 1):
+        for labels in itertools.product(range(k), repeat=n):
+            if labels[0] != 0 or len(set(labels)) != k:
+                continue
+            if all(fits([i for i in range(n) if labels[i] == b]) for b in range(k)):
+                return k
+    raise AssertionError("no plan")
+
+
 def test_exact_is_optimal_against_brute_force_partitions():
-    """Fewest buses by trying every assignment of 7 stops to k buses, k = 1, 2, ..."""
     p = _random_problem(7, 11, seats=14, max_ride=700)
     svc = p.service_s(p.pupils)
     res = fewest_buses(p.time_s, svc, p.pupils, p.seats, p.max_ride_s)
     assert res.optimal and res.lower_bound == len(res.routes)
     routes = [[(s + 1, int(p.pupils[s])) for s in r] for r in res.routes]
     assert check_routes(p, routes) == []
+    assert len(res.routes) == _brute_fewest(p)
 
-    def fits(stops) -> bool:
-        return p.pupils[list(stops)].sum() <= 14 and _brute_ride(p, stops) <= 700 + 1e-6
 
-    best = None
-    for k in range(1, 8):
-        for labels in itertools.product(range(k), repeat=7):
-            if labels[0] != 0 or len(set(labels)) != k:
-                continue
-            groups = [[i for i in range(7) if labels[i] == b] for b in range(k)]
-            if all(fits(g) for g in groups):
-                best = k
-                break
-        if best:
-            break
-    assert len(res.routes) == best
+@pytest.mark.parametrize("seed", range(6))
+def test_the_lp_bound_never_exceeds_the_brute_force_optimum(seed):
+    """#26: a greedy cover that meets the LP relaxation's bound is returned as optimal without
+    branch and bound; the bound must never stand above the true fewest buses."""
+    from ruralnet.buses.exact import _cover_matrix, _lp_bound
+
+    p = _random_problem(7, 100 + seed, seats=12, max_ride=650)
+    svc = p.service_s(p.pupils)
+    cols = feasible_sets(p.time_s, svc, p.pupils, p.seats, p.max_ride_s)
+    best = _brute_fewest(p)
+    assert _lp_bound(_cover_matrix(cols, 7)) <= best
+    res = fewest_buses(p.time_s, svc, p.pupils, p.seats, p.max_ride_s)
+    assert res.optimal and len(res.routes) == best == res.lower_bound
 
 
 def test_exact_proves_rsrb01_plans_and_never_loses_to_pyvrp(geodata):

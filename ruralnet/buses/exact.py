@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.optimize import linprog
 
 from ..model.highs import quiet_stdout
 
@@ -288,7 +289,9 @@ def fewest_buses(
     greedy = min(
         (_greedy_cover(cols, a, w) for w in (np.ones(n), np.asarray(pupils, float))), key=len
     )
-    if len(greedy) <= seats_bound:  # no plan has fewer buses: proven without the solver
+    if len(greedy) > seats_bound:  # the LP relaxation's bound, in milliseconds
+        seats_bound = max(seats_bound, _lp_bound(a))
+    if len(greedy) <= seats_bound:  # no plan has fewer buses: proven without branching
         routes = _routes([cols[j] for j in greedy], n, time_s, service_s)
         return ExactResult(routes, len(routes), True, len(cols), time.perf_counter() - started)
     res = _solve_cover(a, greedy, node_limit, _time_left(started, time_limit_s))
@@ -296,7 +299,7 @@ def fewest_buses(
         return None
     routes = _routes([cols[j] for j in np.flatnonzero(res["x"] > 0.5)], n, time_s, service_s)
     bound = res["bound"]
-    lower = math.ceil(bound - 1e-6) if np.isfinite(bound) else 0
+    lower = max(math.ceil(bound - 1e-6) if np.isfinite(bound) else 0, seats_bound)
     optimal = res["optimal"]
     if optimal:
         lower = len(routes)
@@ -311,6 +314,17 @@ def _cheap_bound(cols: list[np.ndarray], pupils: np.ndarray, seats: int) -> int:
         if len(c) > 1:
             shared[c] = True
     return int((~shared).sum()) + math.ceil(int(pupils[shared].sum()) / seats)
+
+
+def _lp_bound(a) -> int:
+    """The set cover's LP relaxation rounded up: a lower bound on the buses. When the greedy
+    cover meets it, the cover is optimal without branch and bound (on the bundled county the
+    MIP had spent 0.1-0.9 s per school proving covers the LP proves in 15 ms)."""
+    rows, cols = a.shape
+    res = linprog(
+        np.ones(cols), A_ub=-sp.csr_matrix(a), b_ub=-np.ones(rows), bounds=(0, 1), method="highs"
+    )
+    return math.ceil(res.fun - 1e-6) if res.status == 0 else 0
 
 
 def _greedy_cover(cols: list[np.ndarray], a, weight: np.ndarray) -> list[int]:
