@@ -215,3 +215,32 @@ def test_one_run_writes_an_output_at_a_time(tmp_path):
         (tmp / "a.csv").write_text("x", encoding="utf-8")
     assert (target / "a.csv").read_text(encoding="utf-8") == "x"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # lock and stale folders gone
+
+
+def test_defused_tables_make_every_formula_inert_and_keep_numbers():
+    """Text that starts a formula gets a leading apostrophe, in text, Arrow-string, mixed and
+    categorical columns; numbers and missing values are kept as they were."""
+    import pandas as pd
+
+    from ruralnet.outputs.tables import FORMULA_START, defused
+
+    hostile = [f"{c}1+1" for c in FORMULA_START]
+    table = pd.DataFrame(
+        {
+            "text": hostile + ["plain"],
+            "arrow": pd.array(hostile + ["plain"], dtype="string[pyarrow]"),
+            "mixed": [7, None, "=A1", 2.5, "-3", "ok", "@x"],
+            "kind": pd.Categorical(["=k"] * 3 + ["k"] * 4),
+            "n": range(7),
+        }
+    )
+    out = defused(table)
+    for col in ("text", "arrow", "mixed", "kind"):
+        for before, after in zip(table[col], out[col], strict=True):
+            if isinstance(before, str) and before.startswith(FORMULA_START):
+                assert after == "'" + before
+            elif isinstance(before, str):
+                assert after == before
+    assert list(out["mixed"][[0, 3]]) == [7, 2.5] and out["mixed"][0].__class__ is int
+    assert pd.isna(out["mixed"][1])
+    assert out["n"].tolist() == list(range(7))

@@ -125,9 +125,21 @@ def defused(table: pd.DataFrame) -> pd.DataFrame:
     out = table.copy()
     for col in out.columns:
         if not pd.api.types.is_numeric_dtype(out[col]) and not pd.api.types.is_bool_dtype(out[col]):
-            # element by element: a mixed column keeps its whole numbers whole
-            out[col] = pd.Series([defuse(v) for v in out[col]], index=out.index, dtype=object)
+            out[col] = _defused_column(out[col])
     return out
+
+
+def _defused_column(column: pd.Series) -> pd.Series:
+    """One column of :func:`defused`, as objects: a mixed column keeps its whole numbers
+    whole, only text is touched."""
+    values = column.astype(object)
+    try:
+        risky = column.str.startswith(FORMULA_START).fillna(False).astype(bool)
+    except AttributeError:  # no text in the column (the .str accessor refuses it)
+        return values
+    if not risky.any():
+        return values
+    return values.where(~risky, "'" + values[risky].astype(str))
 
 
 def for_csv(table: pd.DataFrame) -> pd.DataFrame:
