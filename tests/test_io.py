@@ -227,8 +227,8 @@ def test_defused_tables_make_every_formula_inert_and_keep_numbers():
     hostile = [f"{c}1+1" for c in FORMULA_START]
     table = pd.DataFrame(
         {
-            "text": hostile + ["plain"],
-            "arrow": pd.array(hostile + ["plain"], dtype="string[pyarrow]"),
+            "text": [*hostile, "plain"],
+            "arrow": pd.array([*hostile, "plain"], dtype="string[pyarrow]"),
             "mixed": [7, None, "=A1", 2.5, "-3", "ok", "@x"],
             "kind": pd.Categorical(["=k"] * 3 + ["k"] * 4),
             "n": range(7),
