@@ -105,8 +105,13 @@ def _co_located(network, sites: gpd.GeoDataFrame, candidates: np.ndarray) -> dic
 
 
 def _polygons(mask_by_value: dict, raster: RasterCatchments) -> dict:
-    """Polygonise boolean rasters (value -> mask) into WGS84 geometries."""
-    out = {}
+    """Polygonise boolean rasters (value -> mask) into WGS84 geometries.
+
+    The pieces of one mask never overlap (they are its connected regions), so they are merged
+    as a coverage (``shapely.coverage_union_all``, linear in the edges; the general overlay
+    union was a quarter of the catchments' time), and all values are reprojected at once.
+    """
+    values, geoms = [], []
     for value, mask in mask_by_value.items():
         if not mask.any():
             continue
@@ -114,9 +119,10 @@ def _polygons(mask_by_value: dict, raster: RasterCatchments) -> dict:
             shapely.geometry.shape(g)
             for g, _ in shapes(mask.astype(np.uint8), mask=mask, transform=raster.transform)
         ]
-        geom = shapely.union_all(parts)
-        out[value] = gpd.GeoSeries([geom], crs=raster.crs).to_crs("EPSG:4326").iloc[0]
-    return out
+        values.append(value)
+        geoms.append(shapely.coverage_union_all(parts))
+    wgs84 = gpd.GeoSeries(geoms, crs=raster.crs).to_crs("EPSG:4326")
+    return dict(zip(values, wgs84, strict=True))
 
 
 def _square(point, raster: RasterCatchments):
