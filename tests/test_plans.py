@@ -620,3 +620,29 @@ def test_a_county_too_large_for_one_plan_is_refused_before_its_matrices():
     check_plan_size(MAX_PLAN_CELLS // 500, 500)
     with pytest.raises(InputError, match=r"200,000 demand groups .* x 500 sites = 100,000,000"):
         check_plan_size(200_000, 500)
+
+
+def test_the_heap_is_trimmed_only_above_the_threshold():
+    """#26: a trim's full garbage collection is skipped in a small process; above the
+    threshold the cyclic garbage is collected."""
+    import gc
+
+    from ruralnet.model.memory import resident_mb, trim_heap
+
+    rss = resident_mb()
+    assert rss is not None and rss > 10
+
+    def cyclic_garbage():
+        a: list = []
+        a.append(a)
+
+    gc.disable()
+    try:
+        cyclic_garbage()
+        trim_heap(above_mb=rss + 10_000)  # far above: no collection
+        assert gc.collect() > 0  # the cycle was still there
+        cyclic_garbage()
+        trim_heap(above_mb=0)
+        assert gc.collect() == 0  # the trim collected it
+    finally:
+        gc.enable()
