@@ -170,19 +170,24 @@ def run_key(g: SiteRun, direction: str) -> tuple:
     return (g.site_id, g.run, direction, tuple(g.stops.index), tuple(g.stops), g.seats, g.limit_s)
 
 
+#: Weekly trips with at most this many pick-ups go through the exact model too (2^12 sets).
+WEEKLY_EXACT_STOPS = 12
+
+
 def solve_cached(g: SiteRun, direction: str, s, seed: int, cache: dict):
     """The site's own routes of one run kind and direction (identical runs solved once).
 
-    The boarders' weekly trips skip the exact fewest-bus model: their long ride limit makes
-    nearly every set of villages feasible, so the enumeration grows past any proof within its
-    limits; PyVRP plans them (the seats give their bound)."""
+    The boarders' weekly trips of more than :data:`WEEKLY_EXACT_STOPS` pick-ups skip the exact
+    fewest-bus model: their long ride limit makes nearly every set of villages feasible, so
+    the enumeration grows past any proof within its limits; PyVRP plans them (the seats give
+    their bound). Up to that many, every set is listed in milliseconds and the plan is proven."""
     key = run_key(g, direction)
     if key not in cache:
         last = ("last", g.site_id, g.run, direction)  # the site's runs of another plan or year
         try:
             cache[key] = solve(
                 g.problem(direction, s), iterations=s.bus_solver_iterations, seed=seed,
-                no_improvement=2_000, split=s.bus_split_stops, exact=g.run != RunKind.WEEKLY,
+                no_improvement=2_000, split=s.bus_split_stops, exact=g.run != RunKind.WEEKLY or len(g.stops) <= WEEKLY_EXACT_STOPS,
                 exact_sets=s.bus_exact_sets, warm=_warm(cache.get(last), g),
             )  # fmt: skip
         except PlanError as exc:
