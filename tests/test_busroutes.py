@@ -160,3 +160,29 @@ def test_more_pickups_than_the_solver_takes_are_refused_at_once():
     too_many = _line_problem([10 * MAX_PICKUPS + 1], seats=10)
     with pytest.raises(PlanError, match=f"{MAX_PICKUPS + 1:,} pick-ups"):
         solve(too_many, iterations=50)
+
+
+@pytest.mark.parametrize("stops", [6, 13])
+def test_small_weekly_trips_are_proven_and_large_ones_left_to_pyvrp(stops):
+    """#26: a weekly trip of up to WEEKLY_EXACT_STOPS pick-ups goes through the exact model
+    (proven: its buses equal its lower bound); a larger one is planned by PyVRP alone. Both
+    pass the independent checker."""
+    from types import SimpleNamespace
+
+    from ruralnet.buses.school_runs import WEEKLY_EXACT_STOPS, RunKind, SiteRun, solve_cached
+
+    rng = np.random.default_rng(stops)
+    xy = np.vstack([[0.0, 0.0], rng.uniform(-20_000, 20_000, (stops, 2))])
+    dist = np.abs(xy[:, None, :] - xy[None, :, :]).sum(axis=2)
+    ids = [f"v{i}" for i in range(stops)]
+    g = SiteRun("s", RunKind.WEEKLY, pd.Series(rng.integers(3, 12, stops), index=ids), 20,
+                3600.0, np.arange(stops + 1), dist / 12, dist)  # fmt: skip
+    s = SimpleNamespace(bus_stop_seconds=30, bus_seconds_per_pupil=3, bus_solver_iterations=2000,
+                        bus_split_stops=False, bus_exact_sets=30_000)  # fmt: skip
+    sol = solve_cached(g, "morning", s, 0, {})
+    assert check_routes(g.problem("morning", s), sol.routes) == []
+    if stops <= WEEKLY_EXACT_STOPS:
+        assert sol.meta["method"] == "exact" and sol.meta["optimal"]
+        assert sol.buses == sol.meta["lower_bound"]
+    else:
+        assert sol.meta["method"] == "pyvrp"
