@@ -198,3 +198,30 @@ def test_hostile_names_run_no_script_and_break_no_map(county, tmp_path):
     drawn = len(re.findall(r'<path[^>]*class="[^"]*ruralnet-site', dom))
     assert drawn == len(county.sites)
     assert maps.map_text("`${x}`\\") == "&#96;&#36;{x}&#96;&#92;"
+
+
+def test_the_hillshade_is_the_dem_in_mercator_rows_encoded_once(county):
+    """The embedded hillshade: a grey-and-alpha PNG over the DEM's bounds that shows relief
+    (not one flat grey), encoded once for all maps of a run."""
+    import base64
+    import io
+
+    import rasterio
+    from PIL import Image
+
+    maps._hillshade_png.cache_clear()
+    m = maps.add_hillshade(county.dem_path)
+    maps.add_hillshade(county.dem_path, maps.base_map(county.boundary.bounds))
+    assert maps._hillshade_png.cache_info().hits == 1
+    overlay = next(c for c in m._children.values() if c._name == "ImageOverlay")
+    head = "data:image/png;base64,"
+    assert overlay.url.startswith(head)
+    image = Image.open(io.BytesIO(base64.b64decode(overlay.url[len(head) :])))
+    assert image.mode == "LA"
+    with rasterio.open(county.dem_path) as src:
+        west, south, east, north = rasterio.warp.transform_bounds(src.crs, "EPSG:4326", *src.bounds)
+    (s, w), (n, e) = overlay.bounds
+    assert abs(w - west) < 0.01 and abs(e - east) < 0.01 and abs(s - south) < 0.01
+    assert abs(n - north) < 0.01
+    grey, alpha = (np.asarray(image)[..., k].astype(float) for k in (0, 1))
+    assert alpha.max() == 255 and grey[alpha > 0].std() > 10  # relief, not a flat grey

@@ -13,7 +13,9 @@ Leaflet (and jQuery) are inlined from installed packages, nothing is loaded from
 from __future__ import annotations
 
 import base64
+import functools
 import html
+import io
 import json
 import re
 from importlib import resources
@@ -545,8 +547,47 @@ def add_hillshade(
     lang: str | None = None,
 ) -> folium.Map:
     """A hillshade of the DEM as an image overlay (embedded: works offline)."""
+    path = Path(dem_path)
+    stat = path.stat()
+    gcj02 = m is not None and getattr(m, "ruralnet", {}).get("coord_system") == "gcj02"
+    bounds, url = _hillshade_png(str(path.resolve()), stat.st_mtime_ns, max_pixels, gcj02)
+    m = m or base_map((bounds[0][1], bounds[0][0], bounds[1][1], bounds[1][0]))
+    lang = _lang(m, lang)
+    folium.raster_layers.ImageOverlay(
+        url, bounds=bounds, opacity=opacity, name="地形晕渲" if lang == "zh" else "hillshade"
+    ).add_to(m)
+    return m
+
+
+@functools.lru_cache(maxsize=4)
+def _hillshade_png(dem_path: str, mtime_ns: int, max_pixels: int, gcj02: bool) -> tuple[list, str]:
+    """The hillshade's bounds ``[[south, west], [north, east]]`` and its PNG (grey and alpha,
+    in Web Mercator rows) as a data URL; one encoding serves every map of a run (the file's
+    modification time is part of the key)."""
+    from folium.utilities import mercator_transform
+    from PIL import Image
+
+    (west, south, east, north), grey, valid = _hillshade(dem_path, max_pixels)
+    bounds = [[south, west], [north, east]]
+    if gcj02:
+        (w2, e2), (s2, n2) = wgs84_to_gcj02([west, east], [south, north])
+        bounds = [[s2, w2], [n2, e2]]
+    layers = np.dstack([grey, np.where(valid, 255, 0)]).astype(float)
+    image = mercator_transform(layers, (bounds[0][0], bounds[1][0]))
+    with np.errstate(divide="ignore", invalid="ignore"):  # each layer stretched to 0..255
+        image = np.nan_to_num(image * 255.0 / image.max(axis=(0, 1)), nan=0.0)
+    buf = io.BytesIO()
+    Image.fromarray(image.astype(np.uint8), "LA").save(buf, format="PNG", compress_level=6)
+    return bounds, "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _hillshade(dem_path: str, max_pixels: int) -> tuple[tuple, np.ndarray, np.ndarray]:
+    """The DEM in WGS84 at most ``max_pixels`` wide or high, shaded from the north-west:
+    bounds (west, south, east, north), grey levels 0..255 and the valid cells."""
     import rasterio
     from matplotlib.colors import LightSource
+    from rasterio import Affine
+    from rasterio.transform import xy
     from rasterio.warp import Resampling, calculate_default_transform, reproject
 
     with rasterio.open(dem_path) as src:
@@ -556,7 +597,9 @@ def add_hillshade(
         )
         scale = max(1.0, max(width, height) / max_pixels)
         width, height = int(width / scale), int(height / scale)
-        transform = transform * transform.scale(scale, scale)
+        t = transform  # the same corner, cells ``scale`` times larger (no operator: affine
+        # 3 deprecates ``*`` for composition, and ``@`` is missing from older releases)
+        transform = Affine(t.a * scale, t.b * scale, t.c, t.d * scale, t.e * scale, t.f)
         data = np.full((height, width), np.nan, dtype="float32")
         reproject(
             rasterio.band(src, 1),
@@ -567,31 +610,15 @@ def add_hillshade(
             src_nodata=src.nodata,
             dst_nodata=np.nan,
         )
-    west, north = transform * (0, 0)
-    east, south = transform * (width, height)
+    west, north = transform.c, transform.f
+    east, south = xy(transform, height, width, offset="ul")
     valid = np.isfinite(data)
     filled = np.where(valid, data, np.nanmean(data) if valid.any() else 0)
     dx = abs(transform.a) * 111_320 * np.cos(np.radians((north + south) / 2))
     shade = LightSource(azdeg=315, altdeg=45).hillshade(
         filled, vert_exag=2, dx=dx, dy=abs(transform.e) * 110_540
     )
-    rgba = np.zeros((height, width, 4), dtype=np.uint8)
-    rgba[..., :3] = (shade * 255).astype(np.uint8)[..., None]
-    rgba[..., 3] = np.where(valid, 255, 0)
-    m = m or base_map((west, south, east, north))
-    lang = _lang(m, lang)
-    bounds = [[south, west], [north, east]]
-    if getattr(m, "ruralnet", {}).get("coord_system") == "gcj02":
-        (w2, e2), (s2, n2) = wgs84_to_gcj02([west, east], [south, north])
-        bounds = [[s2, w2], [n2, e2]]
-    folium.raster_layers.ImageOverlay(
-        rgba,
-        bounds=bounds,
-        opacity=opacity,
-        mercator_project=True,
-        name="地形晕渲" if lang == "zh" else "hillshade",
-    ).add_to(m)
-    return m
+    return (west, south, east, north), (shade * 255).astype(np.uint8), valid
 
 
 def add_legend(m: folium.Map, lang: str | None = None) -> folium.Map:
