@@ -250,3 +250,31 @@ def test_cli_writes_the_contract_files(tmp_path):
     assert {"catchments", "boarding", "isochrones"} <= set(layers)
     c = gpd.read_file(tmp_path / "catchments.gpkg", layer="catchments")
     assert {"site_id", "stage", "children"} <= set(c.columns)
+
+
+def test_a_mask_traced_in_its_window_is_the_mask_traced_whole():
+    """#26: each catchment is traced in the window of rows and columns it covers; the polygon
+    equals the one traced on the whole raster (an oracle without the window), and its area is
+    the cells' area."""
+    import shapely
+    from affine import Affine
+    from rasterio.features import shapes
+
+    from ruralnet.analysis.catchments import _window
+
+    rng = np.random.default_rng(4)
+    mask = np.zeros((60, 80), dtype=bool)
+    mask[17:31, 22:45] = rng.random((14, 23)) < 0.7
+    transform = Affine(90.0, 0.0, 500_000.0, 0.0, -90.0, 2_700_000.0)
+
+    def traced(m, t):
+        parts = [
+            shapely.geometry.shape(g) for g, _ in shapes(m.astype(np.uint8), mask=m, transform=t)
+        ]
+        return shapely.union_all(parts)
+
+    window, moved = _window(mask, transform)
+    assert window.shape[0] <= 14 and window.shape[1] <= 23
+    whole, cut = traced(mask, transform), traced(window, moved)
+    assert cut.equals(whole)
+    assert cut.area == pytest.approx(mask.sum() * 90.0 * 90.0)

@@ -115,14 +115,27 @@ def _polygons(mask_by_value: dict, raster: RasterCatchments) -> dict:
     for value, mask in mask_by_value.items():
         if not mask.any():
             continue
+        window, transform = _window(mask, raster.transform)
         parts = [
             shapely.geometry.shape(g)
-            for g, _ in shapes(mask.astype(np.uint8), mask=mask, transform=raster.transform)
+            for g, _ in shapes(window.astype(np.uint8), mask=window, transform=transform)
         ]
         values.append(value)
         geoms.append(shapely.coverage_union_all(parts))
     wgs84 = gpd.GeoSeries(geoms, crs=raster.crs).to_crs("EPSG:4326")
     return dict(zip(values, wgs84, strict=True))
+
+
+def _window(mask: np.ndarray, transform) -> tuple[np.ndarray, object]:
+    """The mask cut to the rows and columns it covers, and the transform of that window (the
+    same cell edges: tracing a small catchment no longer walks the whole county's raster)."""
+    from affine import Affine
+
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    r0, c0 = int(rows[0]), int(cols[0])
+    t = transform
+    moved = Affine(t.a, t.b, t.c + c0 * t.a + r0 * t.b, t.d, t.e, t.f + c0 * t.d + r0 * t.e)
+    return mask[r0 : rows[-1] + 1, c0 : cols[-1] + 1], moved
 
 
 def _square(point, raster: RasterCatchments):
