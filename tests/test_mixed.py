@@ -258,3 +258,100 @@ def test_the_benchmark_rechecks_a_mixed_rule_fleet_from_the_instance_files(geoda
     pd.concat([joined, extra]).to_csv(tmp_path / "twice.csv", index=False)
     bad = _bench("--check", str(tmp_path / "twice.csv"))
     assert bad.returncode == 1 and "bus 9999: no timing" in bad.stdout, bad.stdout
+
+
+def _park_world(seed: int | None = None):
+    """Two schools in one town (Park et al.'s file layout; feet, HHMM) with the same window,
+    and stops around them: the designed case (``seed=None``: 40 and 25 pupils, one bus with
+    mixed loads, two without) or a random one."""
+    schools = pd.DataFrame({"ID": ["A", "B"], "X": [50_000.0, 50_300.0], "Y": [50_000.0] * 2,
+                            "AMEARLY": [750, 750], "AMLATE": [800, 800]})  # fmt: skip
+    if seed is None:
+        xy, pupils, whose = [(40_000, 47_000), (58_000, 52_000), (45_000, 55_000),
+                             (55_000, 44_000)], [30, 10, 20, 5], ["A", "A", "B", "B"]  # fmt: skip
+    else:
+        rng = np.random.default_rng(seed)
+        xy = rng.uniform(38_000, 62_000, (5, 2))
+        pupils = rng.integers(3, 24, 5)
+        whose = ["A", "B", *rng.choice(["A", "B"], 3)]
+    stops = pd.DataFrame({"ID": [f"p{i}" for i in range(len(pupils))],
+                          "EP_ID": whose, "X_COORD": [p[0] for p in xy],
+                          "Y_COORD": [p[1] for p in xy], "STUDENT_COUNT": pupils})  # fmt: skip
+    return schools, stops
+
+
+def _brute_fewest_runs(schools, stops, rules: MixedRules) -> int:
+    """The oracle: no bus can serve two runs (one window for both schools), so the fewest buses
+    are the fewest blocks of a partition of the stops such that each block is one run that
+    fits the seats, in some pick-up order and drop order (its timing checked by the linear
+    programme above, not by the checker)."""
+    from ruralnet.demo.sbrp import manhattan_travel, windows
+
+    table = stops.rename(columns={"ID": "stop_id", "EP_ID": "school_id", "STUDENT_COUNT": "pupils"})
+    travel, wins = manhattan_travel(schools, stops), windows(schools)
+
+    def one_run(block) -> bool:
+        part = table.iloc[list(block)]
+        if part["pupils"].sum() > rules.seats:
+            return False
+        schools_on = list(dict.fromkeys(part["school_id"]))
+        for order in itertools.permutations(range(len(part))):
+            for drops in itertools.permutations(schools_on):
+                rows = [(1, 1, "r", s + 1, "pickup", part["stop_id"].iat[i], part["school_id"].iat[i])
+                        for s, i in enumerate(order)]  # fmt: skip
+                rows += [
+                    (1, 1, "r", len(order) + j + 1, "dropoff", "", d) for j, d in enumerate(drops)
+                ]
+                if _lp_feasible(
+                    pd.DataFrame(rows, columns=EVENT_COLUMNS), table, wins, travel, rules
+                ):
+                    return True
+        return False
+
+    def partitions(items):
+        if not items:
+            yield []
+            return
+        first, rest = items[0], items[1:]
+        for part in partitions(rest):
+            yield [[first], *part]
+            for k in range(len(part)):
+                yield [*part[:k], [first, *part[k]], *part[k + 1 :]]
+
+    feasible = {}
+    best = len(table) + 1
+    for p in partitions(list(range(len(table)))):
+        if len(p) < best and all(feasible.setdefault(tuple(b), one_run(b)) for b in p):
+            best = len(p)
+    return best
+
+
+@pytest.mark.parametrize("seed", [None, 0, 1, 2, 3])
+def test_mixed_schools_carry_two_schools_pupils_on_one_run(seed):
+    """#27: a mixed school's runs pick up at both schools' stops and unload at each in turn.
+    The fleet passes the checker, is never smaller than the brute-force optimum (a fleet below
+    it would break a rule), never larger than the single-load fleet, and in the designed case
+    one bus carries what single loads need two for."""
+    from ruralnet.buses.mixed import fleet_events
+    from ruralnet.buses.run_pool import FleetOptions, plan_fleet
+    from ruralnet.demo.sbrp import manhattan_travel, mixed_fleet_problem, mixed_pairs, windows
+
+    schools, stops = _park_world(seed)
+    rules = MixedRules()
+    table = stops.rename(columns={"ID": "stop_id", "EP_ID": "school_id", "STUDENT_COUNT": "pupils"})
+    single = mixed_fleet_problem(schools, stops)
+    problem = mixed_pairs(schools, stops, single, gap_s=600.0)
+    assert problem.mixed and [tuple(d) for d in problem.drops[2:]] == [(0, 1), (1, 0)]
+    options = FleetOptions(per_school_iterations=500, polish_iterations=0, rounds=1)
+    alone = plan_fleet(single, options)
+    together = plan_fleet(problem, options, pool=alone.runs)
+    events = fleet_events(problem, together)
+    assert (
+        check_mixed(events, table, windows(schools), manhattan_travel(schools, stops), rules) == []
+    )
+    best = _brute_fewest_runs(schools, stops, rules)
+    assert best <= together.buses <= alone.buses
+    assert together.lower_bound <= together.buses
+    if seed is None:
+        assert (alone.buses, together.buses, best) == (2, 1, 1)
+        assert (events["action"] == "dropoff").sum() == 2  # one run, unloading at A and B

@@ -111,6 +111,13 @@ class FleetProblem:
         ``columns[k][i - 1]``).
     deadhead_s, deadhead_m
         Schools x points: empty running from a school to a point (s, m).
+    drops, origins
+        Mixed loads (see :mod:`ruralnet.buses.mixed`): per school, the schools its runs
+        unload at, in order, and per stop the ``(school, stop)`` it stands for. ``None``, or
+        an entry ``(k,)`` and identity, for a school of its own; a *mixed* school (appended
+        after the schools of their own) is a copy of several schools' stops whose runs drop
+        at each in turn: its stops are covered as theirs, its bell is when its last school
+        is unloaded.
     """
 
     school_ids: list
@@ -120,6 +127,8 @@ class FleetProblem:
     columns: list[np.ndarray]
     deadhead_s: np.ndarray
     deadhead_m: np.ndarray | None = None
+    drops: list[tuple] | None = None
+    origins: list[np.ndarray | None] | None = None
 
     def __post_init__(self) -> None:
         s = len(self.school_ids)
@@ -145,8 +154,60 @@ class FleetProblem:
                 problems.append(f"school {self.school_ids[k]}: morning problem, one column a stop")
             elif len(cols) and self.deadhead_s.ndim == 2 and cols.max() >= self.deadhead_s.shape[1]:
                 problems.append(f"school {self.school_ids[k]}: stop column out of range")
+        if not problems:
+            problems += self._mixed_problems()
         if problems:
             raise InputError("fleet problem: " + "; ".join(problems))
+
+    def _mixed_problems(self) -> list[str]:
+        """Fill ``drops`` and ``origins`` (a school of its own: itself) and check the mixed
+        schools: after the schools of their own, each stop standing for one of theirs."""
+        s = len(self.school_ids)
+        drops = list(self.drops) if self.drops is not None else [None] * s
+        origins = list(self.origins) if self.origins is not None else [None] * s
+        if len(drops) != s or len(origins) != s:
+            return [f"drops and origins need one entry per school ({s})"]
+        self.drops = [tuple(d) if d is not None else (k,) for k, d in enumerate(drops)]
+        own = np.array([d == (k,) for k, d in enumerate(self.drops)])
+        self.own = own
+        bad = []
+        if own.any() and not own[: int(own.sum())].all():
+            bad.append("mixed schools must come after the schools of their own")
+        sizes = [len(bp.stop_ids) for bp in self.schools]
+        for k in range(s):
+            if origins[k] is None:
+                origins[k] = np.column_stack([np.full(sizes[k], k), np.arange(1, sizes[k] + 1)])
+            o = np.asarray(origins[k], dtype=np.int64).reshape(-1, 2)
+            origins[k] = o
+            if own[k]:
+                continue
+            if len(o) != sizes[k] or not set(self.drops[k]) <= set(np.flatnonzero(own)):
+                bad.append(f"school {self.school_ids[k]}: mixed stops or drops unknown")
+            elif len(o) and (
+                not set(o[:, 0]) <= set(self.drops[k])
+                or (o[:, 1] < 1).any()
+                or (o[:, 1] > np.asarray(sizes)[o[:, 0]]).any()
+            ):
+                bad.append(f"school {self.school_ids[k]}: a stop stands for none of its drops")
+        self.origins = origins
+        return bad
+
+    @property
+    def mixed(self) -> bool:
+        """Whether some school's runs carry pupils of several schools."""
+        return not self.own.all()
+
+    def cover_rows(self, k: int) -> np.ndarray:
+        """The row of each of school ``k``'s stops among all schools' own stops (a mixed
+        school's stops share the rows of the stops they stand for)."""
+        if getattr(self, "_offset", None) is None:
+            sizes = [
+                len(bp.stop_ids) if own else 0
+                for bp, own in zip(self.schools, self.own, strict=True)
+            ]
+            self._offset = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        o = self.origins[k]
+        return self._offset[o[:, 0]] + o[:, 1] - 1
 
     def run(self, school: int, route) -> Run:
         """The run of ``school`` that picks up ``route`` (``(stop, pupils)`` in order)."""
@@ -174,12 +235,23 @@ class FleetProblem:
 
     def targets(self) -> list[np.ndarray]:
         """Pupils to pick up at each stop of each school (0 where no bus can serve the stop
-        within the ride limit: such stops are reported, not routed)."""
+        within the ride limit: such stops are reported, not routed); a mixed school's stops
+        as the stops they stand for."""
         if getattr(self, "_targets", None) is None:
+            own = [
+                np.where(_servable(bp)[0], bp.pupils, 0).astype(int) if mine else None
+                for bp, mine in zip(self.schools, self.own, strict=True)
+            ]
             self._targets = [
-                np.where(_servable(bp)[0], bp.pupils, 0).astype(int) for bp in self.schools
+                own[k] if own[k] is not None else _stood_for(own, self.origins[k])
+                for k in range(len(own))
             ]
         return self._targets
+
+
+def _stood_for(own: list, origin: np.ndarray) -> np.ndarray:
+    """The targets of the stops a mixed school's stops stand for."""
+    return np.array([own[k][a - 1] for k, a in origin], dtype=int)
 
 
 @dataclass
@@ -245,10 +317,10 @@ class FleetSolution:
             for order, k in enumerate(day, start=1):
                 r = self.runs[k]
                 ids = problem.schools[r.school].stop_ids
+                whose = problem.origins[r.school][:, 0]
                 for seq, (stop, n) in enumerate(r.stops, start=1):
-                    rows.append(
-                        (bus, order, problem.school_ids[r.school], k + 1, seq, ids[stop - 1], n)
-                    )
+                    school = problem.school_ids[whose[stop - 1]]
+                    rows.append((bus, order, school, k + 1, seq, ids[stop - 1], n))
         return pd.DataFrame(
             rows, columns=["bus", "order", "school_id", "run", "seq", "stop_id", "pupils"]
         )
@@ -397,9 +469,10 @@ def _selection_model(problem: FleetProblem, pool: list[Run], comp: sp.coo_matrix
 
     n, s, m = len(pool), len(problem.bell_s), comp.nnz
     targets = problem.targets()
-    offset = np.concatenate([[0], np.cumsum([len(t) for t in targets])]).astype(np.int64)
-    cover = [(offset[r.school] + a - 1, k, p) for k, r in enumerate(pool) for a, p in r.stops]
-    nrow = int(offset[-1])
+    rows_of = [problem.cover_rows(k) for k in range(s)]
+    cover = [(rows_of[r.school][a - 1], k, p) for k, r in enumerate(pool) for a, p in r.stops]
+    own = [t for t, mine in zip(targets, problem.own, strict=True) if mine]
+    nrow = int(sum(len(t) for t in own))
     school = np.array([r.school for r in pool], dtype=np.int64)
     k_all, f_all = np.arange(n), n + np.arange(m)
     rows = np.concatenate(
@@ -419,8 +492,8 @@ def _selection_model(problem: FleetProblem, pool: list[Run], comp: sp.coo_matrix
     lp.col_cost_ = np.concatenate([np.ones(n), -np.ones(m)])
     lp.col_lower_ = np.zeros(n + m)
     lp.col_upper_ = np.concatenate([_copies(pool, targets), np.full(m, highspy.kHighsInf)])
-    lp.row_lower_ = np.concatenate([np.concatenate(targets), np.full(s + n, -highspy.kHighsInf)])
-    lp.row_upper_ = np.concatenate([np.concatenate(targets), np.zeros(s + n)])
+    lp.row_lower_ = np.concatenate([np.concatenate(own), np.full(s + n, -highspy.kHighsInf)])
+    lp.row_upper_ = np.concatenate([np.concatenate(own), np.zeros(s + n)])
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
     lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n + m, nrow + s + n
@@ -473,9 +546,15 @@ def fleet_lower_bound(problem: FleetProblem, min_runs) -> int:
     problem
         The schools.
     min_runs
-        A lower bound on each school's runs (seats, or a proven fewest routes).
+        A lower bound on each school's runs (seats, or a proven fewest routes). With mixed
+        loads a school's stops may ride other schools' runs: the schools in a mixed school
+        and the mixed schools count 0 (a weaker bound, still valid).
     """
     s = len(problem.bell_s)
+    min_runs = np.asarray(min_runs, dtype=float).copy()
+    for k in np.flatnonzero(~problem.own):
+        min_runs[list(problem.drops[k])] = 0
+        min_runs[k] = 0
     can = np.zeros((s, s), dtype=bool)
     for j, (bp, tgt) in enumerate(zip(problem.schools, problem.targets(), strict=True)):
         stops = np.flatnonzero(tgt > 0) + 1

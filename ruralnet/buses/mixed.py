@@ -9,6 +9,16 @@ is dropped at their own school later in the same run; each school is unloaded st
 its window ``[early, late]``; a pupil's ride, from the bus's arrival at their stop to its
 arrival at their school (waiting included), is within the limit; a bus may wait anywhere.
 
+**Mixed schools.** The fleet model (:mod:`ruralnet.buses.fleet`) plans mixed loads as schools
+of their own: a *mixed school* is a copy of the stops of several schools (for example a
+township's primary and junior middle school in the same town) whose runs pick up at any of
+them, then unload at each school in turn (:func:`mixed_problem`, :func:`add_mixed`). Its bell
+is when its last school is unloaded, no later than each school's own bell allows
+(:func:`mixed_bell`). Its stops are covered as the stops they stand for, so the exact selection
+of runs chooses freely between single-school and mixed runs. Each pupil's ride is counted to
+the last school (for those of an earlier school a little more than theirs) and each school's
+unloading as its longest: conservative, so a chosen mixed run keeps every rule.
+
 Whether some timing of a bus's events satisfies every rule is a system of difference
 constraints on the events' times (``x_j - x_i <= w``: the arrival at each event and the start of
 unloading at each school). It has a solution exactly when its constraint graph has no negative
@@ -26,6 +36,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import NegativeCycleError, bellman_ford
+
+from .fleet import FleetProblem
+from .routing import BusProblem
 
 #: One row per event of a bus's morning: ``order`` is the run's position in the bus's morning,
 #: ``seq`` the event's position in the run; ``action`` ``pickup`` (``stop_id`` and the stop's
@@ -203,16 +216,136 @@ def _schedule(
 
 
 def fleet_events(problem, solution) -> pd.DataFrame:
-    """A fleet of single-school runs (:class:`ruralnet.buses.fleet.FleetSolution` of
-    ``problem``) as events: each run's pick-ups in order, then the drop-off at its school."""
+    """A fleet (:class:`ruralnet.buses.fleet.FleetSolution` of ``problem``) as events: each
+    run's pick-ups in order, each bound for its own school, then the drop-off at each school
+    the run unloads at (one for a single-school run, each in turn for a mixed one)."""
     rows = []
     for bus, day in enumerate(solution.days, start=1):
         for order, k in enumerate(day, start=1):
             run = solution.runs[k]
-            school = str(problem.school_ids[run.school])
             ids = problem.schools[run.school].stop_ids
+            whose = problem.origins[run.school][:, 0]
             name = f"{bus}-{order}"
+            seq = 0
             for seq, (stop, _) in enumerate(run.stops, start=1):
+                school = str(problem.school_ids[whose[stop - 1]])
                 rows.append((bus, order, name, seq, "pickup", str(ids[stop - 1]), school))
-            rows.append((bus, order, name, len(run.stops) + 1, "dropoff", "", school))
+            aboard = {int(whose[stop - 1]) for stop, _ in run.stops}
+            for d in (d for d in problem.drops[run.school] if d in aboard):
+                seq += 1
+                rows.append((bus, order, name, seq, "dropoff", "", str(problem.school_ids[d])))
     return pd.DataFrame(rows, columns=EVENT_COLUMNS)
+
+
+@dataclass(frozen=True)
+class MixedSchool:
+    """A mixed school to add to a fleet problem (:func:`add_mixed`).
+
+    Attributes
+    ----------
+    drops
+        The schools its runs unload at, in order (rows of the fleet problem).
+    problem
+        Its routing problem (:func:`mixed_problem`): the stops of ``drops`` in that order,
+        index 0 the last school, reached from each stop through the earlier ones.
+    bell_s
+        When its last school is unloaded (:func:`mixed_bell`).
+    """
+
+    drops: tuple[int, ...]
+    problem: BusProblem
+    bell_s: float
+
+
+def mixed_bell(
+    problem: FleetProblem, drops: tuple[int, ...], hops_s: np.ndarray, early_s=None
+) -> float | None:
+    """The bell of a mixed school: its runs arrive at the last school as late as every school
+    allows (each unloaded by its own bell, the schools ``hops_s`` apart: the dwell at one plus
+    the drive to the next), so the bus is free there from this bell on. ``None`` when the
+    earlier schools would be reached before their windows open (``early_s``: per school, the
+    earliest start of unloading)."""
+    bell, dwell = problem.bell_s, problem.dwell_s
+    after = np.concatenate([np.cumsum(np.asarray(hops_s, float)[::-1])[::-1], [0.0]])
+    arrive_last = min(bell[d] - dwell[d] + after[i] for i, d in enumerate(drops))
+    if early_s is not None:
+        early = np.asarray(early_s, dtype=float)
+        if any(arrive_last - after[i] < early[d] - 1e-9 for i, d in enumerate(drops)):
+            return None
+    return float(arrive_last + dwell[drops[-1]])
+
+
+def mixed_problem(
+    parts: list[BusProblem],
+    between_s: np.ndarray,
+    between_m: np.ndarray,
+    to_first_s: np.ndarray,
+    to_first_m: np.ndarray,
+    onward_s: float,
+    onward_m: float,
+) -> BusProblem:
+    """The routing problem of a mixed school: the stops of ``parts`` (the schools in their
+    drop order), index 0 the last school.
+
+    Parameters
+    ----------
+    parts
+        Each school's own morning problem (the same service times).
+    between_s, between_m
+        Stops x stops (all parts', in order), as the parts' own matrices count them.
+    to_first_s, to_first_m
+        Each stop to the first school.
+    onward_s, onward_m
+        From the first school's arrival to the last school's: the dwells and drives between
+        the schools.
+
+    Each pupil's ride is counted to the last school and the seats and ride limit are the
+    strictest of the parts': a run this problem allows keeps every part's rules.
+    """
+    n = sum(len(p.stop_ids) for p in parts)
+    time = np.zeros((n + 1, n + 1))
+    dist = np.zeros((n + 1, n + 1))
+    time[1:, 1:], dist[1:, 1:] = between_s, between_m
+    time[1:, 0] = np.asarray(to_first_s, float) + onward_s
+    dist[1:, 0] = np.asarray(to_first_m, float) + onward_m
+    time[0, 1:], dist[0, 1:] = time[1:, 0], dist[1:, 0]
+    np.fill_diagonal(time, 0.0)
+    np.fill_diagonal(dist, 0.0)
+    depots = [p.depot_dist_m for p in parts]
+    return BusProblem(
+        [i for p in parts for i in p.stop_ids],
+        np.concatenate([p.pupils for p in parts]).astype(int),
+        time,
+        dist,
+        int(min(p.seats for p in parts)),
+        float(min(p.max_ride_s for p in parts)),
+        parts[0].stop_s,
+        parts[0].per_pupil_s,
+        None if any(d is None for d in depots) else np.concatenate(depots),
+    )
+
+
+def add_mixed(problem: FleetProblem, mixed: list[MixedSchool]) -> FleetProblem:
+    """``problem`` with mixed schools appended (ids ``A>B``; the bus ends at the last school,
+    so its deadhead is that school's)."""
+    if not mixed:
+        return problem
+    own = int(problem.own.sum())
+    base = slice(0, own)
+    ids = list(problem.school_ids[base])
+    last = [m.drops[-1] for m in mixed]
+    origins = [o for o in problem.origins[base]]
+    for m in mixed:
+        origins.append(np.vstack([problem.origins[d] for d in m.drops]))
+    return FleetProblem(
+        ids + [">".join(str(ids[d]) for d in m.drops) for m in mixed],
+        np.concatenate([problem.bell_s[base], [m.bell_s for m in mixed]]),
+        np.concatenate([problem.dwell_s[base], problem.dwell_s[last]]),
+        list(problem.schools[base]) + [m.problem for m in mixed],
+        list(problem.columns[base])
+        + [np.concatenate([problem.columns[d] for d in m.drops]) for m in mixed],
+        np.vstack([problem.deadhead_s[base], problem.deadhead_s[last]]),
+        np.vstack([problem.deadhead_m[base], problem.deadhead_m[last]]),
+        drops=list(problem.drops[base]) + [m.drops for m in mixed],
+        origins=origins,
+    )

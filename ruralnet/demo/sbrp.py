@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..buses.fleet import FleetProblem
-from ..buses.mixed import MixedRules
+from ..buses.mixed import MixedRules, MixedSchool, add_mixed, mixed_bell, mixed_problem
 from ..buses.routing import BusProblem
 from ..sources.datasets import shared_geodata
 
@@ -222,3 +222,51 @@ def mixed_fleet_problem(schools: pd.DataFrame, stops: pd.DataFrame, max_ride_s: 
         dead,
         dead * PARK_SPEED_FT_S,
     )
+
+
+def mixed_pairs(
+    schools: pd.DataFrame,
+    stops: pd.DataFrame,
+    problem: FleetProblem,
+    gap_s: float = 600.0,
+) -> FleetProblem:
+    """``problem`` (:func:`mixed_fleet_problem`, bells chosen) with a mixed school for every
+    ordered pair of schools at most ``gap_s`` of driving apart whose windows let one run
+    unload at both (:mod:`ruralnet.buses.mixed`), under Park et al.'s timing."""
+    travel = manhattan_travel(schools, stops)
+    ids = schools["ID"].astype(str).to_numpy()
+    early = bell_s(schools["AMEARLY"])
+    k = len(ids)
+    drive = travel(np.repeat(ids, k), np.tile(ids, k)).reshape(k, k)
+    mixed = []
+    for a, b in zip(*np.nonzero(drive <= gap_s), strict=True):
+        if a == b:
+            continue
+        hop = problem.dwell_s[a] + drive[a, b]
+        bell = mixed_bell(problem, (int(a), int(b)), [hop], early)
+        if bell is None:
+            continue
+        parts = [problem.schools[a], problem.schools[b]]
+        points = [str(i) for p in parts for i in p.stop_ids]
+        n = len(points)
+        leave = np.array(
+            [MixedRules().service("pickup", int(q)) for p in parts for q in p.pupils], dtype=float
+        )
+        between = travel(np.repeat(points, n), np.tile(points, n)).reshape(n, n)
+        to_first = travel(points, [ids[a]] * n)
+        mixed.append(
+            MixedSchool(
+                (int(a), int(b)),
+                mixed_problem(
+                    parts,
+                    between + leave[:, None],
+                    between * PARK_SPEED_FT_S,
+                    to_first + leave,
+                    to_first * PARK_SPEED_FT_S,
+                    float(hop),
+                    float(drive[a, b]) * PARK_SPEED_FT_S,
+                ),
+                bell,
+            )
+        )
+    return add_mixed(problem, mixed)
