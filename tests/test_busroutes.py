@@ -186,3 +186,20 @@ def test_small_weekly_trips_are_proven_and_large_ones_left_to_pyvrp(stops):
         assert sol.buses == sol.meta["lower_bound"]
     else:
         assert sol.meta["method"] == "pyvrp"
+
+
+@pytest.mark.parametrize("direction", ["morning", "afternoon"])
+def test_all_rides_of_a_route_at_once_match_each_ride(direction):
+    """#26: the route tables take every stop's ride from one pass (``rides_s``); each equals
+    the ride of that stop alone (``ride_from_s``), on random routes in both directions."""
+    from ruralnet.buses.routing import rides_s
+
+    rng = np.random.default_rng(9)
+    for _ in range(20):
+        n = int(rng.integers(1, 9))
+        t = rng.uniform(10, 900, (n + 1, n + 1))
+        p = BusProblem([f"s{i}" for i in range(n)], rng.integers(1, 9, n), t, t * 10, 60,
+                       1e9, 20, 3, direction=direction)  # fmt: skip
+        route = [(int(i) + 1, int(p.pupils[i])) for i in rng.permutation(n)]
+        every = [ride_from_s(p, route, i) for i in range(n)]
+        assert rides_s(p, route) == pytest.approx(every)

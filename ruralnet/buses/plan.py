@@ -16,7 +16,7 @@ import geopandas as gpd
 import pandas as pd
 
 from .county_fleet import CountyFleet, county_fleet
-from .routing import check_routes, ride_from_s, ride_time_s, route_length_m
+from .routing import check_routes, ride_time_s, rides_s, route_length_m
 from .school_runs import (
     RunKind,
     bus_riders,
@@ -230,7 +230,7 @@ def _run_rows(net, g, direction: str, sol, routes, s):
     out_routes, lines = [], []
     for k, route in enumerate(routes, start=1):
         rid = f"{tag}-{k}"
-        rides = [ride_from_s(problem, route, i) / 60 for i in range(len(route))]
+        rides = (rides_s(problem, route) / 60).tolist()
         for seq, ((stop, n), ride) in enumerate(zip(route, rides, strict=True), start=1):
             out_routes.append(
                 (rid, g.site_id, direction, seq, problem.stop_ids[stop - 1], n, ride, g.seats)

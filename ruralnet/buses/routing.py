@@ -197,6 +197,21 @@ def ride_from_s(problem: BusProblem, route, position: int) -> float:
     return travel + svc[:position].sum()
 
 
+def rides_s(problem: BusProblem, route) -> np.ndarray:
+    """Ride time (s) of the pupils of every stop of a route at once (as :func:`ride_from_s`
+    gives one): the legs and services summed from the school backwards (morning) or
+    forwards (afternoon)."""
+    stops = np.array([s for s, _ in route], dtype=np.int64)
+    svc = np.asarray(problem.service_s(np.array([n for _, n in route])), dtype=float)
+    if problem.direction == "morning":
+        legs = problem.time_s[stops, np.append(stops[1:], 0)]  # each stop to the next, school
+        after = np.concatenate([np.cumsum(svc[::-1])[::-1][1:], [0.0]])
+        return np.cumsum(legs[::-1])[::-1] + after
+    legs = problem.time_s[np.insert(stops[:-1], 0, 0), stops]  # school, then stop to stop
+    before = np.concatenate([[0.0], np.cumsum(svc)[:-1]])
+    return np.cumsum(legs) + before
+
+
 def ride_time_s(problem: BusProblem, route) -> float:
     """The longest ride on a route: its first pupils' (morning) or last pupils' (afternoon)."""
     return ride_from_s(problem, route, 0 if problem.direction == "morning" else len(route) - 1)
