@@ -28,12 +28,14 @@ waiting allowed anywhere). Its ``fleet.csv`` has one row per event: ``instance, 
 run, seq, action, stop_id, school_id``. ``--replay PARK_DIR`` (the unzipped
 ``SBRP_Benchmark`` of their distribution, e.g. from the public repository
 ``lanxuedang/SBRP-School-Bus-Routing-Problem``) writes their published fleets in that form and
-checks them; ``--check`` re-checks any such file. The mixed-load solver itself is not built yet
-(issue #27).
+checks them; ``--check`` re-checks any such file. Without ``--replay`` it solves each
+instance: single-school runs, bells chosen inside the windows, then mixed schools for every
+ordered pair of schools at most ``--mixed-gap`` seconds apart (0: none), each stage a third of
+the time limit; every fleet is checked as events before it is written.
 
 Usage: ``python benchmarks/bench_fleet.py [--rules pnas|mixed] [--instances RSRB01 ...]
 [--max-ride 2700|5400] [--time-limit SECONDS] [--per-school SECONDS] [--seed N] [--out DIR]
-[--check FLEET_CSV] [--replay PARK_DIR]``
+[--check FLEET_CSV] [--replay PARK_DIR] [--mixed-gap SECONDS]``
 """
 
 from __future__ import annotations
@@ -67,6 +69,12 @@ def main() -> None:
     p.add_argument("--check", type=Path, default=None, help="re-check a fleet.csv and exit")
     p.add_argument("--rules", choices=["pnas", "mixed"], default="pnas")
     p.add_argument("--replay", type=Path, default=None, help="Park et al.'s SBRP_Benchmark folder")
+    p.add_argument(
+        "--mixed-gap",
+        type=float,
+        default=600.0,
+        help="--rules mixed: pair schools at most this many seconds apart (0: none)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log the solver's progress")
     args = p.parse_args()
     if args.verbose:
@@ -224,13 +232,14 @@ def solve_mixed(args, sbrp: Path) -> int:
     windows (:mod:`ruralnet.buses.bells`), every fleet checked as events."""
     instances = MIXED_ALL if args.instances == ALL else args.instances
     print(f"{'instance':9} {'schools':>7} {'stops':>6} {'buses':>6} {'Park':>5} {'diff':>5} "
-          f"{'bound':>6} {'runs':>5} {'seconds':>8}", flush=True)  # fmt: skip
+          f"{'bound':>6} {'runs':>5} {'seconds':>8} {'single':>6} {'mixed':>5}", flush=True)  # fmt: skip
     rows, tables = [], []
     for inst in instances:
         row, events = _solve_mixed(sbrp, inst, args)
         rows.append(row)
         tables.append(events.assign(instance=inst))
-        print(_line({**row, "pnas": row["park"]}), flush=True)
+        print(_line({**row, "pnas": row["park"]}) + f" {row['single']:6d} {row['mixed_runs']:5d}",
+              flush=True)  # fmt: skip
         fleet = pd.concat(tables, ignore_index=True)
         _write(args.out, fleet[["instance", *fleet.columns[:-1]]], pd.DataFrame(rows))
     summary = pd.DataFrame(rows)
@@ -245,14 +254,16 @@ def _solve_mixed(sbrp: Path, inst: str, args) -> tuple[dict, pd.DataFrame]:
     from ruralnet.buses.bells import choose_bells, with_starts
     from ruralnet.buses.mixed import MixedRules, check_mixed, fleet_events
     from ruralnet.buses.run_pool import FleetOptions, plan_fleet
-    from ruralnet.demo.sbrp import mixed_fleet_problem
+    from ruralnet.demo.sbrp import mixed_fleet_problem, mixed_pairs
 
     schools, stops, table, windows, travel = _mixed_inputs(sbrp, inst)
     t0 = time.perf_counter()
     base = mixed_fleet_problem(schools, stops, args.max_ride)  # bells: each window's end
-    options = FleetOptions(  # the time is the budget here (two halves), not work limits
-        per_school_iterations=10**9, polish_iterations=10**9, time_limit_s=args.time_limit / 2,
-        per_school_s=args.per_school, polish_s=10.0, seed=args.seed,
+    stages = 3 if args.mixed_gap > 0 else 2
+    options = FleetOptions(  # the time is the budget here (one share a stage), not work limits
+        per_school_iterations=10**9, polish_iterations=10**9,
+        time_limit_s=args.time_limit / stages, per_school_s=args.per_school, polish_s=10.0,
+        seed=args.seed,
     )  # fmt: skip
     cache: dict = {}
     first = plan_fleet(base, options, cache=cache)
@@ -261,6 +272,12 @@ def _solve_mixed(sbrp: Path, inst: str, args) -> tuple[dict, pd.DataFrame]:
     tuned = with_starts(base, starts)
     second = plan_fleet(tuned, options, pool=first.runs, cache=cache)
     problem, sol = (tuned, second) if second.buses <= first.buses else (base, first)
+    single = sol.buses
+    if stages == 3:  # mixed schools at the chosen bells, from the single-school fleet's runs
+        mixed = mixed_pairs(schools, stops, problem, args.mixed_gap)
+        third = plan_fleet(mixed, options, pool=sol.runs, cache=cache)
+        if third.buses < sol.buses:
+            problem, sol = mixed, third
     events = fleet_events(problem, sol)
     bad = check_mixed(events, table, windows, travel, MixedRules(max_ride_s=args.max_ride))
     if bad:
@@ -270,6 +287,7 @@ def _solve_mixed(sbrp: Path, inst: str, args) -> tuple[dict, pd.DataFrame]:
     row = {
         "instance": inst, "schools": len(schools), "stops": len(stops), "buses": sol.buses,
         "park": PARK[args.max_ride].get(inst, -1), "bound": bound, "runs": len(sol.runs),
+        "single": single, "mixed_runs": int(sum(not problem.own[r.school] for r in sol.runs)),
         "seconds": round(time.perf_counter() - t0, 1),
     }  # fmt: skip
     return row, events
