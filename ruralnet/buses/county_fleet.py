@@ -39,13 +39,13 @@ from .school_runs import RunKind, SiteRun, route_line
 
 log = logging.getLogger(__name__)
 
-#: Columns of ``report/fleet.csv``: one row per run of every bus's day.
 #: Share of the pool's routing effort spent under the caps on the ride (see
 #: :attr:`ruralnet.buses.run_pool.FleetOptions.cap_effort`): those runs only add variety to the
 #: pool. On the bundled county, generated 英德 and 连山 the fleets (buses and bus-km of every
 #: plan) were identical at a twentieth of the work, and the main job 20 % faster.
 CAP_EFFORT = 0.05
 
+#: Columns of ``report/fleet.csv``: one row per run of every bus's day.
 FLEET_COLUMNS = [
     "bus",
     "order",
