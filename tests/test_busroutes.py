@@ -203,3 +203,22 @@ def test_all_rides_of_a_route_at_once_match_each_ride(direction):
         route = [(int(i) + 1, int(p.pupils[i])) for i in rng.permutation(n)]
         every = [ride_from_s(p, route, i) for i in range(n)]
         assert rides_s(p, route) == pytest.approx(every)
+
+
+@pytest.mark.parametrize("direction", ["morning", "afternoon"])
+def test_the_quick_servable_mask_agrees_with_the_reasons(direction):
+    """The fleet's quick ``servable`` mask equals the one that names the reasons, on random
+    problems with roads missing and rides over the limit."""
+    from ruralnet.buses.routing import _servable, servable
+
+    rng = np.random.default_rng(1)
+    seen = set()
+    for _ in range(40):
+        t = rng.uniform(0, 3000, (9, 9))
+        t[rng.random((9, 9)) < 0.15] = np.inf
+        p = BusProblem([f"s{i}" for i in range(8)], rng.integers(1, 5, 8), t,
+                       np.nan_to_num(t, posinf=1e9), 50, 1800.0, 20, 3, direction=direction)  # fmt: skip
+        mask = servable(p)
+        assert (mask == _servable(p)[0]).all()
+        seen.update(mask.tolist())
+    assert seen == {True, False}

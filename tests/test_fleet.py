@@ -364,3 +364,44 @@ def test_the_capped_routings_with_less_effort_still_cover_every_stop_within_the_
     assert bound >= math.ceil(bp.pupils.sum() / bp.seats)
     scenario_runs(problem, 0, caps, (2_000, None), cache=cache, cap_effort=1.0)
     assert len(cache) == 2
+
+
+def _clock(text: str) -> float:
+    h, m = text.split(":")
+    return int(h) * 3600 + int(m) * 60
+
+
+def test_mixed_runs_in_the_county_unload_each_school_in_its_time(county, demo_analysis):
+    """#27: the county fleet's mixed runs (two schools' pupils on one run) appear where they
+    cost less; each is one row per school it unloads at (two schools of one town, or two
+    kinds of runs of one site), each school unloaded by its bell and
+    no more than ``bus_early_minutes`` before it, every pupil on exactly one row; and the
+    fleet never needs more buses than with single loads."""
+    from ruralnet.buses.county_fleet import bell_seconds
+
+    s = county.settings
+    mixed_anywhere = 0
+    for ev in demo_analysis.evaluations.values():
+        fleet = ev.buses.county_fleet
+        summary = fleet.summary
+        assert (summary["buses"] <= summary["single_loads"]).all()
+        mixed_anywhere += int(summary["mixed_runs"].sum())
+        runs = fleet.runs
+        for (day, _), rows in runs[runs["run"].str.contains("+", regex=False)].groupby(
+            ["day", "run"]
+        ):
+            assert len(rows) == 2  # one row per school (or per run kind of one site)
+            assert rows["bus"].nunique() == 1 and rows["order"].nunique() == 1
+            bells = bell_seconds(county.sites, s, day)
+            dwell = s.bus_dwell_minutes * 60
+            for r in rows.itertuples():
+                if day == "afternoon":  # leaves the school after its dismissal, not long after
+                    t, bell = _clock(r.departs), bells[r.site]
+                    assert bell - 60 <= t <= bell + dwell + s.bus_early_minutes * 60 + 60
+                else:  # unloaded by the bell, not long before
+                    t, bell = _clock(r.arrives), bells[r.site]
+                    assert bell - dwell - s.bus_early_minutes * 60 - 60 <= t <= bell - dwell + 60
+        for day, part in runs.groupby("day"):
+            row = summary[summary["day"] == day]
+            assert part["pupils"].sum() == row["pupils"].sum()  # every rider on one row
+    assert mixed_anywhere > 0  # the bundled county's boarders share buses between schools

@@ -32,6 +32,7 @@ import shapely
 
 from ..model.settings import clock_seconds, clock_text, clock_window
 from .bells import choose_bells, with_starts
+from .county_mixed import split_run, with_mixed
 from .fleet import FleetProblem, FleetSolution
 from .routing import BusProblem, ride_from_s
 from .run_pool import FleetOptions, plan_fleet
@@ -71,6 +72,8 @@ SUMMARY_COLUMNS = [
     "bus_km",
     "deadhead_km",
     "fixed_bells",
+    "single_loads",
+    "mixed_runs",
 ]
 
 
@@ -85,9 +88,12 @@ class CountyFleet:
     summary
         :data:`SUMMARY_COLUMNS`: per day and bus type, the shared buses, the runs of the
         sites' own plans (``own_runs``: the buses if no bus served two schools), the lower
-        bound, the runs, pupils and kilometres (the weekly day: Friday and Sunday), and
+        bound, the runs, pupils and kilometres (the weekly day: Friday and Sunday),
         ``fixed_bells``: the buses of the same day at the fixed bells (where windows let the
-        fleet choose them; else the same).
+        fleet choose them; else the same), ``single_loads``: the buses with one school per
+        run, and ``mixed_runs``: the runs that carry two schools' pupils (kept only when
+        they cost less a year; :mod:`ruralnet.buses.county_mixed`). A mixed run is one row
+        per school it unloads at, with the same ``run`` id.
     lines
         One line per bus's morning (its runs and empty legs), for the map.
     routes
@@ -291,30 +297,25 @@ def county_fleet(
             if not idx:
                 continue
             sub = [groups[k] for k in idx]
-            problem = day_problem(sub, day, bells, net, s)
             start = [
                 ([_mirror(r, day) for r in own[k, direction].routes], _proven(own[k, direction]))
                 for k in idx
             ]
-            fixed = problem
-            if day in windows:  # the bells inside their windows, for these schools' runs
-                problem = _bells_in_windows(problem, sub, start, windows[day], chosen[day])
-            before = _from_previous(problem, idx, own, previous, day)
-            sol = plan_day(problem, start, s, seed, cache, before)
-            at_fixed = sol.buses  # what the chosen bells saved: the same day at the fixed bells
-            if not np.array_equal(problem.bell_s, fixed.bell_s):
-                at_fixed = plan_day(fixed, start, s, seed, cache, before).buses
-            ids = _run_ids(sol, sub, day)
+            problem, sol, facts = _plan_one(
+                day_problem(sub, day, bells, net, s), sub, start, net, s, day,
+                (windows.get(day), chosen.get(day)), (seed, cache),
+                _from_previous_idx(idx, own, previous, day),
+            )  # fmt: skip
+            ids = _run_ids(problem, sol, sub, day)
             for k in idx:
                 routes[k, direction] = []
             for r in sol.runs:
-                routes[idx[r.school], direction].append(_mirror(list(r.stops), day))
+                for k, part in split_run(problem, r).items():
+                    routes[idx[k], direction].append(_mirror(part, day))
             depot_m = _depot_m(county, net, problem, sub, day)
             table = _day_table(problem, sol, day, bus_type, names, ids, depot_m)
             tables.append(table)
-            summary.append(
-                _summary_row(day, bus_type, sol, start, table) | {"fixed_bells": at_fixed}
-            )
+            summary.append(_summary_row(day, bus_type, sol, start, table) | facts)
             if day == "morning":
                 lines += _bus_lines(net, problem, sol, sub, bus_type, table)
     weekly = [(k, g) for k, g in enumerate(groups) if g.run == RunKind.WEEKLY]
@@ -326,6 +327,46 @@ def county_fleet(
         *_weekly_tables(weekly, own, routes, s),
         bells=_bells_table(chosen, windows, names),
     )
+
+
+def _plan_one(problem, sub, start, net, s, day, bells, run, before):
+    """One day's fleet of one bus type: at the chosen bells (``bells``: the day's windows and
+    the dict that records the choice), single-school runs first, then with mixed loads from
+    them (:mod:`ruralnet.buses.county_mixed`), kept when they need fewer buses. Returns the
+    problem solved, the fleet, and what the bells and the mixed loads saved: the buses at the
+    fixed bells, with single loads, and the mixed runs."""
+    seed, cache = run
+    windows, chosen = bells
+    fixed = problem
+    if windows is not None:  # the bells inside their windows, for these schools' runs
+        problem = _bells_in_windows(problem, sub, start, windows, chosen)
+    previous = before(problem)
+    sol = plan_day(problem, start, s, seed, cache, previous)
+    at_fixed = sol.buses  # what the chosen bells saved: the same day at the fixed bells
+    if not np.array_equal(problem.bell_s, fixed.bell_s):
+        at_fixed = plan_day(fixed, start, s, seed, cache, previous).buses
+    facts = {"fixed_bells": at_fixed, "single_loads": sol.buses, "mixed_runs": 0}
+    mixed = with_mixed(problem, sub, net, s, day)
+    if mixed.mixed:
+        both = plan_day(mixed, start, s, seed, cache, list(sol.runs))
+        if _yearly_cost(mixed, both, s, day) < _yearly_cost(problem, sol, s, day):
+            problem, sol = mixed, both
+            facts["mixed_runs"] = int(sum(not mixed.own[r.school] for r in both.runs))
+    return problem, sol, facts
+
+
+def _yearly_cost(problem: FleetProblem, sol: FleetSolution, s, day: str) -> float:
+    """A day's fleet in yuan a year: its buses and drivers, and its kilometres on every such
+    day (mixed loads save buses and may drive further: kept only when they cost less)."""
+    table = sol.table(problem)
+    km = float(table["run_m"].sum() + table["deadhead_m"].sum()) / 1000
+    days = 2 * s.school_weeks if day == "weekly" else s.school_days  # Friday and Sunday
+    return sol.buses * (s.bus_cost_per_year + s.driver_cost_per_year) + km * days * s.bus_km_cost
+
+
+def _from_previous_idx(idx, own, previous, day):
+    """:func:`_from_previous` for a problem not yet built (its bells may still be chosen)."""
+    return lambda problem: _from_previous(problem, idx, own, previous, day)
 
 
 def _day_groups(groups: list[SiteRun], day: str, bus_type: str) -> list[int]:
@@ -394,14 +435,20 @@ def _mirror(route, day: str) -> list:
     return list(route)[::-1] if day == "afternoon" else list(route)
 
 
-def _run_ids(sol: FleetSolution, sub: list[SiteRun], day: str) -> list[str]:
-    """Route id of each run, as the routes tables name them (``<site>-AM-<tag>-<k>``)."""
+def _run_ids(problem: FleetProblem, sol: FleetSolution, sub: list[SiteRun], day: str) -> list[str]:
+    """Route id of each run, as the routes tables name them (``<site>-AM-<tag>-<k>``; a mixed
+    run ``<site>-AM-<tag>+<site>-<tag>-<k>``, its schools in drop order)."""
     count: dict[int, int] = {}
     ids = []
     for r in sol.runs:
         count[r.school] = count.get(r.school, 0) + 1
-        g = sub[r.school]
-        ids.append(f"{g.site_id}-{DAY_TAGS[day]}-{g.run.tag}-{count[r.school]}")
+        drops = [sub[d] for d in problem.drops[r.school]]
+        head = "+".join(f"{g.site_id}-{g.run.tag}" for g in drops)
+        if len(drops) == 1:
+            head = f"{drops[0].site_id}-{DAY_TAGS[day]}-{drops[0].run.tag}"
+        else:
+            head = head.replace("-", f"-{DAY_TAGS[day]}-", 1)
+        ids.append(f"{head}-{count[r.school]}")
     return ids
 
 
@@ -439,18 +486,35 @@ def _day_table(problem, sol, day, bus_type, names, ids, depot_m) -> pd.DataFrame
                 )
             else:
                 dead = problem.deadhead_m[sol.runs[chain[pos - 1]].school, r.first]
-            bell = problem.bell_s[r.school]
-            dwell = problem.dwell_s[r.school]
-            if day == "afternoon":
-                departs, arrives = -bell + dwell, -bell + dwell + r.duration_s
-            else:
-                departs, arrives = bell - dwell - r.duration_s, bell - dwell
-            site = problem.school_ids[r.school].split("/")[0]
-            rows.append(
-                (f"{letter}{bus:02d}", order, ids[k], site, clock_text(departs), clock_text(arrives), day,
-                 bus_type, names.get(site, site), r.pupils, _run_m(bp, r) / 1000, dead / 1000)
-            )  # fmt: skip
+            for seg, (site, pupils, times, km) in enumerate(_segments(problem, r, day)):
+                departs, arrives = times
+                rows.append(
+                    (f"{letter}{bus:02d}", order, ids[k], site, clock_text(departs), clock_text(arrives),
+                     day, bus_type, names.get(site, site), pupils, km, 0.0 if seg else dead / 1000)
+                )  # fmt: skip
     return pd.DataFrame(rows, columns=FLEET_COLUMNS)
+
+
+def _segments(problem: FleetProblem, r, day: str) -> list[tuple]:
+    """A run as one row per school it unloads at, in the real order of the day: ``(site,
+    pupils, (departs_s, arrives_s), km)``. A single-school run is one segment, from its first
+    stop to the school; a mixed run's first segment ends at its first school, each later one
+    is the hop to the next school (the afternoon: time-reversed, mirrored back)."""
+    drops = problem.drops[r.school]
+    hops = problem.hops[r.school]
+    end = problem.bell_s[r.school] - problem.dwell_s[r.school]  # at the last school
+    arrive = end - np.concatenate([np.cumsum(hops[::-1, 0])[::-1], [0.0]])  # at each school
+    begin = np.concatenate([[end - r.duration_s], arrive[:-1]])
+    total_km = _run_m(problem.schools[r.school], r) / 1000
+    km = np.concatenate([[total_km - hops[:, 1].sum() / 1000], hops[:, 1] / 1000])
+    parts = split_run(problem, r)
+    out = []
+    for i, d in enumerate(drops):
+        site = problem.school_ids[d].split("/")[0]
+        pupils = int(sum(n for _, n in parts.get(d, [])))
+        times = (-arrive[i], -begin[i]) if day == "afternoon" else (begin[i], arrive[i])
+        out.append((site, pupils, times, float(km[i])))
+    return out[::-1] if day == "afternoon" else out
 
 
 def _run_m(bp: BusProblem, r) -> float:
@@ -481,15 +545,17 @@ def _bus_lines(net, problem, sol, sub, bus_type, table) -> list[dict]:
         pieces = []
         for pos, k in enumerate(chain):
             r = sol.runs[k]
-            g = sub[r.school]
+            drops = [sub[d] for d in problem.drops[r.school]]
+            nodes = np.concatenate([[drops[0].nodes[0]], *(g.nodes[1:] for g in drops)])
             if pos:
-                before = sub[sol.runs[chain[pos - 1]].school].nodes[0]
+                before = sub[problem.drops[sol.runs[chain[pos - 1]].school][-1]].nodes[0]
                 pieces.append(
-                    route_line(
-                        net, np.array([before, g.nodes[r.stops[0][0]]]), [(1, 0)], "afternoon"
-                    )
+                    route_line(net, np.array([before, nodes[r.stops[0][0]]]), [(1, 0)], "afternoon")
                 )
-            pieces.append(route_line(net, g.nodes, list(r.stops), "morning"))
+            pieces.append(route_line(net, nodes, list(r.stops), "morning"))
+            for a, b in itertools.pairwise(drops):  # a mixed run: on to its next school
+                ends = np.array([b.nodes[0], a.nodes[0]])
+                pieces.append(route_line(net, ends, [(1, 0)], "morning"))
         rows.append(
             {
                 "bus": bus,

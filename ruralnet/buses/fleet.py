@@ -52,7 +52,7 @@ from scipy.sparse.csgraph import maximum_flow
 
 from ..model.errors import InputError
 from ..model.highs import quiet_stdout
-from .routing import BusProblem, _servable, ride_time_s, route_length_m
+from .routing import BusProblem, ride_time_s, route_length_m, servable
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +118,9 @@ class FleetProblem:
         after the schools of their own) is a copy of several schools' stops whose runs drop
         at each in turn: its stops are covered as theirs, its bell is when its last school
         is unloaded.
+    hops
+        Per school, one row ``(seconds, metres)`` per school after the first it unloads at:
+        from the arrival at the school before (its dwell and the drive).
     """
 
     school_ids: list
@@ -129,6 +132,7 @@ class FleetProblem:
     deadhead_m: np.ndarray | None = None
     drops: list[tuple] | None = None
     origins: list[np.ndarray | None] | None = None
+    hops: list[np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         s = len(self.school_ids)
@@ -190,6 +194,11 @@ class FleetProblem:
             ):
                 bad.append(f"school {self.school_ids[k]}: a stop stands for none of its drops")
         self.origins = origins
+        hops = list(self.hops) if self.hops is not None else [None] * s
+        self.hops = [
+            np.zeros((0, 2)) if h is None else np.asarray(h, dtype=float).reshape(-1, 2)
+            for h in (hops + [None] * s)[:s]
+        ]
         return bad
 
     @property
@@ -239,7 +248,7 @@ class FleetProblem:
         as the stops they stand for."""
         if getattr(self, "_targets", None) is None:
             own = [
-                np.where(_servable(bp)[0], bp.pupils, 0).astype(int) if mine else None
+                np.where(servable(bp), bp.pupils, 0).astype(int) if mine else None
                 for bp, mine in zip(self.schools, self.own, strict=True)
             ]
             self._targets = [

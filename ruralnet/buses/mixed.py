@@ -250,11 +250,15 @@ class MixedSchool:
         index 0 the last school, reached from each stop through the earlier ones.
     bell_s
         When its last school is unloaded (:func:`mixed_bell`).
+    hops
+        Per school after the first: seconds (the dwell at the one before and the drive) and
+        metres from the school before (for the tables).
     """
 
     drops: tuple[int, ...]
     problem: BusProblem
     bell_s: float
+    hops: tuple[tuple[float, float], ...] = ()
 
 
 def mixed_bell(
@@ -348,4 +352,5 @@ def add_mixed(problem: FleetProblem, mixed: list[MixedSchool]) -> FleetProblem:
         np.vstack([problem.deadhead_m[base], problem.deadhead_m[last]]),
         drops=list(problem.drops[base]) + [m.drops for m in mixed],
         origins=origins,
+        hops=list(problem.hops[base]) + [np.asarray(m.hops, float).reshape(-1, 2) for m in mixed],
     )

@@ -381,6 +381,17 @@ def _exact_first(
     return best, start
 
 
+def servable(problem: BusProblem) -> np.ndarray:
+    """Which stops a bus can serve alone within the limit (:func:`_servable` without the
+    reasons: the fleet asks this of every school and every mixed school)."""
+    direct = problem.time_s[1:, 0] if problem.direction == "morning" else problem.time_s[0, 1:]
+    # over the limit, also once rounded up to the solver's integer ticks
+    return np.isfinite(direct) & ~(
+        np.ceil(np.round(np.where(np.isfinite(direct), direct, 0) * TICKS, 6))
+        > math.floor(problem.max_ride_s * TICKS)
+    )
+
+
 def _servable(problem: BusProblem) -> tuple[np.ndarray, pd.DataFrame]:
     """Which stops a bus can serve alone within the limit; the others with their reasons."""
     direct = problem.time_s[1:, 0] if problem.direction == "morning" else problem.time_s[0, 1:]
@@ -664,7 +675,7 @@ def chain_routes(
 
     if problem.direction != "morning":
         raise ValueError("chain_routes plans morning runs")
-    ok, _ = _servable(problem)
+    ok = servable(problem)
     picks = _pickups(problem, ok)
     if not picks:
         return []

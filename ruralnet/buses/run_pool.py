@@ -30,7 +30,7 @@ from .fleet import (
     fleet_lower_bound,
     select_runs,
 )
-from .routing import EXACT_SETS, TICKS, BusProblem, Origin, _servable, chain_routes, solve
+from .routing import EXACT_SETS, TICKS, BusProblem, Origin, chain_routes, servable, solve
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def _cap_routes(
     direct = np.ceil(np.round(bp.time_s[1:, 0] * TICKS, 6))
     # the seats bound counts only the pupils a bus can serve within the ride limit (the others
     # are reported, not routed): with them, the weekly bound stood above the fleet (390 > 382)
-    pupils = int(bp.pupils[_servable(bp)[0]].sum())
+    pupils = int(bp.pupils[servable(bp)].sum())
     fewest = math.ceil(pupils / bp.seats) if pupils else 0
     routes: list = []
     for cap in caps:
@@ -294,12 +294,14 @@ def plan_fleet(
     o = options
     started = time.perf_counter()
     runs = _Pool(pool or [])
-    least = list(fewest) if fewest is not None else [0] * len(problem.bell_s)
+    least = list(fewest or [])  # schools without a known bound (e.g. mixed ones): 0
+    least += [0] * (len(problem.bell_s) - len(least))
     bar = dict(disable=not o.progress, unit="school")
     for k in tqdm(range(len(problem.bell_s)), desc="runs", **bar):
+        own = bool(problem.own[k])  # a mixed school: its fewest runs, searched once
         found, bound = scenario_runs(
-            problem, k, o.caps, o.effort, o.seed, o.no_improvement, cache, o.polish, o.exact_sets,
-            o.cap_effort,
+            problem, k, o.caps if own else (1.0,), o.effort, o.seed, o.no_improvement, cache,
+            o.polish if own else (0, None), o.exact_sets, o.cap_effort,
         )  # fmt: skip
         runs.add(found)
         least[k] = max(least[k], bound)

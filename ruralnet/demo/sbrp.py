@@ -267,6 +267,7 @@ def mixed_pairs(
                     float(drive[a, b]) * PARK_SPEED_FT_S,
                 ),
                 bell,
+                ((float(hop), float(drive[a, b]) * PARK_SPEED_FT_S),),
             )
         )
     return add_mixed(problem, mixed)

@@ -115,6 +115,8 @@ COLUMNS = {
     "bell_window": ("可选到校时间段", "bell window"),
     "dismissal": ("放学时间", "dismissal"),
     "fixed_bells": ("固定作息时间所需校车", "buses at fixed bells"),
+    "single_loads": ("单校单载所需校车", "buses with single loads"),
+    "mixed_runs": ("多校混载趟数", "mixed-load runs"),
     "runs_per_bus": ("每车趟数", "runs per bus"),
     "empty_share": ("空驶里程占比", "empty km share"),
     "dismissal_window": ("可选放学时间段", "dismissal window"),

@@ -502,6 +502,22 @@ class Settings:
     bus_fleet: bool = field(
         default=True, metadata=_s("buses serve several schools in turn (one county fleet)")
     )
+    bus_mixed_minutes: float = field(
+        default=10.0,
+        metadata=_s(
+            "one run may carry the pupils of two schools at most this many minutes apart, "
+            "unloading each in turn (mixed loads; 0: one school per run)",
+            zero=True,
+        ),
+    )
+    bus_early_minutes: float = field(
+        default=30.0,
+        metadata=_s(
+            "a mixed run may unload a school at most this many minutes before its bell (in the "
+            "afternoon: collect its pupils at most this long after their dismissal)",
+            zero=True,
+        ),
+    )
     fleet_solver_nodes: int = field(
         default=5_000,
         metadata=_s("work limit of each fleet selection: HiGHS branch-and-bound nodes", low=1),

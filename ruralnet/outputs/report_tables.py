@@ -268,6 +268,8 @@ def fleet_summary(buses) -> pd.DataFrame:
     own_runs, lower_bound, runs, pupils, bus_km, deadhead_km, fixed_bells`` (``shared``: buses
     as one county fleet; ``own_runs``: as many when no bus serves two schools;
     ``fixed_bells``: the fleet at the fixed bells, where windows let it choose;
+    ``single_loads``: the fleet with one school per run; ``mixed_runs``: runs that carry two
+    schools' pupils;
     ``runs_per_bus`` and ``empty_share``: runs a bus makes that day and the share of its
     kilometres driven empty). The last row is the
     county's buses: each kind of bus on its busiest day, shared and every school keeping its
@@ -280,6 +282,8 @@ def fleet_summary(buses) -> pd.DataFrame:
         "own_runs": buses.school_by_school(),
         "lower_bound": int(table.groupby("bus_type")["lower_bound"].max().sum()),
         "fixed_bells": int(table.groupby("bus_type")["fixed_bells"].max().sum()),
+        "single_loads": int(table.groupby("bus_type")["single_loads"].max().sum()),
+        "mixed_runs": int(table["mixed_runs"].sum()),
     }
     out = pd.concat([table, pd.DataFrame([total])], ignore_index=True)
     # how hard each bus works and how much of its driving is empty (the whole row: no single

@@ -57,6 +57,8 @@ WHOLE = {
     "lower_bound",
     "runs",
     "shared",
+    "single_loads",
+    "mixed_runs",
     "members",
     "sites",
     "classrooms_empty_later",

@@ -1,0 +1,96 @@
+"""Mixed loads in the county: one run picks up a village's pupils for two nearby schools.
+
+In a township the central primary, the junior middle school and the central kindergarten stand
+in the same town, and their riders come from the same villages. :func:`with_mixed` adds to a
+day's fleet problem a mixed school (:mod:`ruralnet.buses.mixed`) for every two of the day's
+site runs that
+
+* are at most ``bus_mixed_minutes`` of driving apart (one town; 0 switches mixed loads off),
+  so a village's riders of both may share a bus (and a bus may pass near the other's
+  villages), and
+* can be unloaded on one run: in bell order, the earlier school by its bell, the later one no
+  more than ``bus_early_minutes`` before its own (in the time-reversed afternoon: the later
+  school's pupils wait at most that long after their dismissal).
+
+Only runs of one kind of bus are paired (the day's problems are per bus type), so kindergarten
+children only ride kindergarten-standard buses. :func:`split_run` gives each school its part of
+a mixed run, for the per-site tables.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .fleet import FleetProblem, Run
+from .mixed import MixedSchool, add_mixed, mixed_bell, mixed_problem
+from .school_runs import SiteRun
+
+
+def with_mixed(problem: FleetProblem, sub: list[SiteRun], net, settings, day: str) -> FleetProblem:
+    """``problem`` (one day, one bus type; :func:`ruralnet.buses.county_fleet.day_problem`,
+    bells chosen) with the mixed schools of :mod:`this module <ruralnet.buses.county_mixed>`."""
+    gap = float(settings.bus_mixed_minutes) * 60.0
+    if gap <= 0 or len(sub) < 2:
+        return problem
+    sites = np.array([g.nodes[0] for g in sub])
+    real_s, real_m = net.matrix.between(sites, sites)
+    afternoon = day == "afternoon"
+    drive_s, drive_m = (real_s.T, real_m.T) if afternoon else (real_s, real_m)  # fleet's order
+    early = problem.bell_s - problem.dwell_s - float(settings.bus_early_minutes) * 60.0
+    mixed = []
+    for a, b in zip(*np.nonzero(drive_s <= gap), strict=True):
+        a, b = int(a), int(b)
+        if a == b or not _in_bell_order(problem, a, b):
+            continue
+        hop = float(problem.dwell_s[a] + drive_s[a, b])
+        bell = mixed_bell(problem, (a, b), [hop], early)
+        if bell is not None:
+            bp = _problem(problem, sub, net, (a, b), afternoon, hop, float(drive_m[a, b]))
+            mixed.append(MixedSchool((a, b), bp, bell, ((hop, float(drive_m[a, b])),)))
+    return add_mixed(problem, mixed)
+
+
+def _in_bell_order(problem: FleetProblem, a: int, b: int) -> bool:
+    """One order per pair: the earlier bell first (ties: the lower row)."""
+    return (problem.bell_s[a], a) < (problem.bell_s[b], b)
+
+
+def _problem(problem, sub, net, drops, afternoon: bool, hop_s: float, hop_m: float):
+    """The routing problem of the mixed school ``drops`` in the fleet's direction."""
+    a = drops[0]
+    stops = np.concatenate([sub[k].nodes[1:] for k in drops])
+    first = np.array([sub[a].nodes[0]])
+    if afternoon:  # the time-reversed afternoon: every leg read backwards
+        t, m = net.matrix.between(stops, stops)
+        ft, fm = net.matrix.between(first, stops)
+        between_s, between_m, to_s, to_m = t.T, m.T, ft[0], fm[0]
+    else:
+        between_s, between_m = net.matrix.between(stops, stops)
+        ft, fm = net.matrix.between(stops, first)
+        to_s, to_m = ft[:, 0], fm[:, 0]
+    parts = [problem.schools[k] for k in drops]
+    return mixed_problem(
+        parts,
+        _finite(between_s),
+        np.nan_to_num(between_m),
+        _finite(to_s),
+        np.nan_to_num(to_m),
+        hop_s,
+        hop_m,
+    )
+
+
+def _finite(seconds: np.ndarray) -> np.ndarray:
+    """No way is an infinitely long one (the routing never takes it)."""
+    return np.where(np.isfinite(seconds), seconds, 1e9)
+
+
+def split_run(problem: FleetProblem, run: Run) -> dict[int, list]:
+    """Per school the run unloads at: its pick-ups ``(stop, pupils)`` as that school's own
+    stop indices, in the run's order (a single-school run: itself)."""
+    origin = problem.origins[run.school]
+    out: dict[int, list] = {}
+    for stop, n in run.stops:
+        school, own_stop = (int(v) for v in origin[stop - 1])
+        out.setdefault(school, []).append((own_stop, n))
+    return out
