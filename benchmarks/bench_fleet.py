@@ -29,9 +29,10 @@ run, seq, action, stop_id, school_id``. ``--replay PARK_DIR`` (the unzipped
 ``SBRP_Benchmark`` of their distribution, e.g. from the public repository
 ``lanxuedang/SBRP-School-Bus-Routing-Problem``) writes their published fleets in that form and
 checks them; ``--check`` re-checks any such file. Without ``--replay`` it solves each
-instance: single-school runs, bells chosen inside the windows, then mixed schools for every
-ordered pair of schools at most ``--mixed-gap`` seconds apart (0: none), each stage a third of
-the time limit; every fleet is checked as events before it is written.
+instance: single-school runs at the windows' ends, then the bells chosen inside the windows
+with mixed schools for every ordered pair of schools at most ``--mixed-gap`` seconds apart
+(0: none), each stage half the time limit; every fleet is checked as events before it is
+written.
 
 Usage: ``python benchmarks/bench_fleet.py [--rules pnas|mixed] [--instances RSRB01 ...]
 [--max-ride 2700|5400] [--time-limit SECONDS] [--per-school SECONDS] [--seed N] [--out DIR]
@@ -259,25 +260,20 @@ def _solve_mixed(sbrp: Path, inst: str, args) -> tuple[dict, pd.DataFrame]:
     schools, stops, table, windows, travel = _mixed_inputs(sbrp, inst)
     t0 = time.perf_counter()
     base = mixed_fleet_problem(schools, stops, args.max_ride)  # bells: each window's end
-    stages = 3 if args.mixed_gap > 0 else 2
-    options = FleetOptions(  # the time is the budget here (one share a stage), not work limits
-        per_school_iterations=10**9, polish_iterations=10**9,
-        time_limit_s=args.time_limit / stages, per_school_s=args.per_school, polish_s=10.0,
-        seed=args.seed,
+    options = FleetOptions(  # the time is the budget here (two halves), not work limits
+        per_school_iterations=10**9, polish_iterations=10**9, time_limit_s=args.time_limit / 2,
+        per_school_s=args.per_school, polish_s=10.0, seed=args.seed,
     )  # fmt: skip
     cache: dict = {}
     first = plan_fleet(base, options, cache=cache)
     early, late = np.array([windows[str(i)] for i in schools["ID"]]).T
     starts, _ = choose_bells(base, early, late, first.runs)
     tuned = with_starts(base, starts)
+    if args.mixed_gap > 0:  # mixed schools at the chosen bells, from the first fleet's runs
+        tuned = mixed_pairs(schools, stops, tuned, args.mixed_gap)
     second = plan_fleet(tuned, options, pool=first.runs, cache=cache)
     problem, sol = (tuned, second) if second.buses <= first.buses else (base, first)
-    single = sol.buses
-    if stages == 3:  # mixed schools at the chosen bells, from the single-school fleet's runs
-        mixed = mixed_pairs(schools, stops, problem, args.mixed_gap)
-        third = plan_fleet(mixed, options, pool=sol.runs, cache=cache)
-        if third.buses < sol.buses:
-            problem, sol = mixed, third
+    single = first.buses
     events = fleet_events(problem, sol)
     bad = check_mixed(events, table, windows, travel, MixedRules(max_ride_s=args.max_ride))
     if bad:
