@@ -82,3 +82,18 @@ def test_library_never_prints(capsys, andorra_county):
         andorra_county.network("bus"), andorra_county.villages, andorra_county.sites, progress=False
     )
     assert capsys.readouterr().out == ""
+
+
+def test_the_readme_short_module_names_import():
+    """#29: ``import ruralnet.maps`` (named in the README and the notebooks) failed; the short
+    names are the modules themselves, in a fresh interpreter."""
+    code = (
+        "import ruralnet.maps, ruralnet.datasets, ruralnet.outputs.maps as m, "
+        "ruralnet.sources.datasets as d\n"
+        "from ruralnet.maps import county_map\n"
+        "assert ruralnet.maps is m and ruralnet.datasets is d and county_map is m.county_map\n"
+        "import ruralnet as rn\n"
+        "assert rn.maps is m\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
