@@ -52,6 +52,18 @@ def test_wheel_installs_and_runs_the_demo_outside_the_checkout(tmp_path):
     location, county, folium_loaded = json.loads(info.stdout)
     assert str(env_dir) in location and str(env_dir) in county
     assert not folium_loaded, "import ruralnet stays light"
+    # #29: what geopandas's explore() needs comes with the wheel (mapclassify was only in the
+    # dev venv), and the README's short module names import
+    _run(
+        [
+            str(py),
+            "-c",
+            "import ruralnet as rn, ruralnet.maps; "
+            "c = rn.load_county(rn.datasets.bundled_county()); "
+            "assert 'leaflet' in c.sites.explore(column='kind').get_root().render().lower()",
+        ],
+        empty,
+    )
     ruralnet = env_dir / "bin" / "ruralnet"
     _run([str(ruralnet), "--no-progress", "demo", "--out", "out"], empty)
     out = empty / "out"
