@@ -113,34 +113,6 @@ def _report_commands(sub, common) -> None:
     rep.add_argument(
         "--out", type=Path, required=True, help="output folder (one sub-folder per county)"
     )
-    rep.add_argument(
-        "--lang", choices=("zh", "en"), default="zh", help="report language (default Chinese)"
-    )
-    rep.add_argument(
-        "--no-optimise", action="store_true", help="skip the exact site-selection model"
-    )
-    rep.add_argument(
-        "--basemap",
-        choices=("none", "osm", "gaode"),
-        default="none",
-        help="online basemap tiles for the map instead of the offline map",
-    )
-    rep.add_argument(
-        "--buses",
-        choices=("all", "receiving", "none"),
-        default="all",
-        help="bus routes for every rider of every plan (default), only the merger plan's "
-        "receiving sites (quicker), or none",
-    )
-    rep.add_argument(
-        "--years",
-        type=int,
-        nargs="+",
-        metavar="YEAR",
-        help="also the plan in phases for these years (e.g. --years 2025 2027 2030): enrolment "
-        "projected by grade, each year's plan from the one before",
-    )
-
     bat = sub.add_parser(
         "batch", parents=common, help="many counties at once on Dask (local cluster or a scheduler)"
     )
@@ -150,9 +122,6 @@ def _report_commands(sub, common) -> None:
         "--scheduler", default=None, help="address of a Dask scheduler (default: local cluster)"
     )
     bat.add_argument("--workers", type=int, default=2, help="worker processes of the local cluster")
-    bat.add_argument("--lang", choices=("zh", "en"), default="zh")
-    bat.add_argument("--no-optimise", action="store_true")
-    bat.add_argument("--buses", choices=("all", "receiving", "none"), default="all")
     bat.add_argument(
         "--force", action="store_true", help="rerun counties whose inputs did not change"
     )
@@ -165,7 +134,8 @@ def _report_commands(sub, common) -> None:
     cmp.add_argument("run_b", type=Path, help="report folder of the second run (B)")
     cmp.add_argument("--out", type=Path, required=True, help="output folder")
     cmp.add_argument("--lang", choices=("zh", "en"), default="zh")
-    for p in (rep, bat):
+    for p in (rep, bat):  # the same job either way: batch takes every option report takes
+        _job_arguments(p)
         p.add_argument(
             "--scenario",
             type=Path,
@@ -173,6 +143,49 @@ def _report_commands(sub, common) -> None:
             help="levers to try (keep_sites, close_sites, plan_reduces_grades, keep_township, "
             "size caps, any setting) on top of each county.toml",
         )
+
+
+def _job_arguments(p) -> None:
+    """The options of a county's job, shared by ``report`` and ``batch``."""
+    p.add_argument(
+        "--lang", choices=("zh", "en"), default="zh", help="report language (default Chinese)"
+    )
+    p.add_argument("--no-optimise", action="store_true", help="skip the exact site-selection model")
+    p.add_argument(
+        "--basemap",
+        choices=("none", "osm", "gaode"),
+        default="none",
+        help="online basemap tiles for the map instead of the offline map",
+    )
+    p.add_argument(
+        "--buses",
+        choices=("all", "receiving", "none"),
+        default="all",
+        help="bus routes for every rider of every plan (default), only the merger plan's "
+        "receiving sites (quicker), or none",
+    )
+    p.add_argument(
+        "--years",
+        type=int,
+        nargs="+",
+        metavar="YEAR",
+        help="also the plan in phases for these years (e.g. --years 2025 2027 2030): enrolment "
+        "projected by grade, each year's plan from the one before",
+    )
+
+
+def _job_options(args):
+    """:class:`ruralnet.jobs.JobOptions` from the shared options."""
+    from .jobs import JobOptions
+
+    return JobOptions(
+        lang=args.lang,
+        optimise=not args.no_optimise,
+        buses=args.buses,
+        basemap=args.basemap,
+        years=tuple(args.years or ()),
+        scenario=args.scenario,
+    )
 
 
 def _data_commands(sub, common) -> None:
@@ -334,16 +347,9 @@ def _print_rows(summary) -> None:
 
 
 def _report(args) -> int:
-    from .jobs import BatchOptions, JobOptions, run_counties
+    from .jobs import BatchOptions, run_counties
 
-    options = JobOptions(
-        lang=args.lang,
-        optimise=not args.no_optimise,
-        buses=args.buses,
-        basemap=args.basemap,
-        years=tuple(args.years or ()),
-        scenario=args.scenario,
-    )
+    options = _job_options(args)
     batch = BatchOptions(progress=not args.no_progress)
     summary = run_counties(args.counties, args.out, options, batch, settings=_settings(args))
     _print_rows(summary)
@@ -367,11 +373,9 @@ def _compare(args) -> int:
 
 
 def _batch(args) -> int:
-    from .jobs import BatchOptions, JobOptions, run_counties
+    from .jobs import BatchOptions, run_counties
 
-    options = JobOptions(
-        lang=args.lang, optimise=not args.no_optimise, buses=args.buses, scenario=args.scenario
-    )
+    options = _job_options(args)
     batch = BatchOptions(
         dask=True,
         scheduler=args.scheduler,

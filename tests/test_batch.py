@@ -102,12 +102,13 @@ def test_ctrl_c_ends_a_dask_batch_like_a_report(tmp_path):
     out = tmp_path / "out"
     proc = subprocess.Popen(
         [sys.executable, "-m", "ruralnet.cli", "--no-progress", "batch",
-         str(rn.datasets.bundled_county()), "--out", str(out), "--workers", "1"],
+         str(rn.datasets.bundled_county()), "--out", str(out), "--workers", "1",
+         "--years", "2025", "2027", "2030"],  # long enough to be interrupted inside
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         # Ctrl-C as a terminal sends it: SIGINT to the whole process group, workers included
         preexec_fn=lambda: (signal.signal(signal.SIGINT, signal.SIG_DFL), os.setpgrp()),
     )  # fmt: skip
-    time.sleep(15)  # the cluster is up and the county is being analysed
+    time.sleep(15)  # the cluster is up and the county is being analysed (40 s or more)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=180)
     assert proc.returncode == 130, err[-3000:]
@@ -115,3 +116,21 @@ def test_ctrl_c_ends_a_dask_batch_like_a_report(tmp_path):
     assert err.strip().splitlines()[-1] == "ruralnet batch: interrupted"
     time.sleep(5)  # a worker left running would write the county now
     assert not out.exists() or not [p.name for p in out.iterdir()], list(out.iterdir())
+
+
+def test_batch_takes_every_option_report_takes():
+    """#29: ``batch`` lacked ``--years`` and ``--basemap``; both commands now share the job's
+    options, and the same words give the same JobOptions."""
+    from ruralnet.cli import _job_options, _parser
+
+    parser = _parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    options = {
+        name: {o for a in sub.choices[name]._actions for o in a.option_strings}
+        for name in ("report", "batch")
+    }
+    assert options["report"] <= options["batch"], options["report"] - options["batch"]
+    words = ["--out", "o", "--years", "2025", "2030", "--basemap", "osm", "--lang", "en", "c"]
+    report = _job_options(parser.parse_args(["report", *words]))
+    batch = _job_options(parser.parse_args(["batch", *words]))
+    assert report == batch and batch.years == (2025, 2030) and batch.basemap == "osm"

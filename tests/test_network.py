@@ -157,14 +157,27 @@ def test_to_networkx_is_osmnx_compatible(bus_net):
 
 
 def test_graphml_round_trip(bus_net, tmp_path):
+    """#29: osmnx reads the GraphML back with its types (it failed on networkx's writer), and
+    its statistics work on the graph (they need ``street_count``)."""
+    import osmnx as ox
+
     path = write_graphml(bus_net, tmp_path / "bus.graphml")
-    g = nx.read_graphml(path)
-    assert g.number_of_edges() == bus_net.n_edges
-    lengths = sorted(float(d["length"]) for *_, d in g.edges(data=True))
+    g = ox.load_graphml(path)
+    assert g.number_of_edges() == bus_net.n_edges and g.number_of_nodes() == bus_net.n_nodes
+    lengths = sorted(d["length"] for *_, d in g.edges(data=True))
     np.testing.assert_allclose(lengths, np.sort(bus_net.length_m))
-    any_node = next(iter(g.nodes(data=True)))[1]
-    assert {"x", "y"} <= set(any_node)
-    assert isinstance(next(iter(g.edges(data=True)))[2]["travel_time"], float)
+    node = next(iter(g.nodes(data=True)))[1]
+    assert isinstance(node["x"], float) and isinstance(node["street_count"], int)
+    edge = next(iter(g.edges(data=True)))[2]
+    assert isinstance(edge["travel_time"], float) and isinstance(edge["oneway"], bool)
+    stats = ox.basic_stats(g)
+    assert stats["n"] == bus_net.n_nodes and stats["edge_length_total"] == pytest.approx(
+        bus_net.length_m.sum()
+    )
+    # osmnx's own count, from the graph before it was written: dead ends count one street
+    counts = nx.get_node_attributes(g, "street_count")
+    assert counts == ox.stats.count_streets_per_node(bus_net.to_networkx())
+    assert 1 in set(counts.values()) and max(counts.values()) >= 3
 
 
 @pytest.mark.slow

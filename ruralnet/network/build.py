@@ -376,12 +376,15 @@ class Network:
     def to_networkx(self):
         """An osmnx-compatible ``networkx.MultiDiGraph`` of exactly this network.
 
-        Nodes are OSM node ids with ``x``/``y`` (lon/lat); edges carry ``osmid``, ``highway``,
-        ``name``, ``oneway``, ``reversed``, ``length`` (m), ``speed_kph`` and ``travel_time``
-        (s). The graph attribute ``crs`` is EPSG:4326 and ``simplified`` is False, so osmnx
-        functions (``ox.simplify_graph``, ``ox.graph_to_gdfs``...) accept it.
+        Nodes are OSM node ids with ``x``/``y`` (lon/lat) and ``street_count`` (osmnx's own
+        count, :func:`osmnx.stats.count_streets_per_node`); edges carry ``osmid``,
+        ``highway``, ``name``, ``oneway``, ``reversed``, ``length`` (m), ``speed_kph`` and
+        ``travel_time`` (s). The graph attribute ``crs`` is EPSG:4326 and ``simplified`` is
+        False, so osmnx functions (``ox.simplify_graph``, ``ox.graph_to_gdfs``,
+        ``ox.basic_stats``...) accept it.
         """
         import networkx as nx
+        import osmnx as ox
 
         g = nx.MultiDiGraph(
             crs="epsg:4326", simplified=False, mode=self.mode, created_with="ruralnet"
@@ -411,6 +414,7 @@ class Network:
             )
             for i in range(self.n_edges)
         )
+        nx.set_node_attributes(g, ox.stats.count_streets_per_node(g), name="street_count")
         return g
 
     def edges_frame(self) -> pd.DataFrame:

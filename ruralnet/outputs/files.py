@@ -258,14 +258,13 @@ def extract_ways(path: str | Path, way_ids, out_path: str | Path) -> Path:
 
 def write_graphml(network, path: str | Path) -> Path:
     """Write a network's osmnx-compatible graph
-    (:meth:`ruralnet.network.build.Network.to_networkx`) as GraphML (typed attributes,
-    readable by networkx), atomically."""
-    import networkx as nx
+    (:meth:`ruralnet.network.build.Network.to_networkx`) as GraphML with osmnx's own writer
+    (``osmnx.save_graphml``), so ``osmnx.load_graphml`` reads it back with its types;
+    atomically."""
+    import osmnx as ox
 
-    g = network.to_networkx()
-    g.graph = {k: str(v) for k, v in g.graph.items()}
     with atomic_path(path) as tmp:
-        nx.write_graphml(g, tmp)
+        ox.save_graphml(network.to_networkx(), filepath=tmp)
     return Path(path)
 
 
