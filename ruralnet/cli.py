@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 
 from ._version import __version__
+from .model.errors import RuralnetWarning
 
 
 def _common(defaults: bool) -> argparse.ArgumentParser:
@@ -228,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # ruralnet logs each of its warnings: the Python warning beside it would print it twice
+    warnings.filterwarnings("ignore", category=RuralnetWarning)
     if not args.verbose:  # Dask's cluster talks at INFO on its own loggers (workers inherit it)
         os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")
     if args.command is None:

@@ -120,3 +120,21 @@ def test_demo_on_a_real_osm_county(andorra_county_dir, tmp_path):
     assert summary["sites"] == 30
     html = (tmp_path / "demo" / "map.html").read_text(encoding="utf-8")
     assert "Lycée Comte de Foix" in html or "Lyc\\u00e9e Comte de Foix" in html
+
+
+def test_each_warning_is_printed_once(tmp_path):
+    """#29: the command line printed each of ruralnet's warnings twice (its log line and the
+    Python warning). The bundled county has two sites above capacity: said once; in Python
+    the warning is still raised."""
+    import warnings
+
+    import ruralnet as rn
+    from ruralnet.model.errors import RuralnetWarning
+
+    county = rn.datasets.bundled_county()
+    done = run("od", county, "--mode", "walk", "--out", tmp_path / "od.csv")
+    assert done.stderr.count("pupils above capacity") == 1, done.stderr
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        rn.load_county(county)
+    assert any(issubclass(w.category, RuralnetWarning) for w in seen)

@@ -268,10 +268,10 @@ def _spread_sites(sites: pd.DataFrame) -> list[str]:
     mask = ~has & (sites["pupils"].fillna(0) > 0) & _open(sites)
     out = sites.loc[mask, "site_id"].astype(str).tolist()
     if out:
-        warnings.warn(
+        msg = (
             f"{len(out)} site(s) give no pupils per grade; spread evenly over their grades "
-            f"for the projection: {out[:5]}{' ...' if len(out) > 5 else ''}",
-            RuralnetWarning,
-            stacklevel=2,
+            f"for the projection: {out[:5]}{' ...' if len(out) > 5 else ''}"
         )
+        log.warning(msg)  # the command line shows the log; Python code sees the warning
+        warnings.warn(msg, RuralnetWarning, stacklevel=2)
     return out
