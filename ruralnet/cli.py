@@ -11,7 +11,6 @@ import warnings
 from pathlib import Path
 
 from ._version import __version__
-from .model.errors import RuralnetWarning
 
 
 def _common(defaults: bool) -> argparse.ArgumentParser:
@@ -223,14 +222,17 @@ def _data_commands(sub, common) -> None:
     )
     andorra.add_argument("--out", type=Path, required=True)
 
+    nb = sub.add_parser(
+        "notebooks", parents=common, help="copy the example notebooks (they run from a wheel)"
+    )
+    nb.add_argument("--out", type=Path, required=True, help="folder to copy them into")
+
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``ruralnet`` command."""
     args = _parser().parse_args(argv)
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    # ruralnet logs each of its warnings: the Python warning beside it would print it twice
-    warnings.filterwarnings("ignore", category=RuralnetWarning)
     if not args.verbose:  # Dask's cluster talks at INFO on its own loggers (workers inherit it)
         os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")
     if args.command is None:
@@ -454,6 +456,29 @@ def _province(args) -> int:
     return 0
 
 
+def _notebooks(args) -> int:
+    """Copy the example notebooks; a notebook already in the folder is left as it is."""
+    import shutil
+
+    from .sources.datasets import notebooks_folder
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    copied, kept = [], []
+    for path in sorted(notebooks_folder().glob("*.ipynb")):
+        target = args.out / path.name
+        if target.exists():
+            kept.append(path.name)
+            continue
+        shutil.copyfile(path, target)
+        copied.append(path.name)
+    print(
+        f"{len(copied)} notebook(s) -> {args.out}"
+        + (f"; kept as they were: {kept}" if kept else "")
+    )
+    print("open them with: jupyter lab " + str(args.out))
+    return 0
+
+
 _COMMANDS = {
     "report": _report,
     "compare": _compare,
@@ -466,6 +491,7 @@ _COMMANDS = {
     "network": _network,
     "od": _od,
     "andorra-county": _andorra,
+    "notebooks": _notebooks,
 }
 
 if __name__ == "__main__":  # pragma: no cover

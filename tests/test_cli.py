@@ -138,3 +138,22 @@ def test_each_warning_is_printed_once(tmp_path):
         warnings.simplefilter("always")
         rn.load_county(county)
     assert any(issubclass(w.category, RuralnetWarning) for w in seen)
+
+
+def test_the_notebooks_command_copies_every_notebook(tmp_path):
+    """#29: the notebooks are package data; ``ruralnet notebooks --out DIR`` copies each one
+    (valid notebooks) and leaves a notebook already there as it is."""
+    import json
+    from pathlib import Path
+
+    repo = sorted(
+        p.name for p in (Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb")
+    )
+    out = tmp_path / "nb"
+    run("notebooks", "--out", out)
+    assert sorted(p.name for p in out.glob("*.ipynb")) == repo and len(repo) >= 5
+    assert all(json.loads(p.read_text(encoding="utf-8"))["cells"] for p in out.glob("*.ipynb"))
+    mine = out / repo[0]
+    mine.write_text("{}", encoding="utf-8")
+    again = run("notebooks", "--out", out)
+    assert mine.read_text(encoding="utf-8") == "{}" and repo[0] in again.stdout

@@ -76,5 +76,7 @@ def test_wheel_installs_and_runs_the_demo_outside_the_checkout(tmp_path):
         assert (out / name).is_file(), name
     for name in ("plan_sites.csv", "assignment.csv", "policy_checks.csv", "routes.csv"):
         assert (out / "report" / name).is_file(), name
+    _run([str(ruralnet), "notebooks", "--out", "nb"], empty)  # #29: the notebooks ship too
+    assert len(list((empty / "nb").glob("*.ipynb"))) >= 5
     _run([str(ruralnet), "demo-data", "--out", "gen", "--county", "441825"], empty)
     assert (empty / "gen" / "sites.gpkg").is_file() and (empty / "gen" / "roads.osm").is_file()

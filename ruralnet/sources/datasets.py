@@ -45,6 +45,12 @@ def bundled_county(name: str = DEFAULT_COUNTY) -> Path:
     return path
 
 
+def notebooks_folder() -> Path:
+    """The example notebooks (``notebooks/`` of the repository, ``ruralnet/notebooks`` when
+    installed)."""
+    return Path(str(resources.files("ruralnet.notebooks")))
+
+
 def qingyuan_data() -> Path:
     """Bundled Qingyuan boundaries and code lists (MIT, see their SOURCE.md)."""
     return bundled_data() / "qingyuan"
