@@ -244,3 +244,33 @@ def test_defused_tables_make_every_formula_inert_and_keep_numbers():
     assert list(out["mixed"][[0, 3]]) == [7, 2.5] and out["mixed"][0].__class__ is int
     assert pd.isna(out["mixed"][1])
     assert out["n"].tolist() == list(range(7))
+
+
+def test_workbooks_have_number_formats_and_print_like_an_office(tmp_path):
+    """#29: every cell was "General" (64369825 without separators) and nothing was set up to
+    print. Whole numbers get thousands separators, other numbers one decimal, text and
+    true/false stay as they are; each sheet prints A4 landscape, fit to one page's width, the
+    header repeated on every page."""
+    import openpyxl
+    import pandas as pd
+
+    from ruralnet.outputs.files import write_workbook
+
+    table = pd.DataFrame(
+        {
+            "名称": ["甲", "乙"],
+            "学生": [64_369_825, 12],
+            "分钟": [27.1533906368386, 3.0],
+            "达标": [True, False],
+        }
+    )
+    path = write_workbook({"表": table, "second": table.head(1)}, tmp_path / "w.xlsx")
+    wb = openpyxl.load_workbook(path)
+    for ws in wb.worksheets:
+        assert ws["B2"].number_format == "#,##0" and ws["C2"].number_format == "#,##0.0"
+        assert ws["A2"].number_format == ws["D2"].number_format == "General"
+        assert ws["B2"].value == 64_369_825 and ws["C2"].value == pytest.approx(27.1533906368386)
+        assert ws.page_setup.orientation == "landscape" and int(ws.page_setup.paperSize) == 9  # A4
+        assert ws.page_setup.fitToWidth == 1 and ws.page_setup.fitToHeight == 0
+        assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.print_title_rows == "$1:$1"
+        assert ws.print_area.endswith(f"!$A$1:$D${ws.max_row}")

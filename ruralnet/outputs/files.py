@@ -131,7 +131,9 @@ def write_table(table: pd.DataFrame, path: str | Path, sheet_name: str = "sheet1
 def write_workbook(sheets: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
     """Write tables as the sheets of one XLSX workbook, atomically: a frozen header row,
     columns as wide as their text (Chinese characters count double), text cells stored as
-    text (never run as formulas)."""
+    text (never run as formulas), whole numbers with thousands separators and other numbers
+    with one decimal, and each sheet set up to print (A4 landscape, fit to width, the header
+    repeated)."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
@@ -150,7 +152,14 @@ def write_workbook(sheets: Mapping[str, pd.DataFrame], path: str | Path) -> Path
             for cell in row:
                 if isinstance(cell.value, str):
                     cell.data_type = "s"  # text, even when it starts with "="
+                elif isinstance(cell.value, bool):
+                    continue
+                elif isinstance(cell.value, int):
+                    cell.number_format = WHOLE_FORMAT
+                elif isinstance(cell.value, float):
+                    cell.number_format = DECIMAL_FORMAT
         ws.freeze_panes = "A2"
+        _print_setup(ws)
         for k, col in enumerate(table.columns, start=1):
             values = [str(col), *(str(v) for v in table[col].head(500) if _present(v))]
             width = max(_display_width(v) for v in values)
@@ -161,6 +170,25 @@ def write_workbook(sheets: Mapping[str, pd.DataFrame], path: str | Path) -> Path
         wb.save(tmp)
         stable_zip(tmp)
     return Path(path)
+
+
+#: Number formats of the workbooks: whole numbers with thousands separators (pupils, yuan),
+#: other numbers with one decimal (minutes, km, shares in per cent).
+WHOLE_FORMAT = "#,##0"
+DECIMAL_FORMAT = "#,##0.0"
+
+
+def _print_setup(ws) -> None:
+    """A sheet that prints as an office prints it: A4 landscape, every column on one page's
+    width, the header row repeated on every page, the table as the print area."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = "1:1"
+    ws.print_area = ws.dimensions
+    ws.print_options.gridLines = True
 
 
 def _present(value) -> bool:
