@@ -246,6 +246,12 @@ def test_cli_writes_the_contract_files(tmp_path):
     ]
     ac = pd.read_csv(tmp_path / "accessibility.csv")
     assert list(ac.columns) == ["township_code", "stage", "indicator", "value"]
+    # #29: as read (27.1533906368386 minutes before): counts whole, minutes to one decimal
+    minutes = ac["indicator"].str.endswith("_minutes")
+    values = ac["value"].dropna()
+    assert (values[~minutes] % 1 == 0).all() and (values[minutes] % 1 != 0).any()
+    assert ((values[minutes] * 10).round(6) % 1 == 0).all()
+    assert ((va["minutes"].dropna() * 10).round(6) % 1 == 0).all()
     layers = gpd.list_layers(tmp_path / "catchments.gpkg")["name"].tolist()
     assert {"catchments", "boarding", "isochrones"} <= set(layers)
     c = gpd.read_file(tmp_path / "catchments.gpkg", layer="catchments")

@@ -76,13 +76,29 @@ def write_catchments(result: CatchmentResult, out_dir: str | Path) -> dict[str, 
             out / "catchments.gpkg",
         ),
         "village_assignment.csv": write_table(
-            result.assignment[ASSIGNMENT_COLUMNS], out / "village_assignment.csv"
+            for_csv(result.assignment[ASSIGNMENT_COLUMNS]), out / "village_assignment.csv"
         ),
-        "accessibility.csv": write_table(result.accessibility, out / "accessibility.csv"),
-        "boarding.csv": write_table(result.boarding.drop(columns="geometry"), out / "boarding.csv"),
+        "accessibility.csv": write_table(
+            _accessibility_for_csv(result.accessibility), out / "accessibility.csv"
+        ),
+        "boarding.csv": write_table(
+            for_csv(result.boarding.drop(columns="geometry")), out / "boarding.csv"
+        ),
         "pupil_accounting.csv": write_table(result.accounting, out / "pupil_accounting.csv"),
     }
     return paths
+
+
+def _accessibility_for_csv(table: pd.DataFrame) -> pd.DataFrame:
+    """The accessibility indicators as read: minutes to one decimal, counts of children and
+    villages whole (the one ``value`` column holds both)."""
+    minutes = table["indicator"].astype(str).str.endswith("_minutes").to_numpy()
+    value = pd.to_numeric(table["value"], errors="coerce")
+    rounded = [
+        None if pd.isna(v) else (round(float(v), 1) if m else round(float(v)))
+        for v, m in zip(value, minutes, strict=True)
+    ]
+    return table.assign(value=pd.Series(rounded, index=table.index, dtype=object))
 
 
 def write_county_report(
