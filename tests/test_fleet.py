@@ -391,6 +391,11 @@ def test_mixed_runs_in_the_county_unload_each_school_in_its_time(county, demo_an
             ["day", "run"]
         ):
             assert len(rows) == 2  # one row per school (or per run kind of one site)
+            run_id = rows["run"].iloc[0]  # <site>-AM-<kind>+<site>-<kind>-<n>, drop order
+            head, second = run_id.rsplit("-", 1)[0].split("+")
+            sites = [head.rsplit("-", 2)[0], second.rsplit("-", 1)[0]]
+            real = rows["site"].tolist()[::-1] if day == "afternoon" else rows["site"].tolist()
+            assert sites == real, (run_id, real)
             assert rows["bus"].nunique() == 1 and rows["order"].nunique() == 1
             bells = bell_seconds(county.sites, s, day)
             dwell = s.bus_dwell_minutes * 60

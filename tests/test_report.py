@@ -242,3 +242,28 @@ def test_charts_take_any_school_name_as_text():
     sites = pd.DataFrame({"name": names, "open": True, "capacity_use": [0.5, 0.9, 1.2, 0.7]})
     svg = capacity_chart(sites, "zh")
     assert svg.startswith("<svg") and "notacommand" in svg and "普通小学" in svg
+
+
+def test_the_chinese_workbook_has_no_english_and_prints(batch):
+    """#29: route ids (``AM-O``, ``PM-Y``, ``WK-W``) and the county-wide rows (``ALL``) were
+    English in the Chinese workbook. Every text cell and header of every sheet: no word of
+    Latin letters; numbers formatted; each sheet set up to print."""
+    import re
+
+    import openpyxl
+
+    _, out = batch
+    wb = openpyxl.load_workbook(out / "demo-liannan" / "report.xlsx")
+    english = {}
+    formatted = 0
+    for ws in wb.worksheets:
+        assert ws.page_setup.orientation == "landscape" and ws.print_title_rows == "$1:$1"
+        for row in ws.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str):
+                    for word in re.findall(r"[A-Za-z]{2,}", cell.value):
+                        english.setdefault(word, (ws.title, cell.coordinate, cell.value[:40]))
+                elif isinstance(cell.value, int | float) and not isinstance(cell.value, bool):
+                    formatted += cell.number_format != "General"
+    assert english == {}, english
+    assert formatted > 1000

@@ -442,12 +442,11 @@ def _run_ids(problem: FleetProblem, sol: FleetSolution, sub: list[SiteRun], day:
     ids = []
     for r in sol.runs:
         count[r.school] = count.get(r.school, 0) + 1
-        drops = [sub[d] for d in problem.drops[r.school]]
-        head = "+".join(f"{g.site_id}-{g.run.tag}" for g in drops)
-        if len(drops) == 1:
-            head = f"{drops[0].site_id}-{DAY_TAGS[day]}-{drops[0].run.tag}"
-        else:
-            head = head.replace("-", f"-{DAY_TAGS[day]}-", 1)
+        first, *more = (sub[d] for d in problem.drops[r.school])
+        head = "+".join(
+            [f"{first.site_id}-{DAY_TAGS[day]}-{first.run.tag}"]
+            + [f"{g.site_id}-{g.run.tag}" for g in more]
+        )
         ids.append(f"{head}-{count[r.school]}")
     return ids
 

@@ -8,6 +8,7 @@ override in ``county.toml`` shows in every table, chart and map.
 from __future__ import annotations
 
 import math
+import re
 
 LANGS = ("zh", "en")
 
@@ -277,6 +278,28 @@ UNITS = {
 }
 
 ORIGINS = {"village": ("村", "village"), "site": ("学校所在地", "school site")}
+
+
+#: The county-wide rows of per-township tables (``township_code = "ALL"``).
+AREAS = {"ALL": ("全县", "county")}
+#: The parts of a route id (``<site>-AM-<kind>-<n>``; a mixed run ``...+<site>-<kind>-<n>``).
+ROUTE_DAYS = {"AM": ("上午", "AM"), "PM": ("下午", "PM"), "WK": ("周末", "WK")}
+ROUTE_KINDS = {
+    "K": ("幼儿园", "K"),
+    "Y": ("低年级", "Y"),
+    "O": ("其他年级", "O"),
+    "W": ("寄宿生", "W"),
+}
+
+
+def route_label(route, lang: str) -> str:
+    """A route id as its readers read it: in Chinese the day and the kind of run in words
+    (``441826106-11-AM-O-1`` -> ``441826106-11-上午-其他年级-1``); the site codes stay."""
+    text = str(route)
+    if lang != "zh":
+        return text
+    text = re.sub(r"-(AM|PM|WK)-", lambda m: f"-{ROUTE_DAYS[m[1]][0]}-", text)
+    return re.sub(r"-([KYOW])(?=[-+])", lambda m: f"-{ROUTE_KINDS[m[1]][0]}", text)
 
 
 def label(table: dict, key, lang: str) -> str:

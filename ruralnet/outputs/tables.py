@@ -85,6 +85,8 @@ ONE_DECIMAL = {
 }
 #: Shares shown as percentages (0.284 -> 28.4).
 PERCENT = {"capacity_use", "empty_share"}
+#: Columns holding route ids (their day and kind of run put in words, :func:`labels.route_label`).
+ROUTE_COLUMNS = {"route"}
 #: Columns whose values are labels of a table in :mod:`ruralnet.model.labels`.
 VALUE_LABELS = {
     "kind": labels.KINDS,
@@ -110,6 +112,7 @@ VALUE_LABELS = {
     "status_a": labels.STATUS,
     "status_b": labels.STATUS,
     "measure": labels.COLUMNS,
+    "township_code": labels.AREAS,
 }
 #: Characters that make a spreadsheet treat a cell as a formula (CSV/formula injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -162,6 +165,8 @@ def for_csv(table: pd.DataFrame) -> pd.DataFrame:
 def translated(table: pd.DataFrame, lang: str) -> pd.DataFrame:
     """Values and headers in the report language, numbers formatted for reading."""
     out = for_csv(table)
+    for col in ROUTE_COLUMNS & set(out.columns):
+        out[col] = out[col].map(lambda v: labels.route_label(v, lang) if pd.notna(v) else "")
     for col, tab in VALUE_LABELS.items():
         if col in out:
             out[col] = out[col].map(
