@@ -274,3 +274,58 @@ def test_workbooks_have_number_formats_and_print_like_an_office(tmp_path):
         assert ws.page_setup.fitToWidth == 1 and ws.page_setup.fitToHeight == 0
         assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.print_title_rows == "$1:$1"
         assert ws.print_area.endswith(f"!$A$1:$D${ws.max_row}")
+
+
+def _as_roster(sites: gpd.GeoDataFrame) -> pd.DataFrame:
+    """The sites layer as a bureau would send it: Chinese headers, Chinese school types and
+    status words, 是/否 flags, longitude and latitude columns."""
+    from ruralnet.sources.roster import ROSTER_HEADERS, ROSTER_KINDS, ROSTER_STATUS
+
+    first = {}
+    for words in (ROSTER_HEADERS, ROSTER_KINDS, ROSTER_STATUS):
+        for word, value in words.items():
+            first.setdefault(value, word)
+    out = pd.DataFrame({first[c]: sites[c] for c in sites.columns if c != "geometry"})
+    out[first["kind"]] = sites["kind"].map(first)
+    out[first["status"]] = sites["status"].map(first)
+    for flag in ("is_central_kindergarten", "is_central_primary", "is_public_boarding"):
+        out[first[flag]] = sites[flag].map({True: "是", False: "否"})
+    out["经度"], out["纬度"] = sites.geometry.x, sites.geometry.y
+    return out
+
+
+def test_a_chinese_roster_in_the_county_folder_reads_as_the_clean_sites(tmp_path):
+    """#29: a roster with Chinese headers dropped into the folder as ``sites.xlsx`` failed
+    ("missing required column(s)"), and 办学状态 was not understood (停办 sites silently open).
+    Now it loads as the clean county's sites, closures included; a status word nobody knows
+    stops with a message naming it."""
+    import shutil
+
+    import ruralnet as rn
+    from ruralnet.model.errors import SchemaError
+
+    demo = rn.datasets.bundled_county()
+    clean = rn.load_county(demo).sites
+    folder = tmp_path / "county"
+    shutil.copytree(demo, folder)
+    (folder / "sites.gpkg").unlink()
+    layer = gpd.read_file(demo / "sites.gpkg")
+    layer.loc[layer.index[:3], "status"] = ["closed", "merged", "open"]
+    layer.loc[layer.index[:2], "pupils"] = 0  # a closed site has no pupils
+    roster = _as_roster(layer)
+    assert not set(roster.columns) & {"site_id", "name", "kind", "pupils", "status"}
+    roster.to_excel(folder / "sites.xlsx", index=False)
+    got = rn.load_county(folder).sites.set_index("site_id").loc[clean["site_id"]]
+    want = clean.set_index("site_id")
+    for col in ("name", "kind", "pupils", "capacity", "classes", "township_code", "grades"):
+        assert got[col].iloc[2:].astype(str).tolist() == want[col].iloc[2:].astype(str).tolist()
+    assert got["status"].iloc[:3].tolist() == ["closed", "merged", "open"]
+    assert (got["status"].iloc[3:] == want["status"].iloc[3:]).all()
+    assert got["is_central_primary"].astype(bool).tolist() == want["is_central_primary"].tolist()
+    assert np.allclose(got.geometry.x, want.geometry.x) and np.allclose(
+        got.geometry.y, want.geometry.y
+    )
+    roster.loc[roster.index[5], "办学状态"] = "待定"
+    roster.to_excel(folder / "sites.xlsx", index=False)
+    with pytest.raises(SchemaError, match="待定"):
+        rn.load_county(folder)

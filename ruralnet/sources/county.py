@@ -40,9 +40,10 @@ from ..model.errors import CountyFolderError, Problem, SchemaError, SettingsErro
 from ..model.schema import CHILD_COLUMNS, _normalise_code, validate_sites, validate_villages
 from ..model.settings import Settings
 from .fleet import find_fleet_file, read_fleet
-from .layers import read_layer
+from .layers import read_layer, read_table
 from .osm import file_bbox, sites_from_osm
 from .rasters import raster_problems
+from .roster import looks_like_roster, read_roster
 from .scenario import Scenario, read_scenario, scenario_from
 
 log = logging.getLogger(__name__)
@@ -217,7 +218,8 @@ def read_county(
     problems: list[Problem] = []
     boundary = _boundary(folder, coord_system, problems)
     study_area = boundary if boundary is not None else _roads_box(roads)
-    sites = _layer(folder, "sites", coord_system, problems, roads=roads)
+    townships = _townships(folder, coord_system, problems)
+    sites = _layer(folder, "sites", coord_system, problems, roads=roads, townships=townships)
     villages = _layer(folder, "villages", coord_system, problems)
     area = {"study_area": study_area, "buffer_km": settings.study_area_buffer_km}
     if sites is not None:
@@ -226,7 +228,6 @@ def read_county(
         villages = _validated(
             validate_villages, villages, problems, **area, age_shares=settings.age_shares
         )
-    townships = _townships(folder, coord_system, problems)
     depots = _depots(folder, coord_system, study_area, settings, problems)
     if sites is not None and villages is not None:
         _across_layers(sites, villages, townships, code, problems)
@@ -425,8 +426,18 @@ def _depots(folder: Path, coord_system: str, area, settings: Settings, problems:
     return layer[["depot_id", "name", "geometry"]]
 
 
-def _layer(folder: Path, stem: str, coord_system: str, problems: list[Problem], roads=None):
-    """Read ``stem.*``; a missing or unreadable file is a problem naming the file."""
+def _layer(
+    folder: Path,
+    stem: str,
+    coord_system: str,
+    problems: list[Problem],
+    roads=None,
+    townships=None,
+):
+    """Read ``stem.*``; a missing or unreadable file is a problem naming the file. A sites
+    table with a bureau roster's Chinese headers (学校名称, 学校类型, 在校生数, 经度, 纬度,
+    办学状态...) is read as a roster (:func:`ruralnet.sources.roster.read_roster`; township
+    names to codes from ``townships.*``)."""
     path = _find(folder, stem)
     if path is None:
         if stem == "sites" and roads is not None:
@@ -436,6 +447,13 @@ def _layer(folder: Path, stem: str, coord_system: str, problems: list[Problem], 
             return sites_from_osm(roads)
         raise CountyFolderError(f"{folder}: no {stem} file ({stem}.gpkg or .csv/.xlsx...)")
     try:
+        if _is_roster(stem, path):
+            names = (
+                dict(zip(townships["name"].astype(str), townships["township_code"], strict=True))
+                if townships is not None
+                else None
+            )
+            return read_roster(path, coord_system=coord_system, townships=names)[0]
         return read_layer(path, coord_system=coord_system)
     except SchemaError as exc:
         problems.extend(
@@ -444,6 +462,12 @@ def _layer(folder: Path, stem: str, coord_system: str, problems: list[Problem], 
     except Exception as exc:  # GDAL / parquet / spreadsheet errors
         problems.append(Problem(f"{path.name}: cannot read the file ({_short(exc)})"))
     return None
+
+
+def _is_roster(stem: str, path: Path) -> bool:
+    """A sites table whose headers are a bureau roster's (Chinese) rather than the layer's."""
+    tabular = path.suffix.lower() in (".csv", ".xlsx", ".xls")
+    return stem == "sites" and tabular and looks_like_roster(read_table(path).columns)
 
 
 def _validated(validate, layer, problems: list[Problem], **kwargs):

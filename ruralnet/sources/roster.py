@@ -85,7 +85,29 @@ ROSTER_HEADERS: Mapping[str, str] = {
     "上课时间": "bell_time",
     "到校时间段": "bell_window",
     "可选到校时间段": "bell_window",
+    "办学状态": "status",
+    "学校状态": "status",
+    "状态": "status",
     **GRADE_HEADERS,
+}
+
+#: Roster status words mapped to the sites layer's ``status``. A word not here is reported and
+#: kept, so validation stops naming its rows: a closed school never silently reopens.
+ROSTER_STATUS: Mapping[str, str] = {
+    "正常": "open",
+    "在办": "open",
+    "办学": "open",
+    "开办": "open",
+    "正常办学": "open",
+    "停办": "closed",
+    "已停办": "closed",
+    "停止招生": "closed",
+    "撤销": "closed",
+    "已撤销": "closed",
+    "撤并": "merged",
+    "已撤并": "merged",
+    "合并": "merged",
+    "并入": "merged",
 }
 
 
@@ -125,6 +147,7 @@ class RosterReport:
     unknown_headers: list[str] = field(default_factory=list)
     unknown_kinds: dict[str, list] = field(default_factory=dict)
     unknown_townships: dict[str, list] = field(default_factory=dict)
+    unknown_statuses: dict[str, list] = field(default_factory=dict)
     generated_ids: bool = False
 
     def __str__(self) -> str:
@@ -135,6 +158,8 @@ class RosterReport:
             parts.append(f"school type {value!r} not understood (rows {rows})")
         for value, rows in self.unknown_townships.items():
             parts.append(f"township {value!r} has no known code (rows {rows})")
+        for value, rows in self.unknown_statuses.items():
+            parts.append(f"status {value!r} not understood (rows {rows})")
         if self.generated_ids:
             parts.append("no school code column: ids generated from row numbers (R0001...)")
         return "; ".join(parts) or "everything understood"
@@ -184,6 +209,8 @@ def read_roster(
     table = _rename_headers(table, header_map, report)
     if "kind" in table.columns:
         table["kind"] = _kinds(table["kind"], kind_map, report)
+    if "status" in table.columns:
+        table["status"] = _statuses(table["status"], report)
     if "site_id" not in table.columns:
         table["site_id"] = [f"R{i:04d}" for i in table.index]
         report.generated_ids = True
@@ -192,7 +219,7 @@ def read_roster(
         table = table.rename(columns={"township": "township_name"})
     for col in ("pupils", "classes", "capacity", "boarding_beds", *GRADE_HEADERS.values()):
         if col in table.columns:
-            table[col] = table[col].map(_number)
+            table[col] = _whole(table[col].map(_number))
     sites = points_from_table(
         table,
         "lon" if "lon" in table.columns else None,
@@ -204,6 +231,7 @@ def read_roster(
         report.unknown_headers
         or report.unknown_kinds
         or report.unknown_townships
+        or report.unknown_statuses
         or report.generated_ids
     ):
         log.warning("%s: %s", Path(path).name, report)
@@ -225,6 +253,8 @@ def _rename_headers(table: pd.DataFrame, header_map, report: RosterReport) -> pd
         "lat",
         "note",
         "bell_time",
+        "bell_window",
+        "status",
         *THREE_SCHOOL_FLAGS,
         *GRADE_HEADERS.values(),
     }
@@ -262,6 +292,24 @@ def _kinds(raw: pd.Series, kind_map, report: RosterReport) -> pd.Series:
     return mapped
 
 
+def _statuses(raw: pd.Series, report: RosterReport) -> pd.Series:
+    """Status words (办学状态: 正常, 停办, 撤并...) to ``open``, ``closed`` or ``merged``; an
+    empty cell is open; words not understood are reported and kept (validation names them)."""
+    text = raw.astype("string").str.strip()
+    known = set(ROSTER_STATUS.values())
+    out = text.map(lambda v: ROSTER_STATUS.get(v, v.lower() if isinstance(v, str) else v))
+    out = out.where(text.notna() & (text != ""), "open")
+    for value in sorted({v for v in text.dropna() if v and out[text == v].iloc[0] not in known}):
+        report.unknown_statuses[value] = list(text.index[text == value])
+    return out
+
+
+def looks_like_roster(columns) -> bool:
+    """Whether a table's headers are a roster's (a Chinese header :func:`read_roster` knows),
+    not the sites layer's own English columns."""
+    return any(str(c).strip() in ROSTER_HEADERS and not str(c).strip().isascii() for c in columns)
+
+
 def _township_codes(names: pd.Series, townships, report: RosterReport) -> list:
     """Township names (or codes) to 9-digit codes; names without a code are reported."""
     codes = []
@@ -275,6 +323,16 @@ def _township_codes(names: pd.Series, townships, report: RosterReport) -> list:
             report.unknown_townships.setdefault(text, []).append(i)
             codes.append(text or None)
     return codes
+
+
+def _whole(values: pd.Series) -> pd.Series:
+    """Counts as whole numbers (128, not 128.0) when every given value is whole; otherwise
+    as read, so validation names the rows that are not."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    given = values.notna()
+    if numbers[given].notna().all() and (numbers[given] % 1 == 0).all():
+        return numbers.astype("Int64")
+    return values
 
 
 def _number(value):
