@@ -79,3 +79,69 @@ def test_local_metric_crs_is_utm():
     crs = coords.local_metric_crs([112.3, 112.4], [24.7, 24.8])
     assert crs.to_epsg() == 32649
     assert coords.local_metric_crs([1.5], [42.5]).to_epsg() == 32631
+
+
+def _mixed_folder(tmp_path, declare: bool):
+    """The bundled county with its villages copied from Amap (GCJ-02) and its sites kept in
+    WGS84; ``declare``: county.toml says so in ``[layers]``."""
+    import shutil
+
+    import geopandas as gpd
+
+    import ruralnet as rn
+    from ruralnet.model.coords import transform_geometry
+
+    demo = rn.datasets.bundled_county()
+    folder = tmp_path / ("declared" if declare else "undeclared")
+    shutil.copytree(demo, folder)
+    villages = gpd.read_file(demo / "villages.gpkg")
+    villages.geometry = gpd.GeoSeries(
+        transform_geometry(villages.geometry.to_numpy(), "gcj02", inverse=True), crs=villages.crs
+    )
+    (folder / "villages.gpkg").unlink()
+    villages.to_file(folder / "villages.gpkg", driver="GPKG")
+    if declare:
+        with open(folder / "county.toml", "a", encoding="utf-8") as f:
+            f.write('\n[layers]\nvillages = "gcj02"\n')
+    return folder
+
+
+def test_a_mix_of_coordinate_systems_is_declared_per_layer_or_stopped(tmp_path):
+    """#29: villages copied from Amap (GCJ-02) beside WGS84 sites moved 83 of 290 villages to
+    another nearest school with only a vague warning. Declared per layer (``[layers]``), the
+    county snaps every village to the same road node as the clean county; undeclared, it
+    stops naming the layer and the likely system."""
+    import ruralnet as rn
+    from ruralnet.model.errors import NetworkError
+
+    clean = rn.load_county(rn.datasets.bundled_county())
+    declared = rn.load_county(_mixed_folder(tmp_path, declare=True))
+    net_a, net_b = clean.network("bus"), declared.network("bus")
+    snap_a = net_a.snap(clean.villages.geometry)["node"].to_numpy()
+    snap_b = net_b.snap(declared.villages.geometry)["node"].to_numpy()
+    assert (snap_a == snap_b).mean() > 0.99
+    undeclared = rn.load_county(_mixed_folder(tmp_path, declare=False))
+    with pytest.raises(NetworkError, match=r"villages: .*GCJ-02.*\[layers\] villages"):
+        undeclared.network("bus")
+
+
+@pytest.mark.parametrize(
+    ("layers", "message"),
+    [
+        ('village = "gcj02"', "unknown layer 'village' in \\[layers\\].*villages"),
+        ('sites = "mercator"', "\\[layers\\] sites: coord_system 'mercator' is not one of"),
+        ("[layers.sites]\ncoord_system = 3", "\\[layers\\] sites: coord_system 3"),
+    ],
+)
+def test_layers_in_county_toml_are_checked(tmp_path, layers, message):
+    import shutil
+
+    import ruralnet as rn
+    from ruralnet.model.errors import CountyFolderError
+
+    folder = tmp_path / "c"
+    shutil.copytree(rn.datasets.bundled_county(), folder)
+    with open(folder / "county.toml", "a", encoding="utf-8") as f:
+        f.write(("\n[layers]\n" if not layers.startswith("[") else "\n") + layers + "\n")
+    with pytest.raises(CountyFolderError, match=message):
+        rn.load_county(folder)

@@ -21,7 +21,7 @@ from ..model.coords import transform_geometry
 from ..model.errors import NetworkError, RuralnetWarning
 from ..model.schema import validate_sites
 from ..model.settings import Settings
-from ..sources.county import CountyFolder, _road_file, read_county
+from ..sources.county import CountyFolder, _road_file, layer_system, read_county
 from ..sources.osm import read_highways, road_lines
 from ..sources.population import spread_villages
 from .build import Network, build_network, network_from_file
@@ -140,13 +140,16 @@ GCJ_GAIN = 0.5
 
 
 def check_cover(net: Network, county) -> None:
-    """Stop when the road file does not cover the county; warn when the points sit a
-    consistent GCJ-02 offset from the roads while the folder says WGS84.
+    """Stop when the road file does not cover the county, or when one layer (sites or
+    villages) sits a consistent GCJ-02 or BD-09 offset from the roads that its declared
+    coordinate system does not explain while the other does not (an undeclared mix: the
+    message names the layer and the likely system); warn when both layers sit so.
 
     Raises
     ------
     NetworkError
-        When fewer than half of the sites and villages lie within ``max_snap_m`` of a road.
+        When fewer than half of the sites and villages lie within ``max_snap_m`` of a road,
+        or for an undeclared mix of coordinate systems.
     """
     points = pd.concat([county.sites.geometry, county.villages.geometry], ignore_index=True)
     ids = np.concatenate(
@@ -163,16 +166,49 @@ def check_cover(net: Network, county) -> None:
             f"in {west:.2f}..{east:.2f} E, {south:.2f}..{north:.2f} N and only {near:.0%} of the "
             f"sites and villages are within {net.settings.max_snap_m:g} m of a road"
         )
-    system = str(county.meta.get("county", {}).get("coord_system", "wgs84")).lower()
-    if system in ("wgs84", "cgcs2000"):
-        shifted = gpd.GeoSeries(transform_geometry(points.to_numpy(), "gcj02"), crs="EPSG:4326")
-        moved = net.snap(shifted, ids=ids, flag=False)
-        before, after = float(snap["snap_m"].median()), float(moved["snap_m"].median())
-        if before > 100 and after < GCJ_GAIN * before:
-            msg = (
-                f"the sites and villages lie a consistent GCJ-02 offset from the roads (median "
-                f"snap {before:.0f} m, {after:.0f} m once converted from GCJ-02): were they "
-                f'copied from Amap? Set coord_system = "gcj02" in county.toml'
-            )
-            log.warning(msg)
-            warnings.warn(msg, RuralnetWarning, stacklevel=3)
+    offsets = _offsets(net, county, snap)
+    if not offsets:
+        return
+    said = "; ".join(
+        f"{layer}: median snap {before:.0f} m, {after:.0f} m once converted from "
+        f'{SYSTEM_NAMES[system]} (set [layers] {layer} = "{system}" in county.toml)'
+        for layer, system, before, after in offsets
+    )
+    if len(offsets) < len(OFFSET_LAYERS):  # one layer off, the others on the roads: a mix
+        raise NetworkError(
+            f"the layers of {county.path.name} use different coordinate systems, and "
+            f"county.toml does not say so: {said}"
+        )
+    msg = (
+        f"the sites and villages lie a consistent offset from the roads ({said}): were they "
+        f"copied from Amap or Baidu? Declare their coord_system in county.toml"
+    )
+    log.warning(msg)
+    warnings.warn(msg, RuralnetWarning, stacklevel=3)
+
+
+#: The layers checked for an undeclared offset, and the systems an offset points to.
+OFFSET_LAYERS = ("sites", "villages")
+SYSTEM_NAMES = {"gcj02": "GCJ-02 (Amap)", "bd09": "BD-09 (Baidu)"}
+
+
+def _offsets(net: Network, county, snap: pd.DataFrame) -> list[tuple]:
+    """Per layer declared WGS84: a web-map system that brings its points much closer to the
+    roads (``(layer, system, median snap before, after)``)."""
+    found = []
+    start = 0
+    for layer in OFFSET_LAYERS:
+        frame = getattr(county, layer)
+        part = snap.iloc[start : start + len(frame)]
+        start += len(frame)
+        if layer_system(county.meta, layer) not in ("wgs84", "cgcs2000"):
+            continue
+        before = float(part["snap_m"].median())
+        for system in SYSTEM_NAMES:
+            shifted = transform_geometry(frame.geometry.to_numpy(), system)
+            moved = net.snap(gpd.GeoSeries(shifted, crs="EPSG:4326"), flag=False)
+            after = float(moved["snap_m"].median())
+            if before > 100 and after < GCJ_GAIN * before:
+                found.append((layer, system, before, after))
+                break
+    return found

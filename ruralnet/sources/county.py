@@ -53,7 +53,20 @@ LAYER_SUFFIXES = (".gpkg", ".parquet", ".geoparquet", ".geojson", ".csv", ".xlsx
 #: Keys of the ``[county]`` table of ``county.toml``.
 COUNTY_KEYS = ("name", "code", "coord_system", "seat_township", "note", "source")
 #: Tables of ``county.toml`` (``[generated]`` is free-form metadata of generated counties).
-TOML_TABLES = ("county", "settings", "plan", "generated")
+TOML_TABLES = ("county", "settings", "plan", "generated", "layers")
+#: Layers whose coordinate system ``[layers]`` may declare, each on its own
+#: (``sites = "gcj02"`` or ``[layers.sites] coord_system = "gcj02"``).
+LAYERS = ("sites", "villages", "boundary", "townships", "depots")
+
+
+def layer_system(meta: dict, stem: str) -> str:
+    """The coordinate system of one layer: its ``[layers]`` entry, else ``[county]
+    coord_system``, else WGS84 (canonical names)."""
+    entry = meta.get("layers", {}).get(stem)
+    if isinstance(entry, dict):
+        entry = entry.get("coord_system")
+    value = entry if entry is not None else meta.get("county", {}).get("coord_system", "wgs84")
+    return normalise_coord_system(str(value))
 
 
 @dataclass
@@ -155,9 +168,29 @@ def read_toml(folder: Path) -> dict[str, Any]:
                     f"[county] coord_system {info['coord_system']!r} is not one of "
                     f"{', '.join(COORD_SYSTEMS)}"
                 )
+    problems += _layers_problems(meta.get("layers", {}))
     if problems:
         raise CountyFolderError(f"{path}: " + "; ".join(problems))
     return meta
+
+
+def _layers_problems(layers) -> list[str]:
+    """``[layers]``: known layer names, each a coordinate system or a table with one."""
+    if not isinstance(layers, dict):
+        return []
+    problems = []
+    for stem, entry in layers.items():
+        if stem not in LAYERS:
+            problems.append(f"unknown layer {stem!r} in [layers]{_suggest(stem, LAYERS)}")
+            continue
+        value = entry.get("coord_system") if isinstance(entry, dict) else entry
+        try:
+            normalise_coord_system(str(value))
+        except ValueError:
+            problems.append(
+                f"[layers] {stem}: coord_system {value!r} is not one of {', '.join(COORD_SYSTEMS)}"
+            )
+    return problems
 
 
 def _suggest(key: str, known) -> str:
@@ -212,15 +245,15 @@ def read_county(
     info = meta.get("county", {})
     settings, record = _settings(folder, meta, settings, scenario)
     roads = _road_file(folder)
-    coord_system = str(info.get("coord_system", "wgs84"))
+    system = {stem: layer_system(meta, stem) for stem in LAYERS}
     code = str(info.get("code", "")) or None
 
     problems: list[Problem] = []
-    boundary = _boundary(folder, coord_system, problems)
+    boundary = _boundary(folder, system["boundary"], problems)
     study_area = boundary if boundary is not None else _roads_box(roads)
-    townships = _townships(folder, coord_system, problems)
-    sites = _layer(folder, "sites", coord_system, problems, roads=roads, townships=townships)
-    villages = _layer(folder, "villages", coord_system, problems)
+    townships = _townships(folder, system["townships"], problems)
+    sites = _layer(folder, "sites", system["sites"], problems, roads=roads, townships=townships)
+    villages = _layer(folder, "villages", system["villages"], problems)
     area = {"study_area": study_area, "buffer_km": settings.study_area_buffer_km}
     if sites is not None:
         sites = _validated(validate_sites, sites, problems, **area, county_code=code)
@@ -228,7 +261,7 @@ def read_county(
         villages = _validated(
             validate_villages, villages, problems, **area, age_shares=settings.age_shares
         )
-    depots = _depots(folder, coord_system, study_area, settings, problems)
+    depots = _depots(folder, system["depots"], study_area, settings, problems)
     if sites is not None and villages is not None:
         _across_layers(sites, villages, townships, code, problems)
     buses = _fleet(folder, sites, problems)
