@@ -189,22 +189,28 @@ def run_county(
     started = time.perf_counter()
     out = Path(out_dir)
     check_outputs({Path(folder): out})  # before the analysis, not after it
+    step = _Steps(Path(folder).name, parts, bool(o.years), settings)
     county = load_county(folder, settings=settings, scenario=o.scenario)
     row: dict = {"county": Path(folder).name, "name": county.name, "code": county.code}
     overview = analysis = catchments = phased = None
     if "overview" in parts:
+        step("travel times")
         overview = county_overview(county)
         row["overview"] = overview.summary
     if "report" in parts:
+        step("plans and buses")
         analysis = analyse_county(county, optimise=o.optimise, lang=o.lang, buses=o.buses)
         row.update(summary_row(analysis))
         if o.years:
+            step("years")
             years_buses = BusScope.NONE if o.buses is BusScope.NONE else BusScope.RECOMMENDED
             phased = analyse_years(county, o.years, o.optimise, o.lang, years_buses)
             row["years"] = " ".join(str(y) for y in sorted(phased.phases))
     if "catchments" in parts:
+        step("catchments")
         catchments = analyse_catchments(county, ctx=analysis.context if analysis else None)
         row["balanced"] = bool(catchments.accounting["balanced"].all())
+    step("writing")
     with staged_folder(out) as tmp:  # the whole output appears at once, or not at all
         if overview is not None:
             write_overview(overview, county, tmp)
@@ -215,9 +221,30 @@ def run_county(
             write_county_report(analysis, target, lang=o.lang, basemap=o.basemap)
             if phased is not None:
                 write_years_report(phased, analysis, target, lang=o.lang)
+    step.close()
     # the time goes to the log, not into summary.csv (the same input gives the same bytes)
     log.info("county %s done in %.1f s", row["county"], time.perf_counter() - started)
     return row
+
+
+class _Steps:
+    """A progress bar over one county's steps (loading, travel times, plans and buses, years,
+    catchments, writing): shown in a terminal unless ``settings.progress`` is off, never
+    when the output is not a terminal (tqdm's own check)."""
+
+    def __init__(self, name: str, parts, years: bool, settings: Settings | None) -> None:
+        total = 2 + len(parts) + int(years and "report" in parts)
+        show = settings.progress if settings is not None else True
+        self.bar = tqdm(total=total, desc=name, unit="step", disable=None if show else True)
+        self.bar.set_postfix_str("loading", refresh=True)
+
+    def __call__(self, what: str) -> None:
+        self.bar.update(1)
+        self.bar.set_postfix_str(what, refresh=True)
+
+    def close(self) -> None:
+        self.bar.update(self.bar.total - self.bar.n)
+        self.bar.close()
 
 
 def check_outputs(targets: dict) -> None:

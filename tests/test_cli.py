@@ -157,3 +157,53 @@ def test_the_notebooks_command_copies_every_notebook(tmp_path):
     mine.write_text("{}", encoding="utf-8")
     again = run("notebooks", "--out", out)
     assert mine.read_text(encoding="utf-8") == "{}" and repo[0] in again.stdout
+
+
+def _in_terminal(args: list) -> str:
+    """Run the command line in a pseudo-terminal; everything it showed there."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    size = struct.pack("HHHH", 40, 160, 0, 0)  # a terminal 160 columns wide (a new one has 0)
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, size)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ruralnet.cli", *map(str, args)],
+        stdin=slave, stdout=slave, stderr=slave, close_fds=True,
+    )  # fmt: skip
+    os.close(slave)
+    shown = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 300)
+        if not ready:
+            break
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        shown += chunk
+    proc.wait(timeout=60)
+    os.close(master)
+    assert proc.returncode == 0, shown[-2000:]
+    return shown.decode("utf-8", "replace")
+
+
+def test_a_terminal_sees_the_steps_and_a_pipe_does_not(tmp_path):
+    """#29: no progress bar appeared during a 2-4 minute demo, even in a terminal. A county's
+    job now shows its steps in a terminal; not with --no-progress, not into a pipe."""
+    import ruralnet as rn
+
+    county = rn.datasets.bundled_county()
+    quick = ["--buses", "none", "--no-optimise"]
+    shown = _in_terminal(["report", county, "--out", tmp_path / "a", *quick])
+    assert "plans and buses" in shown and "step" in shown
+    quiet = _in_terminal(["--no-progress", "report", county, "--out", tmp_path / "b", *quick])
+    assert "plans and buses" not in quiet
+    piped = run("report", county, "--out", tmp_path / "c", *quick)
+    assert "plans and buses" not in piped.stderr + piped.stdout
