@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -225,3 +228,71 @@ def test_the_hillshade_is_the_dem_in_mercator_rows_encoded_once(county):
     assert abs(n - north) < 0.01
     grey, alpha = (np.asarray(image)[..., k].astype(float) for k in (0, 1))
     assert alpha.max() == 255 and grey[alpha > 0].std() > 10  # relief, not a flat grey
+
+
+MEASURE = """<script>window.addEventListener('load', function () { setTimeout(function () {
+  function box(sel) { var e = document.querySelector(sel); if (!e) return null;
+    var r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; }
+  var scale = document.querySelectorAll('.leaflet-control-scale-line');
+  document.body.setAttribute('data-rects', JSON.stringify({
+    legend: box('.ruralnet-legend'), scale: box('.leaflet-control-scale'),
+    title: box('.ruralnet-title'), layers: box('.leaflet-control-layers'),
+    scale_lines: Array.prototype.map.call(scale, function (e) { return e.textContent; }),
+    towns: document.querySelectorAll('.ruralnet-township-label').length }));
+}, 300); });</script>"""
+
+
+def _layout(page: Path, tmp_path: Path) -> dict:
+    """Where the browser put the title, legend, scale bar and layer control (a copy of the
+    page with a measuring script; Chromium lays it out headless, offline)."""
+    import html as html_lib
+    import json as json_lib
+
+    probe = tmp_path / f"probe-{page.parent.name}-{page.name}"
+    probe.write_text(
+        page.read_text(encoding="utf-8").replace("</body>", MEASURE + "</body>"), encoding="utf-8"
+    )
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             f"--user-data-dir={tmp_path / 'profile'}", "--proxy-server=127.0.0.1:9",
+             "--host-resolver-rules=MAP * ~NOTFOUND", "--virtual-time-budget=10000",
+             "--window-size=1280,800"]  # fmt: skip
+    dom = subprocess.run(
+        [CHROMIUM, *flags, "--dump-dom", probe.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    found = re.search(r'data-rects="([^"]*)"', dom)
+    assert found, "the measuring script did not run"
+    return json_lib.loads(html_lib.unescape(found.group(1)))
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="no Chromium on this machine (apt-get install chromium)"
+)
+def test_title_legend_and_metric_scale_never_overlap_in_a_browser(county, tmp_path):
+    """#29: the legend covered the scale bar, which showed miles or feet; no title, no
+    township names. In a real browser (1280 x 800), on the county map and the report map of
+    the main job: title, legend, scale bar and layer control all drawn, none over another,
+    the scale in metres or kilometres only, every township named."""
+    out = tmp_path / "demo"
+    done = subprocess.run(
+        [sys.executable, "-m", "ruralnet.cli", "--no-progress", "demo", "--out", str(out)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    for page in (out / "map.html", out / "report" / "map.html"):
+        rects = _layout(page, tmp_path)
+        parts = ("legend", "scale", "title", "layers")
+        assert all(rects[p] for p in parts), rects
+        for a, b in itertools.combinations(parts, 2):
+            assert not _overlap(rects[a], rects[b]), (page.name, a, b, rects)
+        assert rects["scale_lines"] and all(
+            t.endswith(("m", "km")) and "mi" not in t and "ft" not in t
+            for t in rects["scale_lines"]
+        ), rects["scale_lines"]
+        assert rects["towns"] == len(county.townships)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import folium
 import geopandas as gpd
+import jinja2
 import numpy as np
 import pandas as pd
 import shapely
@@ -73,13 +74,15 @@ def base_map(
         raise ValueError(f"basemap must be one of {BASEMAPS}")
     w, s, e, n = bounds
     m = folium.Map(
-        location=[(s + n) / 2, (w + e) / 2], tiles=None, control_scale=True, prefer_canvas=False
+        location=[(s + n) / 2, (w + e) / 2], tiles=None, control_scale=False, prefer_canvas=False
     )
+    _MetricScale().add_to(m)  # metric only: a county meeting reads kilometres
     m.ruralnet = {
         "coord_system": "gcj02" if basemap == "gaode" else "wgs84",
         "lang": lang,
         "basemap": basemap,
         "bounds": bounds,
+        "drawn": {},  # legend entries of the layers drawn: key -> (colour, shape)
     }
     if basemap == "osm":
         folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(m)
@@ -105,6 +108,41 @@ def base_map(
                 overlay=layer == "cva",
             ).add_to(m)
     m.fit_bounds([[s, w], [n, e]])
+    return m
+
+
+class _MetricScale(folium.MacroElement):
+    """Leaflet's scale bar in metres and kilometres only (folium's ``control_scale`` also
+    draws miles and feet), bottom left; the legend sits bottom right, clear of it."""
+
+    _template = jinja2.Template(
+        "{% macro script(this, kwargs) %}"
+        "L.control.scale({imperial: false, metric: true, position: 'bottomleft'})"
+        ".addTo({{ this._parent.get_name() }});"
+        "{% endmacro %}"
+    )
+
+
+def _drawn(m: folium.Map, key: str, colour: str, shape: str) -> None:
+    """Record a layer drawn on the map for its legend (:func:`add_legend`)."""
+    info = getattr(m, "ruralnet", None)
+    if info is not None:
+        info.setdefault("drawn", {})[key] = (colour, shape)
+
+
+def add_title(m: folium.Map, title: str, subtitle: str = "") -> folium.Map:
+    """A title (and a line under it, e.g. the data's year) at the top of the map."""
+    from branca.element import Element
+
+    box = (
+        '<div class="ruralnet-title" style="position:fixed;top:10px;left:50%;'
+        "transform:translateX(-50%);z-index:9999;background:rgba(255,255,255,0.92);"
+        "padding:6px 14px;border:1px solid #999;border-radius:4px;font:15px sans-serif;"
+        f'text-align:center"><b>{map_text(title)}</b>'
+        + (f'<div style="font-size:12px;color:#444">{map_text(subtitle)}</div>' if subtitle else "")
+        + "</div>"
+    )
+    m.get_root().html.add_child(Element(box))
     return m
 
 
@@ -180,6 +218,8 @@ def add_sites(
         for p, t, c, f in zip(pupils, three, closed, fill, strict=True)
     ]
     tips = [f"{n} · {k} · {p:.0f}" for n, k, p in zip(g.get("name"), kinds, pupils, strict=True)]
+    for kind in dict.fromkeys(g["kind"]):
+        _drawn(m, f"kind:{kind}", KIND_COLORS.get(kind, "#333333"), "dot")
     return add_features(
         g, "学校" if zh else "schools", styles, tips, m, popup=popup, class_name="ruralnet-site"
     )
@@ -205,6 +245,7 @@ def add_villages(
     ]  # fmt: skip
     tips = [f"{n} · {t:.0f}" for n, t in zip(g.get("name"), total, strict=True)]
     name = "村庄" if lang == "zh" else "villages"
+    _drawn(m, "villages", "#ffffff", "dot")
     popup = {"": g.get("name"), **kids}
     return add_features(g, name, styles, tips, m, popup=popup, class_name="ruralnet-village")
 
@@ -406,6 +447,8 @@ def add_mergers(
     g = gpd.GeoDataFrame(geometry=arrows, crs="EPSG:4326")
     styles = [{"color": "#d7301f", "weight": 2.5}] * len(g)
     name = "撤并" if lang == "zh" else "mergers"
+    if len(g):
+        _drawn(m, "mergers", "#d7301f", "arrow")
     return add_features(g, name, styles, tips, m, class_name="ruralnet-merger")
 
 
@@ -429,6 +472,8 @@ def add_bus_routes(
         for r in g.itertuples()
     ]
     name = "校车线路" if lang == "zh" else "bus routes"
+    if len(g):
+        _drawn(m, "bus_routes", "hsl(137, 70%, 40%)", "line")
     add_features(g, name, styles, tips, m, class_name="ruralnet-bus")
     if stops is not None and len(stops):
         p = _shifted(stops, m)
@@ -453,6 +498,8 @@ def add_bus_days(lines: gpd.GeoDataFrame, m: folium.Map | None = None, lang: str
             tips.append(f"{kind} {r.bus}: {r.runs} runs, {r.first}-{r.last}, {r.km:.1f} km")
         styles.append({"color": f"hsl({(i * 137) % 360}, 75%, 35%)", "weight": 4, "opacity": 0.85})
     name = "校车每日行程" if lang == "zh" else "each bus's morning"
+    if len(g):
+        _drawn(m, "bus_days", "hsl(274, 75%, 35%)", "line")
     return add_features(g, name, styles, tips, m, class_name="ruralnet-busday", show=False)
 
 
@@ -493,6 +540,7 @@ def add_roads(
         _color=[ROAD_STYLE.get(h, ("#bdbdbd", 1))[0] for h in g["highway"]],
         _weight=[ROAD_STYLE.get(h, ("#bdbdbd", 1))[1] for h in g["highway"]],
     )
+    _drawn(m, "roads", "#969696", "line")
     return _geojson(
         g,
         "道路" if lang == "zh" else "roads",
@@ -526,6 +574,9 @@ def add_boundaries(
             [c for c in ("name", "township_code") if c in g],
             m,
         )
+        _drawn(m, "townships", "#636363", "dash")
+        if "name" in g:
+            _township_names(g, m, lang)
     if boundary is not None:
         gb = gpd.GeoDataFrame(geometry=[boundary], crs="EPSG:4326")
         m = _map(m, gb)
@@ -536,7 +587,22 @@ def add_boundaries(
             None,
             m,
         )
+        _drawn(m, "county", "#252525", "line")
     return m
+
+
+def _township_names(g: gpd.GeoDataFrame, m: folium.Map, lang: str) -> None:
+    """Each township's name at a point inside it (a layer of its own)."""
+    group = folium.FeatureGroup(name="乡镇名称" if lang == "zh" else "township names")
+    for r in g.itertuples():
+        p = r.geometry.representative_point()
+        html = (
+            '<div class="ruralnet-township-label" style="font:bold 13px sans-serif;'
+            "color:#424242;white-space:nowrap;transform:translate(-50%,-50%);"
+            f'text-shadow:0 0 3px #fff,0 0 3px #fff">{map_text(r.name)}</div>'
+        )
+        folium.Marker([p.y, p.x], icon=folium.DivIcon(html=html, icon_size=(0, 0))).add_to(group)
+    group.add_to(m)
 
 
 def add_hillshade(
@@ -621,21 +687,56 @@ def _hillshade(dem_path: str, max_pixels: int) -> tuple[tuple, np.ndarray, np.nd
     return (west, south, east, north), (shade * 255).astype(np.uint8), valid
 
 
+#: Legend names of the layers drawn (the site kinds come from their own table).
+LEGEND_NAMES = {
+    "villages": ("村庄（按儿童数）", "villages (by children)"),
+    "roads": ("道路", "roads"),
+    "townships": ("乡镇界", "township boundary"),
+    "county": ("县界", "county boundary"),
+    "mergers": ("撤并（箭头指向接收学校）", "merger (arrow to the receiving school)"),
+    "bus_routes": ("校车线路", "bus routes"),
+    "bus_days": ("校车每日行程", "each bus's morning"),
+}
+
+
+def _swatch(colour: str, shape: str) -> str:
+    """A small HTML sample of a layer's symbol."""
+    base = "display:inline-block;margin-right:6px;vertical-align:middle;"
+    if shape == "dot":
+        return (
+            f'<span style="{base}width:11px;height:11px;border-radius:6px;'
+            f'background:{colour};border:1px solid #444"></span>'
+        )
+    border = "dashed" if shape == "dash" else "solid"
+    head = "&#9654;" if shape == "arrow" else ""
+    return (
+        f'<span style="{base}width:18px;height:0;border-top:3px {border} {colour}"></span>'
+        f'<span style="color:{colour};margin-left:-8px;margin-right:4px">{head}</span>'
+    )
+
+
 def add_legend(m: folium.Map, lang: str | None = None) -> folium.Map:
-    """A legend of site kinds (inline HTML, no external assets)."""
+    """A legend of every layer drawn (site kinds present, villages, roads, boundaries, mergers,
+    bus routes; inline HTML, no external assets), bottom right, clear of the scale bar."""
     from branca.element import Element
 
     lang = _lang(m, lang)
-    items = "".join(
-        f'<div><span style="display:inline-block;width:12px;height:12px;border-radius:6px;background:{c};'
-        f'margin-right:6px"></span>{map_text(label(KINDS, k, lang))}</div>'
-        for k, c in KIND_COLORS.items()
-        if k != "boarding_school"
+    drawn = getattr(m, "ruralnet", {}).get("drawn", {})
+    kinds = [k for k in KIND_COLORS if f"kind:{k}" in drawn] or (
+        [] if drawn else [k for k in KIND_COLORS if k != "boarding_school"]
     )
+    rows = [(_swatch(KIND_COLORS[k], "dot"), label(KINDS, k, lang)) for k in kinds]
+    rows += [
+        (_swatch(*drawn[key]), LEGEND_NAMES[key][0 if lang == "zh" else 1])
+        for key in LEGEND_NAMES
+        if key in drawn
+    ]
+    items = "".join(f"<div>{swatch}{map_text(name)}</div>" for swatch, name in rows)
     ring = "粗黑边：乡镇“三所学校”" if lang == "zh" else "thick ring: the township's three schools"
     box = (
-        f'<div class="ruralnet-legend" style="position:fixed;bottom:24px;left:12px;z-index:9999;background:white;'
-        f'padding:8px 10px;border:1px solid #999;border-radius:4px;font:12px sans-serif">'
+        f'<div class="ruralnet-legend" style="position:fixed;bottom:24px;right:12px;z-index:9999;'
+        f"background:white;padding:8px 10px;border:1px solid #999;border-radius:4px;"
+        f'font:12px sans-serif;max-height:45vh;overflow-y:auto">'
         f'<b>{"图例" if lang == "zh" else "Legend"}</b>{items}<div style="margin-top:4px">{ring}</div></div>'
     )
     m.get_root().html.add_child(Element(box))
@@ -682,6 +783,13 @@ def county_map(
             add_bus_days(fleet.lines, m)
         add_districts(rec.district_layer, m, lang)
     add_sites(county.sites, m)
+    zh = lang == "zh"
+    year = county.settings.enrolment_year
+    add_title(
+        m,
+        f"{county.name}学校布局调整规划图" if zh else f"{county.name}: school network plan",
+        f"{year}学年数据" if zh else f"data of the {year} school year",
+    )
     return finish(m)
 
 
