@@ -91,7 +91,7 @@ def _attach(m, heads, given, ids, towns, minutes, pupils, family, s, kinds, lead
     if pd.notna(given[m]):
         same = [h for h in heads if pd.notna(given[h]) and given[h] == given[m]]
         h = same[0] if same else leaders[given[m]]
-        note = "" if same else "no open central school in this district: led by its largest site"
+        note = "" if same else "led_by_largest"  # no open central school in the district
         if h == m:
             return (str(given[m]), family, ids[m], ids[m], "head", 0.0, 0.0, pupils[m], note)
         t = float(minutes[h, m])
@@ -104,7 +104,7 @@ def _attach(m, heads, given, ids, towns, minutes, pupils, family, s, kinds, lead
     local = reach & (towns[heads] == towns[m])
     pick = local if local.any() else reach
     if not pick.any():
-        note = "no central school within the ride limit: leads its own district"
+        note = "own_district"  # no central school within the ride limit
         return (ids[m], family, ids[m], ids[m], "head", 0.0, 0.0, pupils[m], note)
     k = np.flatnonzero(pick)[np.argmin(t[pick])]
     h = heads[k]

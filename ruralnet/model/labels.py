@@ -280,6 +280,17 @@ UNITS = {
 ORIGINS = {"village": ("村", "village"), "site": ("学校所在地", "school site")}
 
 
+#: Why a learning district is led as it is (``note`` of the districts table: codes in the CSV).
+DISTRICT_NOTES = {
+    "led_by_largest": (
+        "本学区无开办的中心校：由规模最大的学校牵头",
+        "no open central school in this district: led by its largest site",
+    ),
+    "own_district": (
+        "乘车时限内无中心校：自成学区",
+        "no central school within the ride limit: leads its own district",
+    ),
+}
 #: The county-wide rows of per-township tables (``township_code = "ALL"``).
 AREAS = {"ALL": ("全县", "county")}
 #: The parts of a route id (``<site>-AM-<kind>-<n>``; a mixed run ``...+<site>-<kind>-<n>``).

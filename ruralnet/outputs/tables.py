@@ -113,6 +113,7 @@ VALUE_LABELS = {
     "status_b": labels.STATUS,
     "measure": labels.COLUMNS,
     "township_code": labels.AREAS,
+    "note": labels.DISTRICT_NOTES,
 }
 #: Characters that make a spreadsheet treat a cell as a formula (CSV/formula injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
