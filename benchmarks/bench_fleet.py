@@ -31,7 +31,8 @@ run, seq, action, stop_id, school_id``. ``--replay PARK_DIR`` (the unzipped
 checks them; ``--check`` re-checks any such file. Without ``--replay`` it solves each
 instance: single-school runs at the windows' ends, then the bells chosen inside the windows
 with mixed schools for every ordered pair of schools at most ``--mixed-gap`` seconds apart
-(0: none), each stage half the time limit; every fleet is checked as events before it is
+(default 0: none; within the time limit their routing costs the large instances more than it
+saves, BENCHMARKS.md), each stage half the time limit; every fleet is checked as events before it is
 written.
 
 Usage: ``python benchmarks/bench_fleet.py [--rules pnas|mixed] [--instances RSRB01 ...]
@@ -73,8 +74,9 @@ def main() -> None:
     p.add_argument(
         "--mixed-gap",
         type=float,
-        default=600.0,
-        help="--rules mixed: pair schools at most this many seconds apart (0: none)",
+        default=0.0,
+        help="--rules mixed: mixed schools for pairs of schools at most this many seconds "
+        "apart (default 0: none; see BENCHMARKS.md)",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="log the solver's progress")
     args = p.parse_args()

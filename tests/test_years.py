@@ -183,6 +183,18 @@ def test_years_files_and_the_command(years, one_year, tmp_path, county):
         assert json.dumps(f"{year}年")[1:-1] in page
     sheets = pd.read_excel(paths["years.xlsx"], sheet_name=None)
     assert {f"{y}年" for y in YEARS} <= set(sheets)
+    # #29: the sheet of pupils by year has Chinese headers and the schools' names; the map
+    # has the county's boundary and roads, a title, and a legend of the actions it colours
+    pupils = sheets["分年度学生数"]
+    assert list(pupils.columns[:2]) == ["学校代码", "学校名称"] and pupils["学校名称"].notna().all()
+    from ruralnet.model.labels import ACTIONS, label
+
+    assert "ruralnet-title" in page and "分年度调整图" in page
+    for layer in ("道路", "县界"):
+        assert json.dumps(layer)[1:-1] in page
+    legend = page[page.index("ruralnet-legend") :][:6000]
+    for action in set(phases["action"]):
+        assert label(ACTIONS, action, "zh") in legend, action
     with pytest.raises(InputError, match="within 2024-2030"):
         analyse_years(county, [2019])
     with pytest.raises(InputError, match="within 2024-2030"):  # issue #25: 3000 ran silently

@@ -31,7 +31,7 @@ import shapely
 from ..model.atomic import atomic_path
 from ..model.coords import transform_geometry, wgs84_to_gcj02
 from ..model.kinds import THREE_SCHOOL_FLAGS
-from ..model.labels import BUS_TYPES, DECISIONS, KINDS, STAGES, label
+from ..model.labels import ACTIONS, BUS_TYPES, DECISIONS, KINDS, STAGES, label
 
 BASEMAPS = ("none", "osm", "tianditu", "gaode")
 KIND_COLORS = {
@@ -123,7 +123,7 @@ class _MetricScale(folium.MacroElement):
     )
 
 
-def _drawn(m: folium.Map, key: str, colour: str, shape: str) -> None:
+def note_in_legend(m: folium.Map, key: str, colour: str, shape: str) -> None:
     """Record a layer drawn on the map for its legend (:func:`add_legend`)."""
     info = getattr(m, "ruralnet", None)
     if info is not None:
@@ -219,7 +219,7 @@ def add_sites(
     ]
     tips = [f"{n} · {k} · {p:.0f}" for n, k, p in zip(g.get("name"), kinds, pupils, strict=True)]
     for kind in dict.fromkeys(g["kind"]):
-        _drawn(m, f"kind:{kind}", KIND_COLORS.get(kind, "#333333"), "dot")
+        note_in_legend(m, f"kind:{kind}", KIND_COLORS.get(kind, "#333333"), "dot")
     return add_features(
         g, "学校" if zh else "schools", styles, tips, m, popup=popup, class_name="ruralnet-site"
     )
@@ -245,7 +245,7 @@ def add_villages(
     ]  # fmt: skip
     tips = [f"{n} · {t:.0f}" for n, t in zip(g.get("name"), total, strict=True)]
     name = "村庄" if lang == "zh" else "villages"
-    _drawn(m, "villages", "#ffffff", "dot")
+    note_in_legend(m, "villages", "#ffffff", "dot")
     popup = {"": g.get("name"), **kids}
     return add_features(g, name, styles, tips, m, popup=popup, class_name="ruralnet-village")
 
@@ -448,7 +448,7 @@ def add_mergers(
     styles = [{"color": "#d7301f", "weight": 2.5}] * len(g)
     name = "撤并" if lang == "zh" else "mergers"
     if len(g):
-        _drawn(m, "mergers", "#d7301f", "arrow")
+        note_in_legend(m, "mergers", "#d7301f", "arrow")
     return add_features(g, name, styles, tips, m, class_name="ruralnet-merger")
 
 
@@ -473,7 +473,7 @@ def add_bus_routes(
     ]
     name = "校车线路" if lang == "zh" else "bus routes"
     if len(g):
-        _drawn(m, "bus_routes", "hsl(137, 70%, 40%)", "line")
+        note_in_legend(m, "bus_routes", "hsl(137, 70%, 40%)", "line")
     add_features(g, name, styles, tips, m, class_name="ruralnet-bus")
     if stops is not None and len(stops):
         p = _shifted(stops, m)
@@ -499,7 +499,7 @@ def add_bus_days(lines: gpd.GeoDataFrame, m: folium.Map | None = None, lang: str
         styles.append({"color": f"hsl({(i * 137) % 360}, 75%, 35%)", "weight": 4, "opacity": 0.85})
     name = "校车每日行程" if lang == "zh" else "each bus's morning"
     if len(g):
-        _drawn(m, "bus_days", "hsl(274, 75%, 35%)", "line")
+        note_in_legend(m, "bus_days", "hsl(274, 75%, 35%)", "line")
     return add_features(g, name, styles, tips, m, class_name="ruralnet-busday", show=False)
 
 
@@ -540,7 +540,7 @@ def add_roads(
         _color=[ROAD_STYLE.get(h, ("#bdbdbd", 1))[0] for h in g["highway"]],
         _weight=[ROAD_STYLE.get(h, ("#bdbdbd", 1))[1] for h in g["highway"]],
     )
-    _drawn(m, "roads", "#969696", "line")
+    note_in_legend(m, "roads", "#969696", "line")
     return _geojson(
         g,
         "道路" if lang == "zh" else "roads",
@@ -574,7 +574,7 @@ def add_boundaries(
             [c for c in ("name", "township_code") if c in g],
             m,
         )
-        _drawn(m, "townships", "#636363", "dash")
+        note_in_legend(m, "townships", "#636363", "dash")
         if "name" in g:
             _township_names(g, m, lang)
     if boundary is not None:
@@ -587,7 +587,7 @@ def add_boundaries(
             None,
             m,
         )
-        _drawn(m, "county", "#252525", "line")
+        note_in_legend(m, "county", "#252525", "line")
     return m
 
 
@@ -725,7 +725,11 @@ def add_legend(m: folium.Map, lang: str | None = None) -> folium.Map:
     kinds = [k for k in KIND_COLORS if f"kind:{k}" in drawn] or (
         [] if drawn else [k for k in KIND_COLORS if k != "boarding_school"]
     )
+    actions = [k.split(":", 1)[1] for k in drawn if k.startswith("action:")]
+    if actions:  # a map coloured by what the plan does: its actions, not the kinds
+        kinds = []
     rows = [(_swatch(KIND_COLORS[k], "dot"), label(KINDS, k, lang)) for k in kinds]
+    rows += [(_swatch(*drawn[f"action:{a}"]), label(ACTIONS, a, lang)) for a in actions]
     rows += [
         (_swatch(*drawn[key]), LEGEND_NAMES[key][0 if lang == "zh" else 1])
         for key in LEGEND_NAMES

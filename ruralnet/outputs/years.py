@@ -16,7 +16,16 @@ from ..model.atomic import atomic_path
 from ..model.labels import ACTIONS, label, text
 from .charts import timeline_chart
 from .files import write_layers, write_table, write_workbook
-from .maps import add_features, base_map, finish, save_map
+from .maps import (
+    add_boundaries,
+    add_features,
+    add_roads,
+    add_title,
+    base_map,
+    finish,
+    note_in_legend,
+    save_map,
+)
 from .tables import for_csv, html_table, translated
 
 #: ``report/phases.csv``: the contract columns, then names and flags.
@@ -104,7 +113,10 @@ def _sheets(years, enrolment: pd.DataFrame, summary: pd.DataFrame, lang: str) ->
     central = enrolment[enrolment["variant"] == "central"]
     pivot = central.pivot_table(index="site_id", columns="year", values="pupils", aggfunc="sum")
     pivot.columns = [str(c) for c in pivot.columns]
-    sheets["分年度学生数" if zh else "pupils by year"] = pivot.fillna(0).astype(int).reset_index()
+    names = years.table.drop_duplicates("site_id").set_index("site_id")["name"]
+    table = pivot.fillna(0).astype(int).reset_index()
+    table.insert(1, "name", table["site_id"].map(names))
+    sheets["分年度学生数" if zh else "pupils by year"] = translated(table, lang)
     return sheets
 
 
@@ -162,6 +174,10 @@ def _years_map(years, analysis, lang: str) -> folium.Map:
     m = base_map(b, "none", None, lang)
     colours = {"close": "#d7301f", "keep": "#3182bd", "expand": "#31a354", "reopen": "#756bb1",
                "reduce_grades": "#fd8d3c", "stay_closed": "#969696"}  # fmt: skip
+    add_roads(analysis.roads if analysis.roads is not None else county.road_lines(), m)
+    add_boundaries(county.boundary, county.townships, m)
+    for action in dict.fromkeys(years.table["action"]):  # the legend: the colours drawn
+        note_in_legend(m, f"action:{action}", colours.get(action, "#3182bd"), "dot")
 
     xy = county.sites.set_index(county.sites["site_id"].astype(str)).geometry
     for n, (year, part) in enumerate(years.table.groupby("year")):
@@ -177,4 +193,11 @@ def _years_map(years, analysis, lang: str) -> folium.Map:
         ]
         name = f"{year}年" if lang == "zh" else str(year)
         add_features(g, name, styles, tips, m, class_name="ruralnet-site", show=n == 0)
+    zh = lang == "zh"
+    first, last = min(years.phases), max(years.phases)
+    add_title(
+        m,
+        f"{county.name}分年度调整图" if zh else f"{county.name}: the plan year by year",
+        f"{first}—{last}年，每年一层" if zh else f"{first}-{last}, one layer a year",
+    )
     return finish(m)
