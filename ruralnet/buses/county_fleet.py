@@ -248,6 +248,7 @@ def plan_day(
         no_improvement=2_000,
         exact_sets=settings.bus_exact_sets,
         cap_effort=CAP_EFFORT,
+        mixed_effort=CAP_EFFORT,
     )
     return plan_fleet(problem, options, pool, [sol[1] for sol in start], cache, previous)
 

@@ -230,6 +230,9 @@ class FleetOptions:
     cap_effort
         Share of :attr:`per_school_iterations` spent on the routings under a cap below 1
         (see :func:`scenario_runs`).
+    mixed_effort
+        Share of :attr:`per_school_iterations` spent on each mixed school (two schools' stops
+        on one run, :mod:`ruralnet.buses.mixed`), routed once at the full limit.
     """
 
     per_school_iterations: int = 5_000
@@ -246,6 +249,7 @@ class FleetOptions:
     polish_s: float | None = None
     exact_sets: int = EXACT_SETS
     cap_effort: float = 1.0
+    mixed_effort: float = 1.0
 
     @property
     def effort(self) -> tuple[int, float | None]:
@@ -298,9 +302,10 @@ def plan_fleet(
     least += [0] * (len(problem.bell_s) - len(least))
     bar = dict(disable=not o.progress, unit="school")
     for k in tqdm(range(len(problem.bell_s)), desc="runs", **bar):
-        own = bool(problem.own[k])  # a mixed school: its fewest runs, searched once
+        own = bool(problem.own[k])  # a mixed school: its fewest runs, searched once, lighter
+        effort = o.effort if own else (max(int(o.effort[0] * o.mixed_effort), 1), o.effort[1])
         found, bound = scenario_runs(
-            problem, k, o.caps if own else (1.0,), o.effort, o.seed, o.no_improvement, cache,
+            problem, k, o.caps if own else (1.0,), effort, o.seed, o.no_improvement, cache,
             o.polish if own else (0, None), o.exact_sets, o.cap_effort,
         )  # fmt: skip
         runs.add(found)
