@@ -211,15 +211,13 @@ def class_sizes(ctx, ev) -> pd.DataFrame:
         ctx.sites[given].notna().any(axis=1).to_numpy() if given else np.zeros(len(sites), bool)
     )
     classes = sites["classes"].to_numpy(float) + sites["classes_added"].to_numpy(float)
+    after = sites["pupils_after"].to_numpy()
+    ids, names, towns = (sites[c].to_numpy(object) for c in ("site_id", "name", "township_code"))
     rows = []
     for j in np.flatnonzero(sites["open"].to_numpy()):
-        if not classes[j] > 0 or not sites["pupils_after"].iloc[j] > 0:
+        if not classes[j] > 0 or not after[j] > 0:
             continue
-        base = {
-            "site_id": sites["site_id"].iloc[j],
-            "name": sites["name"].iloc[j],
-            "township_code": sites["township_code"].iloc[j],
-        }
+        base = {"site_id": ids[j], "name": names[j], "township_code": towns[j]}
         taught = np.flatnonzero(per_grade[j] > 0)
         if has_grades[j] and classes[j] >= len(taught) > 0:
             share = (
@@ -247,9 +245,9 @@ def class_sizes(ctx, ev) -> pd.DataFrame:
                     **base,
                     "basis": "site",
                     "grade": "",
-                    "pupils": sites["pupils_after"].iloc[j],
+                    "pupils": after[j],
                     "classes": classes[j],
-                    "class_size": sites["pupils_after"].iloc[j] / classes[j],
+                    "class_size": after[j] / classes[j],
                 }
             )
     return pd.DataFrame(

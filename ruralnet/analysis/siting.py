@@ -530,25 +530,20 @@ class _Builder:
         :data:`SPLIT_COST` (paid only when no single school can take them all)."""
         gi = pairs["group"].to_numpy(int)
         origin = self.ctx.groups["origin_id"].to_numpy()[gi]
-        frame = pd.DataFrame(
-            {
-                "key": rules.village_band(origin, grade[gi]),
-                "site": pairs["site"].to_numpy(int),
-                "group": gi,
-                "a": np.arange(len(pairs)),
-            }
-        )
-        for key, part in frame.groupby("key", sort=True):
-            if part["site"].nunique() < 2:
+        codes, keys = pd.factorize(rules.village_band(origin, grade[gi]), sort=True)
+        site = pairs["site"].to_numpy(int)
+        # by key, then site, then pair: the order the model's rows and columns were made in
+        order = np.lexsort((np.arange(len(pairs)), site, codes))
+        for chunk in np.split(order, np.flatnonzero(np.diff(codes[order])) + 1):
+            if not len(chunk) or len(np.unique(site[chunk])) < 2:
                 continue
-            most = float(pupils[part["group"].unique()].sum())
+            key = keys[codes[chunk[0]]]
+            most = float(pupils[np.unique(gi[chunk])].sum())
             z = {}
-            for j, here in part.groupby("site", sort=True):
+            for here in np.split(chunk, np.flatnonzero(np.diff(site[chunk])) + 1):
+                j = site[here[0]]
                 z[j] = self.col("z", (key, j), 0.0, 0.0, 1.0, True)
-                load = {
-                    self.x[a]: float(pupils[i])
-                    for a, i in zip(here["a"], here["group"], strict=True)
-                }
+                load = {self.x[a]: float(pupils[gi[a]]) for a in here}
                 self.row({**load, z[j]: -most}, -np.inf, 0.0)
             extra = self.col("w", key, SPLIT_COST, 0.0, np.inf, False)
             self.row({**dict.fromkeys(z.values(), 1.0), extra: -1.0}, -np.inf, 1.0)
