@@ -333,7 +333,7 @@ def county_fleet(
 def _plan_one(problem, sub, start, net, s, day, bells, run, before):
     """One day's fleet of one bus type: at the chosen bells (``bells``: the day's windows and
     the dict that records the choice), single-school runs first, then with mixed loads from
-    them (:mod:`ruralnet.buses.county_mixed`), kept when they need fewer buses. Returns the
+    them (:mod:`ruralnet.buses.county_mixed`), kept when they cost less a year. Returns the
     problem solved, the fleet, and what the bells and the mixed loads saved: the buses at the
     fixed bells, with single loads, and the mixed runs."""
     seed, cache = run

@@ -217,23 +217,20 @@ def _schedule(
 
 def fleet_events(problem, solution) -> pd.DataFrame:
     """A fleet (:class:`ruralnet.buses.fleet.FleetSolution` of ``problem``) as events: each
-    run's pick-ups in order, each bound for its own school, then the drop-off at each school
-    the run unloads at (one for a single-school run, each in turn for a mixed one)."""
+    run's pick-ups in order (its stop visits, :meth:`~ruralnet.buses.fleet.FleetSolution.stops`,
+    each bound for its own school), then the drop-off at each school the run unloads at (one
+    for a single-school run, each in turn for a mixed one)."""
     rows = []
-    for bus, day in enumerate(solution.days, start=1):
-        for order, k in enumerate(day, start=1):
-            run = solution.runs[k]
-            ids = problem.schools[run.school].stop_ids
-            whose = problem.origins[run.school][:, 0]
-            name = f"{bus}-{order}"
-            seq = 0
-            for seq, (stop, _) in enumerate(run.stops, start=1):
-                school = str(problem.school_ids[whose[stop - 1]])
-                rows.append((bus, order, name, seq, "pickup", str(ids[stop - 1]), school))
-            aboard = {int(whose[stop - 1]) for stop, _ in run.stops}
-            for d in (d for d in problem.drops[run.school] if d in aboard):
-                seq += 1
-                rows.append((bus, order, name, seq, "dropoff", "", str(problem.school_ids[d])))
+    for (bus, order, run), visits in solution.stops(problem).groupby(
+        ["bus", "order", "run"], sort=False
+    ):
+        name = f"{bus}-{order}"
+        rows += [(bus, order, name, v.seq, "pickup", str(v.stop_id), str(v.school_id))
+                 for v in visits.itertuples()]  # fmt: skip
+        aboard = set(visits["school_id"].astype(str))
+        drops = [str(problem.school_ids[d]) for d in problem.drops[solution.runs[run - 1].school]]
+        rows += [(bus, order, name, len(visits) + i, "dropoff", "", school)
+                 for i, school in enumerate((d for d in drops if d in aboard), start=1)]  # fmt: skip
     return pd.DataFrame(rows, columns=EVENT_COLUMNS)
 
 

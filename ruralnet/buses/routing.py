@@ -382,8 +382,8 @@ def _exact_first(
 
 
 def servable(problem: BusProblem) -> np.ndarray:
-    """Which stops a bus can serve alone within the limit (:func:`_servable` without the
-    reasons: the fleet asks this of every school and every mixed school)."""
+    """Which stops a bus can serve alone within the limit (the fleet asks this of every
+    school and every mixed school; :func:`_servable` adds the reasons of the others)."""
     direct = problem.time_s[1:, 0] if problem.direction == "morning" else problem.time_s[0, 1:]
     # over the limit, also once rounded up to the solver's integer ticks
     return np.isfinite(direct) & ~(
@@ -393,24 +393,21 @@ def servable(problem: BusProblem) -> np.ndarray:
 
 
 def _servable(problem: BusProblem) -> tuple[np.ndarray, pd.DataFrame]:
-    """Which stops a bus can serve alone within the limit; the others with their reasons."""
+    """Which stops a bus can serve alone within the limit (:func:`servable`); the others
+    with their reasons."""
     direct = problem.time_s[1:, 0] if problem.direction == "morning" else problem.time_s[0, 1:]
-    reasons = np.full(len(problem.pupils), "", dtype=object)
-    reasons[~np.isfinite(direct)] = "no road a bus can use to the school"
-    # over the limit, also once rounded up to the solver's integer ticks
-    too_long = np.isfinite(direct) & (
-        np.ceil(np.round(direct * TICKS, 6)) > math.floor(problem.max_ride_s * TICKS)
-    )
-    reasons[too_long] = [
-        f"direct ride {d / 60:.0f} min is over the {problem.max_ride_s / 60:.0f} min limit"
-        for d in direct[too_long]
+    ok = servable(problem)
+    reasons = [
+        "no road a bus can use to the school"
+        if not np.isfinite(d)
+        else f"direct ride {d / 60:.0f} min is over the {problem.max_ride_s / 60:.0f} min limit"
+        for d in direct[~ok]
     ]
-    ok = reasons == ""
     unserved = pd.DataFrame(
         {
             "stop_id": np.asarray(problem.stop_ids, dtype=object)[~ok],
             "pupils": problem.pupils[~ok],
-            "reason": reasons[~ok],
+            "reason": pd.Series(reasons, dtype=object),
         }
     )
     return ok, unserved

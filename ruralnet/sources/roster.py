@@ -284,24 +284,28 @@ def _rename_headers(table: pd.DataFrame, header_map, report: RosterReport) -> pd
 
 def _kinds(raw: pd.Series, kind_map, report: RosterReport) -> pd.Series:
     """School types to site kinds; types not understood are reported with their rows."""
-
-    raw = raw.astype("string").str.strip()
-    mapped = raw.map(lambda v: kind_map.get(v, v.lower() if isinstance(v, str) else v))
-    for value in sorted({v for v in raw.dropna() if mapped[raw == v].iloc[0] not in SITE_KINDS}):
-        report.unknown_kinds[value] = list(raw.index[raw == value])
-    return mapped
+    return _words(raw, kind_map, set(SITE_KINDS), report.unknown_kinds)
 
 
 def _statuses(raw: pd.Series, report: RosterReport) -> pd.Series:
     """Status words (办学状态: 正常, 停办, 撤并...) to ``open``, ``closed`` or ``merged``; an
     empty cell is open; words not understood are reported and kept (validation names them)."""
-    text = raw.astype("string").str.strip()
     known = set(ROSTER_STATUS.values())
-    out = text.map(lambda v: ROSTER_STATUS.get(v, v.lower() if isinstance(v, str) else v))
-    out = out.where(text.notna() & (text != ""), "open")
-    for value in sorted({v for v in text.dropna() if v and out[text == v].iloc[0] not in known}):
-        report.unknown_statuses[value] = list(text.index[text == value])
-    return out
+    out = _words(raw, ROSTER_STATUS, known, report.unknown_statuses, empty_ok=True)
+    text = raw.astype("string").str.strip()
+    return out.where(text.notna() & (text != ""), "open")
+
+
+def _words(raw: pd.Series, table, known: set, unknown: dict, empty_ok=False) -> pd.Series:
+    """Roster words to the layer's values (``table``, else the word in lower case); each word
+    that gives no ``known`` value is added to ``unknown`` with its rows, and kept (an empty
+    cell too, unless ``empty_ok``)."""
+    text = raw.astype("string").str.strip()
+    mapped = text.map(lambda v: table.get(v, v.lower() if isinstance(v, str) else v))
+    words = {v for v in text.dropna() if v or not empty_ok}
+    for value in sorted(v for v in words if mapped[text == v].iloc[0] not in known):
+        unknown[value] = list(text.index[text == value])
+    return mapped
 
 
 def looks_like_roster(columns) -> bool:
