@@ -222,3 +222,74 @@ def test_the_quick_servable_mask_agrees_with_the_reasons(direction):
         assert (mask == _servable(p)[0]).all()
         seen.update(mask.tolist())
     assert seen == {True, False}
+
+
+def _edge_by_edge(problem, picks, origins, depot_dist, svc):
+    """The reference: PyVRP's own ``Model.add_edge`` for every edge the module docstring
+    describes (the way ruralnet built its matrices before #26)."""
+    import math
+
+    from pyvrp import Model
+
+    m = Model()
+    depot, school = m.add_location(0, 0), m.add_location(1, 0)
+    locs = [m.add_location(2 + k, 0) for k in range(len(picks))]
+    ticks = lambda s: math.ceil(round(s * 100, 6))  # noqa: E731
+    morning = problem.direction == "morning"
+    for a, (sa, _) in enumerate(picks):
+        if morning:
+            m.add_edge(depot, locs[a], distance=round(depot_dist[sa - 1]), duration=0)
+            m.add_edge(locs[a], school, distance=round(problem.dist_m[sa, 0]),
+                       duration=ticks(problem.time_s[sa, 0]))  # fmt: skip
+        else:
+            m.add_edge(school, locs[a], distance=round(problem.dist_m[0, sa]),
+                       duration=ticks(problem.time_s[0, sa]))  # fmt: skip
+            m.add_edge(locs[a], depot, distance=round(depot_dist[sa - 1]), duration=0)
+        for b, (sb, _) in enumerate(picks):
+            t = 0.0 if sa == sb else problem.time_s[sa, sb]
+            if a == b or not np.isfinite(t):
+                continue
+            extra = (svc[b] if morning else svc[a]) - (problem.stop_s if sa == sb else 0)
+            m.add_edge(locs[a], locs[b], distance=round(problem.dist_m[sa, sb]),
+                       duration=ticks(t + extra))  # fmt: skip
+    for k, (reached, metres, reach) in enumerate(origins):
+        loc = m.add_location(3 + len(picks) + k, 0)
+        for a in np.flatnonzero(reached):
+            m.add_edge(loc, locs[a], distance=round(metres[a]), duration=ticks(reach[a]))
+    m.add_depot(depot)
+    m.add_client(locs[0]) if locs else None
+    m.add_vehicle_type()
+    data = m.data()
+    return data.distance_matrix(0), data.duration_matrix(0)
+
+
+@pytest.mark.parametrize("direction", ["morning", "afternoon"])
+def test_matrices_built_as_arrays_equal_the_model_edge_by_edge(direction):
+    """#26: the PyVRP matrices are built with numpy; on random problems with missing roads,
+    split pick-ups (one stop twice) and buses from other schools they equal PyVRP's own
+    ``Model`` fed one edge at a time."""
+    from ruralnet.buses.routing import _matrices
+
+    rng = np.random.default_rng(4)
+    for _ in range(30):
+        n = int(rng.integers(1, 8))
+        t = rng.uniform(5, 900, (n + 1, n + 1)) + rng.random((n + 1, n + 1)) / 7
+        t[rng.random((n + 1, n + 1)) < 0.2] = np.inf
+        np.fill_diagonal(t, 0)
+        t[1:, 0] = t[0, 1:] = rng.uniform(5, 900, n)  # every stop reaches the school
+        d = np.where(np.isfinite(t), t * 9.7, np.inf)
+        p = BusProblem([f"s{i}" for i in range(n)], rng.integers(1, 9, n), t, d, 60, 1e9,
+                       20, 3.3, direction=direction)  # fmt: skip
+        rows = np.concatenate([np.arange(1, n + 1), rng.integers(1, n + 1, 2)])
+        picks = [(int(r), int(rng.integers(1, 9))) for r in rows]
+        depot_dist = rng.uniform(0, 9000, n)
+        svc = p.service_s([q for _, q in picks])
+        origins = []
+        for _o in range(int(rng.integers(0, 3))):
+            reach = rng.uniform(10, 500, len(picks))
+            reach[rng.random(len(picks)) < 0.3] = np.inf
+            origins.append((np.isfinite(reach), rng.uniform(0, 9000, len(picks)), reach))
+        dist, dur = _matrices(p, rows, svc, depot_dist, origins)
+        want_dist, want_dur = _edge_by_edge(p, picks, origins, depot_dist, svc)
+        assert np.array_equal(dist, want_dist)
+        assert np.array_equal(dur, want_dur)

@@ -732,20 +732,14 @@ def _pyvrp_data(
 
     kinds: list[int | None] = [None]
     svc = problem.service_s([p for _, p in picks])
+    from_origins = []  # per origin kept: the pick-ups it reaches, metres and seconds to them
     for k, origin in enumerate(origins):
         reach = origin.deadhead_s[stop_rows - 1] + svc  # to the first stop, and serve it
         budget = min(origin.budget_s, problem.max_ride_s + reach.min())
         if origin.count < 1 or not budget > reach.min():
             continue
         loc = m.add_location(3 + len(picks) + k, 0, name=f"origin {k}")
-        for a, (sa, _) in enumerate(picks):
-            if np.isfinite(reach[a]):
-                m.add_edge(
-                    loc,
-                    locs[a],
-                    distance=round(origin.deadhead_m[sa - 1]),
-                    duration=_ticks(reach[a]),
-                )
+        from_origins.append((np.isfinite(reach), origin.deadhead_m[stop_rows - 1], reach))
         m.add_vehicle_type(
             num_available=int(origin.count),
             capacity=problem.seats,
@@ -755,48 +749,51 @@ def _pyvrp_data(
             shift_duration=math.floor(budget * TICKS),
         )
         kinds.append(k)
-    _add_edges(m, problem, picks, locs, depot_loc, school_loc, depot_dist)
-    data = m.data()
+    dist, dur = _matrices(problem, stop_rows, svc, depot_dist, from_origins)
+    data = m.data().replace(distance_matrices=[dist], duration_matrices=[dur])
     return data, kinds
 
 
-def _ticks(seconds: float) -> int:
+def _ticks(seconds) -> np.ndarray:
     """Seconds as the solver's integer ticks, rounded up (a limit is never crossed)."""
-    return math.ceil(round(seconds * TICKS, 6))
+    return np.ceil(np.round(np.asarray(seconds, dtype=float) * TICKS, 6)).astype(np.int64)
 
 
-def _add_edges(m, problem: BusProblem, picks, locs, depot_loc, school_loc, depot_dist) -> None:
-    """Edges between the depot, the pick-ups and the school (service on the edge into a stop
-    in the morning, out of it in the afternoon)."""
-    svc_pick = problem.service_s([p for _, p in picks])
-    for a, (sa, _) in enumerate(picks):
-        if problem.direction == "morning":
-            m.add_edge(depot_loc, locs[a], distance=round(depot_dist[sa - 1]), duration=0)
-            m.add_edge(
-                locs[a],
-                school_loc,
-                distance=round(problem.dist_m[sa, 0]),
-                duration=_ticks(problem.time_s[sa, 0]),
-            )
-        else:
-            m.add_edge(
-                school_loc,
-                locs[a],
-                distance=round(problem.dist_m[0, sa]),
-                duration=_ticks(problem.time_s[0, sa]),
-            )
-            m.add_edge(locs[a], depot_loc, distance=round(depot_dist[sa - 1]), duration=0)
-        for b, (sb, _) in enumerate(picks):
-            if a == b:
-                continue
-            t = problem.time_s[sa, sb] if sa != sb else 0.0
-            if not np.isfinite(t):
-                continue
-            # morning: the service of the stop we arrive at; afternoon: of the stop we leave;
-            # two pick-ups at the same stop in a row are one stop (one fixed stop time)
-            extra = svc_pick[b] if problem.direction == "morning" else svc_pick[a]
-            if sa == sb:
-                extra -= problem.stop_s
-            m.add_edge(
-                locs[a], locs[b], distance=round(problem.dist_m[sa, sb]), duration=_ticks(t + extra)
-            )
+def _matrices(problem: BusProblem, rows: np.ndarray, svc, depot_dist, from_origins):
+    """PyVRP's distance (m) and duration (ticks) matrices over its locations: the depot (0),
+    the school (1), the pick-ups (2...) and the origins after them, built as arrays (an edge
+    per pair through the model's Python API was the slowest part of a small school's routing).
+
+    Service sits on the edge into a stop in the morning and out of it in the afternoon; two
+    pick-ups at the same stop in a row are one stop (one fixed stop time). Pairs with no way
+    keep PyVRP's missing-edge value, as :meth:`pyvrp.Model.data` gives them."""
+    from pyvrp.constants import MAX_VALUE
+
+    k = len(rows)
+    n = 2 + k + len(from_origins)
+    dist = np.full((n, n), MAX_VALUE, dtype=np.int64)
+    dur = np.full((n, n), MAX_VALUE, dtype=np.int64)
+    np.fill_diagonal(dist, 0)
+    np.fill_diagonal(dur, 0)
+    picks = np.arange(2, 2 + k)
+    depot_m = np.round(depot_dist[rows - 1]).astype(np.int64)
+    if problem.direction == "morning":
+        dist[0, picks], dur[0, picks] = depot_m, 0
+        dist[picks, 1] = np.round(problem.dist_m[rows, 0]).astype(np.int64)
+        dur[picks, 1] = _ticks(problem.time_s[rows, 0])
+        extra = np.broadcast_to(svc[None, :], (k, k))  # the stop arrived at
+    else:
+        dist[1, picks] = np.round(problem.dist_m[0, rows]).astype(np.int64)
+        dur[1, picks] = _ticks(problem.time_s[0, rows])
+        dist[picks, 0], dur[picks, 0] = depot_m, 0
+        extra = np.broadcast_to(svc[:, None], (k, k))  # the stop left
+    same = rows[:, None] == rows[None, :]
+    t = np.where(same, 0.0, problem.time_s[np.ix_(rows, rows)])
+    extra = extra - np.where(same, problem.stop_s, 0.0)
+    a, b = np.nonzero(np.isfinite(t) & ~np.eye(k, dtype=bool))
+    dist[a + 2, b + 2] = np.round(problem.dist_m[rows[a], rows[b]]).astype(np.int64)
+    dur[a + 2, b + 2] = _ticks(t[a, b] + extra[a, b])
+    for j, (reached, metres, reach) in enumerate(from_origins):
+        dist[2 + k + j, picks[reached]] = np.round(metres[reached]).astype(np.int64)
+        dur[2 + k + j, picks[reached]] = _ticks(reach[reached])
+    return dist, dur
