@@ -139,10 +139,13 @@ def _defused_column(column: pd.Series) -> pd.Series:
     """One column of :func:`defused`, as objects: a mixed column keeps its whole numbers
     whole, only text is touched."""
     values = column.astype(object)
-    try:
-        risky = column.str.startswith(FORMULA_START).fillna(False).astype(bool)
-    except AttributeError:  # no text in the column (the .str accessor refuses it)
-        return values
+    # a plain loop over the objects: pandas' string methods cost more per column than the
+    # few hundred cells of a report table (and refuse columns without text)
+    risky = np.fromiter(
+        (isinstance(v, str) and v.startswith(FORMULA_START) for v in values.to_numpy()),
+        dtype=bool,
+        count=len(values),
+    )
     if not risky.any():
         return values
     return values.where(~risky, "'" + values[risky].astype(str))
