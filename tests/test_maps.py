@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import itertools
 import re
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from browser import CHROMIUM, LAYOUT, needs_chromium, overlap, probe
 
 import ruralnet as rn
 from ruralnet.model.coords import wgs84_to_gcj02
 from ruralnet.outputs import maps
 
 DEMO = rn.datasets.bundled_county()
-CHROMIUM = (
-    shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-)
 
 
 @pytest.fixture(scope="module")
@@ -230,69 +226,113 @@ def test_the_hillshade_is_the_dem_in_mercator_rows_encoded_once(county):
     assert alpha.max() == 255 and grey[alpha > 0].std() > 10  # relief, not a flat grey
 
 
-MEASURE = """<script>window.addEventListener('load', function () { setTimeout(function () {
-  function box(sel) { var e = document.querySelector(sel); if (!e) return null;
-    var r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; }
-  var scale = document.querySelectorAll('.leaflet-control-scale-line');
-  document.body.setAttribute('data-rects', JSON.stringify({
-    legend: box('.ruralnet-legend'), scale: box('.leaflet-control-scale'),
-    title: box('.ruralnet-title'), layers: box('.leaflet-control-layers'),
-    scale_lines: Array.prototype.map.call(scale, function (e) { return e.textContent; }),
-    towns: document.querySelectorAll('.ruralnet-township-label').length }));
-}, 300); });</script>"""
-
-
-def _layout(page: Path, tmp_path: Path) -> dict:
-    """Where the browser put the title, legend, scale bar and layer control (a copy of the
-    page with a measuring script; Chromium lays it out headless, offline)."""
-    import html as html_lib
-    import json as json_lib
-
-    probe = tmp_path / f"probe-{page.parent.name}-{page.name}"
-    probe.write_text(
-        page.read_text(encoding="utf-8").replace("</body>", MEASURE + "</body>"), encoding="utf-8"
-    )
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-             f"--user-data-dir={tmp_path / 'profile'}", "--proxy-server=127.0.0.1:9",
-             "--host-resolver-rules=MAP * ~NOTFOUND", "--virtual-time-budget=10000",
-             "--window-size=1280,800"]  # fmt: skip
-    dom = subprocess.run(
-        [CHROMIUM, *flags, "--dump-dom", probe.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    ).stdout
-    found = re.search(r'data-rects="([^"]*)"', dom)
-    assert found, "the measuring script did not run"
-    return json_lib.loads(html_lib.unescape(found.group(1)))
-
-
-def _overlap(a, b) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
-
-
-@pytest.mark.skipif(
-    CHROMIUM is None, reason="no Chromium on this machine (apt-get install chromium)"
-)
-def test_title_legend_and_metric_scale_never_overlap_in_a_browser(county, tmp_path):
-    """#29: the legend covered the scale bar, which showed miles or feet; no title, no
-    township names. In a real browser (1280 x 800), on the county map and the report map of
-    the main job: title, legend, scale bar and layer control all drawn, none over another,
-    the scale in metres or kilometres only, every township named."""
-    out = tmp_path / "demo"
+@pytest.fixture(scope="module")
+def demo_maps(tmp_path_factory):
+    """The county map and the report map of the main job (``ruralnet demo``)."""
+    out = tmp_path_factory.mktemp("demo") / "demo"
     done = subprocess.run(
         [sys.executable, "-m", "ruralnet.cli", "--no-progress", "demo", "--out", str(out)],
         capture_output=True, text=True,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
-    for page in (out / "map.html", out / "report" / "map.html"):
-        rects = _layout(page, tmp_path)
+    return out / "map.html", out / "report" / "map.html"
+
+
+@needs_chromium
+def test_title_legend_and_metric_scale_never_overlap_in_a_browser(county, demo_maps, tmp_path):
+    """#29: the legend covered the scale bar, which showed miles or feet; no title, no
+    township names. In a real browser (1280 x 800), on the county map and the report map of
+    the main job: title, legend, scale bar and layer control all drawn, none over another,
+    the scale in metres or kilometres only, every township named."""
+    for page in demo_maps:
+        rects = probe(page, tmp_path, LAYOUT)
         parts = ("legend", "scale", "title", "layers")
         assert all(rects[p] for p in parts), rects
         for a, b in itertools.combinations(parts, 2):
-            assert not _overlap(rects[a], rects[b]), (page.name, a, b, rects)
+            assert not overlap(rects[a], rects[b]), (page.name, a, b, rects)
         assert rects["scale_lines"] and all(
             t.endswith(("m", "km")) and "mi" not in t and "ft" not in t
             for t in rects["scale_lines"]
         ), rects["scale_lines"]
         assert rects["towns"] == len(county.townships)
+
+
+#: The map object, its layer list, the bus routes' group toggled, and two schools at one
+#: place clicked apart.
+CONTROLS = """function () {
+  var map = null;
+  Object.keys(window).forEach(function (k) {
+    if (/^map_/.test(k) && window[k] instanceof L.Map) { map = window[k]; } });
+  function q(s) { return document.querySelectorAll(s); }
+  var boxes = Array.prototype.slice.call(q('.leaflet-control-layers input[type=checkbox]'));
+  var out = {boxes: boxes.length,
+    shown_boxes: boxes.filter(function (b) { return b.offsetParent !== null; }).length,
+    groups: q('.leaflet-layerstree-sel-all-checkbox').length,
+    group_names: Array.prototype.map.call(q('.leaflet-layerstree-sel-all-checkbox'),
+      function (b) { return b.closest('.leaflet-layerstree-header')
+        .querySelector('.leaflet-layerstree-header-name').textContent.trim(); }),
+    buses: [q('path.ruralnet-bus').length]};
+  var all = q('.leaflet-layerstree-sel-all-checkbox');
+  if (all.length) { all[0].click(); out.buses.push(q('path.ruralnet-bus').length);
+    all[0].click(); out.buses.push(q('path.ruralnet-bus').length); }
+  var sites = [];
+  map.eachLayer(function (l) {
+    if (l instanceof L.CircleMarker && l.options.className === 'ruralnet-site') { sites.push(l); } });
+  function px(l) { return map.latLngToContainerPoint(l.getLatLng()); }
+  var pair = null;
+  for (var i = 0; i < sites.length && !pair; i++) {
+    for (var j = i + 1; j < sites.length; j++) {
+      if (px(sites[i]).distanceTo(px(sites[j])) < 4) { pair = [sites[i], sites[j]]; break; } } }
+  out.sites = sites.length;
+  if (pair) {
+    var before = px(pair[0]).distanceTo(px(pair[1]));
+    pair[0].fire('click');
+    out.spread = [before, px(pair[0]).distanceTo(px(pair[1]))];
+  }
+  return out;
+}"""
+
+
+@needs_chromium
+def test_buses_are_one_group_and_schools_at_one_place_spread_apart(county, demo_maps, tmp_path):
+    """#29: one checkbox per bus filled half the screen; schools at one place hid each
+    other. On the report map of the main job, in a real browser: the bus routes are one
+    collapsed node of the layer list (no box of it shown at first, one box toggles every
+    route off and on), the list is short, every site is drawn, and a click on one of two
+    schools at one place spreads them apart."""
+    found = probe(demo_maps[1], tmp_path, CONTROLS)
+    towns = county.sites["township_code"].nunique()
+    assert found["groups"] == 1 and found["group_names"] == ["校车线路"], found
+    assert found["boxes"] <= 16 + towns, found  # layers, the group, one per township
+    assert found["shown_boxes"] <= 16, found  # collapsed: the townships' boxes hidden
+    shown, off, again = found["buses"]
+    assert shown > 0 and off == 0 and again == shown
+    assert found["sites"] == len(county.sites)
+    before, after = found["spread"]
+    assert before < 4 and after >= 15, found["spread"]
+
+
+#: Each ruralnet pane's z-index and the classes of the paths in it.
+PANES = """function () {
+  var out = {};
+  ['areas', 'lines', 'points'].forEach(function (kind) {
+    var pane = document.querySelector('.leaflet-ruralnet-' + kind + '-pane');
+    out[kind] = pane ? [+getComputedStyle(pane).zIndex, pane.querySelectorAll('path').length,
+      pane.querySelectorAll('path.ruralnet-site').length] : null; });
+  return out;
+}"""
+
+
+@needs_chromium
+def test_areas_lie_under_lines_under_points_whatever_the_order_added(county, tmp_path):
+    """#29: layers added later covered earlier points. Added points first, then lines, then
+    areas, the browser still draws areas under roads under the sites."""
+    m = maps.base_map(county.boundary.bounds)
+    maps.add_sites(county.sites, m)
+    maps.add_roads(county.road_lines(), m)
+    maps.add_boundaries(county.boundary, county.townships, m)
+    page = maps.save_map(maps.finish(m), tmp_path / "order.html")
+    found = probe(page, tmp_path, PANES)
+    areas, lines, points = found["areas"], found["lines"], found["points"]
+    assert areas[0] < lines[0] < points[0]
+    assert areas[1] > 0 and lines[1] > 0 and points[2] == len(county.sites) == points[1]

@@ -9,6 +9,7 @@ import sys
 
 import pandas as pd
 import pytest
+from browser import needs_chromium, probe
 
 import ruralnet as rn
 from ruralnet.model import labels
@@ -259,3 +260,32 @@ def test_the_chinese_workbook_has_no_english_and_prints(batch):
                     formatted += cell.number_format != "General"
     assert english == {}, english
     assert formatted > 1000
+
+
+#: Cells of the report's tables whose text (two or more characters) got less than two
+#: characters' width, i.e. wraps about one character per line.
+CELLS = """function () {
+  var cells = document.querySelectorAll('table td, table th'), narrow = [], checked = 0;
+  cells.forEach(function (c) {
+    var text = c.textContent.trim(); if (text.length < 2) { return; }
+    checked += 1;
+    var size = parseFloat(getComputedStyle(c).fontSize), range = document.createRange();
+    range.selectNodeContents(c);
+    var tops = {}; Array.prototype.forEach.call(range.getClientRects(), function (r) {
+      tops[Math.round(r.top)] = 1; });
+    var lines = Object.keys(tops).length, width = c.getBoundingClientRect().width;
+    if (width < 1.8 * size || (lines > 2 && lines >= text.length / 2)) {
+      narrow.push([text.slice(0, 20), Math.round(width), lines]); } });
+  return {checked: checked, narrow: narrow.slice(0, 10), tables: document.querySelectorAll('table').length};
+}"""
+
+
+@needs_chromium
+def test_report_tables_read_across_in_a_browser(batch, tmp_path):
+    """#29: in report.html the 调整 column wrapped one character per line. In a real browser
+    at an office screen's width, no cell of any table is squeezed to about a character a
+    line."""
+    _, out = batch
+    found = probe(out / "demo-liannan" / "report.html", tmp_path, CELLS, size=(1280, 900))
+    assert found["tables"] >= 5 and found["checked"] > 200, found
+    assert found["narrow"] == [], found["narrow"]

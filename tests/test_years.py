@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
+from browser import LAYOUT, needs_chromium, overlap, probe
 
 import ruralnet as rn
 from ruralnet.analysis.districts import learning_districts
@@ -235,3 +236,43 @@ def test_the_years_outputs_are_the_same_bytes_on_a_rerun(years, one_year, tmp_pa
     assert set(a) == set(b) and {"phases.csv", "years.xlsx", "years_map.html"} <= set(a)
     different = [name for name in a if a[name].read_bytes() != b[name].read_bytes()]
     assert different == []
+
+
+#: The colours the first year's sites are drawn in, and the colours of the legend's swatches.
+COLOURS = """function () {
+  var fills = {}; document.querySelectorAll('path.ruralnet-site').forEach(function (p) {
+    fills[p.getAttribute('fill')] = 1; });
+  var swatches = {}; document.querySelectorAll('.ruralnet-legend span').forEach(function (s) {
+    var c = s.style.backgroundColor; if (c) { swatches[c] = 1; } });
+  return {fills: Object.keys(fills), swatches: Object.keys(swatches),
+    sites: document.querySelectorAll('path.ruralnet-site').length};
+}"""
+
+
+@needs_chromium
+def test_the_years_map_reads_at_a_glance_in_a_browser(years, one_year, tmp_path, county):
+    """#29: the years map was dots on grey with a legend by kind while the dots were
+    coloured by action. In a real browser: title, legend, scale bar and layer list none over
+    another, the scale metric, every township named, every site of the first year drawn, and
+    every colour drawn has its swatch in the legend."""
+    import itertools
+
+    from ruralnet.outputs.years import write_years_report
+
+    page = write_years_report(years, one_year, tmp_path / "out", lang="zh")["years_map.html"]
+    rects = probe(page, tmp_path, LAYOUT)
+    parts = ("legend", "scale", "title", "layers")
+    assert all(rects[p] for p in parts), rects
+    for a, b in itertools.combinations(parts, 2):
+        assert not overlap(rects[a], rects[b]), (a, b, rects)
+    assert rects["scale_lines"] and all(t.endswith(("m", "km")) for t in rects["scale_lines"])
+    assert rects["towns"] == len(county.townships)
+    found = probe(page, tmp_path, COLOURS)
+    first = years.table[years.table["year"] == min(years.phases)]
+    assert found["sites"] == len(first)
+
+    def rgb(hex_colour: str) -> str:
+        r, g, b = (int(hex_colour[k : k + 2], 16) for k in (1, 3, 5))
+        return f"rgb({r}, {g}, {b})"
+
+    assert found["fills"] and {rgb(f) for f in found["fills"]} <= set(found["swatches"]), found

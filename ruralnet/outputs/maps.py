@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import html
 import io
 import json
 import re
@@ -32,6 +31,7 @@ from ..model.atomic import atomic_path
 from ..model.coords import transform_geometry, wgs84_to_gcj02
 from ..model.kinds import THREE_SCHOOL_FLAGS
 from ..model.labels import ACTIONS, BUS_TYPES, DECISIONS, KINDS, STAGES, label
+from .map_layout import Spiderfier, add_layer_tree, group_layer, map_text, pane_for
 
 BASEMAPS = ("none", "osm", "tianditu", "gaode")
 KIND_COLORS = {
@@ -166,21 +166,6 @@ def _lang(m, lang):
     return lang or getattr(m, "ruralnet", {}).get("lang", "zh")
 
 
-#: Characters escaped beyond HTML's own: folium puts tooltip and popup text inside
-#: JavaScript template literals, where a backtick ends the string, ``${...}`` runs code and a
-#: backslash starts an escape.
-_TEMPLATE_LITERAL = {"`": "&#96;", "$": "&#36;", "\\": "&#92;"}
-
-
-def map_text(value) -> str:
-    """Text for a map's tooltips, popups and labels: HTML-escaped (quotes too) and inert in
-    a JavaScript template literal, so no name can run code or break the map's script."""
-    out = html.escape(str(value), quote=True)
-    for ch, entity in _TEMPLATE_LITERAL.items():
-        out = out.replace(ch, entity)
-    return out
-
-
 def add_sites(
     sites: gpd.GeoDataFrame, m: folium.Map | None = None, lang: str | None = None
 ) -> folium.Map:
@@ -189,6 +174,8 @@ def add_sites(
     m = _map(m, sites)
     lang = _lang(m, lang)
     g = _shifted(sites, m)
+    order = pd.to_numeric(g.get("pupils", 0), errors="coerce").fillna(0)
+    g = g.iloc[np.argsort(-order.to_numpy(), kind="stable")]  # largest first: none hidden
     three = g[[c for c in THREE_SCHOOL_FLAGS if c in g]].any(axis=1).to_numpy()
     pupils = pd.to_numeric(g.get("pupils", 0), errors="coerce").fillna(0).clip(lower=0)
     closed = (g.get("status", pd.Series("open", index=g.index)).astype(str) != "open").to_numpy()
@@ -220,9 +207,12 @@ def add_sites(
     tips = [f"{n} · {k} · {p:.0f}" for n, k, p in zip(g.get("name"), kinds, pupils, strict=True)]
     for kind in dict.fromkeys(g["kind"]):
         note_in_legend(m, f"kind:{kind}", KIND_COLORS.get(kind, "#333333"), "dot")
-    return add_features(
-        g, "学校" if zh else "schools", styles, tips, m, popup=popup, class_name="ruralnet-site"
-    )
+    name = "学校" if zh else "schools"
+    layer = feature_layer(g, name, styles, tips, m, popup=popup, class_name="ruralnet-site")
+    if len(g):
+        Spiderfier(layer, nearby_px=20).add_to(m)
+        note_in_legend(m, "spread", "#222222", "line")
+    return m
 
 
 def add_villages(
@@ -262,13 +252,31 @@ def add_features(
 ) -> folium.Map:
     """One GeoJSON layer of many features, each with its own style, tooltip and popup
     (folium renders and compiles one template per element: a county's thousands of markers as
-    separate elements took most of the map's writing time).
+    separate elements took most of the map's writing time); see :func:`feature_layer`."""
+    feature_layer(g, name, styles, tips, m, popup, class_name, show)
+    return m
+
+
+def feature_layer(
+    g: gpd.GeoDataFrame,
+    name: str,
+    styles: list[dict],
+    tips: list,
+    m: folium.Map,
+    popup: dict | None = None,
+    class_name: str | None = None,
+    show: bool = True,
+    control: bool = True,
+):
+    """:func:`add_features`, returning the layer (``control=False``: not listed on its own,
+    e.g. a layer of a group). Drawn in the pane of its geometry type (areas under lines under
+    points, :mod:`ruralnet.outputs.map_layout`).
 
     Every text goes through :func:`map_text` (the tooltip and popup are built as HTML in the
     page's script from the feature's properties)."""
     if not len(g):  # nothing to draw: the layer is still listed
-        folium.FeatureGroup(name=name, show=show).add_to(m)
-        return m
+        return folium.FeatureGroup(name=name, show=show, control=control).add_to(m)
+    pane = pane_for(m, g.geometry.iloc[0].geom_type)
     props = pd.DataFrame({"_tip": [map_text(t) for t in tips]}, index=g.index)
     fields: list[str] = []
     for k, (title, values) in enumerate((popup or {}).items()):
@@ -276,7 +284,7 @@ def add_features(
         series = values if isinstance(values, pd.Series) else pd.Series(values, index=g.index)
         props[col] = [map_text(_shown(v)) for v in series.reindex(g.index)]
         fields.append((col, map_text(title)))
-    props["_style"] = [json.dumps(st, sort_keys=True) for st in styles]
+    props["_style"] = [json.dumps(st | {"pane": pane}, sort_keys=True) for st in styles]
     data = gpd.GeoDataFrame(props, geometry=g.geometry.to_numpy(), crs="EPSG:4326")
     collection = json.loads(data.to_json(drop_id=True, to_wgs84=True))
     for k, feature in enumerate(collection["features"]):
@@ -295,9 +303,11 @@ def add_features(
         if fields
         else None,
         className=None if point else class_name,
+        pane=pane,
+        control=control,
     )
     layer.add_to(m)
-    return m
+    return layer
 
 
 def _shown(value) -> str:
@@ -317,11 +327,13 @@ def _geojson(gdf: gpd.GeoDataFrame, name: str, style, tooltip_fields=None, m=Non
         if col != gdf.geometry.name and not pd.api.types.is_numeric_dtype(gdf[col]):
             gdf[col] = gdf[col].map(lambda v: map_text(v) if isinstance(v, str) else v)
     data = json.loads(gdf.to_json(drop_id=True, to_wgs84=True))
+    pane = pane_for(m, gdf.geometry.iloc[0].geom_type) if len(gdf) else None
     layer = folium.GeoJson(
         data,
         name=name,
         style_function=style,
         show=show,
+        pane=pane,
         tooltip=folium.GeoJsonTooltip(fields=tooltip_fields) if tooltip_fields else None,
     )
     layer.add_to(m)
@@ -458,29 +470,45 @@ def add_bus_routes(
     direction: str = "morning",
     stops=None,
     lang: str | None = None,
+    townships: dict | None = None,
 ) -> folium.Map:
-    """Bus runs along the roads (one colour per run), with their pick-up points."""
+    """Bus runs along the roads (one colour per run), with their pick-up points.
+
+    With ``townships`` (site id -> township name), the runs of each township are one layer,
+    listed under one collapsed node 校车线路 whose box toggles them all (never one box per
+    bus); without it, one layer."""
     m = _map(m, lines)
     lang = _lang(m, lang)
     g = _shifted(lines[lines["direction"] == direction], m)
-    styles = [
-        {"color": f"hsl({(i * 137) % 360}, 70%, 40%)", "weight": 3, "opacity": 0.8}
-        for i in range(len(g))
-    ]
-    tips = [
-        f"{r.route} · {r.pupils} · {r.km:.1f} km · {r.longest_ride_min:.0f} min"
-        for r in g.itertuples()
-    ]
+    g = g.assign(_colour=[f"hsl({(i * 137) % 360}, 70%, 40%)" for i in range(len(g))])
     name = "校车线路" if lang == "zh" else "bus routes"
     if len(g):
         note_in_legend(m, "bus_routes", "hsl(137, 70%, 40%)", "line")
-    add_features(g, name, styles, tips, m, class_name="ruralnet-bus")
+    if townships is None:
+        _bus_layer(g, name, m)
+    else:
+        town = g["site_id"].astype(str).map(townships).fillna("")
+        for place in sorted(town.unique()):
+            part = g[(town == place).to_numpy()]
+            count = f"（{len(part)}条）" if lang == "zh" else f" ({len(part)})"
+            layer = _bus_layer(part, f"{name} {place}", m, control=False)
+            group_layer(m, name, f"{place or '-'}{count}", layer)
     if stops is not None and len(stops):
         p = _shifted(stops, m)
         styles = [{"radius": 3, "color": "#6a3d9a", "fill": True, "fillColor": "#6a3d9a"}] * len(p)
         tips = [str(v) for v in p.get("name", pd.Series("", index=p.index))]
         add_features(p, "上车点" if lang == "zh" else "pick-ups", styles, tips, m)
     return m
+
+
+def _bus_layer(g: gpd.GeoDataFrame, name: str, m: folium.Map, control: bool = True):
+    """One layer of bus runs, each in its colour, named in its tooltip."""
+    styles = [{"color": c, "weight": 3, "opacity": 0.8} for c in g["_colour"]]
+    tips = [
+        f"{r.route} · {r.pupils} · {r.km:.1f} km · {r.longest_ride_min:.0f} min"
+        for r in g.itertuples()
+    ]
+    return feature_layer(g, name, styles, tips, m, class_name="ruralnet-bus", control=control)
 
 
 def add_bus_days(lines: gpd.GeoDataFrame, m: folium.Map | None = None, lang: str | None = None):
@@ -524,6 +552,7 @@ def add_districts(layer: gpd.GeoDataFrame, m: folium.Map | None = None, lang: st
                 "dashArray": "6 4",
             },
             tooltip=map_text(tip),
+            pane=pane_for(m, "Polygon"),
         ).add_to(group)
     group.add_to(m)
     return m
@@ -696,6 +725,7 @@ LEGEND_NAMES = {
     "mergers": ("撤并（箭头指向接收学校）", "merger (arrow to the receiving school)"),
     "bus_routes": ("校车线路", "bus routes"),
     "bus_days": ("校车每日行程", "each bus's morning"),
+    "spread": ("同一处的几所学校：点击展开", "schools at one place: click to spread them"),
 }
 
 
@@ -750,7 +780,7 @@ def add_legend(m: folium.Map, lang: str | None = None) -> folium.Map:
 def finish(m: folium.Map) -> folium.Map:
     """Layer control (and the legend) on a composed map."""
     add_legend(m)
-    folium.LayerControl(collapsed=False).add_to(m)
+    add_layer_tree(m, _lang(m, None))
     return m
 
 
@@ -781,7 +811,10 @@ def county_map(
         rec = analysis.evaluations[analysis.recommended]
         buses = rec.buses
         if buses is not None and len(buses.lines):
-            add_bus_routes(buses.lines, m)
+            towns = county.township_names()
+            site_town = county.sites.set_index(county.sites["site_id"].astype(str))
+            site_town = site_town["township_code"].astype(str).map(towns).to_dict()
+            add_bus_routes(buses.lines, m, townships=site_town)
         fleet = getattr(buses, "county_fleet", None)
         if fleet is not None and len(fleet.lines):
             add_bus_days(fleet.lines, m)
@@ -821,12 +854,26 @@ def _leaflet_assets() -> tuple[str, str]:
     return _asset("leaflet.js").read_text(encoding="utf-8"), css
 
 
-def _jquery() -> str:
-    return _asset("jquery.min.js").read_text(encoding="utf-8")
+#: The shipped file that stands in for each CDN script or stylesheet a map names (by the
+#: end of its address); anything else (bootstrap, awesome-markers) is not used by ruralnet's
+#: layers and is left out.
+OFFLINE_SCRIPTS = {
+    r"/leaflet(\.min)?\.js$": "leaflet.js",
+    r"/jquery[-.\d]*(\.min)?\.js$": "jquery.min.js",
+    r"/L\.Control\.Layers\.Tree(\.min)?\.js$": "L.Control.Layers.Tree.js",
+    r"/oms(\.min)?\.js$": "oms.js",
+}
+OFFLINE_STYLES = {r"/L\.Control\.Layers\.Tree(\.min)?\.css$": "L.Control.Layers.Tree.css"}
+
+
+def _shipped(src: str, table: dict) -> str | None:
+    """The shipped file for a CDN address, if any."""
+    return next((f for pattern, f in table.items() if re.search(pattern, src)), None)
 
 
 def offline_html(m: folium.Map) -> str:
-    """The map's HTML with Leaflet and jQuery inlined and every CDN asset removed.
+    """The map's HTML with Leaflet, jQuery and the plugins' scripts inlined and every CDN
+    asset removed.
 
     Raises
     ------
@@ -839,20 +886,18 @@ def offline_html(m: folium.Map) -> str:
     leaflet_js, leaflet_css = _leaflet_assets()
 
     def script(match):
-        src = match.group(1)
-        if "leaflet" in src and "awesome" not in src:
-            body = leaflet_js
-        elif "jquery" in src:
-            body = _jquery()
-        else:
-            return ""  # bootstrap, awesome-markers: not used by ruralnet's layers
+        name = _shipped(match.group(1), OFFLINE_SCRIPTS)
+        if name is None:
+            return ""
+        body = leaflet_js if name == "leaflet.js" else _asset(name).read_text(encoding="utf-8")
         return "<script>" + body.replace("</script", "<\\/script") + "</script>"
 
     def link(match):
         href = match.group(1)
-        if "leaflet" in href and "awesome" not in href and href.endswith(".css"):
+        if href.endswith("/leaflet.css"):
             return f"<style>{leaflet_css}</style>"
-        return ""
+        name = _shipped(href, OFFLINE_STYLES)
+        return f"<style>{_asset(name).read_text(encoding='utf-8')}</style>" if name else ""
 
     page = re.sub(r'<script\s+src="([^"]+)"\s*>\s*</script>', script, page)
     page = re.sub(r'<link\s+rel="stylesheet"\s+href="([^"]+)"\s*/?>', link, page)
