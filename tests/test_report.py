@@ -107,6 +107,11 @@ def test_contract_files(batch):
         runs.groupby(["site_id", "seats", "direction"])["own_buses"].sum().groupby("site_id").max()
     )
     own_total = per_school["own_buses"].sum()
+    levels = pd.read_csv(d / "bus_fleet.csv", dtype={"site_id": str}).set_index("level")
+    assert set(levels.index) == {"school", "township", "county"}  # codes; words in the reports
+    assert (
+        levels.loc["county", "own_buses"] == own_total == levels.loc["township", "own_buses"].sum()
+    )
     assert (per_school.set_index("site_id")["own_buses"].reindex(daily.index) >= daily).all()
     # one fleet: per kind of bus, its busiest day
     per_day = fleet.groupby(["bus_type", "day"])["bus"].nunique()
@@ -127,6 +132,11 @@ def test_html_report(batch):
     for town in ("三江镇", "寨岗镇", "大麦山镇"):
         assert f"<h2>{town} " in html, "a section per township, by name"
     assert "政策检查" in html and 'src="map.html"' in html
+    # #29: the bus table counts each school's own buses, the fleet table shares them: the
+    # report says so, and the table's levels are words
+    runs = html[html.index("<h2>校车线路</h2>") + 5 :]
+    runs = runs[: runs.index("<h2>")]
+    assert "各校单独配车时的口径" in runs and "全县合计" in runs and "county" not in runs
     assert not re.search(r'(src|href)="https?://', html), (
         "the report itself loads nothing from the network"
     )

@@ -76,6 +76,10 @@ FAMILIES = {
 }
 VARIANTS = {"low": ("低", "low"), "central": ("中", "central"), "high": ("高", "high")}
 
+#: Levels of a table of schools with their subtotals.
+LEVELS = {"school": ("学校", "school"), "township": ("乡镇合计", "township"),
+          "county": ("全县合计", "county")}  # fmt: skip
+
 #: Kinds of bus.
 BUS_TYPES = {"school": ("校车", "school bus"), "kindergarten": ("幼儿专用校车", "kindergarten bus")}
 
@@ -517,6 +521,13 @@ TEXT = {
         "{plan} costs {amount} a year more than {base}: {items}.",
     ),
     "bus_runs": ("校车线路", "Bus runs"),
+    "bus_runs_note": (
+        "各校单独配车时的口径：每校自备所需的校车、乘车学生和上午、下午线路的载客里程"
+        "（不含空驶）。上表全县统筹时一辆车接送多所学校，所需车辆和里程（含空驶）与此不同。",
+        "As if each school kept its own buses: its buses, riders and the loaded kilometres of its"
+        " morning and afternoon runs (no empty running). The county fleet above shares buses"
+        " between schools, so its buses and kilometres (empty running included) differ.",
+    ),
     "fleet": ("全县校车统筹", "One county fleet"),
     "fleet_note": (
         "一辆校车可按各校到校时间先后接送多所学校：全县统筹需{shared}辆，各校自备需{own}辆。"

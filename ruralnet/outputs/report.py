@@ -298,7 +298,7 @@ def _html(analysis, tables, cand, lang) -> str:
         autoescape=select_autoescape(["html", "j2"]),
     )
     keys = ("summary", "plans", "costs", "costs_note", "times_chart", "capacity_chart", "policy",
-            "candidates", "township", "map", "bus_runs", "fleet")  # fmt: skip
+            "candidates", "township", "map", "bus_runs", "bus_runs_note", "fleet")  # fmt: skip
     county_rows = policy[(policy["plan"] == rec) & (policy["township_code"] == "ALL")]
     fleet = bus_fleet(analysis, rec, lang)
     return env.get_template("report.html.j2").render(
@@ -323,9 +323,7 @@ def _html(analysis, tables, cand, lang) -> str:
         ),
         capacity_svg=capacity_chart(ev.sites, lang),
         policy_table=html_table(county_rows[check_cols], lang),
-        buses_table=html_table(fleet[fleet["level"] != fleet["level"].iloc[0]], lang)
-        if len(fleet)
-        else "",
+        buses_table=html_table(fleet[fleet["level"] != "school"], lang) if len(fleet) else "",
         **_fleet_parts(analysis, lang),
         candidates_table=html_table(
             cand[

@@ -219,7 +219,8 @@ def plans_compared(analysis) -> pd.DataFrame:
 
 def bus_fleet(analysis, name: str, lang: str) -> pd.DataFrame:
     """Buses of a plan per school, township and county (each school its own buses):
-    ``level, township_code, township, site_id, name, own_buses, riders, bus_km``."""
+    ``level`` (``school``, ``township``, ``county``: codes, in words in the reports),
+    ``township_code, township, site_id, name, own_buses, riders, bus_km``."""
     buses = (analysis.buses or {}).get(name)
     ctx = analysis.context
     columns = ["level", "township_code", "township", "site_id", "name", "buses", "riders", "bus_km"]
@@ -249,17 +250,6 @@ def bus_fleet(analysis, name: str, lang: str) -> pd.DataFrame:
         ]
     )
     out = pd.concat([fleet, towns, county], ignore_index=True)
-    out["level"] = (
-        out["level"]
-        .map(
-            {
-                "school": ("学校", "school"),
-                "township": ("乡镇合计", "township"),
-                "county": ("全县合计", "county"),
-            }
-        )
-        .map(lambda v: v[0] if lang == "zh" else v[1])
-    )
     return out[columns].rename(columns={"buses": "own_buses"})
 
 

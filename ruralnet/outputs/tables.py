@@ -114,6 +114,7 @@ VALUE_LABELS = {
     "measure": labels.COLUMNS,
     "township_code": labels.AREAS,
     "note": labels.DISTRICT_NOTES,
+    "level": labels.LEVELS,
 }
 #: Characters that make a spreadsheet treat a cell as a formula (CSV/formula injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
