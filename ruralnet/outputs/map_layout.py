@@ -5,7 +5,7 @@ in the map's script (:func:`map_text`).
 * **Panes**: areas (catchments, boundaries, districts) lie under lines (roads, bus routes,
   merger arrows), which lie under points (sites, villages, pick-ups), whatever the order in
   which the layers were added (Leaflet panes with fixed z-indices, :data:`PANES`).
-* **Layer list**: folium's :class:`~folium.plugins.TreeLayerControl` with every layer, and the
+* **Layer list**: Leaflet.Control.Layers.Tree (as folium's ``TreeLayerControl``) with every layer, and the
   layers of a group (the bus routes, one layer per township) under one collapsible node whose
   box toggles them all (:func:`group_layer`, :func:`add_layer_tree`).
 * **Co-located schools**: drawn largest first (a small school is never hidden under a larger
@@ -26,7 +26,6 @@ import folium
 from branca.element import Element
 from folium.elements import JSCSSMixin
 from folium.map import CustomPane
-from folium.plugins import TreeLayerControl
 from folium.template import Template
 
 #: Characters escaped beyond HTML's own: folium puts tooltip and popup text inside
@@ -86,15 +85,14 @@ def add_layer_tree(m: folium.Map, lang: str = "zh") -> folium.Map:
                 "children": [{"label": map_text(name), "layer": lay} for name, lay in layers],
             }
         )
-    TreeLayerControl(
-        base_tree={"label": "底图" if lang == "zh" else "basemap", "children": bases}
+    _LayerTree(
+        {"label": "底图" if lang == "zh" else "basemap", "children": bases}
         if len(bases) > 1
         else None,
-        overlay_tree=overlays,
-        collapsed=False,
-        closed_symbol="&#9656;",
-        opened_symbol="&#9662;",
-    ).add_to(m)
+        overlays,
+        {"collapsed": False, "closedSymbol": "&#9656;", "openedSymbol": "&#9662;",
+         "spaceSymbol": "&nbsp;"},
+    ).add_to(m)  # fmt: skip
     # a short list: the tree scrolls inside the map instead of covering it
     m.get_root().header.add_child(
         Element(
@@ -103,6 +101,40 @@ def add_layer_tree(m: folium.Map, lang: str = "zh") -> folium.Map:
         )
     )
     return m
+
+
+class _LayerTree(JSCSSMixin, folium.MacroElement):
+    """Leaflet.Control.Layers.Tree, as folium's ``TreeLayerControl`` writes it (not imported
+    from ``folium.plugins``: that package imports every plugin, a tenth of a second a run)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            L.control.layers.tree(
+                {{ this.base_tree|tojavascript }},
+                {{ this.overlay_tree|tojavascript }},
+                {{ this.options|tojavascript }}
+            ).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+    default_js: ClassVar[list] = [
+        (
+            "L.Control.Layers.Tree.min.js",
+            "https://cdn.jsdelivr.net/npm/leaflet.control.layers.tree@1.2.0/L.Control.Layers.Tree.min.js",
+        )
+    ]
+    default_css: ClassVar[list] = [
+        (
+            "L.Control.Layers.Tree.min.css",
+            "https://cdn.jsdelivr.net/npm/leaflet.control.layers.tree@1.2.0/L.Control.Layers.Tree.min.css",
+        )
+    ]
+
+    def __init__(self, base_tree, overlay_tree, options: dict) -> None:
+        super().__init__()
+        self._name = "TreeLayerControl"
+        self.base_tree, self.overlay_tree, self.options = base_tree, overlay_tree, options
 
 
 class Spiderfier(JSCSSMixin, folium.MacroElement):
