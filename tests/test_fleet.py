@@ -348,7 +348,8 @@ def test_the_next_years_fleet_starts_from_this_one(county, demo_analysis):
 def test_the_capped_routings_with_less_effort_still_cover_every_stop_within_the_limit():
     """#26: the routings under a cap get a share of the effort (``cap_effort``). Each cap's
     runs still cover every stop once, within the seats and the full ride limit, and the cache
-    never hands one effort's runs to another."""
+    never hands one effort's runs to another; a part found in the cache gives the runs its
+    routing gives."""
     from ruralnet.buses.run_pool import scenario_runs
 
     rng = np.random.default_rng(3)
@@ -363,7 +364,13 @@ def test_the_capped_routings_with_less_effort_still_cover_every_stop_within_the_
     assert all(ride_time_s(bp, list(r.stops)) <= bp.max_ride_s + 1e-6 for r in runs)
     assert bound >= math.ceil(bp.pupils.sum() / bp.seats)
     scenario_runs(problem, 0, caps, (2_000, None), cache=cache, cap_effort=1.0)
-    assert len(cache) == 2
+    assert len([k for k in cache if k[0] != "part"]) == 2  # one entry per school and effort
+    parts = [k for k in cache if k[0] == "part"]
+    assert {dict(k[2])["iterations"] for k in parts} == {2_000, 400}
+    # a part routed before (here: every part) gives the same runs as routing it again
+    warm = {k: v for k, v in cache.items() if k[0] == "part"}
+    again, _ = scenario_runs(problem, 0, caps, (2_000, None), cache=warm, cap_effort=0.2)
+    assert [r.stops for r in again] == [r.stops for r in runs]
 
 
 def _clock(text: str) -> float:

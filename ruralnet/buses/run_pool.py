@@ -13,6 +13,7 @@ seed give the same fleet on any machine under any load; a wall-clock cap is opti
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time
@@ -95,7 +96,7 @@ def scenario_runs(
     cache = {} if cache is None else cache
     if key not in cache:
         cache[key] = _cap_routes(
-            bp, caps, effort, seed, no_improvement, polish, exact_sets, cap_effort
+            bp, caps, effort, seed, no_improvement, polish, exact_sets, cap_effort, cache
         )
     routes, fewest = cache[key]
     return [problem.run(k, r) for r in routes], fewest
@@ -110,8 +111,12 @@ def _cap_routes(
     polish=(0, None),
     exact_sets=EXACT_SETS,
     cap_effort=1.0,
+    cache: dict | None = None,
 ) -> tuple[list, int]:
-    """Routes of one school under each cap, and the proven fewest runs."""
+    """Routes of one school under each cap, and the proven fewest runs. A part routed before
+    with the same inputs (the far stops of both caps, or of another plan's school) is taken
+    from ``cache``: the routing is deterministic, so the routes are the same."""
+    cache = {} if cache is None else cache
     direct = np.ceil(np.round(bp.time_s[1:, 0] * TICKS, 6))
     # the seats bound counts only the pupils a bus can serve within the ride limit (the others
     # are reported, not routed): with them, the weekly bound stood above the fleet (390 > 382)
@@ -125,16 +130,38 @@ def _cap_routes(
         for mask, limit in parts or [(np.ones(len(direct), bool), bp.max_ride_s)]:
             if not mask.any():
                 continue
-            sol = solve(
-                _part(bp, mask, limit), iterations=iterations, seed=seed,
-                no_improvement=no_improvement, time_limit_s=effort[1], exact_sets=exact_sets,
-            )  # fmt: skip
+            part = _part(bp, mask, limit)
+            args = dict(iterations=iterations, seed=seed, no_improvement=no_improvement,
+                        time_limit_s=effort[1], exact_sets=exact_sets)  # fmt: skip
+            key = ("part", _problem_key(part), tuple(sorted(args.items())))
+            if key not in cache or effort[1] is not None:  # a clock limit: never reused
+                found = solve(part, **args)  # kept light: no matrices held in the cache
+                cache[key] = _Routed(found.routes, found.buses, dict(found.meta))
+            sol = cache[key]
             back = np.flatnonzero(mask) + 1
             routes += [[(int(back[a - 1]), n) for a, n in r] for r in sol.routes]
             if cap >= 1:
                 fewest = max(fewest, int(sol.meta.get("lower_bound", 0)))
                 routes += _search_again(bp, sol, fewest, polish, seed)
     return routes, fewest
+
+
+@dataclass(frozen=True)
+class _Routed:
+    """What the pool keeps of a part's routing."""
+
+    routes: list
+    buses: int
+    meta: dict
+
+
+def _problem_key(bp: BusProblem) -> tuple:
+    """Everything a routing of ``bp`` depends on (the matrices as a digest)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for array in (bp.pupils, bp.time_s, bp.dist_m, bp.depot_dist_m):
+        digest.update(b"-" if array is None else np.ascontiguousarray(array).tobytes())
+    return (tuple(bp.stop_ids), digest.digest(), bp.seats, bp.max_ride_s, bp.stop_s,
+            bp.per_pupil_s, bp.direction)  # fmt: skip
 
 
 def _search_again(bp: BusProblem, sol, fewest: int, polish, seed: int) -> list:
