@@ -293,3 +293,15 @@ def test_matrices_built_as_arrays_equal_the_model_edge_by_edge(direction):
         want_dist, want_dur = _edge_by_edge(p, picks, origins, depot_dist, svc)
         assert np.array_equal(dist, want_dist)
         assert np.array_equal(dur, want_dur)
+
+
+def test_one_pickup_is_one_bus_without_a_search():
+    """One servable pick-up is one bus, proven, and passes the checker; a second stop no bus
+    can serve is still reported."""
+    p = _line_problem([7])
+    sol = solve(p)
+    assert sol.routes == [[(1, 7)]] and sol.meta["optimal"] and sol.meta["lower_bound"] == 1
+    assert check_routes(p, sol.routes) == []
+    far = _line_problem([7, 3], spacing=9000.0)  # the second stop is 1,800 s from the school
+    sol = solve(far)
+    assert sol.routes == [[(1, 7)]] and list(sol.unserved["stop_id"]) == ["s2"]

@@ -323,6 +323,9 @@ def solve(
         return BusSolution(problem, [], unserved, 0.0, {"lower_bound": 0})
     _check_size(problem, picks)
     lower = math.ceil(sum(p for _, p in picks) / problem.seats)
+    if len(picks) == 1:  # one servable pick-up: one bus, nothing to search
+        meta = {"lower_bound": 1, "optimal": True, "method": "exact", "exact_s": 0.0}
+        return BusSolution(problem, [picks], unserved, time.perf_counter() - started, meta)
     meta: dict = {"lower_bound": lower, "optimal": False, "method": "pyvrp"}
     best, start = None, None
     if exact:
