@@ -305,3 +305,17 @@ def test_one_pickup_is_one_bus_without_a_search():
     far = _line_problem([7, 3], spacing=9000.0)  # the second stop is 1,800 s from the school
     sol = solve(far)
     assert sol.routes == [[(1, 7)]] and list(sol.unserved["stop_id"]) == ["s2"]
+
+
+def test_the_search_stops_when_its_start_already_reaches_the_bound():
+    """#26: PyVRP's new-best callback never fires when its start is already as good as the
+    proven bound, and each such school searched its whole no-improvement budget (2,000
+    iterations, 0.2 s) for nothing. Started from a plan at the bound, the search stops at
+    once and keeps it; started from a plan with a bus more, it still finds the bound."""
+    p = _line_problem([4, 4, 4, 4, 4, 4], seats=12, max_ride=3000.0)  # 24 pupils: 2 buses
+    at_bound = solve(p, exact=False, no_improvement=2_000, warm=[[6, 5, 4], [3, 2, 1]])
+    assert at_bound.buses == 2 and at_bound.meta["optimal"]
+    assert at_bound.meta["iterations"] <= 5, at_bound.meta
+    assert check_routes(p, at_bound.routes) == []
+    above = solve(p, exact=False, no_improvement=2_000, warm=[[6, 5], [4, 3], [2, 1]])
+    assert above.buses == 2 and check_routes(p, above.routes) == []

@@ -314,7 +314,8 @@ def solve(
         and ``meta``: ``method`` (``exact`` or ``pyvrp``: which found the plan),
         ``lower_bound`` (proven: the seats bound, the exact model's bound for whole stops, or
         :func:`ruralnet.buses.exact.split_lower_bound`), ``optimal`` (the plan reaches it),
-        ``exact_s`` / ``solves`` (time of the exact model, PyVRP runs).
+        ``exact_s`` / ``solves`` / ``iterations`` (time of the exact model, PyVRP runs and
+        the iterations they used).
     """
     started = time.perf_counter()
     ok, unserved = _servable(problem)
@@ -340,6 +341,7 @@ def solve(
             problem, offered, budget, seed, no_improvement, first_share, start, bound
         )
         meta["solves"] = runs
+        meta["iterations"] = int(iterations - budget.iterations)
         if routes is not None and (best is None or len(routes) < len(best)):
             best, meta["method"] = routes, "pyvrp"
     if best is None:
@@ -575,12 +577,14 @@ def _solve_pyvrp(
 
     class BoundReached(IteratedLocalSearchCallbacks):
         """Stops the search once its best plan is feasible with no more buses than the proven
-        lower bound (a stopping criterion fed by the new-best callback)."""
+        lower bound (a stopping criterion fed by the iteration callback: the new-best one
+        never fires when the start is already that good, and the search went on for its whole
+        no-improvement budget)."""
 
         def __init__(self) -> None:
             self.done = False
 
-        def on_best(self, best) -> None:
+        def on_iteration(self, current, candidate, best, cost_evaluator) -> None:
             self.done = self.done or (best.is_feasible() and best.num_routes() <= lower)
 
         def __call__(self, best_cost: float) -> bool:
