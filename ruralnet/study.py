@@ -16,12 +16,14 @@ import time
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from .analysis.concentration import concentration_proposals
 from .analysis.costs import cost_difference, larger_sites_policy
 from .analysis.evaluation import PlanEvaluation, conserved, evaluate, flow_rows
+from .analysis.joint_plan import JointPlan, first_year_difference, joint_plan, joint_table
 from .analysis.mergers import merger_candidates, screening_against_plan
 from .analysis.phases import (
     apply_shares,
@@ -132,6 +134,8 @@ def analyse_county(
     buses: str | BusScope | None = BusScope.ALL,
     variant: bool = True,
     previous_buses: dict | None = None,
+    context: PlanContext | None = None,
+    plan: Plan | None = None,
 ) -> CountyAnalysis:
     """Merger candidates, then the current, merger and (optionally) optimised plans and the
     further-concentration variant, each with buses for its riders and evaluated once.
@@ -154,6 +158,10 @@ def analyse_county(
     previous_buses
         The ``chosen`` runs of an earlier :class:`~ruralnet.buses.plan.CountyBuses` (the year
         before's, in :func:`analyse_years`): each plan's fleet starts from it.
+    context, plan
+        The county's plan context if already built, and an optimised plan already made on it
+        (a year of the plan over several years, :mod:`ruralnet.analysis.joint_plan`): taken
+        instead of solving the one-year model.
 
     Raises
     ------
@@ -165,16 +173,12 @@ def analyse_county(
     scope = bus_scope(buses)
     seconds: dict = {}
     started = time.perf_counter()
-    ctx = plan_context(county, county_times(county))
+    ctx = context if context is not None else plan_context(county, county_times(county))
     trim_heap()  # the matrices' temporaries
     candidates, options = merger_candidates(
-        ctx.sites,
-        ctx.times.site_walk,
-        ctx.times.site_bus,
-        county.settings,
-        lang=lang,
+        ctx.sites, ctx.times.site_walk, ctx.times.site_bus, county.settings, lang=lang,
         pupils=ctx.pupils_now,
-    )
+    )  # fmt: skip
     seconds["context"] = round(time.perf_counter() - started, 2)
     recommended = "optimised" if optimise else "merger"
     router = _Router(county, ctx, candidates, scope, recommended, previous_buses)
@@ -183,7 +187,7 @@ def analyse_county(
     evaluations["merger"] = router.evaluate(merger_plan(ctx, candidates), current)
     proposals = None
     if optimise:
-        proposals = _optimised(ctx, router, evaluations, variant)
+        proposals = _optimised(ctx, router, evaluations, variant, plan)
     seconds["plans_and_buses"] = round(time.perf_counter() - started - seconds["context"], 2)
     best = evaluations[recommended]
     larger = larger_sites_policy(county.settings.small_site_pupils)
@@ -194,26 +198,21 @@ def analyse_county(
     }
     screening = screening_against_plan(candidates, best.sites)
     return CountyAnalysis(
-        county,
-        ctx,
-        candidates,
-        options,
-        evaluations,
-        recommended,
-        differences,
-        screening,
-        proposals,
-        seconds,
-    )
+        county, ctx, candidates, options, evaluations, recommended, differences, screening,
+        proposals, seconds,
+    )  # fmt: skip
 
 
-def _optimised(ctx, router: _Router, evaluations: dict, variant: bool) -> pd.DataFrame | None:
-    """The optimised plan, and the further-concentration variant with its proposals (unless
-    the settings already let the recommended plan close larger sites), added to
-    ``evaluations``."""
+def _optimised(
+    ctx, router: _Router, evaluations: dict, variant: bool, given: Plan | None = None
+) -> pd.DataFrame | None:
+    """The optimised plan (``given``, or solved here), and the further-concentration variant
+    with its proposals (unless the settings already let the recommended plan close larger
+    sites), added to ``evaluations``."""
     current = evaluations["current"]
     riders = _riders_per_bus(current.buses)
-    evaluations["optimised"] = router.evaluate(optimised_plan(ctx, riders), current)
+    made = given if given is not None else optimised_plan(ctx, riders)
+    evaluations["optimised"] = router.evaluate(made, current)
     if not variant or ctx.settings.plan_closes_larger_sites:
         return None
     plan = replace(optimised_plan(ctx, riders, larger=True), name="concentrated")
@@ -298,6 +297,9 @@ class YearsAnalysis:
         :attr:`~ruralnet.analysis.evaluation.PlanEvaluation.districts`).
     district_layers
         Year -> one polygon per district.
+    joint
+        The plan of every year from one model (:class:`~ruralnet.analysis.joint_plan.JointPlan`;
+        ``None`` when planned phase by phase).
     """
 
     projection: Projection
@@ -305,6 +307,7 @@ class YearsAnalysis:
     table: pd.DataFrame
     districts: dict
     district_layers: dict = field(default_factory=dict)
+    joint: JointPlan | None = None
 
 
 def _phase_record(analysis: CountyAnalysis) -> CountyAnalysis:
@@ -321,8 +324,11 @@ def analyse_years(
     optimise: bool = True,
     lang: str = "zh",
     buses: str | BusScope | None = BusScope.RECOMMENDED,
+    joint: bool = True,
 ) -> YearsAnalysis:
-    """The plan year by year (see :mod:`ruralnet.analysis.phases`).
+    """The plan year by year: with ``joint`` (and ``optimise``) one model of every year
+    (:mod:`ruralnet.analysis.joint_plan`), else each year's plan from the one before
+    (:mod:`ruralnet.analysis.phases`).
 
     Parameters
     ----------
@@ -335,6 +341,9 @@ def analyse_years(
         As :func:`analyse_county`.
     buses
         Which plans of each year get bus routes (default: the phase's plan only).
+    joint
+        Plan every year in one model (default); ``False``: phase by phase, each year's plan
+        from the one before.
     """
     s = county.settings
     years = list(phase_years(years))
@@ -347,6 +356,8 @@ def analyse_years(
     projection = project_enrolment(
         county.sites, s, seat, horizon=max(years[-1], s.projection_horizon)
     )
+    if joint and optimise:
+        return _joint_years(county, years, projection, lang, buses)
     phases, tables, districts, layers, shares, before = {}, [], {}, {}, [], None
     for year in years:
         pupils = projection.pupils["central"][projection.years.index(year)]
@@ -381,3 +392,57 @@ def analyse_years(
         districts,
         layers,
     )
+
+
+def _joint_years(county: County, years: list[int], projection, lang: str, buses) -> YearsAnalysis:
+    """:func:`analyse_years` with every year's plan from one model: each year's context on
+    its projected pupils (the sites as they are now), the joint plan, then each year
+    evaluated (with its buses, each year's fleet from the year before's) and read together
+    (:func:`ruralnet.analysis.joint_plan.joint_table`)."""
+    counties, contexts = {}, {}
+    for year in years:
+        pupils = projection.pupils["central"][projection.years.index(year)]
+        counties[year] = county.with_sites(year_sites(county.sites, pupils))
+        contexts[year] = plan_context(counties[year], county_times(counties[year]))
+    joint = joint_plan(contexts)
+    joint.meta["first_year"] = first_year_difference(
+        optimised_plan(contexts[years[0]]), joint.plans[years[0]], contexts[years[0]]
+    )
+    robust = _variants_agree(county, years, projection, joint)
+    phases, tables, districts, layers, fleet, was_open = {}, [], {}, {}, None, None
+    for year in years:
+        analysis = analyse_county(
+            counties[year], True, lang, buses, variant=False, previous_buses=fleet,
+            context=contexts.pop(year), plan=joint.plans[year],
+        )  # fmt: skip
+        ev = analysis.evaluations[analysis.recommended]
+        tables.append(phase_table(year, analysis.context, ev, was_open))
+        districts[year], layers[year] = ev.districts, ev.district_layer
+        fleet = ev.buses.chosen if ev.buses is not None else None
+        was_open = ev.sites["open"].to_numpy()
+        phases[year] = _phase_record(analysis)
+        trim_heap()
+    table = joint_table(pd.concat(tables, ignore_index=True), joint)
+    table["robust"] = [
+        robust[y][sid] for y, sid in zip(table["year"], table["site_id"], strict=True)
+    ]
+    return YearsAnalysis(projection, phases, table, districts, layers, joint=joint)
+
+
+def _variants_agree(county: County, years: list[int], projection, joint: JointPlan) -> dict:
+    """Year -> site id -> whether the low and high projections' joint plans keep the site
+    open or closed as the central one does that year (a robust decision)."""
+    ids = county.sites["site_id"].astype(str).to_numpy()
+    agree = {y: np.ones(len(ids), dtype=bool) for y in years}
+    for variant in ("low", "high"):
+        contexts = {}
+        for year in years:
+            pupils = projection.pupils[variant][projection.years.index(year)]
+            other = county.with_sites(year_sites(county.sites, pupils))
+            contexts[year] = plan_context(other, county_times(other))
+        plans = joint_plan(contexts).plans
+        for y in years:
+            agree[y] &= plans[y].open == joint.plans[y].open
+        del contexts
+        trim_heap()
+    return {y: dict(zip(ids, agree[y].tolist(), strict=True)) for y in years}

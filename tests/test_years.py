@@ -37,35 +37,36 @@ def one_year(demo_analysis_no_buses):
 
 
 def test_each_year_lists_the_sites_that_fall_under_the_small_size(years, county):
+    """Each year lists the open sites under the small size that year (open after the year
+    before's plan), plans every pupil of the year's projection where they live now (one
+    model of every year), and a site closed stays closed."""
     s = county.settings
     table = years.table
     assert sorted(table["year"].unique()) == YEARS
     projected = years.projection.table()
     central = projected[projected["variant"] == "central"].groupby(["year", "site_id"])["pupils"]
-    closed = set()
+    closed, was_open = set(), None
     for year in YEARS:
         part = table[table["year"] == year].set_index("site_id")
         pupils = central.sum().xs(year, level="year")
         ev = years.phases[year].evaluations[years.phases[year].recommended]
-        before = years.phases[year].evaluations["current"]
-        # the year's input: the projection moved by the earlier phases; open small sites
-        now = before.sites.set_index("site_id")
+        now = years.phases[year].evaluations["current"].sites.set_index("site_id")
+        is_open = now["open"] if was_open is None else was_open.reindex(now.index)
         small = (
-            now["open"]
+            is_open
             & now["kind"].isin(s.merger_kinds)
             & (now["pupils_before"] < s.small_site_pupils)
         )
         assert set(part.index[part["small"]]) == set(small.index[small])
-        # sites that keep their own pupils (no earlier closure nearby) match the projection
-        kept = [
-            i for i in now.index if now.loc[i, "open"] and i not in closed and i in pupils.index
-        ]
-        assert any(now.loc[i, "pupils_before"] == pupils[i] for i in kept)
-        # a site closed by a phase stays closed
-        assert not (part.loc[list(closed), "action"] == "reopen").any()
-        assert not ev.sites.set_index("site_id").loc[list(closed), "open"].any()
+        here = [i for i in now.index if now.loc[i, "open"] and i in pupils.index]
+        assert all(now.loc[i, "pupils_before"] == pupils[i] for i in here)
+        # a site closed by a year's plan stays closed, and says so
+        after = ev.sites.set_index("site_id")
+        assert not after.loc[list(closed), "open"].any()
+        assert set(part.loc[list(closed), "action"]) <= {"stay_closed"}
         closed |= set(part.index[part["action"] == "close"])
         assert ev.conserved
+        was_open = after["open"]
     assert closed  # the plan does close sites
 
 

@@ -146,11 +146,12 @@ def year_sites(sites: pd.DataFrame, pupils: np.ndarray, before=None) -> pd.DataF
     return out
 
 
-def phase_table(year: int, ctx, ev) -> pd.DataFrame:
+def phase_table(year: int, ctx, ev, open_before: np.ndarray | None = None) -> pd.DataFrame:
     """One year's phase, one row per site: :data:`PHASE_COLUMNS` plus ``name, township_code,
-    small`` (a site of the merger kinds under ``small_site_pupils`` in that year, before the
-    plan: that year's wave of candidates)."""
+    small`` (a site of the merger kinds under ``small_site_pupils`` in that year, open before
+    the plan (``open_before``, default: open now): that year's wave of candidates)."""
     s = ev.sites
+    is_open = ctx.open_now if open_before is None else np.asarray(open_before, dtype=bool)
     ids = s["site_id"].astype(str)
     return pd.DataFrame(
         {
@@ -164,7 +165,7 @@ def phase_table(year: int, ctx, ev) -> pd.DataFrame:
             "teachers": ids.map(ev.teachers).fillna(0).astype(int).to_numpy(),
             "name": s["name"],
             "township_code": s["township_code"].astype(str),
-            "small": ctx.open_now
+            "small": is_open
             & s["kind"].isin(ctx.settings.merger_kinds).to_numpy()
             & (ctx.pupils_now < ctx.settings.small_site_pupils),
         }

@@ -427,11 +427,14 @@ def _pinned(model: PlanModel) -> dict[int, Justification]:
 class _Builder:
     """The MILP of a :class:`PlanModel` as arrays for ``scipy.optimize.milp``."""
 
-    def __init__(self, model: PlanModel):
+    def __init__(self, model: PlanModel, temporary: float | None = None):
         self.m = model
         self.ctx = model.ctx
         self.s = model.ctx.settings
         self.f = model.facts
+        self.temporary = temporary  # yearly cost of a temporary classroom (None: none offered)
+        self.k: dict[int, int] = {}  # site -> column of the classrooms added there
+        self.q: dict[int, int] = {}  # site -> column of its temporary classrooms
         self.cols: list[tuple[str, object]] = []  # (kind, key) of every column
         self.c: list[float] = []
         self.lb: list[float] = []
@@ -562,9 +565,9 @@ class _Builder:
             known_cls = np.isfinite(f.classes[j])
             classes = f.classes[j] if known_cls else f.capacity[j] / f.norm[j]
             classes = 0.0 if not np.isfinite(classes) and f.reopen[j] else classes
-            k = None
+            added: list[int] = []  # classrooms added, permanent and temporary
             if np.isfinite(classes) and f.max_classes[j] > 0:
-                k = self.col(
+                self.k[j] = self.col(
                     "k",
                     j,
                     s.classroom_cost_per_year + f.norm[j] * s.place_cost_per_year,
@@ -572,17 +575,21 @@ class _Builder:
                     f.max_classes[j],
                     True,
                 )
+                added.append(self.k[j])
+                if self.temporary is not None:
+                    self.q[j] = self.col("q", j, self.temporary, 0.0, f.max_classes[j], True)
+                    added.append(self.q[j])
             if np.isfinite(f.capacity[j]):
                 o = self.col("o", ("places", j), OVERFLOW_PENALTY, 0.0, np.inf, False)
                 self.row(
-                    {**load, o: -1.0, **({k: -f.norm[j]} if k is not None else {})},
+                    {**load, o: -1.0, **dict.fromkeys(added, -f.norm[j])},
                     -np.inf,
                     f.capacity[j] - fixed["pupils"][j],
                 )
             if known_cls:
                 o = self.col("o", ("classes", j), OVERFLOW_PENALTY, 0.0, np.inf, False)
                 self.row(
-                    {**load, o: -1.0, **({k: -class_max} if k is not None else {})},
+                    {**load, o: -1.0, **dict.fromkeys(added, -class_max)},
                     -np.inf,
                     class_max * classes - fixed["pupils"][j],
                 )

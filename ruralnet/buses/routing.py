@@ -314,8 +314,7 @@ def solve(
         and ``meta``: ``method`` (``exact`` or ``pyvrp``: which found the plan),
         ``lower_bound`` (proven: the seats bound, the exact model's bound for whole stops, or
         :func:`ruralnet.buses.exact.split_lower_bound`), ``optimal`` (the plan reaches it),
-        ``exact_s`` / ``solves`` / ``iterations`` (time of the exact model, PyVRP runs and
-        the iterations they used).
+        ``exact_s`` / ``solves`` / ``iterations`` (the exact model's time, PyVRP's runs, iterations).
     """
     started = time.perf_counter()
     ok, unserved = _servable(problem)
@@ -323,10 +322,9 @@ def solve(
     if not picks:
         return BusSolution(problem, [], unserved, 0.0, {"lower_bound": 0})
     _check_size(problem, picks)
-    lower = math.ceil(sum(p for _, p in picks) / problem.seats)
     if len(picks) == 1:  # one servable pick-up: one bus, nothing to search
-        meta = {"lower_bound": 1, "optimal": True, "method": "exact", "exact_s": 0.0}
-        return BusSolution(problem, [picks], unserved, time.perf_counter() - started, meta)
+        return BusSolution(problem, [picks], unserved, 0.0, _ONE_BUS.copy())
+    lower = math.ceil(sum(p for _, p in picks) / problem.seats)
     meta: dict = {"lower_bound": lower, "optimal": False, "method": "pyvrp"}
     best, start = None, None
     if exact:
@@ -336,12 +334,10 @@ def solve(
         offered, expand = _halves(picks) if split else (picks, [[k] for k in range(len(picks))])
         start = _pyvrp_start(start, picks, problem.seats, warm, expand)
         budget = _Budget(iterations, None if left is None else max(left, 0.2))
-        bound = meta["lower_bound"]
         routes, runs = _solve_pyvrp(
-            problem, offered, budget, seed, no_improvement, first_share, start, bound
+            problem, offered, budget, seed, no_improvement, first_share, start, meta["lower_bound"]
         )
-        meta["solves"] = runs
-        meta["iterations"] = int(iterations - budget.iterations)
+        meta.update(solves=runs, iterations=int(iterations - budget.iterations))
         if routes is not None and (best is None or len(routes) < len(best)):
             best, meta["method"] = routes, "pyvrp"
     if best is None:
@@ -349,6 +345,10 @@ def solve(
         best = [[pick] for pick in picks]
     meta["optimal"] = meta["optimal"] or len(best) <= meta["lower_bound"]
     return BusSolution(problem, best, unserved, time.perf_counter() - started, meta)
+
+
+#: What a solve of one servable pick-up says: one bus, proven.
+_ONE_BUS = {"lower_bound": 1, "optimal": True, "method": "exact", "exact_s": 0.0}
 
 
 def _check_size(problem: BusProblem, picks: list) -> None:

@@ -256,6 +256,16 @@ COLUMNS = {
     "small": ("不足规定人数", "under the small-site size"),
     "closed": ("撤并学校", "sites closed"),
     "classrooms_empty_later": ("三年后闲置教室", "classrooms empty three years on"),
+    "temporary_classrooms": ("临时教室", "temporary classrooms"),
+    "robust": ("高低预测下相同", "same under low and high projections"),
+    "needed": ("需增教室", "classrooms needed"),
+    "built": ("当年新建教室", "classrooms built"),
+    "permanent": ("累计新建教室", "classrooms built so far"),
+    "temporary": ("临时教室", "temporary classrooms"),
+    "empty_later": ("三年后闲置", "empty three years on"),
+    "years_needed": ("需用年数（折现）", "years needed (discounted)"),
+    "cost_built": ("新建费用（元）", "cost of building (yuan)"),
+    "cost_temporary": ("租用临时教室费用（元）", "cost of temporary classrooms (yuan)"),
     "policy_failed_year": ("未通过的政策检查", "policy checks failed"),
     "p95_minutes": ("95%分位时间（分钟）", "95th pct minutes"),
 }
@@ -571,13 +581,45 @@ TEXT = {
     "years_method": (
         "学生数按年级递进法（队列存活法）推算：各年级学生逐年升入下一年级（按递进比例），"
         "入学年级按出生人口变化推算（{base}年为基年，全国出生人口数据来自国家统计局统计公报）；"
-        "各年度方案在上一年度方案的基础上，用与单年度方案相同的模型和政策检查制定。"
         "阴影为出生人口低、高情景的范围。",
         "Pupils are projected by grade progression (cohort survival): each grade moves up a "
         "grade a year at the progression ratios, entry grades follow the births of their "
-        "cohort ({base} is the base year; births from the NBS communiqués). Each year's plan "
-        "starts from the year before and uses the same model and policy checks as the one-year "
-        "plan. The band spans the low and high births variants.",
+        "cohort ({base} is the base year; births from the NBS communiqués). The band spans the "
+        "low and high births variants.",
+    ),
+    "years_phases_method": (
+        "各年度方案在上一年度方案的基础上，用与单年度方案相同的模型和政策检查制定。",
+        "Each year's plan starts from the year before and uses the same model and policy "
+        "checks as the one-year plan.",
+    ),
+    "years_joint_method": (
+        "各年度方案由一个模型统一制定（逐年政策相同）：撤并的学校此后不再恢复；新建教室为永久"
+        "教室，至少按{min_years}年计费（年折现率{rate}），学生只在少数年份需要时改用临时教室"
+        "（每间每年{temporary}元）。“高低预测下相同”表示出生人口低、高情景下该校当年的办学与否"
+        "与中情景相同。",
+        "Every year's plan comes from one model (each year's policy as in the one-year plan): "
+        "a site closed stays closed; a classroom built is permanent and paid for at least "
+        "{min_years} years (discounted at {rate} a year), and where pupils need it only a few "
+        'years a temporary classroom ({temporary} yuan a year) is used instead. "same under low '
+        'and high projections" marks a site whose open or closed state that year is the same '
+        "under the low and high births variants.",
+    ),
+    "classrooms_title": ("新建教室还是租用临时教室", "Build classrooms or rent temporary ones"),
+    "classrooms_note": (
+        "逐校比较：需增教室的年数内，新建（至少按{min_years}年计费）与租用临时教室的费用。",
+        "Site by site: for the years its pupils need added classrooms, what building them "
+        "(paid for at least {min_years} years) costs against temporary classrooms.",
+    ),
+    "first_year_same": (
+        "第一年方案与{year}年单年度方案相同。",
+        "The first year of the plan equals the one-year plan of {year}.",
+    ),
+    "first_year_differs": (
+        "第一年方案与{year}年单年度方案不同，因为统一方案考虑了以后各年的学生：多保留{opened}所、"
+        "少保留{closed}所学校；新建教室{joint}间（单年度方案{one}间，其余以临时教室解决）。",
+        "The first year differs from the one-year plan of {year}, because one model sees the "
+        "later years' pupils: {opened} site(s) kept open and {closed} more closed; {joint} "
+        "classrooms built (the one-year plan: {one}; the rest as temporary classrooms).",
     ),
     "years_summary": ("分年度概况", "Years at a glance"),
     "timeline": ("学生数与学校数变化", "Pupils and sites over the years"),

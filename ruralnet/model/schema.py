@@ -240,8 +240,11 @@ def validate_sites(
     *,
     buffer_km: float = 10.0,
     county_code: str | None = None,
+    quiet: bool = False,
 ) -> gpd.GeoDataFrame:
-    """Check a sites layer and return a clean copy in EPSG:4326.
+    """Check a sites layer and return a clean copy in EPSG:4326 (``quiet``: the warnings
+    only in ``attrs["warnings"]``, for a layer derived from one already checked, e.g. a
+    projected year's).
 
     Missing optional columns are filled: ``capacity``, ``classes`` and ``boarding_beds`` as
     unknown (NaN), ``grades`` from :data:`DEFAULT_GRADES`, the three-school flags from the kind
@@ -294,7 +297,8 @@ def validate_sites(
     _site_plausibility(gdf, problems, warn_list, id_col)
     if problems:
         raise SchemaError(layer, problems)
-    _emit(warn_list, layer)
+    if not quiet:
+        _emit(warn_list, layer)
     gdf.attrs["warnings"] = warn_list
     return gdf
 

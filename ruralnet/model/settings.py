@@ -428,6 +428,30 @@ class Settings:
         default=2_000.0,
         metadata=_s("illustrative: food and supervision of a boarder (living subsidy 1,000-1,250)"),
     )
+    temporary_classroom_cost_per_year: float = field(
+        default=30_000.0,
+        metadata=_s(
+            "illustrative: a rented or modular classroom with its places, one year (the "
+            "plan over several years builds only where that is dearer over the years needed)"
+        ),
+    )
+    classroom_min_years: int = field(
+        default=8,
+        metadata=_s(
+            "the plan over several years pays for a classroom it builds for at least this many "
+            "years, and flags one its pupils need for fewer",
+            low=1,
+            high=50,
+        ),
+    )
+    discount_rate: float = field(
+        default=0.03,
+        metadata=_s(
+            "yearly discount of later years' costs in the plan over several years",
+            share=True,
+            high=0.2,
+        ),
+    )
     bus_cost_per_year: float = field(
         default=70_000.0,
         metadata=_s(

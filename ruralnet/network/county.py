@@ -58,11 +58,12 @@ class County(CountyFolder):
 
     def with_sites(self, sites) -> County:
         """The same county with another sites layer at the same places (another year's
-        pupils, status and grades): validated again, sharing the road networks and the
-        travel-time matrices."""
+        pupils, status and grades): validated again (its warnings kept in
+        ``sites.attrs["warnings"]``, not raised: a projected year is no input to correct),
+        sharing the road networks and the travel-time matrices."""
         if list(sites["site_id"].astype(str)) != list(self.sites["site_id"].astype(str)):
             raise ValueError("with_sites: the same sites, in the same order, are needed")
-        checked = validate_sites(sites, county_code=self.code or None)
+        checked = validate_sites(sites, county_code=self.code or None, quiet=True)
         return dataclasses.replace(self, sites=checked)
 
     def network(self, mode: str) -> Network:

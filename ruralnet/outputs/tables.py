@@ -63,10 +63,19 @@ WHOLE = {
     "sites",
     "classrooms_empty_later",
     "closed",
+    "temporary_classrooms",
+    "needed",
+    "built",
+    "permanent",
+    "temporary",
+    "empty_later",
+    "cost_built",
+    "cost_temporary",
 }
 #: Columns shown with one decimal (minutes, kilometres, class sizes).
 ONE_DECIMAL = {
     "runs_per_bus",
+    "years_needed",
     "minutes",
     "minutes_walk",
     "minutes_bus",

@@ -28,14 +28,25 @@ from .maps import (
 )
 from .tables import for_csv, html_table, translated
 
-#: ``report/phases.csv``: the contract columns, then names and flags.
+#: ``report/phases.csv``: the contract columns, then names and flags (``temporary_classrooms``
+#: and ``robust`` from the plan over the years in one model).
 PHASE_FILE_COLUMNS = [
     *PHASE_COLUMNS,
     "name",
     "township_code",
     "small",
     "classrooms_empty_later",
+    "temporary_classrooms",
+    "robust",
 ]
+
+
+def _phase_columns(table: pd.DataFrame) -> list[str]:
+    """The file's columns this table has (a plan phase by phase has no temporary classrooms
+    and no variants)."""
+    return [c for c in PHASE_FILE_COLUMNS if c in table]
+
+
 STAGE_OF = {f"k{i}": "kindergarten" for i in (1, 2, 3)} | {
     f"g{i}": ("primary" if i <= 6 else "junior") for i in range(1, 10)
 }
@@ -59,6 +70,7 @@ def years_summary(years) -> pd.DataFrame:
                 "classes_added": int(part["classes_added"].sum()),
                 "beds_added": int(part["beds_added"].sum()),
                 "classrooms_empty_later": int(part["classrooms_empty_later"].sum()),
+                "temporary_classrooms": int(part.get("temporary_classrooms", pd.Series(0)).sum()),
                 "teachers": int(part["teachers"].sum()),
                 "buses": buses.buses_needed() if buses is not None else None,
                 "policy_failed": int((ev.policy["status"] == "failed").sum()),
@@ -81,7 +93,7 @@ def write_years_report(years, analysis, out_dir: str | Path, lang: str = "zh") -
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     enrolment = years.projection.table()
-    phases = years.table[PHASE_FILE_COLUMNS]
+    phases = years.table[_phase_columns(years.table)]
     summary = years_summary(years)
     paths = {
         "enrolment_by_year.csv": write_table(enrolment, out / "enrolment_by_year.csv"),
@@ -99,8 +111,50 @@ def write_years_report(years, analysis, out_dir: str | Path, lang: str = "zh") -
         tmp.write_text(_html(years, analysis, enrolment, summary, lang), encoding="utf-8")
     paths["years.html"] = out / "years.html"
 
+    if years.joint is not None:
+        paths["classrooms.csv"] = write_table(for_csv(_classrooms(years)), out / "classrooms.csv")
     paths["years_map.html"] = save_map(_years_map(years, analysis, lang), out / "years_map.html")
     return paths
+
+
+def _classrooms(years) -> pd.DataFrame:
+    """The plan's classrooms per site and year, with the site's name (see
+    :data:`ruralnet.analysis.joint_plan.CLASSROOM_COLUMNS`)."""
+    t = years.joint.classrooms
+    names = years.table.drop_duplicates("site_id").set_index("site_id")["name"]
+    out = t.copy()
+    out.insert(1, "name", out["site_id"].map(names))
+    return out
+
+
+def _joint_parts(years, analysis, lang: str) -> dict:
+    """The years page's parts of a plan made in one model: its method, the first year
+    against the one-year plan, and the build-or-rent comparison per site."""
+    if years.joint is None:
+        return {"joint_method": text("years_phases_method", lang)}
+    s = analysis.county.settings
+    first = years.joint.meta.get("first_year") or {}
+    year = years.joint.years[0]
+    note = (
+        text("first_year_same", lang, year=year)
+        if first.get("same", True)
+        else text("first_year_differs", lang, year=year, opened=len(first["opened"]),
+                  closed=len(first["closed"]), joint=first["classes_joint"],
+                  one=first["classes_one_year"])
+    )  # fmt: skip
+    rooms = _classrooms(years)
+    shown = rooms[(rooms["built"] > 0) | (rooms["temporary"] > 0)]
+    shown = shown[["site_id", "name", "year", "needed", "built", "temporary", "years_needed",
+                   "cost_built", "cost_temporary"]]  # fmt: skip
+    words = dict(min_years=s.classroom_min_years, rate=f"{s.discount_rate:.0%}",
+                 temporary=f"{s.temporary_classroom_cost_per_year:,.0f}")  # fmt: skip
+    return {
+        "joint_method": text("years_joint_method", lang, **words),
+        "first_year": note,
+        "classrooms_title": text("classrooms_title", lang),
+        "classrooms_note": text("classrooms_note", lang, min_years=s.classroom_min_years),
+        "classrooms": html_table(shown, lang) if len(shown) else "",
+    }
 
 
 def _sheets(years, enrolment: pd.DataFrame, summary: pd.DataFrame, lang: str) -> dict:
@@ -109,7 +163,7 @@ def _sheets(years, enrolment: pd.DataFrame, summary: pd.DataFrame, lang: str) ->
     sheets = {("分年度概况" if zh else "years"): translated(summary, lang)}
     for year in sorted(years.phases):
         part = years.table[years.table["year"] == year]
-        sheets[f"{year}年" if zh else str(year)] = translated(part[PHASE_FILE_COLUMNS], lang)
+        sheets[f"{year}年" if zh else str(year)] = translated(part[_phase_columns(part)], lang)
     central = enrolment[enrolment["variant"] == "central"]
     pivot = central.pivot_table(index="site_id", columns="year", values="pupils", aggfunc="sum")
     pivot.columns = [str(c) for c in pivot.columns]
@@ -148,7 +202,7 @@ def _html(years, analysis, enrolment, summary, lang) -> str:
             (ctx.township(town), timeline_chart(_stage_years(enrolment, sites, town), per, lang))
         )
     changes = {
-        year: html_table(part[part["action"] != "keep"][PHASE_FILE_COLUMNS], lang)
+        year: html_table(part[part["action"] != "keep"][_phase_columns(part)], lang)
         for year, part in years.table.groupby("year")
     }
     env = Environment(
@@ -163,6 +217,7 @@ def _html(years, analysis, enrolment, summary, lang) -> str:
         charts=charts,
         changes=changes,
         t={k: text(k, lang) for k in ("years_summary", "timeline", "changes", "map")},
+        **_joint_parts(years, analysis, lang),
     )
 
 

@@ -1,0 +1,145 @@
+"""The plan over several years as one decision (#28): on the bundled county, against the
+phase-by-phase plan of the same years, and the build-or-rent split against brute force."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import warnings
+
+import numpy as np
+import pytest
+
+from ruralnet.analysis.joint_plan import classroom_split, joint_plan, phase_weights
+from ruralnet.analysis.phases import year_sites
+from ruralnet.analysis.plans import plan_context
+from ruralnet.analysis.times import county_times
+from ruralnet.model.errors import RuralnetWarning
+from ruralnet.study import analyse_years
+
+YEARS = [2025, 2027, 2030]
+
+
+def _analyse(county, joint: bool):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuralnetWarning)
+        return analyse_years(county, YEARS, buses=None, joint=joint)
+
+
+@pytest.fixture(scope="module")
+def joint(county):
+    return _analyse(county, True)
+
+
+@pytest.fixture(scope="module")
+def phased(county):
+    return _analyse(county, False)
+
+
+def _cost(stock, need, weights, build, rent) -> float:
+    """What a stock of permanent classrooms per year costs: building, and renting the rest."""
+    added = np.diff(np.concatenate([[0], stock]))
+    return float((added * build).sum() + (rent * weights * np.maximum(need - stock, 0)).sum())
+
+
+def test_the_split_into_built_and_temporary_classrooms_is_the_cheapest():
+    """Against every non-decreasing stock of permanent classrooms: the split costs the least,
+    gives every year its classrooms, and on a tie builds fewer."""
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        n = int(rng.integers(1, 5))
+        need = rng.integers(0, 5, n)
+        weights, build = rng.uniform(0.5, 4, n), rng.uniform(10, 200, n)
+        rent = float(rng.uniform(5, 60))
+        built, temporary = classroom_split(need, weights, build, rent)
+        stock = np.cumsum(built)
+
+        stocks = [np.array(p) for p in itertools.product(range(need.max() + 1), repeat=n)]
+        best = min(_cost(p, need, weights, build, rent) for p in stocks if (np.diff(p) >= 0).all())
+        assert (built >= 0).all() and (stock + temporary >= need).all()
+        assert _cost(stock, need, weights, build, rent) == pytest.approx(best)
+    built, temporary = classroom_split(np.array([2]), np.ones(1), np.array([30.0]), 30.0)
+    assert list(built) == [0] and list(temporary) == [2]  # a tie: rent, build nothing
+
+
+def test_each_phase_counts_for_its_years_discounted():
+    assert phase_weights(YEARS, 2030, 0.0) == {2025: 2.0, 2027: 3.0, 2030: 1.0}
+    w = phase_weights(YEARS, 2030, 0.05)
+    assert w[2025] == pytest.approx(1 + 1 / 1.05) and w[2030] == pytest.approx(1.05**-5)
+
+
+def test_one_model_builds_nothing_that_stands_empty(joint, phased, county):
+    """#28: planned phase by phase, the first year builds classrooms that stand empty three
+    years later; planned as one decision, a classroom is built only where the pupils need it
+    long enough to pay for it against a temporary one (every built classroom that stands
+    empty says why: building cost less), and every year's needs are met."""
+    s = county.settings
+    rooms = joint.joint.classrooms
+    assert (rooms["permanent"] + rooms["temporary"] >= rooms["needed"]).all()
+    empty = rooms[rooms["empty_later"] > 0]
+    assert (empty["cost_built"] <= empty["cost_temporary"]).all(), empty
+    first = {
+        t: x[x["year"] == YEARS[0]] for t, x in (("joint", joint.table), ("phased", phased.table))
+    }
+    assert (
+        first["joint"]["classrooms_empty_later"].sum()
+        < first["phased"]["classrooms_empty_later"].sum()
+    )
+    assert first["joint"]["classes_added"].sum() < first["phased"]["classes_added"].sum()
+    assert first["joint"]["temporary_classrooms"].sum() > 0
+    # a classroom built is there in every later year
+    for _, part in rooms.groupby("site_id"):
+        assert (np.diff(part.sort_values("year")["permanent"]) >= 0).all()
+    assert s.classroom_min_years >= 1
+
+
+def test_a_closed_site_stays_closed_and_the_first_year_is_explained(joint, county):
+    plans = joint.joint.plans
+    open_ = np.vstack([plans[y].open for y in YEARS])
+    decide = county.sites["status"].eq("open").to_numpy()
+    assert (np.diff(open_[:, decide].astype(int), axis=0) <= 0).all()  # no open site reopens
+    first = joint.joint.meta["first_year"]
+    from ruralnet.analysis.siting import optimised_plan
+
+    y0 = YEARS[0]
+    pupils = joint.projection.pupils["central"][joint.projection.years.index(y0)]
+    c = county.with_sites(year_sites(county.sites, pupils))
+    one = optimised_plan(plan_context(c, county_times(c)))
+    same = (one.open == plans[y0].open).all() and np.nansum(one.classes_added) == np.nansum(
+        plans[y0].classes_added
+    )
+    assert first["same"] == bool(same)
+    ids = county.sites["site_id"].astype(str).to_numpy()
+    assert first["opened"] == ids[plans[y0].open & ~one.open].tolist()
+
+
+def test_robust_decisions_are_the_same_under_the_low_and_high_projections(joint, county):
+    """A site marked robust in a year is open (or closed) that year under the low and high
+    projections' plans as under the central one; one not marked differs in one of them."""
+    p = joint.projection
+    other = {}
+    for variant in ("low", "high"):
+        contexts = {}
+        for y in YEARS:
+            c = county.with_sites(year_sites(county.sites, p.pupils[variant][p.years.index(y)]))
+            contexts[y] = plan_context(c, county_times(c))
+        other[variant] = joint_plan(contexts).plans
+    ids = county.sites["site_id"].astype(str).to_numpy()
+    for y in YEARS:
+        central = joint.joint.plans[y].open
+        same = (other["low"][y].open == central) & (other["high"][y].open == central)
+        robust = joint.table[joint.table["year"] == y].set_index("site_id")["robust"]
+        assert robust.reindex(ids).to_numpy().tolist() == same.tolist()
+
+
+def test_dear_temporary_classrooms_make_the_model_build_and_say_why(county):
+    """The other side of the rule: when temporary classrooms cost far more, the model builds,
+    and classrooms that stand empty three years on are counted with the costs that made
+    building the cheaper way."""
+    dear = dataclasses.replace(
+        county, settings=county.settings.replace(temporary_classroom_cost_per_year=1e7)
+    )
+    rooms = _analyse(dear, True).joint.classrooms
+    assert rooms["temporary"].sum() == 0 and rooms["built"].sum() > 0
+    empty = rooms[rooms["empty_later"] > 0]
+    assert len(empty) and (empty["cost_built"] < empty["cost_temporary"]).all()
