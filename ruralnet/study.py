@@ -398,30 +398,34 @@ def _joint_years(county: County, years: list[int], projection, lang: str, buses)
     """:func:`analyse_years` with every year's plan from one model: each year's context on
     its projected pupils (the sites as they are now), the joint plan, then each year
     evaluated (with its buses, each year's fleet from the year before's) and read together
-    (:func:`ruralnet.analysis.joint_plan.joint_table`)."""
+    (:func:`ruralnet.analysis.joint_plan.joint_table`); last, the same model on the low and
+    high projections, for the decisions that hold under all three."""
     counties, contexts = {}, {}
     for year in years:
         pupils = projection.pupils["central"][projection.years.index(year)]
         counties[year] = county.with_sites(year_sites(county.sites, pupils))
         contexts[year] = plan_context(counties[year], county_times(counties[year]))
     joint = joint_plan(contexts)
+    first = years[0]
     joint.meta["first_year"] = first_year_difference(
-        optimised_plan(contexts[years[0]]), joint.plans[years[0]], contexts[years[0]]
+        optimised_plan(contexts[first]), joint.plans[first], contexts[first]
     )
-    robust = _variants_agree(county, years, projection, joint)
     phases, tables, districts, layers, fleet, was_open = {}, [], {}, {}, None, None
     for year in years:
         analysis = analyse_county(
-            counties[year], True, lang, buses, variant=False, previous_buses=fleet,
+            counties.pop(year), True, lang, buses, variant=False, previous_buses=fleet,
             context=contexts.pop(year), plan=joint.plans[year],
         )  # fmt: skip
         ev = analysis.evaluations[analysis.recommended]
+        joint.plans[year] = ev.plan  # its flows sparse, as every kept evaluation's
         tables.append(phase_table(year, analysis.context, ev, was_open))
         districts[year], layers[year] = ev.districts, ev.district_layer
         fleet = ev.buses.chosen if ev.buses is not None else None
         was_open = ev.sites["open"].to_numpy()
         phases[year] = _phase_record(analysis)
+        del analysis
         trim_heap()
+    robust = _variants_agree(county, years, projection, joint)
     table = joint_table(pd.concat(tables, ignore_index=True), joint)
     table["robust"] = [
         robust[y][sid] for y, sid in zip(table["year"], table["site_id"], strict=True)
@@ -440,9 +444,10 @@ def _variants_agree(county: County, years: list[int], projection, joint: JointPl
             pupils = projection.pupils[variant][projection.years.index(year)]
             other = county.with_sites(year_sites(county.sites, pupils))
             contexts[year] = plan_context(other, county_times(other))
-        plans = joint_plan(contexts).plans
-        for y in years:
-            agree[y] &= plans[y].open == joint.plans[y].open
+        other = joint_plan(contexts)
         del contexts
+        for y in years:
+            agree[y] &= other.plans[y].open == joint.plans[y].open
+        del other
         trim_heap()
     return {y: dict(zip(ids, agree[y].tolist(), strict=True)) for y in years}

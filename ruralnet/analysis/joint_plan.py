@@ -109,6 +109,10 @@ def joint_plan(
     lps = {y: builders[y].build() for y in years}
     offsets = dict(zip(years, np.cumsum([0] + [len(lps[y]["c"]) for y in years[:-1]]), strict=True))
     lp = _stacked(years, lps, builders, offsets, weights, s)
+    for y in years:  # copied into the stacked matrix: given back before the solve
+        del lps[y]["A"]
+    del builders
+    trim_heap()
     res = milp(
         lp["c"],
         integrality=lp["integrality"],
