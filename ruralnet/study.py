@@ -352,10 +352,11 @@ def analyse_years(
             f"phase years must lie within {s.enrolment_year}-{s.projection_horizon} (the "
             f"enrolment year and the setting projection_horizon), got {years}"
         )
-    seat = (county.meta.get("county") or {}).get("seat_township")
+    info = county.meta.get("county") or {}
     projection = project_enrolment(
-        county.sites, s, seat, horizon=max(years[-1], s.projection_horizon)
-    )
+        county.sites, s, info.get("seat_township"), horizon=max(years[-1], s.projection_horizon),
+        urban_share=info.get("urban_share"),
+    )  # fmt: skip
     if joint and optimise:
         return _joint_years(county, years, projection, lang, buses)
     phases, tables, districts, layers, shares, before = {}, [], {}, {}, [], None

@@ -24,7 +24,13 @@ import pytest
 import rasterio
 
 import ruralnet as rn
-from ruralnet.model.errors import InputError, NetworkError, RuralnetError, SchemaError
+from ruralnet.model.errors import (
+    CountyFolderError,
+    InputError,
+    NetworkError,
+    RuralnetError,
+    SchemaError,
+)
 
 DEMO = rn.datasets.bundled_county()
 
@@ -165,6 +171,16 @@ BROKEN_COUNTIES = {
     ),
     "seats-1": (_settings("bus_seats = 1"), rn.SettingsError, "bus_seats must be a whole number"),
     "outflow-0.99": (_settings("rural_outflow_rate = 0.99"), rn.SettingsError, "up to 0.5"),
+    "urban-share-2": (
+        lambda folder: (folder / "county.toml").write_text(
+            (folder / "county.toml")
+            .read_text(encoding="utf-8")
+            .replace("urban_share = 0.4532", "urban_share = 2"),
+            encoding="utf-8",
+        ),
+        CountyFolderError,
+        "urban_share must be a share",
+    ),
     "cost-1e30": (_settings("bus_cost_per_year = 1e30"), rn.SettingsError, "bus_cost_per_year"),
     "weekly-nan": (_settings("weekly_ride_minutes = nan"), rn.SettingsError, "weekly_ride"),
     "unknown-township": (

@@ -41,30 +41,44 @@ def _with_grades(sites: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
 
 
 def _by_hand(sites, settings, births, years, ratios, seat):
-    """Each site and grade, year by year, in plain Python (the oracle)."""
-    out = {}
-    base = {}
+    """Each site and grade, year by year, in plain Python (the oracle): progression and
+    entries, then the village pupils' outflow, ``seat_share_of_outflow`` of it enrolling at the
+    county seat's sites teaching the grade, by their pupils of it."""
+    taught, base, out = {}, {}, {}
     for _, s in sites.iterrows():
-        taught = sorted(parse_grades(s["grades"])) if s["status"] == "open" else []
-        for g in taught:
-            base[s["site_id"], g] = float(s[f"k{g + 3}" if g <= 0 else f"g{g}"])
-        out[s["site_id"], years[0]] = {g: base[s["site_id"], g] for g in taught}
-        for y in years[1:]:
-            last, now = out[s["site_id"], y - 1], {}
-            for g in taught:
-                same_stage = (g - 1) in taught and g != 1  # K3 -> 1 is a new stage
-                if same_stage:
-                    now[g] = last[g - 1] * ratios[GRADE_LEVELS.index(g - 1)]
+        site = s["site_id"]
+        taught[site] = sorted(parse_grades(s["grades"])) if s["status"] == "open" else []
+        for g in taught[site]:
+            base[site, g] = float(s[f"k{g + 3}" if g <= 0 else f"g{g}"])
+        out[site, years[0]] = {g: base[site, g] for g in taught[site]}
+    town = dict(zip(sites["site_id"], sites["township_code"].astype(str), strict=True))
+    for y in years[1:]:
+        raw = {}
+        for site, grades in taught.items():
+            last, raw[site] = out[site, y - 1], {}
+            for g in grades:
+                if (g - 1) in grades and g != 1:  # K3 -> 1 is a new stage
+                    raw[site][g] = last[g - 1] * ratios[GRADE_LEVELS.index(g - 1)]
                 else:
                     age = g + 5
-                    now[g] = (
-                        base[s["site_id"], g]
+                    raw[site][g] = (
+                        base[site, g]
                         * births_in(births, y - age)
                         / births_in(births, years[0] - age)
                     )
-                if str(s["township_code"]) != str(seat):
-                    now[g] *= 1 - settings.rural_outflow_rate
-            out[s["site_id"], y] = now
+        left = {}
+        for site, grades in taught.items():
+            out[site, y] = dict(raw[site])
+            if town[site] != str(seat):
+                for g in grades:
+                    out[site, y][g] = raw[site][g] * (1 - settings.rural_outflow_rate)
+                    left[g] = left.get(g, 0.0) + raw[site][g] * settings.rural_outflow_rate
+        for g, n in left.items():
+            at_seat = [site for site in taught if town[site] == str(seat) and g in taught[site]]
+            weight = sum(raw[site][g] for site in at_seat)
+            for site in at_seat:
+                part = raw[site][g] / weight if weight > 0 else 1 / len(at_seat)
+                out[site, y][g] += settings.seat_share_of_outflow * n * part
     return out
 
 
@@ -86,8 +100,9 @@ def test_projection_matches_a_plain_recomputation(folder, outflow):
     total = cube.sum(axis=(1, 2))
     assert np.allclose(led["start"], total[:-1]) and np.allclose(led["end"], total[1:])
     balance = led["start"] - led["exits"] - led["carried"] + led["progressed"] + led["entries"]
-    assert np.allclose(balance - led["outflow"], led["end"])
+    assert np.allclose(balance - led["outflow"] + led["to_seat"], led["end"])
     assert (led["outflow"] > 0).all() == (outflow > 0)
+    assert np.allclose(led["to_seat"], s.seat_share_of_outflow * led["outflow"])
 
 
 def test_grade_one_follows_the_births(folder):
@@ -146,3 +161,31 @@ def test_whole_pupils_keep_the_total_and_every_site_near_its_fraction(seed):
     assert (np.abs(w.sum(axis=1) - m.sum(axis=1)) < 1).all()
     assert (np.abs(w - m) < 1).all() and (w >= 0).all()
     assert not ((w > 0) & (m == 0)).any()  # no pupil in a grade nobody is in
+
+
+def test_the_drift_to_the_seat_follows_the_census_urban_share(folder):
+    """#28: no drift to the county seat by default, although the census shows it. By default
+    the villages lose the urban share's growth over their rural share each year, half of
+    those pupils enrol at the seat; the seat grows against a projection without drift, the
+    villages shrink, and a rate set in the settings wins."""
+    from ruralnet.analysis.projection import outflow_rate
+
+    s = folder.settings
+    assert s.rural_outflow_rate is None
+    urban = folder.meta["county"]["urban_share"]
+    assert outflow_rate(s, urban) == pytest.approx(s.urbanisation_per_year / (1 - urban))
+    assert outflow_rate(s, None) == 0.0
+    assert outflow_rate(s.replace(rural_outflow_rate=0.01), urban) == 0.01
+    seat = folder.meta["county"]["seat_township"]
+    sites = _with_grades(folder.sites)
+    drift = project_enrolment(sites, s, seat, urban_share=urban).table()
+    still = project_enrolment(sites, s, seat).table()
+    town = dict(zip(sites["site_id"].astype(str), sites["township_code"].astype(str), strict=True))
+    for t in (drift, still):
+        t["seat"] = t["site_id"].map(town).eq(str(seat))
+    last = drift["year"].max()
+    at = lambda t, where: t[(t["year"] == last) & (t["variant"] == "central") & where(t)][  # noqa: E731
+        "pupils"
+    ].sum()
+    assert at(drift, lambda t: t["seat"]) > at(still, lambda t: t["seat"])
+    assert at(drift, lambda t: ~t["seat"]) < at(still, lambda t: ~t["seat"])

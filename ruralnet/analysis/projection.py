@@ -12,8 +12,12 @@ Year by year from ``enrolment_year`` to the horizon, for every site and grade it
   (a grade-``g`` pupil is ``g + 5`` years old: K1 at 3, grade 1 at 6, grade 7 at 12);
 * **exits**: the pupils of a site's last grade of a stage leave it (to the next stage, to
   another site, or out of school after grade 9);
-* **outflow**: outside the county seat's township, ``rural_outflow_rate`` of the pupils leave
-  each year (families moving to the county town or away).
+* **drift**: outside the county seat's township, a share of the pupils leave their village
+  each year: ``rural_outflow_rate``, or by default the growth of the urban share of the
+  population (``urbanisation_per_year``, China 2010-2020) over the county's rural share (its
+  census ``urban_share`` in ``county.toml``; none given: no drift, said in the log);
+  ``seat_share_of_outflow`` of them enrol at the county seat's sites teaching their grade (by
+  those sites' pupils of the grade), the others leave the county (:func:`outflow_rate`).
 
 Progression ratios come from the roster's grades: across the county, grade ``g + 1`` over grade
 ``g`` in the enrolment year, divided by the births ratio of the two cohorts (one year of data
@@ -55,6 +59,7 @@ LEDGER_COLUMNS = [
     "progressed",
     "entries",
     "outflow",
+    "to_seat",
     "end",
 ]
 #: Stage of each grade level: kindergarten, primary, junior.
@@ -170,12 +175,25 @@ def progression_ratios(
     return out
 
 
+def outflow_rate(settings, urban_share: float | None) -> float:
+    """The share of the village pupils who leave each year: ``rural_outflow_rate`` when set,
+    else ``urbanisation_per_year / (1 - urban_share)`` (the rural population shrinks as the
+    urban share grows), at most half; 0 without an urban share."""
+    if settings.rural_outflow_rate is not None:
+        return float(settings.rural_outflow_rate)
+    if urban_share is None:
+        log.info("no urban_share in county.toml [county]: no drift to the county seat")
+        return 0.0
+    return float(min(0.5, settings.urbanisation_per_year / max(1e-9, 1.0 - urban_share)))
+
+
 def project_enrolment(
     sites: pd.DataFrame,
     settings,
     seat_township: str | None = None,
     births: pd.Series | None = None,
     horizon: int | None = None,
+    urban_share: float | None = None,
 ) -> Projection:
     """Pupils per site, grade and year from ``settings.enrolment_year`` to the horizon.
 
@@ -191,6 +209,8 @@ def project_enrolment(
         A births series (default: ``settings.births_file`` or the national one).
     horizon
         Last year (default ``settings.projection_horizon``).
+    urban_share
+        The county's census urban share (the default drift, :func:`outflow_rate`).
     """
     births = births if births is not None else births_series(settings.births_file)
     base_year = int(settings.enrolment_year)
@@ -203,7 +223,8 @@ def project_enrolment(
     offers = offer_matrix(sites["grades"]) & _open(sites)[:, None]
     entry, exit_, progress = _cells(offers)
     rural = (sites["township_code"].astype(str) != str(seat_township)).to_numpy()
-    keep = np.where(rural, 1.0 - settings.rural_outflow_rate, 1.0)
+    keep = np.where(rural, 1.0 - outflow_rate(settings, urban_share), 1.0)
+    seat = ~rural & _open(sites)
     cubes, ledger = {}, []
     for variant in VARIANTS:
         cube = np.zeros((len(years), *base.shape))
@@ -221,10 +242,12 @@ def project_enrolment(
             entered = base * index[None, :] * entry
             raw = moved + entered
             cube[t] = raw * keep[:, None]
+            arrive = _to_seat(raw, cube[t], seat, offers, settings.seat_share_of_outflow)
+            cube[t] += arrive
             ledger.append(
                 (variant, years[t], before.sum(), (before * exit_).sum(),
                  (before[:, :-1] * progress[:, 1:]).sum(), moved.sum(), entered.sum(),
-                 (raw - cube[t]).sum(), cube[t].sum())
+                 (raw - cube[t] + arrive).sum(), arrive.sum(), cube[t].sum())
             )  # fmt: skip
         cubes[variant] = cube
     return Projection(
@@ -235,6 +258,21 @@ def project_enrolment(
         pd.DataFrame(ledger, columns=LEDGER_COLUMNS),
         spread,
     )
+
+
+def _to_seat(raw, kept, seat, offers, share: float) -> np.ndarray:
+    """Per site and grade, the pupils who left the villages this year and enrol at the county
+    seat: ``share`` of them, at the seat's open sites teaching their grade, by those sites'
+    pupils of the grade (evenly where they have none yet); none for a grade the seat does not
+    teach."""
+    left = (raw - kept).sum(axis=0) * share  # per grade
+    teach = offers & seat[:, None]
+    weight = np.where(teach, raw, 0.0)
+    totals = weight.sum(axis=0)
+    counts = teach.sum(axis=0)
+    split = np.where(totals > 0, weight / np.where(totals > 0, totals, 1.0),
+                     teach / np.maximum(counts, 1))  # fmt: skip
+    return split * left[None, :]
 
 
 def _open(sites: pd.DataFrame) -> np.ndarray:

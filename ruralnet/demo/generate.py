@@ -578,6 +578,7 @@ def write_county(gen: GeneratedCounty, out_dir: str | Path) -> Path:
             f'code = "{gen.spec.code}"',
             'coord_system = "wgs84"',
             f'seat_township = "{gen.spec.seat_code}"',
+            f"urban_share = {gen.spec.census.urban_share}  # 2020 census: the drift to the seat",
             "",
             "[settings]",
             "# children per stage are given in villages.gpkg; these census shares derive them if a",

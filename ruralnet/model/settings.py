@@ -571,13 +571,31 @@ class Settings:
         default=None,
         metadata=_s("pupils of grade g+1 next year per pupil of grade g (None: from the roster)"),
     )
-    rural_outflow_rate: float = field(
-        default=0.0,
+    rural_outflow_rate: float | None = field(
+        default=None,
         metadata=_s(
-            "share of pupils outside the county seat's township who leave each year (at most "
-            "half: more is no drift but an emptied county)",
+            "share of pupils outside the county seat's township who leave their village each "
+            "year (None: from the county's census urban share, urbanisation_per_year / (1 - "
+            "urban_share); at most half: more is no drift but an emptied county)",
             share=True,
             high=0.5,
+        ),
+    )
+    urbanisation_per_year: float = field(
+        default=0.0142,
+        metadata=_s(
+            "growth of the urban share of China's population a year: 49.68 % (2010) to "
+            "63.89 % (2020), 6th and 7th censuses",
+            share=True,
+            high=0.1,
+        ),
+    )
+    seat_share_of_outflow: float = field(
+        default=0.5,
+        metadata=_s(
+            "illustrative: share of the families leaving the villages who move to the county "
+            "seat (their children enrol there; the others leave the county)",
+            share=True,
         ),
     )
     births_file: str | None = field(
@@ -771,7 +789,9 @@ def _positive(value: Any) -> bool:
 def _check(f: dataclasses.Field, value: Any) -> list[str]:
     """Problems of one field's value, by its declared type and metadata."""
     meta, kind = f.metadata, f.type
-    if kind == "float" and meta.get("share"):
+    if kind in ("float", "float | None") and meta.get("share"):
+        if value is None and kind == "float | None":
+            return []
         high = meta.get("high", 1)
         ok = _number(value) and 0 <= value < 1 and value <= high
         span = "up to 1" if high == 1 else f"up to {high:g}"

@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 ROAD_FILES = ("roads.osm.pbf", "roads.osm", "roads.osm.bz2")
 LAYER_SUFFIXES = (".gpkg", ".parquet", ".geoparquet", ".geojson", ".csv", ".xlsx")
 #: Keys of the ``[county]`` table of ``county.toml``.
-COUNTY_KEYS = ("name", "code", "coord_system", "seat_township", "note", "source")
+COUNTY_KEYS = ("name", "code", "coord_system", "seat_township", "urban_share", "note", "source")
 #: Tables of ``county.toml`` (``[generated]`` is free-form metadata of generated counties).
 TOML_TABLES = ("county", "settings", "plan", "generated", "layers")
 #: Layers whose coordinate system ``[layers]`` may declare, each on its own
@@ -160,6 +160,11 @@ def read_toml(folder: Path) -> dict[str, Any]:
     if isinstance(info, dict):
         for key in sorted(set(info) - set(COUNTY_KEYS)):
             problems.append(f"unknown key {key!r} in [county]{_suggest(key, COUNTY_KEYS)}")
+        share = info.get("urban_share")
+        if share is not None and not (
+            isinstance(share, int | float) and not isinstance(share, bool) and 0 <= share < 1
+        ):
+            problems.append(f"[county] urban_share must be a share from 0 up to 1, got {share!r}")
         if "coord_system" in info:
             try:
                 normalise_coord_system(str(info["coord_system"]))
