@@ -368,7 +368,12 @@ def analyse_years(
         # each year's fleet starts from the year before's (the same runs where riders are the same)
         fleet = before.buses.chosen if before is not None and before.buses is not None else None
         analysis = analyse_county(
-            county.with_sites(sites), optimise, lang, buses, variant=False, previous_buses=fleet
+            _year_county(county, sites, year),
+            optimise,
+            lang,
+            buses,
+            variant=False,
+            previous_buses=fleet,
         )
         ev = analysis.evaluations[analysis.recommended]
         shares.append(transfer_shares(analysis.context, ev))
@@ -404,7 +409,7 @@ def _joint_years(county: County, years: list[int], projection, lang: str, buses)
     counties, contexts = {}, {}
     for year in years:
         pupils = projection.pupils["central"][projection.years.index(year)]
-        counties[year] = county.with_sites(year_sites(county.sites, pupils))
+        counties[year] = _year_county(county, year_sites(county.sites, pupils), year)
         contexts[year] = plan_context(counties[year], county_times(counties[year]))
     joint = joint_plan(contexts)
     first = years[0]
@@ -443,7 +448,7 @@ def _variants_agree(county: County, years: list[int], projection, joint: JointPl
         contexts = {}
         for year in years:
             pupils = projection.pupils[variant][projection.years.index(year)]
-            other = county.with_sites(year_sites(county.sites, pupils))
+            other = _year_county(county, year_sites(county.sites, pupils), year)
             contexts[year] = plan_context(other, county_times(other))
         other = joint_plan(contexts)
         del contexts
@@ -452,3 +457,14 @@ def _variants_agree(county: County, years: list[int], projection, joint: JointPl
         del other
         trim_heap()
     return {y: dict(zip(ids, agree[y].tolist(), strict=True)) for y in years}
+
+
+def _year_county(county: County, sites, year: int) -> County:
+    """The county in a phase year: its sites of that year, and no minimum size of a site
+    before ``small_site_rule_year`` (the rule, its checks and its wave of candidates from that
+    year on)."""
+    out = county.with_sites(sites)
+    s = county.settings
+    if year < s.small_site_rule_year:
+        out = replace(out, settings=s.replace(small_site_pupils=0))
+    return out

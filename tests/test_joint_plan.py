@@ -143,3 +143,22 @@ def test_dear_temporary_classrooms_make_the_model_build_and_say_why(county):
     assert rooms["temporary"].sum() == 0 and rooms["built"].sum() > 0
     empty = rooms[rooms["empty_later"] > 0]
     assert len(empty) and (empty["cost_built"] < empty["cost_temporary"]).all()
+
+
+def test_the_small_site_rule_applies_from_its_year(county, joint):
+    """#28: the under-20 rule from its year. With ``small_site_rule_year`` 2027 the 2025 plan
+    has no wave of small sites and closes fewer than when the rule applies every year;
+    from 2027 on every small site left open has its reason (the policy check passes)."""
+    later = dataclasses.replace(county, settings=county.settings.replace(small_site_rule_year=2027))
+    years = _analyse(later, True)
+    t = years.table
+    first = t[t["year"] == 2025]
+    assert not first["small"].any()
+    everywhere = joint.table[joint.table["year"] == 2025]
+    # the small sites the rule closes in 2025 stay open until 2027 (none closes for cost)
+    assert (first["action"] == "close").sum() < (everywhere["action"] == "close").sum()
+    for y in (2027, 2030):
+        a = years.phases[y]
+        policy = a.evaluations[a.recommended].policy
+        small = policy[(policy["rule"] == "small_sites") & (policy["township_code"] == "ALL")]
+        assert (small["status"] == "passed").all(), small

@@ -332,7 +332,19 @@ class Settings:
     # --- policy ------------------------------------------------------------------------
     small_site_pupils: int = field(
         default=20,
-        metadata=_s("清府办函〔2024〕15号: teaching points under 20 pupils merged by 2025"),
+        metadata=_s(
+            "清府办函〔2024〕15号: teaching points under 20 pupils merged by 2025 (0: no minimum)",
+            low=0,
+        ),
+    )
+    small_site_rule_year: int = field(
+        default=0,
+        metadata=_s(
+            "first school year a plan over several years applies the small_site_pupils rule in "
+            "(0: every year; 清府办函〔2024〕15号: by 2025)",
+            low=0,
+            high=2100,
+        ),
     )
     plan_closes_larger_sites: bool = field(
         default=False,
