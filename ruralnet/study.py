@@ -404,8 +404,10 @@ def _joint_years(county: County, years: list[int], projection, lang: str, buses)
     """:func:`analyse_years` with every year's plan from one model: each year's context on
     its projected pupils (the sites as they are now), the joint plan, then each year
     evaluated (with its buses, each year's fleet from the year before's) and read together
-    (:func:`ruralnet.analysis.joint_plan.joint_table`); last, the same model on the low and
-    high projections, for the decisions that hold under all three."""
+    (:func:`ruralnet.analysis.joint_plan.joint_table`); the same model on the low and high
+    projections first (their memory given back before the central one's), for the decisions
+    that hold under all three."""
+    others = _variants_open(county, years, projection)  # first: its models' memory given back
     counties, contexts = {}, {}
     for year in years:
         pupils = projection.pupils["central"][projection.years.index(year)]
@@ -431,7 +433,11 @@ def _joint_years(county: County, years: list[int], projection, lang: str, buses)
         phases[year] = _phase_record(analysis)
         del analysis
         trim_heap()
-    robust = _variants_agree(county, years, projection, joint)
+    ids = county.sites["site_id"].astype(str).to_numpy()
+    robust = {
+        y: dict(zip(ids, (joint.plans[y].open == others[y]).all(axis=0).tolist(), strict=True))
+        for y in years
+    }
     table = joint_table(pd.concat(tables, ignore_index=True), joint)
     table["robust"] = [
         robust[y][sid] for y, sid in zip(table["year"], table["site_id"], strict=True)
@@ -439,24 +445,23 @@ def _joint_years(county: County, years: list[int], projection, lang: str, buses)
     return YearsAnalysis(projection, phases, table, districts, layers, joint=joint)
 
 
-def _variants_agree(county: County, years: list[int], projection, joint: JointPlan) -> dict:
-    """Year -> site id -> whether the low and high projections' joint plans keep the site
-    open or closed as the central one does that year (a robust decision)."""
-    ids = county.sites["site_id"].astype(str).to_numpy()
-    agree = {y: np.ones(len(ids), dtype=bool) for y in years}
+def _variants_open(county: County, years: list[int], projection) -> dict:
+    """Year -> which sites the low and high projections' joint plans keep open that year
+    (variants x sites): a decision the central plan shares with both is robust."""
+    out: dict = {y: [] for y in years}
     for variant in ("low", "high"):
         contexts = {}
         for year in years:
             pupils = projection.pupils[variant][projection.years.index(year)]
             other = _year_county(county, year_sites(county.sites, pupils), year)
             contexts[year] = plan_context(other, county_times(other))
-        other = joint_plan(contexts)
+        plans = joint_plan(contexts).plans
         del contexts
         for y in years:
-            agree[y] &= other.plans[y].open == joint.plans[y].open
-        del other
+            out[y].append(plans[y].open)
+        del plans
         trim_heap()
-    return {y: dict(zip(ids, agree[y].tolist(), strict=True)) for y in years}
+    return {y: np.vstack(v) for y, v in out.items()}
 
 
 def _year_county(county: County, sites, year: int) -> County:
