@@ -336,3 +336,17 @@ def test_areas_lie_under_lines_under_points_whatever_the_order_added(county, tmp
     areas, lines, points = found["areas"], found["lines"], found["points"]
     assert areas[0] < lines[0] < points[0]
     assert areas[1] > 0 and lines[1] > 0 and points[2] == len(county.sites) == points[1]
+
+
+def test_the_legend_explains_the_faint_dashed_sites_only_when_drawn(county):
+    """#29: closed or merged sites are drawn faint with a dashed ring; the legend says so
+    when the map has one, and not when every site is open."""
+
+    def legend(sites) -> str:
+        m = maps.add_sites(sites, maps.base_map(county.boundary.bounds))
+        page = maps.finish(m).get_root().render()
+        return page[page.index("ruralnet-legend") :][:5000]
+
+    assert (county.sites["status"] != "open").any()
+    assert "已撤并或停办" in legend(county.sites)
+    assert "已撤并或停办" not in legend(county.sites.assign(status="open"))

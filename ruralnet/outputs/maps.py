@@ -207,6 +207,8 @@ def add_sites(
     tips = [f"{n} · {k} · {p:.0f}" for n, k, p in zip(g.get("name"), kinds, pupils, strict=True)]
     for kind in dict.fromkeys(g["kind"]):
         note_in_legend(m, f"kind:{kind}", KIND_COLORS.get(kind, "#333333"), "dot")
+    if closed.any():  # drawn faint with a dashed ring: the legend says what that means
+        note_in_legend(m, "closed_sites", "#999999", "dash")
     name = "学校" if zh else "schools"
     layer = feature_layer(g, name, styles, tips, m, popup=popup, class_name="ruralnet-site")
     if len(g):
@@ -726,6 +728,7 @@ LEGEND_NAMES = {
     "bus_routes": ("校车线路", "bus routes"),
     "bus_days": ("校车每日行程", "each bus's morning"),
     "spread": ("同一处的几所学校：点击展开", "schools at one place: click to spread them"),
+    "closed_sites": ("虚线淡色：已撤并或停办的学校", "dashed and faint: a closed or merged site"),
 }
 
 
