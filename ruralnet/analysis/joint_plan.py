@@ -34,7 +34,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from ..model.errors import SolverError
 from ..model.memory import trim_heap
 from .plans import Plan
-from .siting import PlanModel, _Builder, _plan_from, site_facts
+from .siting import PlanModel, _Builder, _plan_from, rows_matrix, site_facts
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ def _stacked(years, lps, builders, offsets, weights, settings) -> dict:
         "integrality": np.concatenate([*(lps[y]["integrality"] for y in years), extra_int]),
         "lb": np.concatenate([*(lps[y]["lb"] for y in years), extra_lb]),
         "ub": np.concatenate([*(lps[y]["ub"] for y in years), extra_ub]),
-        "A": sp.vstack([blocks, _rows_matrix(rows, blocks.shape[1])], format="csr"),
+        "A": sp.vstack([blocks, rows_matrix(rows, blocks.shape[1])], format="csr"),
         "lo": np.concatenate([*(lps[y]["lo"] for y in years), [r[1] for r in rows]]),
         "hi": np.concatenate([*(lps[y]["hi"] for y in years), [r[2] for r in rows]]),
     }
@@ -217,15 +217,13 @@ class _Links:
         ``classroom_min_years`` years (or the years left, if more), discounted to its year."""
         s = self.s
         last = max(s.projection_horizon, self.years[-1])
-        rate = s.discount_rate
         previous: dict[int, int] = {}
         for y in self.years:
             b = self.b[y]
             for j, local in sorted(b.k.items()):
                 k = self.at(y, local)
                 yearly = s.classroom_cost_per_year + b.f.norm[j] * s.place_cost_per_year
-                span = max(last - y + 1, s.classroom_min_years)
-                paid = sum((1 + rate) ** -(t - self.years[0]) for t in range(y, y + span))
+                paid = paid_years(y, self.years[0], last, s)
                 built = self.col(yearly * paid, b.f.max_classes[j])
                 self.built[j, y] = built
                 row = {k: 1.0, built: -1.0}
@@ -236,14 +234,13 @@ class _Links:
                 previous[j] = k
 
 
-def _rows_matrix(rows: list, columns: int) -> sp.csr_matrix:
-    data, ri, ci = [], [], []
-    for r, (coef, _, _) in enumerate(rows):
-        for col, v in coef.items():
-            ri.append(r)
-            ci.append(col)
-            data.append(v)
-    return sp.csr_matrix((data, (ri, ci)), shape=(len(rows), columns))
+def paid_years(year: int, first: int, last: int, settings) -> float:
+    """The discounted years a permanent classroom built in ``year`` is paid for: to the
+    horizon ``last``, at least ``classroom_min_years``, discounted from the ``first`` phase."""
+    span = max(last - year + 1, settings.classroom_min_years)
+    return float(
+        sum((1 + settings.discount_rate) ** -(t - first) for t in range(year, year + span))
+    )
 
 
 #: Per site and year: the added classrooms its pupils need (beyond its own), how they are
@@ -273,11 +270,7 @@ def year_classrooms(plans: dict, contexts: dict, weights: dict, years_ahead: int
     rows = []
     for j in np.flatnonzero(need.max(axis=1) > 0):
         yearly = s.classroom_cost_per_year + norm[j] * s.place_cost_per_year
-        paid = np.array([
-            sum((1 + s.discount_rate) ** -(t - years[0])
-                for t in range(y, y + max(last - y + 1, s.classroom_min_years)))
-            for y in [*years, last + 1]
-        ])  # fmt: skip
+        paid = np.array([paid_years(y, years[0], last, s) for y in [*years, last + 1]])
         built, temporary = classroom_split(
             need[j], w, yearly * paid, s.temporary_classroom_cost_per_year
         )

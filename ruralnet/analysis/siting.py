@@ -607,13 +607,18 @@ class _Builder:
                 self.row({**coef, b: -1.0}, -np.inf, f.beds[j] - fixed["boarders"][j])
 
     def _matrix(self):
-        data, ri, ci = [], [], []
-        for r, (coef, _, _) in enumerate(self.rows):
-            for col, v in coef.items():
-                ri.append(r)
-                ci.append(col)
-                data.append(v)
-        return sp.csr_matrix((data, (ri, ci)), shape=(len(self.rows), len(self.cols)))
+        return rows_matrix(self.rows, len(self.cols))
+
+
+def rows_matrix(rows: list, columns: int) -> sp.csr_matrix:
+    """Rows ``(coefficients by column, low, high)`` as a sparse matrix of ``columns``."""
+    data, ri, ci = [], [], []
+    for r, (coef, _, _) in enumerate(rows):
+        for col, v in coef.items():
+            ri.append(r)
+            ci.append(col)
+            data.append(v)
+    return sp.csr_matrix((data, (ri, ci)), shape=(len(rows), columns))
 
 
 def _levels(text: str) -> frozenset[int]:
