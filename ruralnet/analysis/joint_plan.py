@@ -29,12 +29,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, milp
 
-from ..model.errors import SolverError
 from ..model.memory import trim_heap
 from .plans import Plan
-from .siting import PlanModel, _Builder, _plan_from, rows_matrix, site_facts
+from .siting import PlanModel, _Builder, _plan_from, rows_matrix, site_facts, solve_lp
 
 log = logging.getLogger(__name__)
 
@@ -113,36 +111,12 @@ def joint_plan(
         del lps[y]["A"]
     del builders
     trim_heap()
-    res = milp(
-        lp["c"],
-        integrality=lp["integrality"],
-        bounds=Bounds(lp["lb"], lp["ub"]),
-        constraints=LinearConstraint(lp["A"], lp["lo"], lp["hi"]),
-        options={
-            "node_limit": int(node_limit or s.plan_solver_nodes),
-            "mip_rel_gap": 1e-4,
-            "disp": False,
-        },
-    )
-    seconds = time.perf_counter() - started
-    shape = lp.pop("A").shape
-    trim_heap()
-    if res.x is None or res.status not in (0, 1):
-        raise SolverError(f"the plan over the years was not solved: {res.message}")
-    meta = {
-        "solver": res.message,
-        "optimal": res.status == 0,
-        "objective": float(res.fun),
-        "gap": float(getattr(res, "mip_gap", 0.0) or 0.0),
-        "rows": int(shape[0]),
-        "columns": int(shape[1]),
-        "years": years,
-        "seconds": round(seconds, 2),
-    }
+    x, meta = solve_lp(lp, node_limit or s.plan_solver_nodes, started, "the plan over the years")
+    meta["years"] = years
     plans = {}
     for y in years:
-        x = res.x[offsets[y] : offsets[y] + len(lps[y]["c"])]
-        plans[y] = _plan_from(models[y], lps[y], x, dict(meta, year=y))
+        part = x[offsets[y] : offsets[y] + len(lps[y]["c"])]
+        plans[y] = _plan_from(models[y], lps[y], part, dict(meta, year=y))
     return JointPlan(years, plans, year_classrooms(plans, contexts, weights), weights, meta)
 
 

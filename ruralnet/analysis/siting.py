@@ -322,36 +322,46 @@ class PlanModel:
                     "rows": 0, "columns": 0, "integers": 0, "seconds": 0.0,
                     "riders_per_bus": round(self.riders_per_bus, 2)}  # fmt: skip
             return _plan_from(self, lp, np.zeros(0), meta)
-        res = milp(
-            lp["c"],
-            integrality=lp["integrality"],
-            bounds=Bounds(lp["lb"], lp["ub"]),
-            constraints=LinearConstraint(lp["A"], lp["lo"], lp["hi"]),
-            options={
-                "node_limit": int(node_limit or self.ctx.settings.plan_solver_nodes),
-                "mip_rel_gap": 1e-4,
-                "disp": False,
-            },
-        )
-        seconds = time.perf_counter() - started
-        shape = lp.pop("A").shape  # the matrix and HiGHS's copy: given back before what follows
-        trim_heap()
-        if res.x is None or res.status not in (0, 1):
-            raise SolverError(f"the plan model was not solved: {res.message}")
-        if res.status == 1:
-            log.warning("plan model stopped at its node limit: %s", res.message)
-        meta = {
-            "solver": res.message,
-            "optimal": res.status == 0,
-            "objective": float(res.fun),
-            "gap": float(getattr(res, "mip_gap", 0.0) or 0.0),
-            "rows": int(shape[0]),
-            "columns": int(shape[1]),
-            "integers": int(lp["integrality"].sum()),
-            "seconds": round(seconds, 2),
-            "riders_per_bus": round(self.riders_per_bus, 2),
-        }
-        return _plan_from(self, lp, res.x, meta)
+        x, meta = solve_lp(lp, node_limit or self.ctx.settings.plan_solver_nodes, started)
+        meta["riders_per_bus"] = round(self.riders_per_bus, 2)
+        return _plan_from(self, lp, x, meta)
+
+
+def solve_lp(lp: dict, node_limit: int, started: float, what: str = "the plan model"):
+    """HiGHS on a model's arrays within ``node_limit`` nodes: the solution and its ``meta``
+    (status, objective, gap, size, seconds since ``started``); the matrix is given back
+    before what follows.
+
+    Raises
+    ------
+    SolverError
+        When HiGHS finds no solution within its limits.
+    """
+    res = milp(
+        lp["c"],
+        integrality=lp["integrality"],
+        bounds=Bounds(lp["lb"], lp["ub"]),
+        constraints=LinearConstraint(lp["A"], lp["lo"], lp["hi"]),
+        options={"node_limit": int(node_limit), "mip_rel_gap": 1e-4, "disp": False},
+    )
+    seconds = time.perf_counter() - started
+    shape = lp.pop("A").shape  # the matrix and HiGHS's copy: given back before what follows
+    trim_heap()
+    if res.x is None or res.status not in (0, 1):
+        raise SolverError(f"{what} was not solved: {res.message}")
+    if res.status == 1:
+        log.warning("%s stopped at its node limit: %s", what, res.message)
+    meta = {
+        "solver": res.message,
+        "optimal": res.status == 0,
+        "objective": float(res.fun),
+        "gap": float(getattr(res, "mip_gap", 0.0) or 0.0),
+        "rows": int(shape[0]),
+        "columns": int(shape[1]),
+        "integers": int(lp["integrality"].sum()),
+        "seconds": round(seconds, 2),
+    }
+    return res.x, meta
 
 
 def _overfull(ctx, facts: SiteFacts) -> np.ndarray:
