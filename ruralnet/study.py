@@ -286,12 +286,14 @@ class YearsAnalysis:
     projection
         Pupils per site, grade and year (:class:`~ruralnet.analysis.projection.Projection`).
     phases
-        Year -> that year's :class:`CountyAnalysis` (its ``current`` plan: the earlier phases'
-        decisions on that year's pupils; its recommended plan: the year's phase), kept lean:
-        those two evaluations only, their plans' flows sparse, no plan context.
+        Year -> that year's :class:`CountyAnalysis` (its ``current`` plan: the sites as they
+        are now on that year's pupils, or phase by phase the earlier phases' decisions; its
+        recommended plan: the year's plan), kept lean: those two evaluations only, their
+        plans' flows sparse, no plan context.
     table
         :data:`~ruralnet.analysis.phases.PHASE_COLUMNS` per year and site, with ``name``,
-        ``township_code``, ``small`` and ``classrooms_empty_later``.
+        ``township_code``, ``small`` and ``classrooms_empty_later`` (and from one model
+        ``temporary_classrooms`` and ``robust``).
     districts
         Year -> its learning districts (the recommended plan's
         :attr:`~ruralnet.analysis.evaluation.PlanEvaluation.districts`).

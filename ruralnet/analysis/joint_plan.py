@@ -11,7 +11,8 @@ projected pupils (its policy, its rules, its costs); the years are tied together
   with ``place_cost_per_year`` for its places), while a **temporary** classroom (rented or
   modular, ``temporary_classroom_cost_per_year``) is paid only in the years it stands. So the
   model builds only where the pupils need a classroom long enough to pay for it against the
-  temporary one, and :func:`classroom_choices` shows that comparison per site;
+  temporary one; each site's needs are split into built and temporary classrooms exactly
+  (:func:`classroom_split`), and :func:`year_classrooms` shows that comparison per site;
 * each phase counts for the years until the next one (the last for the years to
   ``projection_horizon``), later years discounted at ``discount_rate``.
 
@@ -48,9 +49,8 @@ class JointPlan:
     plans
         Year -> its :class:`~ruralnet.analysis.plans.Plan` (``name`` ``optimised``).
     classrooms
-        Per site and year where classrooms are added: ``site_id, year, built, permanent,
-        temporary`` (built that year; permanent classrooms added by then; temporary ones
-        that year).
+        Per site and year where its pupils need added classrooms: :data:`CLASSROOM_COLUMNS`
+        (:func:`year_classrooms`).
     weights
         Year -> the (discounted) years its phase counts for.
     meta
