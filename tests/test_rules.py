@@ -168,3 +168,27 @@ def test_every_output_follows_the_settings(changed, county, way_check):
     assert any("步行不超过20分钟" in x and "1-4年级不寄宿" in x for x in labels)
     html = (out / "report" / "report.html").read_text(encoding="utf-8")
     assert "班额60人及以上" in html and "班额56人" not in html
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{}, {"kindergarten_buses": True}, {"young_max_grade": 4, "board_first_grade": 5},
+     {"urban_school_buses": True, "boarding_min_grade": 8}, {"max_walk_minutes": 10}],
+)  # fmt: skip
+def test_ways_worked_out_once_per_origin_and_grade_class_equal_every_group(county, change):
+    """#26: the context's ways to school are worked out per origin, grade class and urban
+    flag and read for each group: they equal the rule table applied to every group's own row,
+    whatever the settings that make grades differ."""
+    import dataclasses
+
+    from ruralnet.analysis.plans import plan_context
+    from ruralnet.analysis.times import county_times
+
+    c = dataclasses.replace(county, settings=county.settings.replace(**change))
+    ctx = plan_context(c, county_times(c))
+    code, minutes = ctx.ways
+    want = rules.way_codes(ctx.groups["grade"].to_numpy()[:, None], np.asarray(ctx.walk),
+                           np.asarray(ctx.bus), ctx.settings, ctx.urban[:, None])  # fmt: skip
+    assert np.array_equal(code, want[0])
+    assert np.array_equal(minutes, want[1], equal_nan=True)
+    assert len(np.unique(code)) > 1

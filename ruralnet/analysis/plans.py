@@ -99,14 +99,23 @@ class PlanContext:
     @cached_property
     def ways(self) -> tuple[np.ndarray, np.ndarray]:
         """Way to school (codes of :mod:`~ruralnet.analysis.rules`) and minutes, groups x
-        sites."""
-        return rules.way_codes(
-            self.groups["grade"].to_numpy()[:, None],
-            np.asarray(self.walk),
-            np.asarray(self.bus),
-            self.settings,
-            self.urban[:, None],
-        )
+        sites: worked out once per origin, grade class (:func:`rules.grade_class`: the grades
+        the rules treat alike) and urban flag, and read for each group from there (a county's
+        groups repeat each origin once per grade)."""
+        grade = self.groups["grade"].to_numpy()
+        walk, bus = self.walk, self.bus
+        if not (isinstance(walk, GroupMatrix) and isinstance(bus, GroupMatrix)):
+            return rules.way_codes(grade[:, None], np.asarray(walk), np.asarray(bus),
+                                   self.settings, self.urban[:, None])  # fmt: skip
+        key = np.stack([walk.origin, bus.origin, rules.grade_class(grade, self.settings),
+                        self.urban.astype(np.int64)])  # fmt: skip
+        _, first, back = np.unique(key, axis=1, return_index=True, return_inverse=True)
+        code, minutes = rules.way_codes(
+            grade[first][:, None], walk.rows[walk.origin[first]], bus.rows[bus.origin[first]],
+            self.settings, self.urban[first][:, None],
+        )  # fmt: skip
+        back = back.ravel()
+        return code[back], minutes[back]
 
     @cached_property
     def urban(self) -> np.ndarray:

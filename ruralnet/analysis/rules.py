@@ -116,6 +116,16 @@ def way_codes(grade, walk, bus, settings: Settings, urban=False) -> tuple[np.nda
     return code, np.where(np.isfinite(minutes), minutes, np.nan)
 
 
+def grade_class(grade, settings: Settings) -> np.ndarray:
+    """A number per grade level that is the same for grades :func:`way_codes` treats alike:
+    kindergarten or not, a bus allowed, the young pupils' ride limit, boarding from
+    ``board_first_grade`` and from ``boarding_min_grade``."""
+    g = np.asarray(grade)
+    bits = (g <= 0, bus_allowed(g, settings), g <= settings.young_max_grade,
+            g >= settings.board_first_grade, g >= settings.boarding_min_grade)  # fmt: skip
+    return sum(np.asarray(b, dtype=np.int64) << k for k, b in enumerate(bits))
+
+
 def bus_allowed(grade, settings: Settings) -> np.ndarray:
     """Who may ride a school bus at all: compulsory-education pupils (grade 1-9), and
     kindergarten children when ``kindergarten_buses`` is on."""
