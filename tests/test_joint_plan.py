@@ -162,3 +162,30 @@ def test_the_small_site_rule_applies_from_its_year(county, joint):
         policy = a.evaluations[a.recommended].policy
         small = policy[(policy["rule"] == "small_sites") & (policy["township_code"] == "ALL")]
         assert (small["status"] == "passed").all(), small
+
+
+def test_each_year_says_what_it_changes_not_what_an_earlier_year_did():
+    """Each year's actions are read against the sites as they are now; as one plan, a site
+    closed earlier stays closed, grades dropped or a site reopened earlier are kept, and a
+    change made only this year is this year's."""
+    import pandas as pd
+
+    from ruralnet.analysis.joint_plan import CLASSROOM_COLUMNS, JointPlan, joint_table
+
+    actions = {"a": ["keep", "reduce_grades", "reduce_grades"],
+               "b": ["close", "close", "close"],
+               "c": ["reopen", "reopen", "reopen"],
+               "d": ["keep", "keep", "close"]}  # fmt: skip
+    rows = [
+        {"year": y, "site_id": s, "action": a[t], "pupils": 10, "places_added": 0,
+         "classes_added": 0, "beds_added": 0, "teachers": 1, "name": s, "township_code": "t",
+         "small": False}
+        for t, y in enumerate(YEARS) for s, a in actions.items()
+    ]  # fmt: skip
+    joint = JointPlan(YEARS, {}, pd.DataFrame(columns=CLASSROOM_COLUMNS), dict.fromkeys(YEARS, 1.0))
+    out = joint_table(pd.DataFrame(rows), joint)
+    got = out.pivot(index="site_id", columns="year", values="action")
+    assert got.loc["a"].tolist() == ["keep", "reduce_grades", "keep"]
+    assert got.loc["b"].tolist() == ["close", "stay_closed", "stay_closed"]
+    assert got.loc["c"].tolist() == ["reopen", "keep", "keep"]
+    assert got.loc["d"].tolist() == ["keep", "keep", "close"]

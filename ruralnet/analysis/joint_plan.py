@@ -331,7 +331,7 @@ def joint_table(table: pd.DataFrame, joint: JointPlan) -> pd.DataFrame:
         "stay_closed"
     )
     for again in ("reduce_grades", "reopen"):  # decided by an earlier year: kept since
-        out.loc[out["action"].eq(again) & before.isin([again, "keep"]) & ~first, "action"] = "keep"
+        out.loc[out["action"].eq(again) & before.eq(again), "action"] = "keep"
     rented = out["temporary_classrooms"] > 0
     out.loc[out["action"].eq("expand") & ~rented & (out["classes_added"] == 0), "action"] = "keep"
     return out.sort_values("_order").drop(columns="_order").reset_index(drop=True)
