@@ -169,8 +169,8 @@ def _job_arguments(p) -> None:
         type=int,
         nargs="+",
         metavar="YEAR",
-        help="also the plan in phases for these years (e.g. --years 2025 2027 2030): enrolment "
-        "projected by grade, each year's plan from the one before",
+        help="also the plan over these years (e.g. --years 2025 2027 2030): enrolment projected "
+        "by grade, every year's plan from one model (classrooms built or rented, closures kept)",
     )
 
 

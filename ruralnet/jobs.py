@@ -62,7 +62,8 @@ class JobOptions:
     basemap
         ``none`` (offline map) or an online basemap (:data:`ruralnet.outputs.maps.BASEMAPS`).
     years
-        Also the plan in phases for these years (whole years, each once, in increasing order).
+        Also the plan over these years, from one model (whole years, each once, in increasing
+        order).
     scenario
         Levers to try (:class:`~ruralnet.sources.scenario.Scenario`, or its TOML file, read
         here), applied on top of each county's ``county.toml``.
@@ -162,7 +163,8 @@ def run_county(
         The county folder and the folder its outputs go to (replaced whole, or not at all).
     options
         What the job does (:class:`JobOptions`; default: the defaults). With ``years``, also
-        the plan in phases (:func:`ruralnet.study.analyse_years`), written beside the report.
+        the plan over those years (:func:`ruralnet.study.analyse_years`), written beside the
+        report.
     parts
         Any of :data:`PARTS`: ``overview`` (travel-time tables and the county map into
         ``out_dir``), ``catchments`` (``out_dir/catchments/``), ``report``

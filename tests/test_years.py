@@ -1,4 +1,4 @@
-"""The plan in phases on the bundled county: each year's plan from the one before, the sites
+"""The plan over the years on the bundled county (one model, the default): the sites
 that fall under the small-site size by then, the same checks as the one-year plan, teachers
 and learning districts recomputed here, and the files."""
 
