@@ -410,11 +410,7 @@ def _joint_years(county: County, years: list[int], projection, lang: str, buses)
     projections first (their memory given back before the central one's), for the decisions
     that hold under all three."""
     others = _variants_open(county, years, projection)  # first: its models' memory given back
-    counties, contexts = {}, {}
-    for year in years:
-        pupils = projection.pupils["central"][projection.years.index(year)]
-        counties[year] = _year_county(county, year_sites(county.sites, pupils), year)
-        contexts[year] = plan_context(counties[year], county_times(counties[year]))
+    counties, contexts = _year_contexts(county, years, projection, "central")
     joint = joint_plan(contexts)
     first = years[0]
     joint.meta["first_year"] = first_year_difference(
@@ -452,18 +448,23 @@ def _variants_open(county: County, years: list[int], projection) -> dict:
     (variants x sites): a decision the central plan shares with both is robust."""
     out: dict = {y: [] for y in years}
     for variant in ("low", "high"):
-        contexts = {}
-        for year in years:
-            pupils = projection.pupils[variant][projection.years.index(year)]
-            other = _year_county(county, year_sites(county.sites, pupils), year)
-            contexts[year] = plan_context(other, county_times(other))
-        plans = joint_plan(contexts).plans
-        del contexts
+        plans = joint_plan(_year_contexts(county, years, projection, variant)[1]).plans
         for y in years:
             out[y].append(plans[y].open)
         del plans
         trim_heap()
     return {y: np.vstack(v) for y, v in out.items()}
+
+
+def _year_contexts(county: County, years: list[int], projection, variant: str):
+    """Year -> the county in that year (its projected sites, ``variant`` of the projection,
+    where they are now), and year -> its plan context."""
+    counties, contexts = {}, {}
+    for year in years:
+        pupils = projection.pupils[variant][projection.years.index(year)]
+        counties[year] = _year_county(county, year_sites(county.sites, pupils), year)
+        contexts[year] = plan_context(counties[year], county_times(counties[year]))
+    return counties, contexts
 
 
 def _year_county(county: County, sites, year: int) -> County:
