@@ -169,6 +169,46 @@ def test_synthetic_province(tmp_path):
         assert c.villages["population"].sum() > 0 and len(c.sites) > 0
 
 
+def test_an_urban_district_gets_schools_of_a_real_size(tmp_path):
+    """清城区 (an urban district): one school per kind and town would take 35,000 pupils, which
+    the sites layer refuses; its town schools above SPLIT_ABOVE are split into schools of the
+    kind's size, the town's pupils all kept, one central school per town, and it loads."""
+    from ruralnet.demo.generate import qingyuan_spec
+    from ruralnet.demo.schools import SCHOOL_SIZE, SPLIT_ABOVE, _split_large
+
+    town = {"code": "441802006", "name": "凤城街道", "row": 5, "col": 7}
+    rows = [
+        {"site_id": "441802006-03", "kind": "central_primary", "pupils": 9_001, "classes": 170,
+         "boarding_beds": 11, "grades": "1-6", "name": "凤城街道中心小学"},
+        {"site_id": "441802006-04", "kind": "junior_middle", "pupils": 3_999, "classes": 80,
+         "boarding_beds": 900, "grades": "7-9", "name": "清城区凤城街道中学"},
+    ]  # fmt: skip
+    extra = _split_large(rows, town, [(1, 2), (3, 4)])
+    primaries = [rows[0], *extra]
+    assert sum(r["pupils"] for r in primaries) == 9_001 and len(primaries) == 4  # 9,001 / 2,500
+    assert max(r["pupils"] for r in primaries) - min(r["pupils"] for r in primaries) <= 1
+    assert rows[1]["pupils"] == 3_999  # not above the threshold: untouched
+    assert [r["site_id"] for r in extra] == ["441802006-05", "441802006-06", "441802006-07"]
+    assert [r["name"] for r in extra] == [
+        "凤城街道第二小学",
+        "凤城街道第三小学",
+        "凤城街道第四小学",
+    ]
+    assert not any(r["is_central_primary"] for r in extra)
+    assert {(r["row"], r["col"]) for r in extra} == {(1, 2), (3, 4)}
+
+    out = tmp_path / "441802"
+    write_county(generate_county(qingyuan_spec("441802"), seed=11, cell=400), out)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuralnetWarning)
+        c = rn.load_county(out)  # refused before: a primary of 35,887 pupils
+    s = c.sites
+    big = s[s["kind"].isin(list(SCHOOL_SIZE))]
+    assert big["pupils"].max() <= SPLIT_ABOVE
+    assert (s.groupby("township_code")["is_central_primary"].sum() <= 1).all()
+    assert s["site_id"].is_unique and s["name"].is_unique
+
+
 def test_demo_data_command(tmp_path):
     import subprocess
     import sys

@@ -42,11 +42,17 @@ def make_sites(
     """
     rows: list[dict] = []
     for _, town in towns.iterrows():
-        members = committees[(committees["town_code"] == town["code"]) & ~committees["urban"]]
+        mine = committees["town_code"] == town["code"]
+        members = committees[mine & ~committees["urban"]]
         n, village_primary = _village_sites(rng, town, members[members["walk_km"] > 3.0], rows)
         seat = town["code"] == seat_code
         small = len(members) < 7 and not seat
+        first = len(rows)
         _town_sites(rng, town, n, village_primary, seat, small, county_name, rows)
+        urban = committees[mine & committees["urban"]]
+        rows.extend(
+            _split_large(rows[first:], town, list(zip(urban["row"], urban["col"], strict=True)))
+        )
     sites = pd.DataFrame(rows)
     norm = sites["kind"].map(
         {
@@ -63,8 +69,8 @@ def make_sites(
     sites["boarding_beds"] = (
         sites.get("boarding_beds", pd.Series(0, index=sites.index)).fillna(0).astype(int)
     )
-    sites["is_central_kindergarten"] = sites["kind"].eq("central_kindergarten")
     for flag, kind in (
+        ("is_central_kindergarten", "central_kindergarten"),
         ("is_central_primary", "central_primary"),
         ("is_public_boarding", "junior_middle"),
     ):
@@ -73,6 +79,52 @@ def make_sites(
     sites["pupils"] = sites["pupils"].astype(int)
     sites["classes"] = sites["classes"].astype(int)
     return sites
+
+
+#: A town school above this many pupils (an urban district's, where one school would take
+#: every child of the town) is split into schools of at most :data:`SCHOOL_SIZE` of its kind,
+#: the others placed in the town's urban communities.
+SPLIT_ABOVE = 4_000
+SCHOOL_SIZE = {"central_kindergarten": 600, "central_primary": 2_500, "junior_middle": 2_500,
+               "nine_year": 2_500}  # fmt: skip
+_NUMERALS = "一二三四五六七八九"
+_SUFFIX = {"central_kindergarten": "幼儿园", "central_primary": "小学", "junior_middle": "中学",
+           "nine_year": "九年一贯制学校"}  # fmt: skip
+
+
+def _numeral(k: int) -> str:
+    """2 -> 二, 10 -> 十, 23 -> 二十三 (k < 100)."""
+    tens, ones = divmod(k, 10)
+    head = ("" if tens == 1 else _NUMERALS[tens - 1]) + "十" if tens else ""
+    return head + (_NUMERALS[ones - 1] if ones else "")
+
+
+def _split_large(town_rows: list[dict], town, places: list[tuple]) -> list[dict]:
+    """The schools split off the town's schools above :data:`SPLIT_ABOVE` pupils (those rows
+    shrink to their share): equal shares, classes and beds in proportion, numbered on from the
+    town's last site, named 第二…, at the town's urban communities in turn (else the centre);
+    none of them is the town's central or public boarding school."""
+    extra, n = [], len(town_rows) and max(int(r["site_id"].rsplit("-", 1)[1]) for r in town_rows)
+    used: dict[str, int] = {}
+    for r in [r for r in town_rows if r["pupils"] > SPLIT_ABOVE and r["kind"] in SCHOOL_SIZE]:
+        parts = _ceil(r["pupils"] / SCHOOL_SIZE[r["kind"]])
+        total, classes, beds = r["pupils"], r["classes"], r.get("boarding_beds", 0)
+        share = [total // parts + (i < total % parts) for i in range(parts)]
+        r.update(pupils=share[0], classes=max(1, round(classes * share[0] / total)),
+                 boarding_beds=round(beds * share[0] / total))  # fmt: skip
+        for p in share[1:]:
+            n += 1
+            k = used[r["kind"]] = used.get(r["kind"], 1) + 1
+            row, col = places[(n - 1) % len(places)] if places else (town["row"], town["col"])
+            extra.append({
+                "site_id": f"{town['code']}-{n:02d}", "township_code": town["code"],
+                "name": f"{town['name']}第{_numeral(k)}{_SUFFIX[r['kind']]}", "kind": r["kind"],
+                "grades": r["grades"], "pupils": p, "classes": max(1, round(classes * p / total)),
+                "boarding_beds": round(beds * p / total), "is_central_kindergarten": False,
+                "is_central_primary": False, "is_public_boarding": False, "row": row, "col": col,
+                "dr": 1 + list(SCHOOL_SIZE).index(r["kind"]) % 3,
+            })  # fmt: skip
+    return extra
 
 
 def _add(rows: list[dict], town, n: int, **kw) -> None:
