@@ -379,7 +379,7 @@ def analyse_years(
         )
         ev = analysis.evaluations[analysis.recommended]
         shares.append(transfer_shares(analysis.context, ev))
-        tables.append(phase_table(year, analysis.context, ev))
+        tables.append(phase_table(year, analysis.context, ev, lang=lang))
         districts[year], layers[year] = ev.districts, ev.district_layer
         phases[year], before = _phase_record(analysis), ev
         trim_heap()
@@ -396,7 +396,7 @@ def analyse_years(
     return YearsAnalysis(
         projection,
         phases,
-        table.drop(columns=["class_norm", "classes_after"]),
+        table.drop(columns=["class_norm", "classes_after", "site_reason"]),
         districts,
         layers,
     )
@@ -424,7 +424,7 @@ def _joint_years(county: County, years: list[int], projection, lang: str, buses)
         )  # fmt: skip
         ev = analysis.evaluations[analysis.recommended]
         joint.plans[year] = ev.plan  # its flows sparse, as every kept evaluation's
-        tables.append(phase_table(year, analysis.context, ev, was_open))
+        tables.append(phase_table(year, analysis.context, ev, was_open, lang))
         districts[year], layers[year] = ev.districts, ev.district_layer
         fleet = ev.buses.chosen if ev.buses is not None else None
         was_open = ev.sites["open"].to_numpy()
@@ -436,7 +436,7 @@ def _joint_years(county: County, years: list[int], projection, lang: str, buses)
         y: dict(zip(ids, (joint.plans[y].open == others[y]).all(axis=0).tolist(), strict=True))
         for y in years
     }
-    table = joint_table(pd.concat(tables, ignore_index=True), joint)
+    table = joint_table(pd.concat(tables, ignore_index=True), joint, lang)
     table["robust"] = [
         robust[y][sid] for y, sid in zip(table["year"], table["site_id"], strict=True)
     ]

@@ -179,7 +179,7 @@ def test_each_year_says_what_it_changes_not_what_an_earlier_year_did():
     rows = [
         {"year": y, "site_id": s, "action": a[t], "pupils": 10, "places_added": 0,
          "classes_added": 0, "beds_added": 0, "teachers": 1, "name": s, "township_code": "t",
-         "small": False}
+         "small": False, "site_reason": ""}
         for t, y in enumerate(YEARS) for s, a in actions.items()
     ]  # fmt: skip
     joint = JointPlan(YEARS, {}, pd.DataFrame(columns=CLASSROOM_COLUMNS), dict.fromkeys(YEARS, 1.0))
@@ -189,3 +189,35 @@ def test_each_year_says_what_it_changes_not_what_an_earlier_year_did():
     assert got.loc["b"].tolist() == ["close", "stay_closed", "stay_closed"]
     assert got.loc["c"].tolist() == ["reopen", "keep", "keep"]
     assert got.loc["d"].tolist() == ["keep", "keep", "close"]
+    reason = out.pivot(index="site_id", columns="year", values="reason")
+    assert reason.loc["b"].tolist() == ["", "2025年已撤并", "2025年已撤并"]
+    assert "site_reason" not in out
+
+
+def test_every_decision_over_the_years_has_its_reason(joint, county):
+    """#28: per year and site the decision and its reason: every change, every small site
+    left open after the rule's year, every classroom built or rented (with the comparison
+    that decided it, which holds), every classroom that stands empty three years on."""
+    t = joint.table
+    changed = t[t["action"].ne("keep")]
+    assert (changed["reason"] != "").all(), changed[changed["reason"] == ""]
+    small_open = t[t["small"] & ~t["action"].isin(["close", "stay_closed"])]
+    assert len(small_open) and (small_open["reason"] != "").all()
+    assert t.loc[t["classes_added"] > 0, "reason"].str.contains("新建教室").all()
+    assert t.loc[t["temporary_classrooms"] > 0, "reason"].str.contains("租用临时教室").all()
+    assert t.loc[t["classrooms_empty_later"] > 0, "reason"].str.contains("闲置").all()
+    for r in t[t["action"] == "stay_closed"].itertuples():
+        closed = t[(t["site_id"] == r.site_id) & (t["action"] == "close")]["year"]
+        head = f"{closed.min()}年已撤并" if len(closed) else "调整前已撤并"  # before the plan
+        assert r.reason.startswith(head), r
+    rooms = joint.joint.classrooms
+    s = county.settings
+    for r in rooms[rooms["built"] > 0].itertuples():  # built: cheaper than renting as long
+        yrs = float(r.reason_en.split("at least about ")[1].split(" years")[0])
+        build = float(
+            r.reason_en.split("building one costs ")[1].split(" yuan")[0].replace(",", "")
+        )
+        assert build < s.temporary_classroom_cost_per_year * (yrs + 0.05), r
+    assert (
+        rooms["reason_zh"].ne("").sum() == ((rooms["built"] > 0) | (rooms["temporary"] > 0)).sum()
+    )

@@ -90,7 +90,8 @@ class PlanEvaluation:
         Per stage: pupils, travel-time statistics, walking, riding, boarding, beyond.
     sites
         :data:`SITE_COLUMNS` plus details, one row per site, with the site's ``action``
-        (:func:`site_actions`) and its ``teachers`` (posts after the plan).
+        (:func:`site_actions`), its ``teachers`` (posts after the plan) and
+        ``site_reason_zh/en`` (its justification without what the plan adds there).
     policy
         The policy checks (:func:`ruralnet.analysis.policy.policy_checks`), with the
         ``bus_seats`` rows when the plan's buses were routed.
@@ -441,7 +442,12 @@ def site_table(ctx: PlanContext, plan: Plan, rows: pd.DataFrame) -> pd.DataFrame
             "is_public_boarding": sites["is_public_boarding"].to_numpy(bool),
         }
     )
-    return _addition_reasons(table)
+    # the reasons before the additions' (the plan over the years says its own additions)
+    return _addition_reasons(
+        table.assign(
+            site_reason_zh=table["justification_zh"], site_reason_en=table["justification_en"]
+        )
+    )
 
 
 def _addition_reasons(table: pd.DataFrame) -> pd.DataFrame:
@@ -476,8 +482,8 @@ def _joined(before: str, more: str) -> str:
 
 def closure_reasons(ctx: PlanContext, plan: Plan, rows: pd.DataFrame) -> tuple[dict, dict]:
     """Why and where each site the plan closes sends its pupils: site id -> ``{"zh", "en"}``
-    (the receiving schools with pupils, ways and the longest trip), and site id -> the names
-    of its receiving schools."""
+    (the receiving schools with pupils, ways and the longest trip; a site closed before the
+    plan that stays closed says so), and site id -> the names of its receiving schools."""
     cur = ctx.groups["current"].to_numpy()
     names = ctx.sites["name"].astype(str).to_numpy()
     ids = ctx.sites["site_id"].astype(str).to_numpy()
@@ -494,6 +500,8 @@ def closure_reasons(ctx: PlanContext, plan: Plan, rows: pd.DataFrame) -> tuple[d
         if reduced[j]:  # the grades it no longer teaches: where they go
             mine = mine[mine["site"].to_numpy() != j]
         if mine.empty:
+            if not reduced[j]:
+                reasons[ids[j]] = {"zh": "撤并：当年无学生", "en": "closed: no pupils that year"}
             continue
         zh, en, to = [], [], []
         for k, part in mine.groupby("site", sort=False):
@@ -528,6 +536,11 @@ def closure_reasons(ctx: PlanContext, plan: Plan, rows: pd.DataFrame) -> tuple[d
             "en": f"{head_en} {n:,.0f} pupils to " + "; ".join(en),
         }
         receiving[ids[j]] = "、".join(to)
+    for j in np.flatnonzero(~ctx.open_now & ~plan.open):
+        reasons[ids[j]] = {
+            "zh": "调整前已撤并，不需恢复办学",
+            "en": "closed before the plan, not needed again",
+        }
     return reasons, receiving
 
 

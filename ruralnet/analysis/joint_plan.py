@@ -220,9 +220,11 @@ def paid_years(year: int, first: int, last: int, settings) -> float:
 #: Per site and year: the added classrooms its pupils need (beyond its own), how they are
 #: given (permanent ones built that year and standing by then, temporary ones that year), the
 #: permanent ones standing empty ``years_ahead`` later, and for the years a site builds or
-#: rents: the (discounted) years it needs added classrooms, and building against renting.
+#: rents: the (discounted) years it needs added classrooms, and building against renting;
+#: ``reason_zh/en`` says why each classroom built that year is built and each rented rented.
 CLASSROOM_COLUMNS = ["site_id", "year", "needed", "built", "permanent", "temporary",
-                     "empty_later", "years_needed", "cost_built", "cost_temporary"]  # fmt: skip
+                     "empty_later", "years_needed", "cost_built", "cost_temporary",
+                     "reason_zh", "reason_en"]  # fmt: skip
 
 
 def year_classrooms(plans: dict, contexts: dict, weights: dict, years_ahead: int = 3):
@@ -241,25 +243,77 @@ def year_classrooms(plans: dict, contexts: dict, weights: dict, years_ahead: int
                for t in range(last + 1, last + s.classroom_min_years))  # fmt: skip
     w = np.array([*(weights[y] for y in years), tail])
     need = np.hstack([need, need[:, -1:]])
+    paid = np.array([paid_years(y, years[0], last, s) for y in [*years, last + 1]])
     rows = []
     for j in np.flatnonzero(need.max(axis=1) > 0):
         yearly = s.classroom_cost_per_year + norm[j] * s.place_cost_per_year
-        paid = np.array([paid_years(y, years[0], last, s) for y in [*years, last + 1]])
-        built, temporary = classroom_split(
-            need[j], w, yearly * paid, s.temporary_classroom_cost_per_year
-        )
-        stock = np.cumsum(built)
-        needed = float(w[need[j] > 0].sum())
-        site = str(contexts[years[0]].sites["site_id"].iloc[j])
+        site = _SiteRooms(need[j], w, yearly * paid, s, [*years, last + 1])
+        sid = str(contexts[years[0]].sites["site_id"].iloc[j])
         for t, y in enumerate(years):
             later = next((u for u in range(t, len(years)) if years[u] >= y + years_ahead), -1)
-            empty = int(min(built[t], max(0, stock[t] - need[j, later]))) if built[t] else 0
-            n = max(int(built[t]), int(temporary[t]))
-            rows.append((site, y, int(need[j, t]), int(built[t]), int(stock[t]),
-                         int(temporary[t]), empty, round(needed, 1),
-                         round(n * yearly * paid[t]),
-                         round(n * s.temporary_classroom_cost_per_year * needed)))  # fmt: skip
+            rows.append((sid, y, *site.row(t, later, years_ahead)))
     return pd.DataFrame(rows, columns=CLASSROOM_COLUMNS)
+
+
+class _SiteRooms:
+    """One site's added classrooms over the phases (the last a virtual one after the
+    horizon): split into built and rented (:func:`classroom_split`), each phase's row of
+    :data:`CLASSROOM_COLUMNS` with the comparison that decided it."""
+
+    def __init__(self, need: np.ndarray, weights: np.ndarray, build: np.ndarray, settings, years):
+        self.need, self.w, self.build, self.s, self.years = need, weights, build, settings, years
+        self.rent = settings.temporary_classroom_cost_per_year
+        self.built, self.temporary = classroom_split(need, weights, build, self.rent)
+        self.stock = np.cumsum(self.built)
+        self.needed = float(weights[need > 0].sum())
+
+    def used(self, t: int, level: int) -> float:
+        """The discounted years from phase ``t`` on in which the site needs ``level`` added
+        classrooms or more."""
+        return float(self.w[t:][self.need[t:] >= level].sum())
+
+    def row(self, t: int, later: int, years_ahead: int) -> tuple:
+        built, rented, stock = int(self.built[t]), int(self.temporary[t]), int(self.stock[t])
+        empty = min(built, max(0, stock - int(self.need[later]))) if built else 0
+        n = max(built, rented)
+        zh, en = [], []
+        if built:  # the least used of those built: still cheaper built than rented
+            yrs = self.used(t, stock)
+            cheaper = self.build[t] < self.rent * yrs
+            zh.append(
+                f"新建教室{built}间：每间至少需用约{yrs:.1f}年，新建每间{self.build[t]:,.0f}元"
+                f"（至少按{self.s.classroom_min_years}年计费），租用同样年数{self.rent * yrs:,.0f}元"
+            )
+            en.append(
+                f"{built} classroom(s) built: each needed at least about {yrs:.1f} years; "
+                f"building one costs {self.build[t]:,.0f} yuan (paid for at least "
+                f"{self.s.classroom_min_years} years), renting it as long {self.rent * yrs:,.0f}"
+            )
+            if empty:
+                zh.append(
+                    f"其中{empty}间{years_ahead}年后闲置" + ("，仍比租用省" if cheaper else "")
+                )
+                en.append(
+                    f"{empty} of them empty {years_ahead} years on"
+                    + (", still cheaper than renting" if cheaper else "")
+                )
+        if rented:  # the most used of those rented
+            yrs = self.used(t, stock + 1)
+            zh.append(
+                f"租用临时教室{rented}间：每间至多需用约{yrs:.1f}年，租用{self.rent * yrs:,.0f}元，"
+                f"新建每间{self.build[t]:,.0f}元"
+            )
+            en.append(
+                f"{rented} temporary classroom(s): each needed at most about {yrs:.1f} years; "
+                f"renting costs {self.rent * yrs:,.0f} yuan, building one {self.build[t]:,.0f}"
+            )
+            if self.rent * yrs > self.build[t] and self.built[t + 1 :].sum():
+                y = self.years[int(np.flatnonzero(self.built[t + 1 :])[0]) + t + 1]
+                zh.append(f"{y}年起新建")
+                en.append(f"built from {y} on")
+        return (int(self.need[t]), built, stock, rented, empty, round(self.needed, 1),
+                round(n * self.build[t]), round(n * self.rent * self.needed),
+                "；".join(zh), "; ".join(en))  # fmt: skip
 
 
 def classroom_split(
@@ -299,13 +353,15 @@ def classroom_split(
     return built, np.maximum(need - stock, 0)
 
 
-def joint_table(table: pd.DataFrame, joint: JointPlan) -> pd.DataFrame:
+def joint_table(table: pd.DataFrame, joint: JointPlan, lang: str = "zh") -> pd.DataFrame:
     """The phases' table (:func:`ruralnet.analysis.phases.phase_table` of every year, each
     against the sites as they are now) read as one plan: a site closed by an earlier year
     ``stay_closed``, grades dropped earlier ``keep``; ``classes_added`` the permanent
     classrooms built that year (``places_added`` their places) and ``temporary_classrooms``
     those rented that year; beds as added over the earlier years; with
-    ``classrooms_empty_later`` from :func:`year_classrooms`."""
+    ``classrooms_empty_later`` from :func:`year_classrooms`; ``reason`` in ``lang``: the
+    site's reason that year (``site_reason``), the year an earlier closure was made, why its
+    classrooms of that year are built or rented (:func:`year_classrooms`) and its beds."""
     out = table.copy().reset_index(drop=True)
     out["_order"] = np.arange(len(out))
     key = ["site_id", "year"]
@@ -322,6 +378,7 @@ def joint_table(table: pd.DataFrame, joint: JointPlan) -> pd.DataFrame:
     norm = per_class.groupby(out["site_id"]).transform("max").to_numpy()
     out["places_added"] = np.round(built * norm).astype(int)
     out["classes_added"] = built
+    out["rooms_reason"] = rooms[f"reason_{lang}"].reindex(idx).fillna("").to_numpy()
     out = out.sort_values(["site_id", "year"], kind="stable")
     first = out["site_id"].ne(out["site_id"].shift())
     before = out["action"].shift().where(~first)
@@ -334,7 +391,24 @@ def joint_table(table: pd.DataFrame, joint: JointPlan) -> pd.DataFrame:
         out.loc[out["action"].eq(again) & before.eq(again), "action"] = "keep"
     rented = out["temporary_classrooms"] > 0
     out.loc[out["action"].eq("expand") & ~rented & (out["classes_added"] == 0), "action"] = "keep"
-    return out.sort_values("_order").drop(columns="_order").reset_index(drop=True)
+    out["reason"] = _reasons(out, lang)
+    out = out.sort_values("_order").drop(columns=["_order", "rooms_reason", "site_reason"])
+    return out.reset_index(drop=True)
+
+
+def _reasons(out: pd.DataFrame, lang: str) -> list[str]:
+    """Each row's reason in the plan over the years (rows sorted by site and year)."""
+    closing = out["year"].where(out["action"].eq("close")).groupby(out["site_id"]).ffill()
+    zh = lang == "zh"
+    reasons = []
+    for r, since in zip(out.itertuples(), closing, strict=True):
+        parts = [r.site_reason, r.rooms_reason]
+        if r.action == "stay_closed" and pd.notna(since):
+            parts.insert(0, f"{since:.0f}年已撤并" if zh else f"closed in {since:.0f}")
+        if r.beds_added > 0:
+            parts.append(f"新增床位{r.beds_added}张" if zh else f"{r.beds_added} beds added")
+        reasons.append(("；" if zh else "; ").join(p for p in parts if p))
+    return reasons
 
 
 def first_year_difference(one_year: Plan, joint_first: Plan, ctx) -> dict:

@@ -146,10 +146,14 @@ def year_sites(sites: pd.DataFrame, pupils: np.ndarray, before=None) -> pd.DataF
     return out
 
 
-def phase_table(year: int, ctx, ev, open_before: np.ndarray | None = None) -> pd.DataFrame:
+def phase_table(
+    year: int, ctx, ev, open_before: np.ndarray | None = None, lang: str = "zh"
+) -> pd.DataFrame:
     """One year's phase, one row per site: :data:`PHASE_COLUMNS` plus ``name, township_code,
     small`` (a site of the merger kinds under ``small_site_pupils`` in that year, open before
-    the plan (``open_before``, default: open now): that year's wave of candidates)."""
+    the plan (``open_before``, default: open now): that year's wave of candidates), ``reason``
+    (the site's justification in ``lang``: why it closes, stays although small, what is added
+    for whom) and ``site_reason`` (the same without the additions)."""
     s = ev.sites
     is_open = ctx.open_now if open_before is None else np.asarray(open_before, dtype=bool)
     ids = s["site_id"].astype(str)
@@ -168,6 +172,8 @@ def phase_table(year: int, ctx, ev, open_before: np.ndarray | None = None) -> pd
             "small": is_open
             & s["kind"].isin(ctx.settings.merger_kinds).to_numpy()
             & (ctx.pupils_now < ctx.settings.small_site_pupils),
+            "reason": s[f"justification_{lang}"].fillna("").astype(str).to_numpy(),
+            "site_reason": s[f"site_reason_{lang}"].fillna("").astype(str).to_numpy(),
         }
     )
 

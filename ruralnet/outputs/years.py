@@ -29,7 +29,7 @@ from .maps import (
 from .tables import for_csv, html_table, translated
 
 #: ``report/phases.csv``: the contract columns, then names and flags (``temporary_classrooms``
-#: and ``robust`` from the plan over the years in one model).
+#: and ``robust`` from the plan over the years in one model) and each row's ``reason``.
 PHASE_FILE_COLUMNS = [
     *PHASE_COLUMNS,
     "name",
@@ -38,6 +38,7 @@ PHASE_FILE_COLUMNS = [
     "classrooms_empty_later",
     "temporary_classrooms",
     "robust",
+    "reason",
 ]
 
 
@@ -112,17 +113,18 @@ def write_years_report(years, analysis, out_dir: str | Path, lang: str = "zh") -
     paths["years.html"] = out / "years.html"
 
     if years.joint is not None:
-        paths["classrooms.csv"] = write_table(for_csv(_classrooms(years)), out / "classrooms.csv")
+        rooms = _classrooms(years, lang)
+        paths["classrooms.csv"] = write_table(for_csv(rooms), out / "classrooms.csv")
     paths["years_map.html"] = save_map(_years_map(years, analysis, lang), out / "years_map.html")
     return paths
 
 
-def _classrooms(years) -> pd.DataFrame:
-    """The plan's classrooms per site and year, with the site's name (see
-    :data:`ruralnet.analysis.joint_plan.CLASSROOM_COLUMNS`)."""
+def _classrooms(years, lang: str) -> pd.DataFrame:
+    """The plan's classrooms per site and year, with the site's name and the reason in
+    ``lang`` (see :data:`ruralnet.analysis.joint_plan.CLASSROOM_COLUMNS`)."""
     t = years.joint.classrooms
     names = years.table.drop_duplicates("site_id").set_index("site_id")["name"]
-    out = t.copy()
+    out = t.drop(columns=["reason_zh", "reason_en"]).assign(reason=t[f"reason_{lang}"])
     out.insert(1, "name", out["site_id"].map(names))
     return out
 
@@ -142,10 +144,10 @@ def _joint_parts(years, analysis, lang: str) -> dict:
                   closed=len(first["closed"]), joint=first["classes_joint"],
                   one=first["classes_one_year"])
     )  # fmt: skip
-    rooms = _classrooms(years)
+    rooms = _classrooms(years, lang)
     shown = rooms[(rooms["built"] > 0) | (rooms["temporary"] > 0)]
     shown = shown[["site_id", "name", "year", "needed", "built", "temporary", "years_needed",
-                   "cost_built", "cost_temporary"]]  # fmt: skip
+                   "cost_built", "cost_temporary", "reason"]]  # fmt: skip
     words = dict(min_years=s.classroom_min_years, rate=f"{s.discount_rate:.0%}",
                  temporary=f"{s.temporary_classroom_cost_per_year:,.0f}")  # fmt: skip
     return {
