@@ -175,6 +175,7 @@ def test_an_urban_district_gets_schools_of_a_real_size(tmp_path):
     kind's size, the town's pupils all kept, one central school per town, and it loads."""
     from ruralnet.demo.generate import qingyuan_spec
     from ruralnet.demo.schools import SCHOOL_SIZE, SPLIT_ABOVE, _split_large
+    from ruralnet.model.kinds import school_size_cap
 
     town = {"code": "441802006", "name": "凤城街道", "row": 5, "col": 7}
     rows = [
@@ -185,15 +186,11 @@ def test_an_urban_district_gets_schools_of_a_real_size(tmp_path):
     ]  # fmt: skip
     extra = _split_large(rows, town, [(1, 2), (3, 4)])
     primaries = [rows[0], *extra]
-    assert sum(r["pupils"] for r in primaries) == 9_001 and len(primaries) == 4  # 9,001 / 2,500
+    assert sum(r["pupils"] for r in primaries) == 9_001 and len(primaries) == 6  # 9,001 / 1,800
     assert max(r["pupils"] for r in primaries) - min(r["pupils"] for r in primaries) <= 1
     assert rows[1]["pupils"] == 3_999  # not above the threshold: untouched
-    assert [r["site_id"] for r in extra] == ["441802006-05", "441802006-06", "441802006-07"]
-    assert [r["name"] for r in extra] == [
-        "凤城街道第二小学",
-        "凤城街道第三小学",
-        "凤城街道第四小学",
-    ]
+    assert [r["site_id"] for r in extra] == [f"441802006-{k:02d}" for k in range(5, 10)]
+    assert [r["name"] for r in extra] == [f"凤城街道第{k}小学" for k in "二三四五六"]
     assert not any(r["is_central_primary"] for r in extra)
     assert {(r["row"], r["col"]) for r in extra} == {(1, 2), (3, 4)}
 
@@ -205,6 +202,9 @@ def test_an_urban_district_gets_schools_of_a_real_size(tmp_path):
     s = c.sites
     big = s[s["kind"].isin(list(SCHOOL_SIZE))]
     assert big["pupils"].max() <= SPLIT_ABOVE
+    split = big[big["name"].str.contains("第") & ~big["name"].str.startswith("清城区")]
+    caps = split["kind"].map(lambda k: school_size_cap(k, c.settings))
+    assert len(split) and (split["pupils"] <= caps).all()  # under the size caps: no check fails
     assert (s.groupby("township_code")["is_central_primary"].sum() <= 1).all()
     assert s["site_id"].is_unique and s["name"].is_unique
 

@@ -82,11 +82,13 @@ def make_sites(
 
 
 #: A town school above this many pupils (an urban district's, where one school would take
-#: every child of the town) is split into schools of at most :data:`SCHOOL_SIZE` of its kind,
-#: the others placed in the town's urban communities.
+#: every child of the town) is split into schools of at most :data:`SCHOOL_SIZE` of its kind
+#: (under the default size caps, ``largest_primary_school`` and ``largest_junior_school``:
+#: the plan cannot split a school, so the check would fail with no remedy), the others placed
+#: in the town's urban communities.
 SPLIT_ABOVE = 4_000
-SCHOOL_SIZE = {"central_kindergarten": 600, "central_primary": 2_500, "junior_middle": 2_500,
-               "nine_year": 2_500}  # fmt: skip
+SCHOOL_SIZE = {"central_kindergarten": 600, "central_primary": 1_800, "junior_middle": 2_200,
+               "nine_year": 2_200}  # fmt: skip
 _NUMERALS = "一二三四五六七八九"
 _SUFFIX = {"central_kindergarten": "幼儿园", "central_primary": "小学", "junior_middle": "中学",
            "nine_year": "九年一贯制学校"}  # fmt: skip
