@@ -143,6 +143,7 @@ def test_dear_temporary_classrooms_make_the_model_build_and_say_why(county):
     assert rooms["temporary"].sum() == 0 and rooms["built"].sum() > 0
     empty = rooms[rooms["empty_later"] > 0]
     assert len(empty) and (empty["cost_built"] < empty["cost_temporary"]).all()
+    assert empty["reason_zh"].str.contains("闲置").all()  # and the report says so
 
 
 def test_the_small_site_rule_applies_from_its_year(county, joint):
@@ -206,11 +207,17 @@ def test_every_decision_over_the_years_has_its_reason(joint, county):
     assert t.loc[t["classes_added"] > 0, "reason"].str.contains("新建教室").all()
     assert t.loc[t["temporary_classrooms"] > 0, "reason"].str.contains("租用临时教室").all()
     assert t.loc[t["classrooms_empty_later"] > 0, "reason"].str.contains("闲置").all()
+    # a classroom built that stands empty in a later year within classroom_min_years says so
+    rooms = joint.joint.classrooms
+    for r in rooms[rooms["built"] > 0].itertuples():
+        later = rooms[(rooms["site_id"] == r.site_id) & (rooms["year"] > r.year)
+                      & (rooms["year"] < r.year + county.settings.classroom_min_years)]  # fmt: skip
+        idle = (later["permanent"] > later["needed"]).any()
+        assert ("闲置" in r.reason_zh) == idle, r
     for r in t[t["action"] == "stay_closed"].itertuples():
         closed = t[(t["site_id"] == r.site_id) & (t["action"] == "close")]["year"]
         head = f"{closed.min()}年已撤并" if len(closed) else "调整前已撤并"  # before the plan
         assert r.reason.startswith(head), r
-    rooms = joint.joint.classrooms
     s = county.settings
     for r in rooms[rooms["built"] > 0].itertuples():  # built: cheaper than renting as long
         yrs = float(r.reason_en.split("at least about ")[1].split(" years")[0])

@@ -251,7 +251,7 @@ def year_classrooms(plans: dict, contexts: dict, weights: dict, years_ahead: int
         sid = str(contexts[years[0]].sites["site_id"].iloc[j])
         for t, y in enumerate(years):
             later = next((u for u in range(t, len(years)) if years[u] >= y + years_ahead), -1)
-            rows.append((sid, y, *site.row(t, later, years_ahead)))
+            rows.append((sid, y, *site.row(t, later)))
     return pd.DataFrame(rows, columns=CLASSROOM_COLUMNS)
 
 
@@ -272,7 +272,19 @@ class _SiteRooms:
         classrooms or more."""
         return float(self.w[t:][self.need[t:] >= level].sum())
 
-    def row(self, t: int, later: int, years_ahead: int) -> tuple:
+    def idle(self, t: int) -> tuple[int, int] | None:
+        """The first later phase within ``classroom_min_years`` of phase ``t`` in which some of
+        the classrooms built at ``t`` stand empty, and how many: ``(year, classrooms)``."""
+        y0, built = self.years[t], int(self.built[t])
+        for u in range(t + 1, len(self.years) - 1):  # the real phases (not the virtual one)
+            if self.years[u] >= y0 + self.s.classroom_min_years:
+                break
+            empty = min(built, max(0, int(self.stock[u] - self.need[u])))
+            if empty:
+                return self.years[u], empty
+        return None
+
+    def row(self, t: int, later: int) -> tuple:
         built, rented, stock = int(self.built[t]), int(self.temporary[t]), int(self.stock[t])
         empty = min(built, max(0, stock - int(self.need[later]))) if built else 0
         n = max(built, rented)
@@ -289,14 +301,15 @@ class _SiteRooms:
                 f"building one costs {self.build[t]:,.0f} yuan (paid for at least "
                 f"{self.s.classroom_min_years} years), renting it as long {self.rent * yrs:,.0f}"
             )
-            if empty:
+            idle = self.idle(t)
+            if idle:
+                y, k = idle
                 zh.append(
-                    f"其中{empty}间{years_ahead}年后闲置" + ("，仍比租用省" if cheaper else "")
+                    f"其中{k}间{y}年闲置（建成后不到{self.s.classroom_min_years}年）"
+                    + ("，仍比租用省" if cheaper else "")
                 )
-                en.append(
-                    f"{empty} of them empty {years_ahead} years on"
-                    + (", still cheaper than renting" if cheaper else "")
-                )
+                en.append(f"{k} of them empty in {y} (fewer than {self.s.classroom_min_years} "
+                          "years after building)" + (", still cheaper than renting" if cheaper else ""))  # fmt: skip
         if rented:  # the most used of those rented
             yrs = self.used(t, stock + 1)
             zh.append(
