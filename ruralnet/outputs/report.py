@@ -28,6 +28,7 @@ from .report_tables import (
     costs_more,
     costs_side_by_side,
     fleet_summary,
+    fleet_townships,
     plan_tables,
 )
 from .tables import for_csv, html_table, translated
@@ -189,6 +190,7 @@ SHEETS = {
     "routes": {"zh": "校车线路", "en": "bus routes"},
     "fleet": {"zh": "校车数量", "en": "buses"},
     "county_fleet": {"zh": "全县校车统筹", "en": "county fleet"},
+    "fleet_townships": {"zh": "各乡镇校车", "en": "fleet by township"},
     "bus_days": {"zh": "校车排班", "en": "bus days"},
     "bells": {"zh": "到校时间", "en": "bells"},
     "concentration": {"zh": "进一步集中方案", "en": "further concentration"},
@@ -227,6 +229,7 @@ def _write_buses(analysis, out: Path, lang: str) -> dict[str, Path]:
         tables["bus_unserved.csv"] = pd.concat([unserved, lost], ignore_index=True)
         tables["fleet.csv"] = fleet.runs
         tables["fleet_summary.csv"] = fleet_summary(buses)
+        tables["fleet_townships.csv"] = fleet_townships(buses, analysis.context, lang)
         tables["weekly_routes.csv"] = weekly
         tables["bells.csv"] = fleet.bells
     return {name: write_table(for_csv(t), out / name) for name, t in tables.items()}
@@ -255,6 +258,8 @@ def _workbook(analysis, tables, cand, lang) -> dict[str, pd.DataFrame]:
     buses = (analysis.buses or {}).get(rec)
     if buses is not None and buses.county_fleet is not None:
         sheets[SHEETS["county_fleet"][lang]] = translated(fleet_summary(buses), lang)
+        towns = fleet_townships(buses, analysis.context, lang)
+        sheets[SHEETS["fleet_townships"][lang]] = translated(towns, lang)
         days = buses.county_fleet.runs.rename(columns={"run": "route"})
         sheets[SHEETS["bus_days"][lang]] = translated(days, lang)
         sheets[SHEETS["bells"][lang]] = translated(buses.county_fleet.bells, lang)
@@ -406,9 +411,25 @@ def _fleet_parts(analysis, lang: str) -> dict[str, str]:
 
     buses = (analysis.buses or {}).get(analysis.recommended)
     if buses is None or buses.county_fleet is None:
-        return {"fleet_note": "", "fleet_table": ""}
+        return {
+            "fleet_note": "",
+            "fleet_table": "",
+            "fleet_towns_note": "",
+            "fleet_towns_table": "",
+        }
     note = text("fleet_note", lang, shared=buses.buses_needed(), own=buses.school_by_school())
-    return {"fleet_note": note, "fleet_table": html_table(fleet_summary(buses), lang)}
+    towns = fleet_townships(buses, analysis.context, lang)
+    county = towns.iloc[-1]
+    towns_note = text(
+        "fleet_towns_note", lang, buses=county["buses"], single=county["single_run_buses"],
+        fixed=county["fixed_bells"], bells=county["saved_by_bells"], mixed=county["saved_by_mixed"],
+    )  # fmt: skip
+    return {
+        "fleet_note": note,
+        "fleet_table": html_table(fleet_summary(buses), lang),
+        "fleet_towns_note": towns_note,
+        "fleet_towns_table": html_table(towns.drop(columns="township_code"), lang),
+    }
 
 
 def _cards(analysis, cand: pd.DataFrame, lang: str) -> list[dict]:

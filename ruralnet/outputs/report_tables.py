@@ -285,6 +285,84 @@ def fleet_summary(buses) -> pd.DataFrame:
     return out
 
 
+#: ``report/fleet_townships.csv``: the morning's county fleet per township and for the county.
+FLEET_TOWNSHIP_COLUMNS = [
+    "township_code",
+    "township",
+    "buses",
+    "runs",
+    "runs_per_bus",
+    "single_run_buses",
+    "mixed_runs",
+    "bells",
+    "bus_km",
+    "empty_share",
+    "fixed_bells",
+    "single_loads",
+    "saved_by_bells",
+    "saved_by_mixed",
+]
+
+
+def fleet_townships(buses, ctx, lang: str = "zh") -> pd.DataFrame:
+    """The morning's county fleet per township and for the county (:data:`FLEET_TOWNSHIP_COLUMNS`).
+
+    A bus belongs to the township of the school of its first run (its base): per township
+    its buses, their runs (a run unloading at two schools is one), runs per bus, the buses
+    that make a single run, the runs that unload more than once (two schools, or two kinds of
+    runs of one site: mixed loads), their kilometres and
+    the share driven empty, and the bells chosen at the township's schools (listed in
+    ``lang``'s way). The county row
+    (``township_code`` ``ALL``) adds what the bells and the mixed loads saved: the morning's
+    buses at the fixed bells with one school per run (``fixed_bells``), with the chosen bells
+    and one school per run (``single_loads``), and the differences; those are the county
+    fleet's, not split by township (a bus chains schools of several)."""
+    fleet = buses.county_fleet
+    runs = fleet.runs[fleet.runs["day"] == "morning"].copy()
+    town = dict(zip(ctx.sites["site_id"].astype(str), ctx.sites["township_code"].astype(str),
+                    strict=True))  # fmt: skip
+    runs["town"] = runs["site"].astype(str).map(town)
+    per_run = runs.groupby(["bus_type", "bus", "run"], sort=False).agg(
+        order=("order", "first"), town=("town", "first"), drops=("site", "size"),
+        km=("km", "sum"), dead=("deadhead_km", "sum"),
+    )  # fmt: skip
+    per_bus = per_run.sort_values("order").groupby(level=["bus_type", "bus"]).agg(
+        town=("town", "first"), runs=("order", "size"), mixed=("drops", lambda n: int((n > 1).sum())),
+        km=("km", "sum"), dead=("dead", "sum"),
+    )  # fmt: skip
+    bells = fleet.bells.assign(town=fleet.bells["site_id"].astype(str).map(town))
+    bells = bells[bells["bell"].astype(str) != ""]
+    rows = []
+    for code in sorted(set(per_bus["town"].dropna()) | set(bells["town"].dropna())):
+        mine = per_bus[per_bus["town"] == code]
+        rows.append({"township_code": code, "township": ctx.township(code),
+                     **_fleet_row(mine, bells[bells["town"] == code], lang)})  # fmt: skip
+    county = _fleet_row(per_bus, bells, lang)
+    summary = fleet.summary[fleet.summary["day"] == "morning"]
+    fixed, single = int(summary["fixed_bells"].sum()), int(summary["single_loads"].sum())
+    county |= {"fixed_bells": fixed, "single_loads": single, "saved_by_bells": fixed - single,
+               "saved_by_mixed": single - county["buses"]}  # fmt: skip
+    rows.append({"township_code": "ALL", "township": ctx.name, **county})
+    out = pd.DataFrame(rows, columns=FLEET_TOWNSHIP_COLUMNS)
+    saved = ["fixed_bells", "single_loads", "saved_by_bells", "saved_by_mixed"]
+    return out.astype(dict.fromkeys(saved, "Int64"))
+
+
+def _fleet_row(per_bus: pd.DataFrame, bells: pd.DataFrame, lang: str) -> dict:
+    """One row of :func:`fleet_townships` from its buses and its schools' bells."""
+    n, km = len(per_bus), float(per_bus["km"].sum() + per_bus["dead"].sum())
+    return {
+        "buses": n,
+        "runs": int(per_bus["runs"].sum()),
+        "runs_per_bus": round(per_bus["runs"].sum() / n, 2) if n else None,
+        "single_run_buses": int((per_bus["runs"] == 1).sum()),
+        "mixed_runs": int(per_bus["mixed"].sum()),
+        "bells": ("、" if lang == "zh" else ", ").join(sorted(set(bells["bell"].astype(str)))),
+        "bus_km": round(km, 1),
+        "empty_share": float(per_bus["dead"].sum()) / km if km > 0 else None,
+    }
+
+
 def cost_differences(analysis, lang: str) -> pd.DataFrame:
     """The recommended plan against every other, item by item: ``base_plan, item,
     item_label, base, plan, difference, policy`` (yuan a year, whole)."""
