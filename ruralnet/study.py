@@ -23,7 +23,14 @@ import scipy.sparse as sp
 from .analysis.concentration import concentration_proposals
 from .analysis.costs import cost_difference, larger_sites_policy
 from .analysis.evaluation import PlanEvaluation, conserved, evaluate, flow_rows
-from .analysis.joint_plan import JointPlan, first_year_difference, joint_plan, joint_table
+from .analysis.joint_plan import (
+    VARIANT_COLUMNS,
+    JointPlan,
+    first_year_difference,
+    joint_plan,
+    joint_table,
+    variant_rows,
+)
 from .analysis.mergers import merger_candidates, screening_against_plan
 from .analysis.phases import (
     apply_shares,
@@ -409,9 +416,13 @@ def _joint_years(county: County, years: list[int], projection, lang: str, buses)
     (:func:`ruralnet.analysis.joint_plan.joint_table`); the same model on the low and high
     projections first (their memory given back before the central one's), for the decisions
     that hold under all three."""
-    others = _variants_open(county, years, projection)  # first: its models' memory given back
+    others, rows = _variants_open(county, years, projection)  # first: memory given back
     counties, contexts = _year_contexts(county, years, projection, "central")
     joint = joint_plan(contexts)
+    rows += variant_rows("central", joint.plans, county.sites, projection)
+    order = {"low": 0, "central": 1, "high": 2}
+    rows.sort(key=lambda r: (r["year"], order[r["variant"]]))
+    joint.meta["variants"] = pd.DataFrame(rows, columns=VARIANT_COLUMNS)
     first = years[0]
     joint.meta["first_year"] = first_year_difference(
         optimised_plan(contexts[first]), joint.plans[first], contexts[first]
@@ -443,17 +454,20 @@ def _joint_years(county: County, years: list[int], projection, lang: str, buses)
     return YearsAnalysis(projection, phases, table, districts, layers, joint=joint)
 
 
-def _variants_open(county: County, years: list[int], projection) -> dict:
+def _variants_open(county: County, years: list[int], projection) -> tuple[dict, list]:
     """Year -> which sites the low and high projections' joint plans keep open that year
-    (variants x sites): a decision the central plan shares with both is robust."""
+    (variants x sites): a decision the central plan shares with both is robust; and each
+    variant's rows of :func:`variant_rows`."""
     out: dict = {y: [] for y in years}
+    rows: list = []
     for variant in ("low", "high"):
         plans = joint_plan(_year_contexts(county, years, projection, variant)[1]).plans
         for y in years:
             out[y].append(plans[y].open)
+        rows += variant_rows(variant, plans, county.sites, projection)
         del plans
         trim_heap()
-    return {y: np.vstack(v) for y, v in out.items()}
+    return {y: np.vstack(v) for y, v in out.items()}, rows
 
 
 def _year_contexts(county: County, years: list[int], projection, variant: str):

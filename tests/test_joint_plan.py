@@ -130,6 +130,17 @@ def test_robust_decisions_are_the_same_under_the_low_and_high_projections(joint,
         same = (other["low"][y].open == central) & (other["high"][y].open == central)
         robust = joint.table[joint.table["year"] == y].set_index("site_id")["robust"]
         assert robust.reindex(ids).to_numpy().tolist() == same.tolist()
+    # the variants side by side: each row counts its own plan's sites
+    side = joint.joint.meta["variants"].set_index(["variant", "year"])
+    open_now = county.sites["status"].eq("open").to_numpy()
+    plans = {**other, "central": joint.joint.plans}
+    for (variant, y), r in side.iterrows():
+        is_open = plans[variant][y].open
+        assert r["sites_open"] == is_open.sum() and r["closed"] == (open_now & ~is_open).sum()
+        pupils = p.pupils[variant][p.years.index(y)].sum()
+        assert abs(r["pupils"] - pupils) < 1
+    assert len(side) == 3 * len(YEARS)
+    assert side.loc[("low", 2030), "pupils"] < side.loc[("high", 2030), "pupils"]
 
 
 def test_dear_temporary_classrooms_make_the_model_build_and_say_why(county):

@@ -33,6 +33,7 @@ import scipy.sparse as sp
 
 from ..model.memory import trim_heap
 from .plans import Plan
+from .projection import whole_pupils
 from .siting import PlanModel, _Builder, _plan_from, rows_matrix, site_facts, solve_lp
 
 log = logging.getLogger(__name__)
@@ -437,3 +438,23 @@ def first_year_difference(one_year: Plan, joint_first: Plan, ctx) -> dict:
     b = int(np.nansum(joint_first.classes_added))
     return {"same": not opened and not closed and a == b, "opened": opened, "closed": closed,
             "classes_one_year": a, "classes_joint": b}  # fmt: skip
+
+
+#: ``variants.csv``: the plan over the years under each births variant, side by side.
+VARIANT_COLUMNS = ["variant", "year", "pupils", "sites_open", "closed", "reopened",
+                   "classrooms_needed"]  # fmt: skip
+
+
+def variant_rows(variant: str, plans: dict, sites: pd.DataFrame, projection) -> list[dict]:
+    """One births variant's plan over the years, one row a year (:data:`VARIANT_COLUMNS`):
+    its pupils, the sites it keeps open and closes (against today) and the classrooms its
+    pupils need added, for the variants side by side."""
+    open_now = (sites["status"].fillna("open") == "open").to_numpy()
+    return [
+        {"variant": variant, "year": y,
+         "pupils": int(whole_pupils(projection.pupils[variant][projection.years.index(y)]).sum()),
+         "sites_open": int(plans[y].open.sum()), "closed": int((open_now & ~plans[y].open).sum()),
+         "reopened": int((~open_now & plans[y].open).sum()),
+         "classrooms_needed": int(np.nansum(np.asarray(plans[y].classes_added, float)))}
+        for y in sorted(plans)
+    ]  # fmt: skip

@@ -259,6 +259,8 @@ COLUMNS = {
     "variant": ("出生人口情景", "births variant"),
     "small": ("不足规定人数", "under the small-site size"),
     "closed": ("撤并学校", "sites closed"),
+    "reopened": ("恢复办学", "sites reopened"),
+    "classrooms_needed": ("需增教室", "classrooms needed"),
     "classrooms_empty_later": ("三年后闲置教室", "classrooms empty three years on"),
     "temporary_classrooms": ("临时教室", "temporary classrooms"),
     "robust": ("高低预测下相同", "same under low and high projections"),
@@ -614,6 +616,18 @@ TEXT = {
         'years a temporary classroom ({temporary} yuan a year) is used instead. "same under low '
         'and high projections" marks a site whose open or closed state that year is the same '
         "under the low and high births variants.",
+    ),
+    "variants_title": (
+        "出生人口低、中、高情景下的方案",
+        "The plan under the low, central and high births",
+    ),
+    "variants_note": (
+        "三种出生人口情景各按同一模型制定分年度方案（撤并、恢复对照现状；需增教室含临时教室）。"
+        "各年“调整的学校”表中“高低预测下相同”为“是”的学校，三种情景下当年办学与否相同。",
+        "Each births variant planned by the same model over the years (closures and reopenings "
+        "against today; classrooms needed, temporary ones included). In each year's table of "
+        "changes, a site marked 'same under low and high projections' is open or closed that "
+        "year under all three.",
     ),
     "classrooms_title": ("新建教室还是租用临时教室", "Build classrooms or rent temporary ones"),
     "classrooms_note": (

@@ -115,6 +115,9 @@ def write_years_report(years, analysis, out_dir: str | Path, lang: str = "zh") -
     if years.joint is not None:
         rooms = _classrooms(years, lang)
         paths["classrooms.csv"] = write_table(for_csv(rooms), out / "classrooms.csv")
+        variants = years.joint.meta.get("variants")
+        if variants is not None:
+            paths["variants.csv"] = write_table(for_csv(variants), out / "variants.csv")
     paths["years_map.html"] = save_map(_years_map(years, analysis, lang), out / "years_map.html")
     return paths
 
@@ -150,7 +153,11 @@ def _joint_parts(years, analysis, lang: str) -> dict:
                    "cost_built", "cost_temporary", "reason"]]  # fmt: skip
     words = dict(min_years=s.classroom_min_years, rate=f"{s.discount_rate:.0%}",
                  temporary=f"{s.temporary_classroom_cost_per_year:,.0f}")  # fmt: skip
+    variants = years.joint.meta.get("variants")
     return {
+        "variants_title": text("variants_title", lang),
+        "variants_note": text("variants_note", lang),
+        "variants": html_table(variants, lang) if variants is not None else "",
         "joint_method": text("years_joint_method", lang, **words),
         "first_year": note,
         "classrooms_title": text("classrooms_title", lang),
@@ -173,6 +180,9 @@ def _sheets(years, enrolment: pd.DataFrame, summary: pd.DataFrame, lang: str) ->
     table = pivot.fillna(0).astype(int).reset_index()
     table.insert(1, "name", table["site_id"].map(names))
     sheets["分年度学生数" if zh else "pupils by year"] = translated(table, lang)
+    variants = years.joint.meta.get("variants") if years.joint is not None else None
+    if variants is not None:
+        sheets["出生人口情景" if zh else "births variants"] = translated(variants, lang)
     return sheets
 
 
