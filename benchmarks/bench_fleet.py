@@ -30,14 +30,15 @@ run, seq, action, stop_id, school_id``. ``--replay PARK_DIR`` (the unzipped
 ``lanxuedang/SBRP-School-Bus-Routing-Problem``) writes their published fleets in that form and
 checks them; ``--check`` re-checks any such file. Without ``--replay`` it solves each
 instance: single-school runs at the windows' ends, then the bells chosen inside the windows
-with mixed schools for every ordered pair of schools at most ``--mixed-gap`` seconds apart
+with mixed schools for every chain of up to ``--mixed-schools`` (2) schools, each at most
+``--mixed-gap`` seconds from the one before
 (default 0: none; within the time limit their routing costs the large instances more than it
 saves, BENCHMARKS.md), each stage half the time limit; every fleet is checked as events before it is
 written.
 
 Usage: ``python benchmarks/bench_fleet.py [--rules pnas|mixed] [--instances RSRB01 ...]
 [--max-ride 2700|5400] [--time-limit SECONDS] [--per-school SECONDS] [--seed N] [--out DIR]
-[--check FLEET_CSV] [--replay PARK_DIR] [--mixed-gap SECONDS]``
+[--check FLEET_CSV] [--replay PARK_DIR] [--mixed-gap SECONDS] [--mixed-schools N]``
 """
 
 from __future__ import annotations
@@ -77,6 +78,12 @@ def main() -> None:
         default=0.0,
         help="--rules mixed: mixed schools for pairs of schools at most this many seconds "
         "apart (default 0: none; see BENCHMARKS.md)",
+    )
+    p.add_argument(
+        "--mixed-schools",
+        type=int,
+        default=2,
+        help="--rules mixed with --mixed-gap: the most schools a mixed run unloads at",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="log the solver's progress")
     args = p.parse_args()
@@ -272,7 +279,7 @@ def _solve_mixed(sbrp: Path, inst: str, args) -> tuple[dict, pd.DataFrame]:
     starts, _ = choose_bells(base, early, late, first.runs)
     tuned = with_starts(base, starts)
     if args.mixed_gap > 0:  # mixed schools at the chosen bells, from the first fleet's runs
-        tuned = mixed_pairs(schools, stops, tuned, args.mixed_gap)
+        tuned = mixed_pairs(schools, stops, tuned, args.mixed_gap, args.mixed_schools)
     second = plan_fleet(tuned, options, pool=first.runs, cache=cache)
     problem, sol = (tuned, second) if second.buses <= first.buses else (base, first)
     single = first.buses

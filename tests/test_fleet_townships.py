@@ -101,5 +101,10 @@ def test_staggered_bells_make_single_run_buses_a_minority(staggered, demo_analys
     assert whole["shared"] == fleet < whole["fixed_bells"]
     assert county["saved_by_bells"] > 0 and county["runs_per_bus"] > 1.5
     assert not staggered.violations
+    # some runs unload at three schools in turn (bus_mixed_schools 3), each school its share
+    morning = staggered.county_fleet.runs
+    morning = morning[morning["day"] == "morning"]
+    drops = morning.groupby(["bus", "run"])["site"].size()
+    assert drops.max() == 3
     fixed = demo_analysis.evaluations[demo_analysis.recommended].buses
     assert staggered.served()["pupils"].sum() == fixed.served()["pupils"].sum()

@@ -355,3 +355,42 @@ def test_mixed_schools_carry_two_schools_pupils_on_one_run(seed):
     if seed is None:
         assert (alone.buses, together.buses, best) == (2, 1, 1)
         assert (events["action"] == "dropoff").sum() == 2  # one run, unloading at A and B
+
+
+def _three_schools():
+    """Three schools of one town 300 ft apart, one window, a stop of 20 pupils for each:
+    one run may carry all 60 (66 seats) when it unloads at all three in turn."""
+    schools = pd.DataFrame({"ID": ["A", "B", "C"], "X": [50_000.0, 50_300.0, 50_600.0],
+                            "Y": [50_000.0] * 3, "AMEARLY": [750] * 3, "AMLATE": [800] * 3})  # fmt: skip
+    stops = pd.DataFrame({"ID": ["pa", "pb", "pc"], "EP_ID": ["A", "B", "C"],
+                          "X_COORD": [46_000.0, 47_000.0, 48_000.0], "Y_COORD": [52_000.0] * 3,
+                          "STUDENT_COUNT": [20, 20, 20]})  # fmt: skip
+    return schools, stops
+
+
+def test_one_run_unloads_three_schools_in_turn():
+    """#27, several schools a run: with chains of three schools the fleet carries the three
+    schools' pupils on one run (one bus, the brute-force optimum), where pairs need two; the
+    checker passes it and the run has three drop-offs."""
+    from ruralnet.buses.mixed import fleet_events
+    from ruralnet.buses.run_pool import FleetOptions, plan_fleet
+    from ruralnet.demo.sbrp import manhattan_travel, mixed_fleet_problem, mixed_pairs, windows
+
+    schools, stops = _three_schools()
+    rules = MixedRules()
+    table = stops.rename(columns={"ID": "stop_id", "EP_ID": "school_id", "STUDENT_COUNT": "pupils"})
+    single = mixed_fleet_problem(schools, stops)
+    options = FleetOptions(per_school_iterations=500, polish_iterations=0, rounds=1)
+    alone = plan_fleet(single, options)
+    buses = {}
+    for k in (2, 3):
+        problem = mixed_pairs(schools, stops, single, gap_s=600.0, max_schools=k)
+        assert max(len(d) for d in problem.drops) == k
+        fleet = plan_fleet(problem, options, pool=alone.runs)
+        events = fleet_events(problem, fleet)
+        travel = manhattan_travel(schools, stops)
+        assert check_mixed(events, table, windows(schools), travel, rules) == []
+        buses[k] = (fleet.buses, int((events["action"] == "dropoff").sum()))
+    best = _brute_fewest_runs(schools, stops, rules)
+    assert alone.buses == 3 and best == 1
+    assert buses[2][0] == 2 and buses[3] == (1, 3)

@@ -2,15 +2,14 @@
 
 In a township the central primary, the junior middle school and the central kindergarten stand
 in the same town, and their riders come from the same villages. :func:`with_mixed` adds to a
-day's fleet problem a mixed school (:mod:`ruralnet.buses.mixed`) for every two of the day's
-site runs that
+day's fleet problem a mixed school (:mod:`ruralnet.buses.mixed`) for every chain of two to
+``bus_mixed_schools`` of the day's site runs (:func:`ruralnet.buses.mixed.mixed_chains`) that
 
-* are at most ``bus_mixed_minutes`` of driving apart (one town; 0 switches mixed loads off),
-  so a village's riders of both may share a bus (and a bus may pass near the other's
-  villages), and
-* can be unloaded on one run: in bell order, the earlier school by its bell, the later one no
-  more than ``bus_early_minutes`` before its own (in the time-reversed afternoon: the later
-  school's pupils wait at most that long after their dismissal).
+* follow each other at most ``bus_mixed_minutes`` of driving apart (one town; 0 switches
+  mixed loads off), so a village's riders of all of them may share a bus, and
+* can be unloaded on one run: in bell order, each school by its bell, none more than
+  ``bus_early_minutes`` before its own (in the time-reversed afternoon: a later school's
+  pupils wait at most that long after their dismissal).
 
 Only runs of one kind of bus are paired (the day's problems are per bus type), so kindergarten
 children only ride kindergarten-standard buses. :func:`split_run` gives each school its part of
@@ -19,10 +18,12 @@ a mixed run, for the per-site tables.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from .fleet import FleetProblem, Run
-from .mixed import MixedSchool, add_mixed, mixed_bell, mixed_problem
+from .mixed import MixedSchool, add_mixed, mixed_chains, mixed_problem
 from .school_runs import SiteRun
 
 
@@ -37,16 +38,16 @@ def with_mixed(problem: FleetProblem, sub: list[SiteRun], net, settings, day: st
     afternoon = day == "afternoon"
     drive_s, drive_m = (real_s.T, real_m.T) if afternoon else (real_s, real_m)  # fleet's order
     early = problem.bell_s - problem.dwell_s - float(settings.bus_early_minutes) * 60.0
+    hop_s = problem.dwell_s[:, None] + drive_s
+    chains = mixed_chains(
+        problem, drive_s <= gap, hop_s, early, int(settings.bus_mixed_schools),
+        lambda a, b: _in_bell_order(problem, a, b),
+    )  # fmt: skip
     mixed = []
-    for a, b in zip(*np.nonzero(drive_s <= gap), strict=True):
-        a, b = int(a), int(b)
-        if a == b or not _in_bell_order(problem, a, b):
-            continue
-        hop = float(problem.dwell_s[a] + drive_s[a, b])
-        bell = mixed_bell(problem, (a, b), [hop], early)
-        if bell is not None:
-            bp = _problem(problem, sub, net, (a, b), afternoon, hop, float(drive_m[a, b]))
-            mixed.append(MixedSchool((a, b), bp, bell, ((hop, float(drive_m[a, b])),)))
+    for drops, hops, bell in chains:
+        metres = [float(drive_m[a, b]) for a, b in itertools.pairwise(drops)]
+        bp = _problem(problem, sub, net, drops, afternoon, sum(hops), sum(metres))
+        mixed.append(MixedSchool(drops, bp, bell, tuple(zip(hops, metres, strict=True))))
     return add_mixed(problem, mixed)
 
 

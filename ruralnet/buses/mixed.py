@@ -276,6 +276,41 @@ def mixed_bell(
     return float(arrive_last + dwell[drops[-1]])
 
 
+def mixed_chains(
+    problem: FleetProblem,
+    near: np.ndarray,
+    hop_s: np.ndarray,
+    early_s,
+    max_schools: int = 2,
+    ordered: Callable[[int, int], bool] | None = None,
+) -> list[tuple[tuple[int, ...], list[float], float]]:
+    """The schools one run may unload at in turn: every chain of 2 to ``max_schools`` schools,
+    each next one ``near`` the one before (schools x schools) and after it in ``ordered``
+    (default: any order), whose windows let one run unload them all (:func:`mixed_bell`; a
+    chain that cannot be unloaded is not extended, as a later school only makes the earlier
+    ones earlier). ``hop_s``: the dwell at a school and the drive to the next. Each chain as
+    ``(drops, hops, bell)``, in order of its first school, then depth first."""
+    k = len(near)
+    out = []
+
+    def grow(chain: tuple[int, ...], hops: list[float]) -> None:
+        for b in np.flatnonzero(near[chain[-1]]):
+            b = int(b)
+            if b in chain or (ordered is not None and not ordered(chain[-1], b)):
+                continue
+            new, more = (*chain, b), [*hops, float(hop_s[chain[-1], b])]
+            bell = mixed_bell(problem, new, more, early_s)
+            if bell is None:
+                continue
+            out.append((new, more, bell))
+            if len(new) < max_schools:
+                grow(new, more)
+
+    for a in range(k):
+        grow((a,), [])
+    return out
+
+
 def mixed_problem(
     parts: list[BusProblem],
     between_s: np.ndarray,

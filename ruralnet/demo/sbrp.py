@@ -3,13 +3,14 @@ Delarue & Martin, PNAS 2019): instances and reference single-school route sets."
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..buses.fleet import FleetProblem
-from ..buses.mixed import MixedRules, MixedSchool, add_mixed, mixed_bell, mixed_problem
+from ..buses.mixed import MixedRules, MixedSchool, add_mixed, mixed_chains, mixed_problem
 from ..buses.routing import BusProblem
 from ..sources.datasets import shared_geodata
 
@@ -229,45 +230,43 @@ def mixed_pairs(
     stops: pd.DataFrame,
     problem: FleetProblem,
     gap_s: float = 600.0,
+    max_schools: int = 2,
 ) -> FleetProblem:
     """``problem`` (:func:`mixed_fleet_problem`, bells chosen) with a mixed school for every
-    ordered pair of schools at most ``gap_s`` of driving apart whose windows let one run
-    unload at both (:mod:`ruralnet.buses.mixed`), under Park et al.'s timing."""
+    chain of 2 to ``max_schools`` schools, each at most ``gap_s`` of driving from the one
+    before, whose windows let one run unload them all in turn
+    (:func:`ruralnet.buses.mixed.mixed_chains`), under Park et al.'s timing."""
     travel = manhattan_travel(schools, stops)
     ids = schools["ID"].astype(str).to_numpy()
     early = bell_s(schools["AMEARLY"])
     k = len(ids)
     drive = travel(np.repeat(ids, k), np.tile(ids, k)).reshape(k, k)
+    hop_s = problem.dwell_s[:k, None] + drive
     mixed = []
-    for a, b in zip(*np.nonzero(drive <= gap_s), strict=True):
-        if a == b:
-            continue
-        hop = problem.dwell_s[a] + drive[a, b]
-        bell = mixed_bell(problem, (int(a), int(b)), [hop], early)
-        if bell is None:
-            continue
-        parts = [problem.schools[a], problem.schools[b]]
+    for drops, hops, bell in mixed_chains(problem, drive <= gap_s, hop_s, early, max_schools):
+        parts = [problem.schools[d] for d in drops]
         points = [str(i) for p in parts for i in p.stop_ids]
         n = len(points)
         leave = np.array(
             [MixedRules().service("pickup", int(q)) for p in parts for q in p.pupils], dtype=float
         )
         between = travel(np.repeat(points, n), np.tile(points, n)).reshape(n, n)
-        to_first = travel(points, [ids[a]] * n)
+        to_first = travel(points, [ids[drops[0]]] * n)
+        metres = [float(drive[a, b]) * PARK_SPEED_FT_S for a, b in itertools.pairwise(drops)]
         mixed.append(
             MixedSchool(
-                (int(a), int(b)),
+                drops,
                 mixed_problem(
                     parts,
                     between + leave[:, None],
                     between * PARK_SPEED_FT_S,
                     to_first + leave,
                     to_first * PARK_SPEED_FT_S,
-                    float(hop),
-                    float(drive[a, b]) * PARK_SPEED_FT_S,
+                    float(sum(hops)),
+                    float(sum(metres)),
                 ),
                 bell,
-                ((float(hop), float(drive[a, b]) * PARK_SPEED_FT_S),),
+                tuple(zip(hops, metres, strict=True)),
             )
         )
     return add_mixed(problem, mixed)

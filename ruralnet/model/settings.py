@@ -546,6 +546,15 @@ class Settings:
             zero=True,
         ),
     )
+    bus_mixed_schools: int = field(
+        default=3,
+        metadata=_s(
+            "the most schools one mixed run unloads at in turn (a township's junior, primary "
+            "and second primary; 2: pairs only)",
+            low=2,
+            high=5,
+        ),
+    )
     bus_early_minutes: float = field(
         default=30.0,
         metadata=_s(
