@@ -286,6 +286,8 @@ class _SiteRooms:
         return None
 
     def row(self, t: int, later: int) -> tuple:
+        """Phase ``t``'s row of :data:`CLASSROOM_COLUMNS` (after ``site_id, year``); ``later``
+        the phase three years on whose pupils count the classrooms empty then."""
         built, rented, stock = int(self.built[t]), int(self.temporary[t]), int(self.stock[t])
         empty = min(built, max(0, stock - int(self.need[later]))) if built else 0
         n = max(built, rented)
