@@ -277,3 +277,18 @@ def test_the_years_map_reads_at_a_glance_in_a_browser(years, one_year, tmp_path,
         return f"rgb({r}, {g}, {b})"
 
     assert found["fills"] and {rgb(f) for f in found["fills"]} <= set(found["swatches"]), found
+
+
+@needs_chromium
+def test_the_years_tables_read_across_in_a_browser(years, one_year, tmp_path):
+    """years.html's tables with their reasons: in a real browser at an office screen's width,
+    no cell is squeezed to about a character a line (the long reason column squeezed the
+    headers and actions to one character a line before the page kept words whole)."""
+    from test_report import CELLS
+
+    from ruralnet.outputs.years import write_years_report
+
+    page = write_years_report(years, one_year, tmp_path / "out", lang="zh")["years.html"]
+    found = probe(page, tmp_path, CELLS, size=(1280, 900))
+    assert found["tables"] >= 5 and found["checked"] > 300, found
+    assert found["narrow"] == [], found["narrow"]
