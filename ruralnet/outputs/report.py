@@ -123,6 +123,9 @@ def write_county_report(
         township=analysis.candidates["township_code"].map(analysis.context.township)
     )
     tables = plan_tables(analysis, lang)
+    buses = analysis.evaluations[analysis.recommended].buses
+    if buses is not None and buses.county_fleet is not None:  # once, for the files and pages
+        tables["fleet_townships"] = fleet_townships(buses, analysis.context, lang)
     paths = {
         "merger_candidates.csv": write_table(
             for_csv(cand[[*CANDIDATE_COLUMNS, "township", "name", "receiving_name"]]),
@@ -145,7 +148,7 @@ def write_county_report(
     with atomic_path(out / "scenario.json") as tmp:
         tmp.write_text(_scenario_json(analysis), encoding="utf-8")
     paths["scenario.json"] = out / "scenario.json"
-    paths.update(_write_buses(analysis, out, lang))
+    paths.update(_write_buses(analysis, out, lang, tables.get("fleet_townships")))
     rec = analysis.evaluations[analysis.recommended]
     paths["districts.csv"] = write_table(for_csv(rec.districts), out / "districts.csv")
     paths["districts.gpkg"] = write_layers(
@@ -197,8 +200,9 @@ SHEETS = {
 }
 
 
-def _write_buses(analysis, out: Path, lang: str) -> dict[str, Path]:
-    """The recommended plan's buses: routes, runs, fleet per school and township, unserved."""
+def _write_buses(analysis, out: Path, lang: str, towns=None) -> dict[str, Path]:
+    """The recommended plan's buses: routes, runs, fleet per school and township (``towns``:
+    :func:`fleet_townships`), unserved."""
 
     buses = analysis.evaluations[analysis.recommended].buses
     if buses is None:
@@ -229,7 +233,7 @@ def _write_buses(analysis, out: Path, lang: str) -> dict[str, Path]:
         tables["bus_unserved.csv"] = pd.concat([unserved, lost], ignore_index=True)
         tables["fleet.csv"] = fleet.runs
         tables["fleet_summary.csv"] = fleet_summary(buses)
-        tables["fleet_townships.csv"] = fleet_townships(buses, analysis.context, lang)
+        tables["fleet_townships.csv"] = towns
         tables["weekly_routes.csv"] = weekly
         tables["bells.csv"] = fleet.bells
     return {name: write_table(for_csv(t), out / name) for name, t in tables.items()}
@@ -258,8 +262,7 @@ def _workbook(analysis, tables, cand, lang) -> dict[str, pd.DataFrame]:
     buses = (analysis.buses or {}).get(rec)
     if buses is not None and buses.county_fleet is not None:
         sheets[SHEETS["county_fleet"][lang]] = translated(fleet_summary(buses), lang)
-        towns = fleet_townships(buses, analysis.context, lang)
-        sheets[SHEETS["fleet_townships"][lang]] = translated(towns, lang)
+        sheets[SHEETS["fleet_townships"][lang]] = translated(tables["fleet_townships"], lang)
         days = buses.county_fleet.runs.rename(columns={"run": "route"})
         sheets[SHEETS["bus_days"][lang]] = translated(days, lang)
         sheets[SHEETS["bells"][lang]] = translated(buses.county_fleet.bells, lang)
@@ -329,7 +332,7 @@ def _html(analysis, tables, cand, lang) -> str:
         capacity_svg=capacity_chart(ev.sites, lang),
         policy_table=html_table(county_rows[check_cols], lang),
         buses_table=html_table(fleet[fleet["level"] != "school"], lang) if len(fleet) else "",
-        **_fleet_parts(analysis, lang),
+        **_fleet_parts(analysis, lang, tables.get("fleet_townships")),
         candidates_table=html_table(
             cand[
                 [
@@ -406,11 +409,12 @@ def screening_notes(analysis, lang: str) -> list[str]:
     ]  # fmt: skip
 
 
-def _fleet_parts(analysis, lang: str) -> dict[str, str]:
-    """The report's county-fleet section: a sentence and the table per day."""
+def _fleet_parts(analysis, lang: str, towns) -> dict[str, str]:
+    """The report's county-fleet section: a sentence and the table per day, a sentence and
+    the table per township (``towns``: :func:`fleet_townships`)."""
 
     buses = (analysis.buses or {}).get(analysis.recommended)
-    if buses is None or buses.county_fleet is None:
+    if buses is None or buses.county_fleet is None or towns is None:
         return {
             "fleet_note": "",
             "fleet_table": "",
@@ -418,7 +422,6 @@ def _fleet_parts(analysis, lang: str) -> dict[str, str]:
             "fleet_towns_table": "",
         }
     note = text("fleet_note", lang, shared=buses.buses_needed(), own=buses.school_by_school())
-    towns = fleet_townships(buses, analysis.context, lang)
     county = towns.iloc[-1]
     towns_note = text(
         "fleet_towns_note", lang, buses=county["buses"], single=county["single_run_buses"],

@@ -326,8 +326,9 @@ def fleet_townships(buses, ctx, lang: str = "zh") -> pd.DataFrame:
         order=("order", "first"), town=("town", "first"), drops=("site", "size"),
         km=("km", "sum"), dead=("deadhead_km", "sum"),
     )  # fmt: skip
+    per_run["mixed"] = (per_run["drops"] > 1).astype(int)
     per_bus = per_run.sort_values("order").groupby(level=["bus_type", "bus"]).agg(
-        town=("town", "first"), runs=("order", "size"), mixed=("drops", lambda n: int((n > 1).sum())),
+        town=("town", "first"), runs=("order", "size"), mixed=("mixed", "sum"),
         km=("km", "sum"), dead=("dead", "sum"),
     )  # fmt: skip
     bells = fleet.bells.assign(town=fleet.bells["site_id"].astype(str).map(town))
