@@ -419,7 +419,7 @@ def _joint_years(county: County, years: list[int], projection, lang: str, buses)
     others, rows = _variants_open(county, years, projection)  # first: memory given back
     counties, contexts = _year_contexts(county, years, projection, "central")
     joint = joint_plan(contexts)
-    rows += variant_rows("central", joint.plans, county.sites, projection)
+    rows += variant_rows("central", joint.plans, contexts[years[0]].open_now, projection)
     order = {"low": 0, "central": 1, "high": 2}
     rows.sort(key=lambda r: (r["year"], order[r["variant"]]))
     joint.meta["variants"] = pd.DataFrame(rows, columns=VARIANT_COLUMNS)
@@ -461,10 +461,13 @@ def _variants_open(county: County, years: list[int], projection) -> tuple[dict, 
     out: dict = {y: [] for y in years}
     rows: list = []
     for variant in ("low", "high"):
-        plans = joint_plan(_year_contexts(county, years, projection, variant)[1]).plans
+        contexts = _year_contexts(county, years, projection, variant)[1]
+        open_now = contexts[years[0]].open_now
+        plans = joint_plan(contexts).plans
+        del contexts
         for y in years:
             out[y].append(plans[y].open)
-        rows += variant_rows(variant, plans, county.sites, projection)
+        rows += variant_rows(variant, plans, open_now, projection)
         del plans
         trim_heap()
     return {y: np.vstack(v) for y, v in out.items()}, rows

@@ -447,11 +447,10 @@ VARIANT_COLUMNS = ["variant", "year", "pupils", "sites_open", "closed", "reopene
                    "classrooms_needed"]  # fmt: skip
 
 
-def variant_rows(variant: str, plans: dict, sites: pd.DataFrame, projection) -> list[dict]:
+def variant_rows(variant: str, plans: dict, open_now: np.ndarray, projection) -> list[dict]:
     """One births variant's plan over the years, one row a year (:data:`VARIANT_COLUMNS`):
-    its pupils, the sites it keeps open and closes (against today) and the classrooms its
-    pupils need added, for the variants side by side."""
-    open_now = (sites["status"].fillna("open") == "open").to_numpy()
+    its pupils, the sites it keeps open and closes (against ``open_now``, the plan context's)
+    and the classrooms its pupils need added, for the variants side by side."""
     return [
         {"variant": variant, "year": y,
          "pupils": int(whole_pupils(projection.pupils[variant][projection.years.index(y)]).sum()),

@@ -118,14 +118,13 @@ def _split_large(town_rows: list[dict], town, places: list[tuple]) -> list[dict]
             n += 1
             k = used[r["kind"]] = used.get(r["kind"], 1) + 1
             row, col = places[(n - 1) % len(places)] if places else (town["row"], town["col"])
-            extra.append({
-                "site_id": f"{town['code']}-{n:02d}", "township_code": town["code"],
-                "name": f"{town['name']}第{_numeral(k)}{_SUFFIX[r['kind']]}", "kind": r["kind"],
-                "grades": r["grades"], "pupils": p, "classes": max(1, round(classes * p / total)),
-                "boarding_beds": round(beds * p / total), "is_central_kindergarten": False,
-                "is_central_primary": False, "is_public_boarding": False, "row": row, "col": col,
-                "dr": 1 + list(SCHOOL_SIZE).index(r["kind"]) % 3,
-            })  # fmt: skip
+            _add(
+                extra, town, n, name=f"{town['name']}第{_numeral(k)}{_SUFFIX[r['kind']]}",
+                kind=r["kind"], grades=r["grades"], pupils=p,
+                classes=max(1, round(classes * p / total)), boarding_beds=round(beds * p / total),
+                is_central_kindergarten=False, is_central_primary=False, is_public_boarding=False,
+                row=row, col=col, dr=1 + list(SCHOOL_SIZE).index(r["kind"]) % 3,
+            )  # fmt: skip
     return extra
 
 

@@ -108,12 +108,12 @@ def write_years_report(years, analysis, out_dir: str | Path, lang: str = "zh") -
     paths["years.xlsx"] = write_workbook(
         _sheets(years, enrolment, summary, lang), out / "years.xlsx"
     )
+    rooms = _classrooms(years, lang) if years.joint is not None else None  # file and page
     with atomic_path(out / "years.html") as tmp:
-        tmp.write_text(_html(years, analysis, enrolment, summary, lang), encoding="utf-8")
+        tmp.write_text(_html(years, analysis, enrolment, summary, lang, rooms), encoding="utf-8")
     paths["years.html"] = out / "years.html"
 
     if years.joint is not None:
-        rooms = _classrooms(years, lang)
         paths["classrooms.csv"] = write_table(for_csv(rooms), out / "classrooms.csv")
         variants = years.joint.meta.get("variants")
         if variants is not None:
@@ -132,9 +132,10 @@ def _classrooms(years, lang: str) -> pd.DataFrame:
     return out
 
 
-def _joint_parts(years, analysis, lang: str) -> dict:
+def _joint_parts(years, analysis, lang: str, rooms) -> dict:
     """The years page's parts of a plan made in one model: its method, the first year
-    against the one-year plan, and the build-or-rent comparison per site."""
+    against the one-year plan, and the build-or-rent comparison per site (``rooms``:
+    :func:`_classrooms`)."""
     if years.joint is None:
         return {"joint_method": text("years_phases_method", lang)}
     s = analysis.county.settings
@@ -147,7 +148,6 @@ def _joint_parts(years, analysis, lang: str) -> dict:
                   closed=len(first["closed"]), joint=first["classes_joint"],
                   one=first["classes_one_year"])
     )  # fmt: skip
-    rooms = _classrooms(years, lang)
     shown = rooms[(rooms["built"] > 0) | (rooms["temporary"] > 0)]
     shown = shown[["site_id", "name", "year", "needed", "built", "temporary", "years_needed",
                    "cost_built", "cost_temporary", "reason"]]  # fmt: skip
@@ -198,7 +198,7 @@ def _stage_years(enrolment: pd.DataFrame, sites: pd.DataFrame, town: str | None)
     )
 
 
-def _html(years, analysis, enrolment, summary, lang) -> str:
+def _html(years, analysis, enrolment, summary, lang, rooms=None) -> str:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     sites = analysis.county.sites
@@ -229,7 +229,7 @@ def _html(years, analysis, enrolment, summary, lang) -> str:
         charts=charts,
         changes=changes,
         t={k: text(k, lang) for k in ("years_summary", "timeline", "changes", "map")},
-        **_joint_parts(years, analysis, lang),
+        **_joint_parts(years, analysis, lang, rooms),
     )
 
 
