@@ -85,6 +85,13 @@ def main() -> None:
         default=2,
         help="--rules mixed with --mixed-gap: the most schools a mixed run unloads at",
     )
+    p.add_argument(
+        "--slot-minutes",
+        type=float,
+        default=5.0,
+        help="--rules mixed: each run unloads at its own start in its school's window, the "
+        "starts at most this far apart (0: one start a school)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log the solver's progress")
     args = p.parse_args()
     if args.verbose:
@@ -261,7 +268,7 @@ def solve_mixed(args, sbrp: Path) -> int:
 
 
 def _solve_mixed(sbrp: Path, inst: str, args) -> tuple[dict, pd.DataFrame]:
-    from ruralnet.buses.bells import choose_bells, with_starts
+    from ruralnet.buses.bells import arrival_slots, choose_bells, with_starts
     from ruralnet.buses.mixed import MixedRules, check_mixed, fleet_events
     from ruralnet.buses.run_pool import FleetOptions, plan_fleet
     from ruralnet.demo.sbrp import mixed_fleet_problem, mixed_pairs
@@ -276,8 +283,10 @@ def _solve_mixed(sbrp: Path, inst: str, args) -> tuple[dict, pd.DataFrame]:
     cache: dict = {}
     first = plan_fleet(base, options, cache=cache)
     early, late = np.array([windows[str(i)] for i in schools["ID"]]).T
-    starts, _ = choose_bells(base, early, late, first.runs)
-    tuned = with_starts(base, starts)
+    if args.slot_minutes > 0:  # a start for every run, chosen with the runs
+        tuned = arrival_slots(base, early, late, args.slot_minutes * 60.0)
+    else:  # one start a school
+        tuned = with_starts(base, choose_bells(base, early, late, first.runs)[0])
     if args.mixed_gap > 0:  # mixed schools at the chosen bells, from the first fleet's runs
         tuned = mixed_pairs(schools, stops, tuned, args.mixed_gap, args.mixed_schools)
     second = plan_fleet(tuned, options, pool=first.runs, cache=cache)
@@ -292,7 +301,7 @@ def _solve_mixed(sbrp: Path, inst: str, args) -> tuple[dict, pd.DataFrame]:
     row = {
         "instance": inst, "schools": len(schools), "stops": len(stops), "buses": sol.buses,
         "park": PARK[args.max_ride].get(inst, -1), "bound": bound, "runs": len(sol.runs),
-        "single": single, "mixed_runs": int(sum(not problem.own[r.school] for r in sol.runs)),
+        "single": single, "mixed_runs": int(sum(len(problem.drops[r.school]) > 1 for r in sol.runs)),
         "seconds": round(time.perf_counter() - t0, 1),
     }  # fmt: skip
     return row, events

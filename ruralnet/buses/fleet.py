@@ -206,6 +206,14 @@ class FleetProblem:
         """Whether some school's runs carry pupils of several schools."""
         return not self.own.all()
 
+    @property
+    def copy_of(self) -> np.ndarray:
+        """Per school, the school of its own whose stops it serves alone: itself for a school
+        of its own, ``d`` for a *time copy* of school ``d`` (a mixed school that unloads only
+        at ``d``, at another bell: :func:`ruralnet.buses.bells.arrival_slots`), -1 for a school
+        whose runs unload at several schools."""
+        return np.array([d[0] if len(d) == 1 else -1 for d in self.drops], dtype=np.int64)
+
     def cover_rows(self, k: int) -> np.ndarray:
         """The row of each of school ``k``'s stops among all schools' own stops (a mixed
         school's stops share the rows of the stops they stand for)."""
@@ -420,16 +428,68 @@ def select_runs(
         The chosen runs, each bus's day, and ``meta``: ``pool``, ``optimal``, ``bound`` (the
         model's bound over this pool), ``seconds``.
     """
+    started = time.perf_counter()
+    if not pool:  # nothing to choose (no stop any bus can serve): no bus, no model
+        sol = fewest_buses(problem, [])
+        sol.meta = {"pool": 0, "optimal": True, "bound": 0, "seconds": 0.0}
+        return sol
+    if not _time_copies(problem):
+        return _select(problem, pool, node_limit, start, seed, time_limit_s)
+    support, bound = _lp_support(problem, pool)
+    sub = [pool[k] for k in support]
+    known = {r.key for r in sub}
+    sub += [r for r in (start.runs if start else []) if r.key not in known and not known.add(r.key)]
+    sol = _select(problem, sub, node_limit, start, seed, _time_left(started, time_limit_s))
+    sol.meta.update(
+        pool=len(pool),
+        support=len(sub),
+        optimal=sol.buses <= bound,
+        bound=bound,
+        seconds=round(time.perf_counter() - started, 2),
+    )
+    return sol
+
+
+def _time_left(started: float, limit_s: float | None) -> float | None:
+    return None if limit_s is None else limit_s - (time.perf_counter() - started)
+
+
+def _lp_support(problem: FleetProblem, pool: list[Run]) -> tuple[np.ndarray, int]:
+    """The runs the selection's linear relaxation uses (HiGHS's interior point method, then
+    crossover to a vertex: a few of the pool's runs), and its bound on the buses. With time
+    copies the pool is several times a school's runs and the full model's relaxation is slow
+    for the simplex method; the integer model over the support is small."""
+    import highspy
+
+    comp, waits = _latest_links(problem, problem.compatible(pool).tocoo())
+    lp = _selection_model(problem, pool, comp, waits)
+    lp.integrality_ = []
+    with quiet_stdout():
+        h = highspy.Highs()
+        for option, value in (("output_flag", False), ("threads", 1), ("solver", "ipm")):
+            h.setOptionValue(option, value)
+        h.passModel(lp)
+        h.run()
+    x = np.asarray(h.getSolution().col_value)[: len(pool)]
+    bound = math.ceil(h.getInfo().objective_function_value - 1e-6)
+    return np.flatnonzero(x > 1e-6), bound
+
+
+def _select(
+    problem: FleetProblem,
+    pool: list[Run],
+    node_limit: int,
+    start: FleetSolution | None,
+    seed: int,
+    time_limit_s: float | None,
+) -> FleetSolution:
+    """:func:`select_runs` over the whole pool."""
     import highspy
 
     started = time.perf_counter()
     n = len(pool)
-    if n == 0:  # nothing to choose (no stop any bus can serve): no bus, no model
-        sol = fewest_buses(problem, [])
-        sol.meta = {"pool": 0, "optimal": True, "bound": 0, "seconds": 0.0}
-        return sol
-    comp = problem.compatible(pool).tocoo()
-    lp = _selection_model(problem, pool, comp)
+    comp, waits = _latest_links(problem, problem.compatible(pool).tocoo())
+    lp = _selection_model(problem, pool, comp, waits)
     with quiet_stdout():
         h = highspy.Highs()
         options = [
@@ -444,7 +504,7 @@ def select_runs(
         for option, value in options:
             h.setOptionValue(option, value)
         h.passModel(lp)
-        warm = _start_values(pool, comp, start) if start is not None else None
+        warm = _start_values(problem, pool, (comp, waits), start) if start is not None else None
         if warm is not None:
             given = highspy.HighsSolution()
             given.col_value = warm
@@ -467,54 +527,108 @@ def select_runs(
     return sol
 
 
-def _selection_model(problem: FleetProblem, pool: list[Run], comp: sp.coo_matrix):
+def _time_copies(problem: FleetProblem) -> list[np.ndarray]:
+    """Each school with time copies (:attr:`FleetProblem.copy_of`): it and its copies, by bell."""
+    groups: dict[int, list[int]] = {}
+    for k, d in enumerate(problem.copy_of):
+        if d >= 0:
+            groups.setdefault(int(d), []).append(k)
+    return [
+        np.array(sorted(g, key=lambda k: problem.bell_s[k]), dtype=np.int64)
+        for g in groups.values()
+        if len(g) > 1
+    ]
+
+
+def _latest_links(problem: FleetProblem, comp: sp.coo_matrix) -> tuple[sp.coo_matrix, np.ndarray]:
+    """The links of the selection model, fewer where schools have time copies: a bus free at
+    a copy is free at every later copy of its school (a *wait*, ``waits``: pairs of copies in
+    bell order), so of each school's copies that can precede a run only the latest keeps its
+    link. Without copies: ``comp`` as it is, no waits."""
+    groups = _time_copies(problem)
+    if not groups:
+        return comp, np.zeros((0, 2), dtype=np.int64)
+    group = np.arange(len(problem.bell_s))
+    for g in groups:
+        group[g] = g[0]
+    bell = problem.bell_s[comp.row]
+    order = np.lexsort((bell, group[comp.row], comp.col))
+    row, col = comp.row[order], comp.col[order]
+    last = np.ones(len(order), dtype=bool)  # the latest copy of each (school, run)
+    last[:-1] = (col[1:] != col[:-1]) | (group[row[1:]] != group[row[:-1]])
+    shape = comp.shape
+    kept = sp.coo_matrix((np.ones(int(last.sum()), bool), (row[last], col[last])), shape=shape)
+    waits = np.vstack([np.column_stack([g[:-1], g[1:]]) for g in groups])
+    return kept, waits
+
+
+def _selection_model(
+    problem: FleetProblem, pool: list[Run], comp: sp.coo_matrix, waits: np.ndarray
+):
     """The run selection as a HiGHS model.
 
-    Columns: ``x`` (copies of each run, integer) and ``f`` (buses going on from a school to a
-    run, one per compatible pair); buses = sum x - sum f. Rows: every stop's pupils covered
-    exactly; departures from a school at most its runs; arrivals at a run at most its copies.
+    Columns: ``x`` (copies of each run, integer), ``f`` (buses going on from a school to a
+    run, one per link of :func:`_latest_links`) and ``w`` (buses waiting from a time copy of
+    a school to its next); buses = sum x - sum f. Rows: every stop's pupils covered exactly;
+    departures from a school (links and waits out) at most its runs and the waits in;
+    arrivals at a run at most its copies.
     """
     import highspy
 
-    n, s, m = len(pool), len(problem.bell_s), comp.nnz
+    n, s, m, v = len(pool), len(problem.bell_s), comp.nnz, len(waits)
     targets = problem.targets()
     rows_of = [problem.cover_rows(k) for k in range(s)]
     cover = [(rows_of[r.school][a - 1], k, p) for k, r in enumerate(pool) for a, p in r.stops]
     own = [t for t, mine in zip(targets, problem.own, strict=True) if mine]
     nrow = int(sum(len(t) for t in own))
     school = np.array([r.school for r in pool], dtype=np.int64)
-    k_all, f_all = np.arange(n), n + np.arange(m)
+    k_all, f_all, w_all = np.arange(n), n + np.arange(m), n + m + np.arange(v)
     rows = np.concatenate(
         [
             [c[0] for c in cover],
             nrow + school,
             nrow + comp.row,
+            nrow + waits[:, 0],
+            nrow + waits[:, 1],
             nrow + s + k_all,
             nrow + s + comp.col,
         ]
     )
-    cols = np.concatenate([[c[1] for c in cover], k_all, f_all, k_all, f_all])
-    vals = np.concatenate([[c[2] for c in cover], -np.ones(n), np.ones(m), -np.ones(n), np.ones(m)])
-    a = sp.csc_matrix((vals, (rows, cols)), shape=(nrow + s + n, n + m))
+    cols = np.concatenate([[c[1] for c in cover], k_all, f_all, w_all, w_all, k_all, f_all])
+    vals = np.concatenate(
+        [[c[2] for c in cover], -np.ones(n), np.ones(m), np.ones(v), -np.ones(v), -np.ones(n),
+         np.ones(m)]
+    )  # fmt: skip
+    c = n + m + v
+    a = sp.csc_matrix((vals, (rows, cols)), shape=(nrow + s + n, c))
     lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = n + m, nrow + s + n
-    lp.col_cost_ = np.concatenate([np.ones(n), -np.ones(m)])
-    lp.col_lower_ = np.zeros(n + m)
-    lp.col_upper_ = np.concatenate([_copies(pool, targets), np.full(m, highspy.kHighsInf)])
+    lp.num_col_, lp.num_row_ = c, nrow + s + n
+    lp.col_cost_ = np.concatenate([np.ones(n), -np.ones(m), np.zeros(v)])
+    lp.col_lower_ = np.zeros(c)
+    lp.col_upper_ = np.concatenate([_copies(pool, targets), np.full(m + v, highspy.kHighsInf)])
     lp.row_lower_ = np.concatenate([np.concatenate(own), np.full(s + n, -highspy.kHighsInf)])
     lp.row_upper_ = np.concatenate([np.concatenate(own), np.zeros(s + n)])
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n + m, nrow + s + n
-    lp.integrality_ = [highspy.HighsVarType.kInteger] * n + [highspy.HighsVarType.kContinuous] * m
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = c, nrow + s + n
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * n + [highspy.HighsVarType.kContinuous] * (
+        m + v
+    )
     return lp
 
 
-def _start_values(pool: list[Run], comp: sp.coo_matrix, start: FleetSolution) -> np.ndarray | None:
-    """The model's columns for a known fleet (None if one of its runs is not in the pool)."""
+def _start_values(
+    problem: FleetProblem, pool: list[Run], links: tuple, start: FleetSolution
+) -> np.ndarray | None:
+    """The model's columns for a known fleet (None if one of its runs is not in the pool):
+    a bus going on from a time copy whose link the model dropped waits to the copy that has
+    it (:func:`_latest_links`)."""
+    comp, waits = links
     index = {r.key: k for k, r in enumerate(pool)}
     link = {(int(i), int(j)): e for e, (i, j) in enumerate(zip(comp.row, comp.col, strict=True))}
-    x = np.zeros(len(pool) + comp.nnz)
+    wait = {int(a): (e, int(b)) for e, (a, b) in enumerate(waits)}
+    n, m = len(pool), comp.nnz
+    x = np.zeros(n + m + len(waits))
     for day in start.days:
         before = None
         for k in day:
@@ -523,11 +637,14 @@ def _start_values(pool: list[Run], comp: sp.coo_matrix, start: FleetSolution) ->
             if j is None:
                 return None
             x[j] += 1
+            while before is not None and (before, j) not in link and before in wait:
+                e, before = wait[before]
+                x[n + m + e] += 1
             if before is not None:
                 e = link.get((before, j))
                 if e is None:
                     return None
-                x[len(pool) + e] += 1
+                x[n + e] += 1
             before = r.school
     return x
 

@@ -362,12 +362,11 @@ def mixed_problem(
 
 
 def add_mixed(problem: FleetProblem, mixed: list[MixedSchool]) -> FleetProblem:
-    """``problem`` with mixed schools appended (ids ``A>B``; the bus ends at the last school,
-    so its deadhead is that school's)."""
+    """``problem`` with mixed schools appended after its own (and any mixed ones it has;
+    ids ``A>B``; the bus ends at the last school, so its deadhead is that school's)."""
     if not mixed:
         return problem
-    own = int(problem.own.sum())
-    base = slice(0, own)
+    base = slice(0, len(problem.school_ids))
     ids = list(problem.school_ids[base])
     last = [m.drops[-1] for m in mixed]
     origins = [o for o in problem.origins[base]]

@@ -17,7 +17,7 @@ import hashlib
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -324,11 +324,14 @@ def plan_fleet(
     """
     o = options
     started = time.perf_counter()
-    runs = _Pool(pool or [])
+    runs = _Pool(pool or [], problem)
     least = list(fewest or [])  # schools without a known bound (e.g. mixed ones): 0
     least += [0] * (len(problem.bell_s) - len(least))
     bar = dict(disable=not o.progress, unit="school")
+    copy_of = problem.copy_of
     for k in tqdm(range(len(problem.bell_s)), desc="runs", **bar):
+        if copy_of[k] >= 0 and copy_of[k] != k:
+            continue  # a time copy: its school's runs are pooled at it (_Pool)
         own = bool(problem.own[k])  # a mixed school: its fewest runs, searched once, lighter
         effort = o.effort if own else (max(int(o.effort[0] * o.mixed_effort), 1), o.effort[1])
         found, bound = scenario_runs(
@@ -386,7 +389,10 @@ def _rounds(
         if best.buses <= lower or _left(started, o.time_limit_s) <= 1:
             break  # (no cap: never out of time)
         share = SHARES[rnd % len(SHARES)]
-        for k in tqdm(_round_order(order, rnd, o.seed), desc=f"round {rnd + 1}", **bar):
+        used = {r.school for r in best.runs}
+        spare = (problem.copy_of >= 0) & (problem.copy_of != np.arange(len(problem.bell_s)))
+        ks = [k for k in _round_order(order, rnd, o.seed) if k in used or not spare[k]]
+        for k in tqdm(ks, desc=f"round {rnd + 1}", **bar):  # (time copies: those in use)
             runs.add(
                 reroute(problem, int(k), best, o.effort, o.seed + rnd, share, o.no_improvement)
             )
@@ -409,16 +415,26 @@ def _rounds(
 
 
 class _Pool:
-    """Candidate runs, each stop set of a school once (its quickest order)."""
+    """Candidate runs, each stop set of a school once (its quickest order); a run of a school
+    with time copies (:func:`ruralnet.buses.bells.arrival_slots`) at each of them."""
 
-    def __init__(self, runs: list[Run]) -> None:
+    def __init__(self, runs: list[Run], problem: FleetProblem | None = None) -> None:
         self.runs: dict = {}
+        self.copies: dict[int, list[int]] = {}  # school -> it and its time copies
+        if problem is not None:
+            groups: dict[int, list[int]] = {}
+            for k, d in enumerate(problem.copy_of):
+                if d >= 0:
+                    groups.setdefault(int(d), []).append(k)
+            self.copies = {k: g for g in groups.values() if len(g) > 1 for k in g}
         self.add(runs)
 
     def add(self, runs: list[Run]) -> None:
-        for r in runs:
-            if r.key not in self.runs or r.duration_s < self.runs[r.key].duration_s:
-                self.runs[r.key] = r
+        for found in runs:
+            for k in self.copies.get(found.school, [found.school]):
+                r = found if k == found.school else replace(found, school=k)
+                if r.key not in self.runs or r.duration_s < self.runs[r.key].duration_s:
+                    self.runs[r.key] = r
 
     def list(self) -> list[Run]:
         return list(self.runs.values())
