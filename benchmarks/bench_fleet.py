@@ -29,7 +29,9 @@ run, seq, action, stop_id, school_id``. ``--replay PARK_DIR`` (the unzipped
 ``SBRP_Benchmark`` of their distribution, e.g. from the public repository
 ``lanxuedang/SBRP-School-Bus-Routing-Problem``) writes their published fleets in that form and
 checks them; ``--check`` re-checks any such file. Without ``--replay`` it solves each
-instance: single-school runs at the windows' ends, then the bells chosen inside the windows
+instance: single-school runs at the windows' ends, then a start of unloading for every run
+inside its school's window (:func:`ruralnet.buses.bells.arrival_slots`: starts at most
+``--slot-minutes`` (5) apart; 0: one start a school, :func:`~ruralnet.buses.bells.choose_bells`)
 with mixed schools for every chain of up to ``--mixed-schools`` (2) schools, each at most
 ``--mixed-gap`` seconds from the one before
 (default 0: none; within the time limit their routing costs the large instances more than it
@@ -38,7 +40,8 @@ written.
 
 Usage: ``python benchmarks/bench_fleet.py [--rules pnas|mixed] [--instances RSRB01 ...]
 [--max-ride 2700|5400] [--time-limit SECONDS] [--per-school SECONDS] [--seed N] [--out DIR]
-[--check FLEET_CSV] [--replay PARK_DIR] [--mixed-gap SECONDS] [--mixed-schools N]``
+[--check FLEET_CSV] [--replay PARK_DIR] [--mixed-gap SECONDS] [--mixed-schools N]
+[--slot-minutes M]``
 """
 
 from __future__ import annotations

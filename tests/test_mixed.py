@@ -280,6 +280,18 @@ def _park_world(seed: int | None = None):
     return schools, stops
 
 
+def _partitions(items):
+    """Every partition of ``items`` into blocks."""
+    if not items:
+        yield []
+        return
+    first, rest = items[0], items[1:]
+    for part in _partitions(rest):
+        yield [[first], *part]
+        for k in range(len(part)):
+            yield [*part[:k], [first, *part[k]], *part[k + 1 :]]
+
+
 def _brute_fewest_runs(schools, stops, rules: MixedRules) -> int:
     """The oracle: no bus can serve two runs (one window for both schools), so the fewest buses
     are the fewest blocks of a partition of the stops such that each block is one run that
@@ -308,19 +320,9 @@ def _brute_fewest_runs(schools, stops, rules: MixedRules) -> int:
                     return True
         return False
 
-    def partitions(items):
-        if not items:
-            yield []
-            return
-        first, rest = items[0], items[1:]
-        for part in partitions(rest):
-            yield [[first], *part]
-            for k in range(len(part)):
-                yield [*part[:k], [first, *part[k]], *part[k + 1 :]]
-
     feasible = {}
     best = len(table) + 1
-    for p in partitions(list(range(len(table)))):
+    for p in _partitions(list(range(len(table)))):
         if len(p) < best and all(feasible.setdefault(tuple(b), one_run(b)) for b in p):
             best = len(p)
     return best

@@ -10,7 +10,7 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
-from test_mixed import _lp_feasible
+from test_mixed import _lp_feasible, _partitions
 
 from ruralnet.buses.bells import arrival_slots, choose_bells, slot_starts, with_starts
 from ruralnet.buses.fleet import fewest_buses
@@ -47,17 +47,6 @@ def _world(seed: int | None):
 
 def _table(stops: pd.DataFrame) -> pd.DataFrame:
     return stops.rename(columns={"ID": "stop_id", "EP_ID": "school_id", "STUDENT_COUNT": "pupils"})
-
-
-def _partitions(items):
-    if not items:
-        yield []
-        return
-    first, rest = items[0], items[1:]
-    for part in _partitions(rest):
-        yield [[first], *part]
-        for k in range(len(part)):
-            yield [*part[:k], [first, *part[k]], *part[k + 1 :]]
 
 
 def _brute_fewest_buses(schools, stops, rules: MixedRules) -> int:

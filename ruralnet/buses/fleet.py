@@ -23,7 +23,12 @@ The gain comes from choosing each school's runs with the fleet in view (:func:`p
    reach from an earlier one needs a bus for each of its runs).
 2. **Exact selection.** :func:`select_runs` chooses, among all pooled runs of all schools
    (not one scenario per school: any mix of runs that covers every pupil once), the runs that
-   need the fewest buses: a mixed-integer model solved with HiGHS.
+   need the fewest buses: a mixed-integer model solved with HiGHS. Where schools have *time
+   copies* (a start of unloading for every run inside a window,
+   :func:`ruralnet.buses.bells.arrival_slots`), a bus free at one copy may wait for a later
+   one, so only the latest copy that can precede a run keeps its link, and the integer model
+   is solved over the runs its linear relaxation uses (interior point, then crossover: a
+   small share of a pool several times larger), with the relaxation's bound beside it.
 3. **Fleet-aware rerouting.** Given the best fleet so far, each school is routed again with
    the buses that wait idle at earlier schools as vehicles of their own, which start there,
    must arrive by the bell, and cost a fraction of a new bus (a tenth, then other shares
