@@ -431,7 +431,8 @@ def select_runs(
     -------
     FleetSolution
         The chosen runs, each bus's day, and ``meta``: ``pool``, ``optimal``, ``bound`` (the
-        model's bound over this pool), ``seconds``.
+        model's bound over this pool), ``seconds``; with time copies also ``support`` (the
+        runs the integer model was solved over: :func:`_lp_support` and ``start``'s).
     """
     started = time.perf_counter()
     if not pool:  # nothing to choose (no stop any bus can serve): no bus, no model
@@ -440,7 +441,9 @@ def select_runs(
         return sol
     if not _time_copies(problem):
         return _select(problem, pool, node_limit, start, seed, time_limit_s)
-    support, bound = _lp_support(problem, pool)
+    support, bound = _lp_support(problem, pool, time_limit_s)
+    if bound is None and start is None:  # out of time before the relaxation was solved
+        return _select(problem, pool, node_limit, None, seed, _time_left(started, time_limit_s))
     sub = [pool[k] for k in support]
     known = {r.key for r in sub}
     sub += [r for r in (start.runs if start else []) if r.key not in known and not known.add(r.key)]
@@ -448,7 +451,7 @@ def select_runs(
     sol.meta.update(
         pool=len(pool),
         support=len(sub),
-        optimal=sol.buses <= bound,
+        optimal=bound is not None and sol.buses <= bound,
         bound=bound,
         seconds=round(time.perf_counter() - started, 2),
     )
@@ -459,11 +462,14 @@ def _time_left(started: float, limit_s: float | None) -> float | None:
     return None if limit_s is None else limit_s - (time.perf_counter() - started)
 
 
-def _lp_support(problem: FleetProblem, pool: list[Run]) -> tuple[np.ndarray, int]:
+def _lp_support(
+    problem: FleetProblem, pool: list[Run], time_limit_s: float | None = None
+) -> tuple[np.ndarray, int | None]:
     """The runs the selection's linear relaxation uses (HiGHS's interior point method, then
-    crossover to a vertex: a few of the pool's runs), and its bound on the buses. With time
-    copies the pool is several times a school's runs and the full model's relaxation is slow
-    for the simplex method; the integer model over the support is small."""
+    crossover to a vertex: a few of the pool's runs), and its bound on the buses (none and
+    no runs when the optional wall-clock cap stops it). With time copies the pool is several
+    times a school's runs and the full model's relaxation is slow for the simplex method; the
+    integer model over the support is small."""
     import highspy
 
     comp, waits = _latest_links(problem, problem.compatible(pool).tocoo())
@@ -473,8 +479,12 @@ def _lp_support(problem: FleetProblem, pool: list[Run]) -> tuple[np.ndarray, int
         h = highspy.Highs()
         for option, value in (("output_flag", False), ("threads", 1), ("solver", "ipm")):
             h.setOptionValue(option, value)
+        if time_limit_s is not None:
+            h.setOptionValue("time_limit", float(max(time_limit_s, 0.1)))
         h.passModel(lp)
         h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return np.zeros(0, dtype=np.int64), None
     x = np.asarray(h.getSolution().col_value)[: len(pool)]
     bound = math.ceil(h.getInfo().objective_function_value - 1e-6)
     return np.flatnonzero(x > 1e-6), bound
