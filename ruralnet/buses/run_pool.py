@@ -347,7 +347,8 @@ def plan_fleet(
         runs.add(previous)
         before = fewest_buses(problem, list(previous))
         given = before if given is None or before.buses <= given.buses else given
-    best = select_runs(problem, runs.list(), o.selection_nodes, given, o.seed, _slice_s(o, started))
+    first_slice = _slice_s(o, started, 2 if runs.copies else 4)  # time copies: a larger model
+    best = select_runs(problem, runs.list(), o.selection_nodes, given, o.seed, first_slice)
     log.info("fleet: %d buses selected, %.0f s in", best.buses, time.perf_counter() - started)
     best, history = _rounds(problem, o, runs, best, lower, started)
     best.lower_bound = lower
@@ -362,12 +363,13 @@ def plan_fleet(
     return best
 
 
-def _slice_s(o: FleetOptions, started: float) -> float | None:
-    """Under a wall-clock cap, seconds for one selection: at most a quarter of the cap (HiGHS
-    keeps its best answer when cut short), so the rounds of rerouting get the rest."""
+def _slice_s(o: FleetOptions, started: float, share: int = 4) -> float | None:
+    """Under a wall-clock cap, seconds for one selection: at most a ``share``-th of the cap
+    (a quarter; HiGHS keeps its best answer when cut short), so the rounds of rerouting get
+    the rest."""
     if o.time_limit_s is None:
         return None
-    return min(max(_left(started, o.time_limit_s), 10), max(30.0, o.time_limit_s / 4))
+    return min(max(_left(started, o.time_limit_s), 10), max(30.0, o.time_limit_s / share))
 
 
 def _rounds(
