@@ -144,3 +144,22 @@ def test_time_copies_share_their_schools_stops_and_runs():
     fleet = plan_fleet(slotted, OPTIONS)
     used = fewest_buses(slotted, list(fleet.runs))
     assert used.buses == fleet.buses
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_selection_over_the_relaxations_runs_keeps_the_bound_of_the_whole_pool(seed):
+    """With time copies the integer model is solved over the runs the linear relaxation uses:
+    never fewer buses than the whole pool's exact selection, never fewer than its bound."""
+    from ruralnet.buses.fleet import _select, select_runs
+    from ruralnet.buses.run_pool import _Pool
+
+    schools, stops = _world(seed)
+    base = mixed_fleet_problem(schools, stops)
+    early, late = np.array([windows(schools)[str(i)] for i in schools["ID"]]).T
+    slotted = arrival_slots(base, early, late, 300.0)
+    pool = _Pool(plan_fleet(base, OPTIONS).runs, slotted).list()
+    sol = select_runs(slotted, pool)
+    whole = _select(slotted, pool, 5_000, None, 0, None)
+    assert sol.meta["support"] <= len(pool) == sol.meta["pool"]
+    assert sol.meta["bound"] <= whole.buses <= sol.buses
+    assert sol.meta["optimal"] == (sol.buses <= sol.meta["bound"])
