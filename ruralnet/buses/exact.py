@@ -30,7 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from ..model.highs import quiet_stdout
+from ..model.highs import quiet_stdout, time_left
 
 log = logging.getLogger(__name__)
 
@@ -224,18 +224,11 @@ def _deadline(started: float, time_limit_s: float | None) -> float | None:
     return None if time_limit_s is None else started + 0.7 * time_limit_s
 
 
-def _time_left(started: float, time_limit_s: float | None) -> float | None:
-    """What is left of an optional wall-clock cap (``None``: no cap)."""
-    if time_limit_s is None:
-        return None
-    return max(time_limit_s - (time.perf_counter() - started), 0.1)
-
-
 def _milp_options(started: float, time_limit_s: float | None, node_limit: int) -> dict:
     """HiGHS options: the node limit, and what is left of an optional wall-clock cap."""
     options = {"node_limit": int(node_limit), "disp": False}
     if time_limit_s is not None:
-        options["time_limit"] = _time_left(started, time_limit_s)
+        options["time_limit"] = time_left(started, time_limit_s)
     return options
 
 
@@ -294,7 +287,7 @@ def fewest_buses(
     if len(greedy) <= seats_bound:  # no plan has fewer buses: proven without branching
         routes = _routes([cols[j] for j in greedy], n, time_s, service_s)
         return ExactResult(routes, len(routes), True, len(cols), time.perf_counter() - started)
-    res = _solve_cover(a, greedy, node_limit, _time_left(started, time_limit_s))
+    res = _solve_cover(a, greedy, node_limit, time_left(started, time_limit_s))
     if res is None:
         return None
     routes = _routes([cols[j] for j in np.flatnonzero(res["x"] > 0.5)], n, time_s, service_s)

@@ -56,7 +56,7 @@ from scipy.optimize import linprog
 from scipy.sparse.csgraph import maximum_flow
 
 from ..model.errors import InputError
-from ..model.highs import quiet_stdout
+from ..model.highs import quiet_stdout, time_left
 from .routing import BusProblem, ride_time_s, route_length_m, servable
 
 log = logging.getLogger(__name__)
@@ -439,15 +439,15 @@ def select_runs(
         sol = fewest_buses(problem, [])
         sol.meta = {"pool": 0, "optimal": True, "bound": 0, "seconds": 0.0}
         return sol
-    if not _time_copies(problem):
+    if not time_copies(problem):
         return _select(problem, pool, node_limit, start, seed, time_limit_s)
     support, bound = _lp_support(problem, pool, time_limit_s)
     if bound is None and start is None:  # out of time before the relaxation was solved
-        return _select(problem, pool, node_limit, None, seed, _time_left(started, time_limit_s))
-    sub = [pool[k] for k in support]
-    known = {r.key for r in sub}
-    sub += [r for r in (start.runs if start else []) if r.key not in known and not known.add(r.key)]
-    sol = _select(problem, sub, node_limit, start, seed, _time_left(started, time_limit_s))
+        return _select(problem, pool, node_limit, None, seed, time_left(started, time_limit_s))
+    sub = {pool[k].key: pool[k] for k in support}  # and the start's runs, for the warm start
+    sub.update((r.key, r) for r in (start.runs if start else []) if r.key not in sub)
+    sub = list(sub.values())
+    sol = _select(problem, sub, node_limit, start, seed, time_left(started, time_limit_s))
     sol.meta.update(
         pool=len(pool),
         support=len(sub),
@@ -456,10 +456,6 @@ def select_runs(
         seconds=round(time.perf_counter() - started, 2),
     )
     return sol
-
-
-def _time_left(started: float, limit_s: float | None) -> float | None:
-    return None if limit_s is None else limit_s - (time.perf_counter() - started)
 
 
 def _lp_support(
@@ -542,7 +538,7 @@ def _select(
     return sol
 
 
-def _time_copies(problem: FleetProblem) -> list[np.ndarray]:
+def time_copies(problem: FleetProblem) -> list[np.ndarray]:
     """Each school with time copies (:attr:`FleetProblem.copy_of`): it and its copies, by bell."""
     groups: dict[int, list[int]] = {}
     for k, d in enumerate(problem.copy_of):
@@ -560,7 +556,7 @@ def _latest_links(problem: FleetProblem, comp: sp.coo_matrix) -> tuple[sp.coo_ma
     a copy is free at every later copy of its school (a *wait*, ``waits``: pairs of copies in
     bell order), so of each school's copies that can precede a run only the latest keeps its
     link. Without copies: ``comp`` as it is, no waits."""
-    groups = _time_copies(problem)
+    groups = time_copies(problem)
     if not groups:
         return comp, np.zeros((0, 2), dtype=np.int64)
     group = np.arange(len(problem.bell_s))

@@ -30,6 +30,7 @@ from .fleet import (
     fewest_buses,
     fleet_lower_bound,
     select_runs,
+    time_copies,
 )
 from .routing import EXACT_SETS, TICKS, BusProblem, Origin, chain_routes, servable, solve
 
@@ -422,13 +423,8 @@ class _Pool:
 
     def __init__(self, runs: list[Run], problem: FleetProblem | None = None) -> None:
         self.runs: dict = {}
-        self.copies: dict[int, list[int]] = {}  # school -> it and its time copies
-        if problem is not None:
-            groups: dict[int, list[int]] = {}
-            for k, d in enumerate(problem.copy_of):
-                if d >= 0:
-                    groups.setdefault(int(d), []).append(k)
-            self.copies = {k: g for g in groups.values() if len(g) > 1 for k in g}
+        groups = time_copies(problem) if problem is not None else []
+        self.copies = {int(k): [int(c) for c in g] for g in groups for k in g}  # and its copies
         self.add(runs)
 
     def add(self, runs: list[Run]) -> None:

@@ -1,10 +1,12 @@
-"""Helpers for HiGHS through ``highspy``: its banner kept off the standard output."""
+"""Helpers for HiGHS through ``highspy``: its banner kept off the standard output, what is left
+of a wall-clock cap for its ``time_limit``."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import sys
+import time
 
 
 @contextlib.contextmanager
@@ -25,3 +27,11 @@ def quiet_stdout():
     finally:
         os.dup2(saved, fd)
         os.close(saved)
+
+
+def time_left(started: float, time_limit_s: float | None) -> float | None:
+    """What is left of an optional wall-clock cap begun at ``started`` (``time.perf_counter``),
+    at least 0.1 s (HiGHS needs a positive limit); ``None``: no cap."""
+    if time_limit_s is None:
+        return None
+    return max(time_limit_s - (time.perf_counter() - started), 0.1)
