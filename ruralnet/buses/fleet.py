@@ -219,6 +219,12 @@ class FleetProblem:
         whose runs unload at several schools."""
         return np.array([d[0] if len(d) == 1 else -1 for d in self.drops], dtype=np.int64)
 
+    @property
+    def time_copy(self) -> np.ndarray:
+        """Per school, whether it is a time copy of another (see :attr:`copy_of`)."""
+        copy_of = self.copy_of
+        return (copy_of >= 0) & (copy_of != np.arange(len(copy_of)))
+
     def cover_rows(self, k: int) -> np.ndarray:
         """The row of each of school ``k``'s stops among all schools' own stops (a mixed
         school's stops share the rows of the stops they stand for)."""

@@ -329,9 +329,9 @@ def plan_fleet(
     least = list(fewest or [])  # schools without a known bound (e.g. mixed ones): 0
     least += [0] * (len(problem.bell_s) - len(least))
     bar = dict(disable=not o.progress, unit="school")
-    copy_of = problem.copy_of
+    time_copy = problem.time_copy
     for k in tqdm(range(len(problem.bell_s)), desc="runs", **bar):
-        if copy_of[k] >= 0 and copy_of[k] != k:
+        if time_copy[k]:
             continue  # a time copy: its school's runs are pooled at it (_Pool)
         own = bool(problem.own[k])  # a mixed school: its fewest runs, searched once, lighter
         effort = o.effort if own else (max(int(o.effort[0] * o.mixed_effort), 1), o.effort[1])
@@ -388,13 +388,13 @@ def _rounds(
     history = [best.buses]
     bar = dict(disable=not o.progress, unit="school")
     order = np.argsort(problem.bell_s, kind="stable")
+    time_copy = problem.time_copy
     for rnd in range(o.rounds):
         if best.buses <= lower or _left(started, o.time_limit_s) <= 1:
             break  # (no cap: never out of time)
         share = SHARES[rnd % len(SHARES)]
         used = {r.school for r in best.runs}
-        spare = (problem.copy_of >= 0) & (problem.copy_of != np.arange(len(problem.bell_s)))
-        ks = [k for k in _round_order(order, rnd, o.seed) if k in used or not spare[k]]
+        ks = [k for k in _round_order(order, rnd, o.seed) if k in used or not time_copy[k]]
         for k in tqdm(ks, desc=f"round {rnd + 1}", **bar):  # (time copies: those in use)
             runs.add(
                 reroute(problem, int(k), best, o.effort, o.seed + rnd, share, o.no_improvement)
