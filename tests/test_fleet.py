@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 
 from ruralnet.buses.fleet import FleetProblem, Run, fewest_buses, fleet_lower_bound, select_runs
+from ruralnet.buses.mixed import MixedSchool, add_mixed, mixed_problem
 from ruralnet.buses.routing import BusProblem, Origin, chain_routes, ride_time_s
 from ruralnet.model.errors import InputError
 
@@ -58,7 +59,10 @@ def _oracle_cover(problem: FleetProblem, runs: list[Run]) -> int:
     g.add_nodes_from([("a", i) for i in range(len(runs))] + [("b", i) for i in range(len(runs))])
     for i, r1 in enumerate(runs):
         for j, r2 in enumerate(runs):
-            if r1.school == r2.school:
+            if (
+                r1.school == r2.school
+                or problem.bus_types[r1.school] != problem.bus_types[r2.school]
+            ):
                 continue
             start = problem.bell_s[r1.school] + problem.deadhead_s[r1.school, r2.first]
             if start + r2.duration_s + problem.dwell_s[r2.school] <= problem.bell_s[r2.school]:
@@ -160,6 +164,45 @@ def test_the_selection_starting_from_a_fleet_is_never_worse(seed):
     exact = select_runs(problem, pool, start=given)
     assert exact.meta["optimal"] and exact.buses == select_runs(problem, pool).buses
     assert exact.buses <= quick.buses
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_bus_keeps_to_one_kind_of_bus(seed):
+    """#27: kindergarten children only on kindergarten-standard buses: a bus's day never mixes
+    kinds. The path cover, the exact selection and the bound against the oracles above (which
+    link two runs only when their schools need the same kind), and never below one kind."""
+    problem = _instance(seed, schools=4, stops=3)
+    kinds = np.random.default_rng(seed).permutation(["school", "kindergarten"] * 2)
+    typed = dataclasses.replace(problem, bus_types=kinds)
+    runs = _single_runs(typed)
+    sol = fewest_buses(typed, runs)
+    assert sol.buses == _oracle_cover(typed, runs) >= fewest_buses(problem, runs).buses
+    for day in sol.days:
+        assert len({kinds[runs[k].school] for k in day}) == 1
+    assert sorted(sol.bus_types(typed)) == sorted(kinds[runs[d[0]].school] for d in sol.days)
+    pool = _pool(typed)
+    best = _brute_force(typed, pool)
+    chosen = select_runs(typed, pool)
+    assert chosen.buses == best >= select_runs(problem, pool).buses
+    assert all(len({kinds[chosen.runs[k].school] for k in day}) == 1 for day in chosen.days)
+    bounds = [fleet_lower_bound(typed, [1] * 4, t) for t in ("school", "kindergarten")]
+    assert min(bounds) >= 1 and sum(bounds) == fleet_lower_bound(typed, [1] * 4) <= best
+
+
+def test_a_mixed_school_of_two_kinds_needs_its_kind_named():
+    """A run that unloads at schools needing different buses takes the kind it is given."""
+    problem = dataclasses.replace(_instance(0, schools=2), bus_types=["school", "kindergarten"])
+    drops = (0, 1)
+    parts = [problem.schools[d] for d in drops]
+    stops = np.concatenate([problem.columns[d] for d in drops])
+    between = np.abs(stops[:, None] - stops[None, :]).astype(float)
+    bp = mixed_problem(parts, between, between, np.full(6, 60.0), np.zeros(6), 60.0, 600.0)
+    bell = float(problem.bell_s[1])
+    with pytest.raises(ValueError, match="kindergarten"):
+        add_mixed(problem, [MixedSchool(drops, bp, bell)])
+    both = add_mixed(problem, [MixedSchool(drops, bp, bell, bus_type="kindergarten")])
+    assert list(both.bus_types) == ["school", "kindergarten", "kindergarten"]
+    assert bp.seats == min(p.seats for p in parts)
 
 
 def test_a_full_bus_at_a_big_stop_may_run_twice():
@@ -417,3 +460,41 @@ def test_mixed_runs_in_the_county_unload_each_school_in_its_time(county, demo_an
             row = summary[summary["day"] == day]
             assert part["pupils"].sum() == row["pupils"].sum()  # every rider on one row
     assert mixed_anywhere > 0  # the bundled county's boarders share buses between schools
+
+
+def test_kindergarten_children_ride_only_kindergarten_buses_with_their_villages_pupils(county):
+    """#27: with kindergarten buses allowed, one fleet a day of two kinds of bus. Every run
+    with kindergarten children is on a kindergarten bus, within its seats and the young
+    pupils' ride limit; some of those runs carry the village's school pupils too; every rider
+    is on exactly one run; and the day needs fewer buses than the two kinds' fleets with
+    single loads."""
+    from ruralnet.analysis.evaluation import evaluate
+    from ruralnet.analysis.plans import current_plan, plan_context
+    from ruralnet.buses.plan import plan_buses
+
+    s = county.settings.replace(kindergarten_buses=True, escort_minutes=5.0)
+    kc = dataclasses.replace(county, settings=s)
+    ctx = plan_context(kc)
+    ev = evaluate(ctx, current_plan(ctx))
+    buses = plan_buses(kc, ctx, ev.rows)
+    assert buses.violations == [] and buses.unserved.empty
+    fleet = buses.county_fleet
+    runs = fleet.runs[fleet.runs["day"] != "weekly"]
+    kinder = runs["run"].str.contains(r"-K[-+]")  # a kindergarten group's part of the run
+    assert kinder.any() and (runs.loc[kinder, "bus_type"] == "kindergarten").all()
+    school = runs["run"].str.contains(r"-[YO][-+]")
+    assert (kinder & school).any()  # a village's children of all stages on one run
+    seats = {"school": s.bus_seats, "kindergarten": s.kindergarten_bus_seats}
+    for (day, run, kind), rows in runs.groupby(["day", "run", "bus_type"]):
+        assert rows["pupils"].sum() <= seats[kind], run
+        assert rows["bus"].nunique() == 1
+        if "-K" in run and day == "morning":  # the first stop's boarding, HH:MM rounding
+            ride = _clock(rows["arrives"].iloc[-1]) - _clock(rows["departs"].iloc[0])
+            boarding = s.bus_stop_seconds + s.bus_seconds_per_pupil * rows["pupils"].sum()
+            assert ride <= s.young_ride_minutes * 60 + boarding + 120, run
+    riders = ev.assignment.loc[ev.assignment["way"] == "bus", "pupils"].sum()
+    summary = fleet.summary[fleet.summary["day"] == "morning"]
+    assert runs[runs["day"] == "morning"]["pupils"].sum() == riders == summary["pupils"].sum()
+    assert set(summary["bus_type"]) == {"school", "kindergarten"}
+    assert summary["buses"].sum() < summary["single_loads"].sum()
+    assert (summary["buses"] >= summary["lower_bound"]).all()

@@ -11,7 +11,10 @@ chained into bus days across schools with :func:`ruralnet.buses.run_pool.plan_fl
   first), a bus loads, drops its pupils and drives empty to the next school;
 * **weekly**: boarders go home on Friday and come back on Sunday, all at once
   (``weekly_arrival``, ride within ``weekly_ride_minutes``): that day can set the fleet size;
-* kindergarten buses (``kindergarten_bus_seats``) and school buses are separate fleets;
+* two kinds of bus: kindergarten children (when ``kindergarten_buses`` lets them ride) only on
+  kindergarten-standard buses (``kindergarten_bus_seats``), which may carry a village's
+  school pupils on the same run (:mod:`ruralnet.buses.county_mixed`); each day is one fleet
+  problem and a bus's day keeps to one kind of bus;
 * depots (the county's ``depots`` layer) only count the empty kilometres to the first pick-up
   and back from the last drop-off; without them a bus parks at the school of its first run.
 
@@ -201,8 +204,9 @@ def _bells_in_windows(problem: FleetProblem, sub: list[SiteRun], start: list, wi
 
 
 def day_problem(groups: list[SiteRun], day: str, bells: pd.Series, net, settings) -> FleetProblem:
-    """The fleet problem of one day of one bus type (the afternoon time-reversed: dismissal
-    times negated, runs mirrored, empty legs from the last drop-off to the next school)."""
+    """The fleet problem of one day (the afternoon time-reversed: dismissal times negated,
+    runs mirrored, empty legs from the last drop-off to the next school); each group's runs
+    need its kind of bus."""
     site_nodes = np.array([g.nodes[0] for g in groups])
     stop_nodes = np.concatenate([g.nodes[1:] for g in groups])
     if day == "afternoon":
@@ -223,6 +227,7 @@ def day_problem(groups: list[SiteRun], day: str, bells: pd.Series, net, settings
         [np.arange(bounds[k], bounds[k + 1]) for k in range(len(groups))],
         np.where(np.isfinite(dead_s), dead_s, np.inf),
         np.nan_to_num(dead_m, nan=0.0),
+        bus_types=[g.run.bus_type for g in groups],
     )
 
 
@@ -292,33 +297,31 @@ def county_fleet(
     chosen: dict = {"morning": {}, "afternoon": {}}
     for day in DAYS:
         direction = "afternoon" if day == "afternoon" else "morning"
-        bells = bell_seconds(sites, s, day)
-        for bus_type in ("school", "kindergarten"):
-            idx = _day_groups(groups, day, bus_type)
-            if not idx:
-                continue
-            sub = [groups[k] for k in idx]
-            start = [
-                ([_mirror(r, day) for r in own[k, direction].routes], _proven(own[k, direction]))
-                for k in idx
-            ]
-            problem, sol, facts = _plan_one(
-                day_problem(sub, day, bells, net, s), sub, start, net, s, day,
-                (windows.get(day), chosen.get(day)), (seed, cache),
-                _from_previous_idx(idx, own, previous, day),
-            )  # fmt: skip
-            ids = _run_ids(problem, sol, sub, day)
-            for k in idx:
-                routes[k, direction] = []
-            for r in sol.runs:
-                for k, part in split_run(problem, r).items():
-                    routes[idx[k], direction].append(_mirror(part, day))
-            depot_m = _depot_m(county, net, problem, sub, day)
-            table = _day_table(problem, sol, day, bus_type, names, ids, depot_m)
-            tables.append(table)
-            summary.append(_summary_row(day, bus_type, sol, start, table) | facts)
-            if day == "morning":
-                lines += _bus_lines(net, problem, sol, sub, bus_type, table)
+        idx = _day_groups(groups, day)
+        if not idx:
+            continue
+        sub = [groups[k] for k in idx]
+        start = [
+            ([_mirror(r, day) for r in own[k, direction].routes], _proven(own[k, direction]))
+            for k in idx
+        ]
+        problem, sol, facts = _plan_one(
+            day_problem(sub, day, bell_seconds(sites, s, day), net, s), sub, start, net, s, day,
+            (windows.get(day), chosen.get(day)), (seed, cache),
+            _from_previous_idx(idx, own, previous, day),
+        )  # fmt: skip
+        ids = _run_ids(problem, sol, sub, day)
+        for k in idx:
+            routes[k, direction] = []
+        for r in sol.runs:
+            for k, part in split_run(problem, r).items():
+                routes[idx[k], direction].append(_mirror(part, day))
+        depot_m = _depot_m(county, net, problem, sub, day)
+        table = _day_table(problem, sol, day, names, ids, depot_m)
+        tables.append(table)
+        summary += _summary_rows(day, problem, sol, start, table, facts)
+        if day == "morning":
+            lines += _bus_lines(net, problem, sol, sub, table)
     weekly = [(k, g) for k, g in enumerate(groups) if g.run == RunKind.WEEKLY]
     return CountyFleet(
         pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=FLEET_COLUMNS),
@@ -331,11 +334,12 @@ def county_fleet(
 
 
 def _plan_one(problem, sub, start, net, s, day, bells, run, before):
-    """One day's fleet of one bus type: at the chosen bells (``bells``: the day's windows and
-    the dict that records the choice), single-school runs first, then with mixed loads from
-    them (:mod:`ruralnet.buses.county_mixed`), kept when they cost less a year. Returns the
-    problem solved, the fleet, and what the bells and the mixed loads saved: the buses at the
-    fixed bells, with single loads, and the mixed runs."""
+    """One day's fleet: at the chosen bells (``bells``: the day's windows and the dict that
+    records the choice), single-school runs first, then with mixed loads from them
+    (:mod:`ruralnet.buses.county_mixed`), kept when they cost less a year. Returns the problem
+    solved, the fleet (its buses ordered by kind, :data:`BUS_TYPES`), and per kind of bus what
+    the bells and the mixed loads saved: the buses at the fixed bells, with single loads, and
+    the mixed runs."""
     seed, cache = run
     windows, chosen = bells
     fixed = problem
@@ -343,17 +347,29 @@ def _plan_one(problem, sub, start, net, s, day, bells, run, before):
         problem = _bells_in_windows(problem, sub, start, windows, chosen)
     previous = before(problem)
     sol = plan_day(problem, start, s, seed, cache, previous)
-    at_fixed = sol.buses  # what the chosen bells saved: the same day at the fixed bells
+    at_fixed = sol  # what the chosen bells saved: the same day at the fixed bells
     if not np.array_equal(problem.bell_s, fixed.bell_s):
-        at_fixed = plan_day(fixed, start, s, seed, cache, previous).buses
-    facts = {"fixed_bells": at_fixed, "single_loads": sol.buses, "mixed_runs": 0}
+        at_fixed = plan_day(fixed, start, s, seed, cache, previous)
+    fixed_kinds, single_kinds = at_fixed.bus_types(fixed), sol.bus_types(problem)
+    facts = {
+        t: {"fixed_bells": fixed_kinds.count(t), "single_loads": single_kinds.count(t),
+            "mixed_runs": 0}
+        for t in BUS_TYPES
+    }  # fmt: skip
     mixed = with_mixed(problem, sub, net, s, day)
     if mixed.mixed:
         both = plan_day(mixed, start, s, seed, cache, list(sol.runs))
         if _yearly_cost(mixed, both, s, day) < _yearly_cost(problem, sol, s, day):
             problem, sol = mixed, both
-            facts["mixed_runs"] = int(sum(not mixed.own[r.school] for r in both.runs))
-    return problem, sol, facts
+            for r in both.runs:
+                facts[str(mixed.bus_types[r.school])]["mixed_runs"] += int(
+                    len(carried(mixed, r)) > 1
+                )
+    rank = {t: i for i, t in enumerate(BUS_TYPES)}
+    kinds = sol.bus_types(problem)
+    order = sorted(range(sol.buses), key=lambda b: rank[kinds[b]])
+    return problem, FleetSolution(sol.runs, [sol.days[b] for b in order], sol.lower_bound,
+                                  sol.meta), facts  # fmt: skip
 
 
 def _yearly_cost(problem: FleetProblem, sol: FleetSolution, s, day: str) -> float:
@@ -370,13 +386,9 @@ def _from_previous_idx(idx, own, previous, day):
     return lambda problem: _from_previous(problem, idx, own, previous, day)
 
 
-def _day_groups(groups: list[SiteRun], day: str, bus_type: str) -> list[int]:
-    """The groups a day's fleet of one kind of bus serves (the weekly day: the boarders')."""
-    return [
-        k
-        for k, g in enumerate(groups)
-        if (g.run == RunKind.WEEKLY) == (day == "weekly") and g.run.bus_type == bus_type
-    ]
+def _day_groups(groups: list[SiteRun], day: str) -> list[int]:
+    """The groups a day's fleet serves (the weekly day: the boarders')."""
+    return [k for k, g in enumerate(groups) if (g.run == RunKind.WEEKLY) == (day == "weekly")]
 
 
 def _windows(sites: pd.DataFrame, s) -> dict:
@@ -420,6 +432,8 @@ def _bells_table(chosen: dict, windows: dict, names: dict) -> pd.DataFrame:
 
 
 DAYS = ("morning", "afternoon", "weekly")
+#: The kinds of bus (:attr:`ruralnet.buses.school_runs.RunKind.bus_type`), in table order.
+BUS_TYPES = ("school", "kindergarten")
 #: The bells and dismissals the fleet gives (HH:MM): a window empty where the time is fixed.
 BELL_COLUMNS = ["site_id", "name", "bell_window", "bell", "dismissal_window", "dismissal"]
 DAY_TAGS = {"morning": "AM", "afternoon": "PM", "weekly": "WK"}
@@ -437,18 +451,18 @@ def _mirror(route, day: str) -> list:
 
 
 def _run_ids(problem: FleetProblem, sol: FleetSolution, sub: list[SiteRun], day: str) -> list[str]:
-    """Route id of each run, as the routes tables name them (``<site>-AM-<tag>-<k>``; a mixed
-    run ``<site>-AM-<tag>+<site>-<tag>-<k>``, its schools in drop order)."""
-    count: dict[int, int] = {}
+    """Route id of each run, as the routes tables name them (``<site>-AM-<tag>-<k>``; a run
+    with pupils of several schools ``<site>-AM-<tag>+<site>-<tag>-<k>``, in drop order)."""
+    count: dict[str, int] = {}
     ids = []
     for r in sol.runs:
-        count[r.school] = count.get(r.school, 0) + 1
-        first, *more = (sub[d] for d in problem.drops[r.school])
+        first, *more = (sub[d] for d in carried(problem, r))
         head = "+".join(
             [f"{first.site_id}-{DAY_TAGS[day]}-{first.run.tag}"]
             + [f"{g.site_id}-{g.run.tag}" for g in more]
         )
-        ids.append(f"{head}-{count[r.school]}")
+        count[head] = count.get(head, 0) + 1
+        ids.append(f"{head}-{count[head]}")
     return ids
 
 
@@ -468,11 +482,14 @@ def _depot_m(county, net, problem: FleetProblem, sub: list[SiteRun], day: str) -
     return np.nanmin(np.where(np.isfinite(m), m, np.nan), axis=0)
 
 
-def _day_table(problem, sol, day, bus_type, names, ids, depot_m) -> pd.DataFrame:
-    """One row per run of each bus's day, in the real order of the day."""
+def _day_table(problem, sol, day, names, ids, depot_m) -> pd.DataFrame:
+    """One row per run of each bus's day, in the real order of the day; buses numbered per
+    kind (``S01``, ``K01``)."""
     rows = []
-    letter = "K" if bus_type == "kindergarten" else "S"
-    for bus, chain in enumerate(sol.days, start=1):
+    count: dict[str, int] = {}
+    for chain, bus_type in zip(sol.days, sol.bus_types(problem), strict=True):
+        count[bus_type] = bus = count.get(bus_type, 0) + 1
+        letter = "K" if bus_type == "kindergarten" else "S"
         real = chain[::-1] if day == "afternoon" else chain
         for order, k in enumerate(real, start=1):
             r = sol.runs[k]
@@ -496,10 +513,12 @@ def _day_table(problem, sol, day, bus_type, names, ids, depot_m) -> pd.DataFrame
 
 
 def _segments(problem: FleetProblem, r, day: str) -> list[tuple]:
-    """A run as one row per school it unloads at, in the real order of the day: ``(site,
-    pupils, (departs_s, arrives_s), km)``. A single-school run is one segment, from its first
-    stop to the school; a mixed run's first segment ends at its first school, each later one
-    is the hop to the next school (the afternoon: time-reversed, mirrored back)."""
+    """A run as one row per school it unloads pupils at, in the real order of the day:
+    ``(site, pupils, (departs_s, arrives_s), km)``. A single-school run is one segment, from
+    its first stop to the school; a mixed run's first segment ends at its first school, each
+    later one is the hop to the next school (the afternoon: time-reversed, mirrored back). A
+    school the run has no pupils for is passed by: its leg joins the next (the last school's,
+    the one before)."""
     drops = problem.drops[r.school]
     hops = problem.hops[r.school]
     end = problem.bell_s[r.school] - problem.dwell_s[r.school]  # at the last school
@@ -514,7 +533,30 @@ def _segments(problem: FleetProblem, r, day: str) -> list[tuple]:
         pupils = int(sum(n for _, n in parts.get(d, [])))
         times = (-arrive[i], -begin[i]) if day == "afternoon" else (begin[i], arrive[i])
         out.append((site, pupils, times, float(km[i])))
-    return out[::-1] if day == "afternoon" else out
+    return _pass_by(out[::-1] if day == "afternoon" else out)
+
+
+def _pass_by(segments: list[tuple]) -> list[tuple]:
+    """The segments of schools a run has pupils for, the others' legs joined to them."""
+    kept: list[tuple] = []
+    begin, km = None, 0.0
+    for site, pupils, times, leg in segments:
+        if pupils == 0:
+            begin, km = times[0] if begin is None else begin, km + leg
+            continue
+        kept.append((site, pupils, (times[0] if begin is None else begin, times[1]), leg + km))
+        begin, km = None, 0.0
+    if km and kept:  # on to a school after the last with pupils
+        site, pupils, times, leg = kept[-1]
+        kept[-1] = (site, pupils, times, leg + km)
+    return kept
+
+
+def carried(problem: FleetProblem, r) -> list[int]:
+    """The schools run ``r`` has pupils for, in drop order (a mixed school's run may carry
+    only some of its schools' pupils, and passes the others by)."""
+    parts = split_run(problem, r)
+    return [d for d in problem.drops[r.school] if d in parts]
 
 
 def _run_m(bp: BusProblem, r) -> float:
@@ -523,22 +565,30 @@ def _run_m(bp: BusProblem, r) -> float:
     return float(sum(bp.dist_m[a, b] for a, b in itertools.pairwise(path)))
 
 
-def _summary_row(day, bus_type, sol, start, table) -> dict:
+def _summary_rows(day, problem, sol, start, table, facts) -> list[dict]:
+    """One row per kind of bus the day's groups need."""
     trips = 2 if day == "weekly" else 1  # Friday home and Sunday back
-    return {
-        "day": day,
-        "bus_type": bus_type,
-        "buses": sol.buses,
-        "own_runs": sum(len(r) for r, _ in start),
-        "lower_bound": sol.lower_bound if sol.lower_bound is not None else sol.buses,
-        "runs": len(sol.runs),
-        "pupils": int(table["pupils"].sum()),
-        "bus_km": trips * float(table["km"].sum() + table["deadhead_km"].sum()),
-        "deadhead_km": trips * float(table["deadhead_km"].sum()),
-    }
+    kinds = sol.bus_types(problem)
+    bounds = sol.meta.get("lower_bounds", {})
+    rows = []
+    for t in (t for t in BUS_TYPES if t in set(problem.bus_types[problem.own])):
+        mine = table[table["bus_type"] == t]
+        rows.append({
+            "day": day,
+            "bus_type": t,
+            "buses": kinds.count(t),
+            "own_runs": sum(len(r) for (r, _), k in zip(start, problem.bus_types, strict=False)
+                            if k == t),
+            "lower_bound": bounds.get(t, kinds.count(t)),
+            "runs": sum(str(problem.bus_types[r.school]) == t for r in sol.runs),
+            "pupils": int(mine["pupils"].sum()),
+            "bus_km": trips * float(mine["km"].sum() + mine["deadhead_km"].sum()),
+            "deadhead_km": trips * float(mine["deadhead_km"].sum()),
+        } | facts[t])  # fmt: skip
+    return rows
 
 
-def _bus_lines(net, problem, sol, sub, bus_type, table) -> list[dict]:
+def _bus_lines(net, problem, sol, sub, table) -> list[dict]:
     """Each bus's morning as one line along the roads: its runs and the empty legs."""
     rows = []
     for (bus, part), chain in zip(table.groupby("bus", sort=False), sol.days, strict=True):
@@ -559,7 +609,7 @@ def _bus_lines(net, problem, sol, sub, bus_type, table) -> list[dict]:
         rows.append(
             {
                 "bus": bus,
-                "bus_type": bus_type,
+                "bus_type": part["bus_type"].iloc[0],
                 "runs": len(chain),
                 "pupils": int(part["pupils"].sum()),
                 "km": float(part["km"].sum() + part["deadhead_km"].sum()),

@@ -11,9 +11,13 @@ day's fleet problem a mixed school (:mod:`ruralnet.buses.mixed`) for every chain
   ``bus_early_minutes`` before its own (in the time-reversed afternoon: a later school's
   pupils wait at most that long after their dismissal).
 
-Only runs of one kind of bus are paired (the day's problems are per bus type), so kindergarten
-children only ride kindergarten-standard buses. :func:`split_run` gives each school its part of
-a mixed run, for the per-site tables.
+A run that carries kindergarten children (when ``kindergarten_buses`` lets them ride) needs a
+kindergarten-standard bus: a mixed run of a kindergarten and a school is planned with the
+kindergarten bus's seats and the young pupils' ride limit (the strictest of its schools') and
+only a kindergarten bus's day may take it (:attr:`ruralnet.buses.fleet.FleetProblem.bus_types`).
+So a village's kindergarten children and its school pupils may share one run, and no
+kindergarten child rides any other bus. :func:`split_run` gives each school its part of a mixed
+run, for the per-site tables.
 """
 
 from __future__ import annotations
@@ -24,7 +28,10 @@ import numpy as np
 
 from .fleet import FleetProblem, Run
 from .mixed import MixedSchool, add_mixed, mixed_chains, mixed_problem
-from .school_runs import SiteRun
+from .school_runs import RunKind, SiteRun
+
+#: The kind of bus a run with kindergarten children needs.
+KINDERGARTEN = RunKind.KINDERGARTEN.bus_type
 
 
 def with_mixed(problem: FleetProblem, sub: list[SiteRun], net, settings, day: str) -> FleetProblem:
@@ -47,8 +54,15 @@ def with_mixed(problem: FleetProblem, sub: list[SiteRun], net, settings, day: st
     for drops, hops, bell in chains:
         metres = [float(drive_m[a, b]) for a, b in itertools.pairwise(drops)]
         bp = _problem(problem, sub, net, drops, afternoon, sum(hops), sum(metres))
-        mixed.append(MixedSchool(drops, bp, bell, tuple(zip(hops, metres, strict=True))))
+        legs = tuple(zip(hops, metres, strict=True))
+        mixed.append(MixedSchool(drops, bp, bell, legs, _bus_type(problem, drops)))
     return add_mixed(problem, mixed)
+
+
+def _bus_type(problem: FleetProblem, drops: tuple[int, ...]) -> str:
+    """A kindergarten bus for a run with kindergarten children, else the schools' kind."""
+    kinds = {str(problem.bus_types[d]) for d in drops}
+    return KINDERGARTEN if KINDERGARTEN in kinds else kinds.pop()
 
 
 def _in_bell_order(problem: FleetProblem, a: int, b: int) -> bool:

@@ -126,6 +126,10 @@ class FleetProblem:
     hops
         Per school, one row ``(seconds, metres)`` per school after the first it unloads at:
         from the arrival at the school before (its dwell and the drive).
+    bus_types
+        Per school, the kind of bus its runs need (for example kindergarten children only on
+        kindergarten-standard buses); a bus's day keeps to one kind (default: one kind for
+        all). A mixed school's kind is given by :func:`ruralnet.buses.mixed.add_mixed`.
     """
 
     school_ids: list
@@ -138,9 +142,12 @@ class FleetProblem:
     drops: list[tuple] | None = None
     origins: list[np.ndarray | None] | None = None
     hops: list[np.ndarray] | None = None
+    bus_types: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         s = len(self.school_ids)
+        kinds = [""] * s if self.bus_types is None else [str(v) for v in self.bus_types]
+        self.bus_types = np.array(kinds, dtype=str)
         self.bell_s = np.asarray(self.bell_s, dtype=float)
         self.dwell_s = np.broadcast_to(np.asarray(self.dwell_s, dtype=float), (s,)).copy()
         self.deadhead_s = np.asarray(self.deadhead_s, dtype=float)
@@ -154,6 +161,8 @@ class FleetProblem:
             problems.append("dwell_s must be 0 or more")
         if len(self.schools) != s or len(self.columns) != s:
             problems.append(f"schools and columns need one entry per school ({s})")
+        if len(self.bus_types) != s:
+            problems.append(f"bus_types needs one entry per school ({s})")
         if self.deadhead_s.ndim != 2 or self.deadhead_s.shape[0] != s:
             problems.append("deadhead_s must have one row per school")
         elif np.isnan(self.deadhead_s).any() or (self.deadhead_s < 0).any():
@@ -212,6 +221,11 @@ class FleetProblem:
         return not self.own.all()
 
     @property
+    def type_codes(self) -> np.ndarray:
+        """Per school, its kind of bus as a number (the same number, the same kind)."""
+        return np.unique(self.bus_types, return_inverse=True)[1].reshape(-1)
+
+    @property
     def copy_of(self) -> np.ndarray:
         """Per school, the school of its own whose stops it serves alone: itself for a school
         of its own, ``d`` for a *time copy* of school ``d`` (a mixed school that unloads only
@@ -250,14 +264,17 @@ class FleetProblem:
         )
 
     def compatible(self, runs: list[Run]) -> sp.csr_matrix:
-        """Schools x runs: a bus free at school ``s1`` can do the run next."""
+        """Schools x runs: a bus free at school ``s1`` can do the run next (in time, and the
+        run needs the same kind of bus)."""
         school = np.array([r.school for r in runs], dtype=np.int64)
         first = np.array([r.first for r in runs], dtype=np.int64)
         duration = np.array([r.duration_s for r in runs], dtype=float)
         latest = self.bell_s[school] - self.dwell_s[school] - duration  # latest start at 1st stop
         ready = self.bell_s[:, None] + self.deadhead_s[:, first]
-        ok = (ready <= latest[None, :] + 1e-9) & (
-            np.arange(len(self.bell_s))[:, None] != school[None, :]
+        ok = (
+            (ready <= latest[None, :] + 1e-9)
+            & (np.arange(len(self.bell_s))[:, None] != school[None, :])
+            & (self.type_codes[:, None] == self.type_codes[school][None, :])
         )
         return sp.csr_matrix(ok)
 
@@ -306,6 +323,10 @@ class FleetSolution:
     @property
     def buses(self) -> int:
         return len(self.days)
+
+    def bus_types(self, problem: FleetProblem) -> list[str]:
+        """The kind of each bus (:attr:`FleetProblem.bus_types`), in the order of ``days``."""
+        return [str(problem.bus_types[self.runs[day[0]].school]) for day in self.days]
 
     def table(self, problem: FleetProblem) -> pd.DataFrame:
         """One row per run of each bus's day: ``bus, order, school_id, run, departs_s,
@@ -675,14 +696,15 @@ def _copies(pool: list[Run], targets: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def fleet_lower_bound(problem: FleetProblem, min_runs) -> int:
+def fleet_lower_bound(problem: FleetProblem, min_runs, bus_type: str | None = None) -> int:
     """Fewest buses any plan needs.
 
     School ``s1`` can come before ``s2`` in a bus's day only if a bus free at ``s1`` could do
     at least a one-stop run of ``s2`` (any run of ``s2`` takes at least as long from its first
-    stop). A bus's day is then a chain in this relation (transitively closed: a day may pass
-    through schools in between), and each school needs ``min_runs`` runs: the fewest chains that
-    cover every school that often (a linear programme, solved with HiGHS) bounds the fleet.
+    stop) and both need the same kind of bus. A bus's day is then a chain in this relation
+    (transitively closed: a day may pass through schools in between), and each school needs
+    ``min_runs`` runs: the fewest chains that cover every school that often (a linear
+    programme, solved with HiGHS) bounds the fleet, each kind of bus on its own.
 
     Parameters
     ----------
@@ -692,12 +714,24 @@ def fleet_lower_bound(problem: FleetProblem, min_runs) -> int:
         A lower bound on each school's runs (seats, or a proven fewest routes). With mixed
         loads a school's stops may ride other schools' runs: the schools in a mixed school
         and the mixed schools count 0 (a weaker bound, still valid).
+    bus_type
+        The buses of one kind only (default: every kind, their bounds added).
     """
-    s = len(problem.bell_s)
     min_runs = np.asarray(min_runs, dtype=float).copy()
     for k in np.flatnonzero(~problem.own):
         min_runs[list(problem.drops[k])] = 0
         min_runs[k] = 0
+    can = _can_follow(problem)
+    kinds = np.unique(problem.bus_types) if bus_type is None else [bus_type]
+    return int(
+        sum(_chain_cover(can, np.where(problem.bus_types == t, min_runs, 0.0)) for t in kinds)
+    )
+
+
+def _can_follow(problem: FleetProblem) -> np.ndarray:
+    """Schools x schools: a bus's day may serve the first before the second (transitively
+    closed; see :func:`fleet_lower_bound`)."""
+    s = len(problem.bell_s)
     can = np.zeros((s, s), dtype=bool)
     for j, (bp, tgt) in enumerate(zip(problem.schools, problem.targets(), strict=True)):
         stops = np.flatnonzero(tgt > 0) + 1
@@ -709,9 +743,18 @@ def fleet_lower_bound(problem: FleetProblem, min_runs) -> int:
         need = problem.bell_s[j] - problem.dwell_s[j] - single  # latest start, per stop
         ready = problem.bell_s[:, None] + problem.deadhead_s[:, problem.columns[j][stops - 1]]
         can[:, j] = (ready <= need[None, :] + 1e-9).any(axis=1)
+    can &= problem.type_codes[:, None] == problem.type_codes[None, :]
     np.fill_diagonal(can, False)
     for k in range(s):  # transitive closure
         can |= can[:, [k]] & can[[k], :]
+    return can
+
+
+def _chain_cover(can: np.ndarray, min_runs: np.ndarray) -> int:
+    """The fewest chains of ``can`` that pass each school ``min_runs`` times (rounded up)."""
+    s = len(can)
+    if not (min_runs > 0).any():
+        return 0
     arcs = np.argwhere(can)
     m = len(arcs)
     # variables: start at s (s), flow on arcs (m), end at s (s); through s >= min_runs

@@ -250,12 +250,15 @@ class MixedSchool:
     hops
         Per school after the first: seconds (the dwell at the one before and the drive) and
         metres from the school before (for the tables).
+    bus_type
+        The kind of bus its runs need (default: that of its schools, which must then agree).
     """
 
     drops: tuple[int, ...]
     problem: BusProblem
     bell_s: float
     hops: tuple[tuple[float, float], ...] = ()
+    bus_type: str | None = None
 
 
 def mixed_bell(
@@ -384,4 +387,15 @@ def add_mixed(problem: FleetProblem, mixed: list[MixedSchool]) -> FleetProblem:
         drops=list(problem.drops[base]) + [m.drops for m in mixed],
         origins=origins,
         hops=list(problem.hops[base]) + [np.asarray(m.hops, float).reshape(-1, 2) for m in mixed],
+        bus_types=list(problem.bus_types[base]) + [_bus_type(problem, m) for m in mixed],
     )
+
+
+def _bus_type(problem: FleetProblem, m: MixedSchool) -> str:
+    """The kind of bus a mixed school's runs need: its own, else that of all its schools."""
+    if m.bus_type is not None:
+        return m.bus_type
+    kinds = {str(problem.bus_types[d]) for d in m.drops}
+    if len(kinds) != 1:
+        raise ValueError(f"mixed school {m.drops}: its schools need buses {sorted(kinds)}")
+    return kinds.pop()

@@ -199,14 +199,15 @@ def reroute(
     no_improvement: int = 20_000,
 ) -> list[Run]:
     """School ``k``'s runs for the buses idle at earlier schools in ``solution`` (each may
-    come if it can reach the school by its bell) and new buses from the yard; none when no
-    idle bus could come."""
+    come if it can reach the school by its bell and is the kind of bus ``k`` needs) and new
+    buses from the yard; none when no idle bus could come."""
     idle = idle_buses(problem, k, solution)
     cols = problem.columns[k]
     bp = problem.schools[k]
     quickest = bp.time_s[1:, 0].min() if len(cols) else np.inf
     origins = []
-    for s1 in np.flatnonzero((idle > 0) & (problem.bell_s < problem.bell_s[k])):
+    same_bus = problem.type_codes == problem.type_codes[k]
+    for s1 in np.flatnonzero((idle > 0) & same_bus & (problem.bell_s < problem.bell_s[k])):
         budget = problem.bell_s[k] - problem.dwell_s[k] - problem.bell_s[s1]
         if problem.deadhead_s[s1, cols].min() + quickest < budget:
             origins.append(
@@ -319,7 +320,8 @@ def plan_fleet(
     Returns
     -------
     FleetSolution
-        With ``lower_bound`` and ``meta``: ``pool`` (runs pooled), ``rounds``, ``history``
+        With ``lower_bound`` and ``meta``: ``pool`` (runs pooled), ``lower_bounds`` (per kind
+        of bus, :attr:`~ruralnet.buses.fleet.FleetProblem.bus_types`), ``rounds``, ``history``
         (buses after the first selection and each round), ``optimal`` (the bound is reached),
         ``seconds``.
     """
@@ -341,7 +343,8 @@ def plan_fleet(
         )  # fmt: skip
         runs.add(found)
         least[k] = max(least[k], bound)
-    lower = fleet_lower_bound(problem, least)
+    lowers = {str(t): fleet_lower_bound(problem, least, t) for t in np.unique(problem.bus_types)}
+    lower = sum(lowers.values())
     log.info("fleet: %d runs pooled in %.0f s", len(runs.runs), time.perf_counter() - started)
     given = fewest_buses(problem, list(pool)) if pool else None  # never worse than the pool's
     if previous:
@@ -355,6 +358,7 @@ def plan_fleet(
     best.lower_bound = lower
     best.meta.update(
         pool=len(runs.runs),
+        lower_bounds=lowers,
         rounds=len(history) - 1,
         history=history,
         optimal=best.buses <= lower,
