@@ -91,12 +91,13 @@ class CountyFleet:
     summary
         :data:`SUMMARY_COLUMNS`: per day and bus type, the shared buses, the runs of the
         sites' own plans (``own_runs``: the buses if no bus served two schools), the lower
-        bound, the runs, pupils and kilometres (the weekly day: Friday and Sunday),
+        bound of that kind's buses, the runs, pupils and kilometres (the weekly day: Friday
+        and Sunday),
         ``fixed_bells``: the buses of the same day at the fixed bells (where windows let the
         fleet choose them; else the same), ``single_loads``: the buses with one school per
         run, and ``mixed_runs``: the runs that carry two schools' pupils (kept only when
         they cost less a year; :mod:`ruralnet.buses.county_mixed`). A mixed run is one row
-        per school it unloads at, with the same ``run`` id.
+        per school it unloads pupils at, with the same ``run`` id.
     lines
         One line per bus's morning (its runs and empty legs), for the map.
     routes
