@@ -187,8 +187,9 @@ def _bells_in_windows(problem: FleetProblem, sub: list[SiteRun], start: list, wi
                       chosen: dict) -> FleetProblem:  # fmt: skip
     """The day's problem with each school's bell (or, in the time-reversed afternoon, its
     dismissal) chosen inside its window for the sites' own runs
-    (:func:`ruralnet.buses.bells.choose_bells`); a site already given one by the other bus
-    type's fleet keeps it. ``chosen`` gets every site's time (as the problem reads it)."""
+    (:func:`ruralnet.buses.bells.choose_bells`; the run kinds of one site, for example its
+    kindergarten class and its primary pupils, share one time); a site already given one
+    keeps it. ``chosen`` gets every site's time (as the problem reads it)."""
     ids = [g.site_id for g in sub]
     early = np.array([chosen.get(i, windows[i][0]) for i in ids], dtype=float)
     late = np.array([chosen.get(i, windows[i][1]) for i in ids], dtype=float)
