@@ -572,14 +572,15 @@ def _summary_rows(day, problem, sol, start, table, facts) -> list[dict]:
     trips = 2 if day == "weekly" else 1  # Friday home and Sunday back
     kinds = sol.bus_types(problem)
     bounds = sol.meta.get("lower_bounds", {})
+    own_kinds = problem.bus_types[: len(start)]  # the groups' own rows come first
     rows = []
-    for t in (t for t in BUS_TYPES if t in set(problem.bus_types[problem.own])):
+    for t in (t for t in BUS_TYPES if t in set(own_kinds)):
         mine = table[table["bus_type"] == t]
         rows.append({
             "day": day,
             "bus_type": t,
             "buses": kinds.count(t),
-            "own_runs": sum(len(r) for (r, _), k in zip(start, problem.bus_types, strict=False)
+            "own_runs": sum(len(r) for (r, _), k in zip(start, own_kinds, strict=True)
                             if k == t),
             "lower_bound": bounds.get(t, kinds.count(t)),
             "runs": sum(str(problem.bus_types[r.school]) == t for r in sol.runs),
