@@ -134,8 +134,9 @@ def test_a_sites_bell_window_column_is_read_and_bad_rows_named(county):
 
 def test_the_county_fleet_chooses_each_bell_inside_its_window(county, demo_analysis):
     """The bundled county's recommended plan with bell windows: every site's bell inside its
-    window (or its fixed bell), every morning run arriving by its school's bell, the runs'
-    own chaining never worse than with the fixed bells, and every rider still served."""
+    window (or its fixed bell), every morning run unloaded by its school's bell and no more
+    than ``bus_early_minutes`` before it, fewer buses than with every run unloaded at the
+    fixed bells, and every rider still served."""
     import dataclasses
 
     from ruralnet.analysis.evaluation import flow_rows
@@ -169,13 +170,53 @@ def test_the_county_fleet_chooses_each_bell_inside_its_window(county, demo_analy
     # what the bells saved, against the same plan's fleet at the fixed bells
     summary = buses.county_fleet.summary.set_index(["day", "bus_type"])
     fixed = ev.buses.county_fleet.summary.set_index(["day", "bus_type"])
-    for day in ("morning", "afternoon"):
-        assert summary.at[(day, "school"), "fixed_bells"] == fixed.at[(day, "school"), "buses"]
-        assert fixed.at[(day, "school"), "fixed_bells"] == fixed.at[(day, "school"), "buses"]
-    assert buses.county_fleet.buses() < ev.buses.county_fleet.buses()
+    for day in ("morning", "afternoon"):  # every run unloaded at the fixed bell, both times
+        assert (
+            summary.at[(day, "school"), "fixed_bells"] == fixed.at[(day, "school"), "fixed_bells"]
+        )
+        assert fixed.at[(day, "school"), "fixed_bells"] > fixed.at[(day, "school"), "buses"]
+        assert summary.at[(day, "school"), "buses"] < summary.at[(day, "school"), "fixed_bells"]
     runs = buses.county_fleet.runs
     morning = runs[runs["day"] == "morning"]
     dwell = settings.bus_dwell_minutes * 60
     for r in morning.itertuples():
         site = str(r.site)
-        assert clock_seconds(r.arrives) <= clock_seconds(bells.at[site, "bell"]) - dwell + 60
+        arrives, bell = clock_seconds(r.arrives), clock_seconds(bells.at[site, "bell"])
+        assert bell - dwell - settings.bus_early_minutes * 60 - 60 <= arrives <= bell - dwell + 60
+
+
+def test_runs_unload_before_the_bell_only_as_far_as_the_setting_allows(county, demo_analysis):
+    """Early arrivals: with ``bus_early_minutes`` 0 every morning run unloads at its school's
+    bell and the fleet is the one at the fixed bells; with 30 (the default) runs unload
+    earlier, never more than 30 minutes before, and the same riders need fewer buses."""
+    import dataclasses
+
+    from ruralnet.analysis.evaluation import flow_rows
+    from ruralnet.buses.county_fleet import bell_seconds
+    from ruralnet.buses.plan import plan_buses
+    from ruralnet.model.settings import clock_seconds
+
+    ev = demo_analysis.evaluations[demo_analysis.recommended]
+    rows = flow_rows(
+        demo_analysis.context, dataclasses.replace(ev.plan, flows=ev.plan.flows.toarray())
+    )
+    dwell = county.settings.bus_dwell_minutes * 60
+    bells = bell_seconds(county.sites, county.settings, "morning")
+    fleets = {}
+    for minutes in (0.0, 30.0):
+        s = county.settings.replace(bus_early_minutes=minutes)
+        buses = plan_buses(dataclasses.replace(county, settings=s), demo_analysis.context, rows)
+        assert not buses.violations
+        runs = buses.county_fleet.runs
+        morning = runs[runs["day"] == "morning"]
+        early = morning["site"].map(bells) - dwell - morning["arrives"].map(clock_seconds)
+        assert (early >= -60).all() and (early <= minutes * 60 + 60).all()
+        summary = buses.county_fleet.summary.set_index("day")
+        fleets[minutes] = summary.loc["morning", "buses"]
+        if minutes == 0:
+            assert (early < 60).all()  # at the bell, to the minute the table shows
+            assert fleets[0] == summary.loc["morning", "fixed_bells"]
+        else:
+            assert (early >= 600).any()  # some runs do unload well before the bell
+        assert buses.served()["pupils"].sum() == ev.buses.served()["pupils"].sum()
+    assert fleets[30.0] < fleets[0.0]

@@ -5,8 +5,9 @@ chained into bus days across schools with :func:`ruralnet.buses.run_pool.plan_fl
 
 * **bells**: a site's ``bell_time`` column, else ``bell_times`` of its kind (junior schools
   first, kindergartens last, so that buses can chain); a bus unloads for ``bus_dwell_minutes``;
-* **morning**: the runs must be unloaded by the bell; a bus free at one school may drive empty
-  (on the bus network) to the first pick-up of another school's run;
+* **morning**: the runs must be unloaded by the bell, and no more than ``bus_early_minutes``
+  before it (each school's time copies, ``bus_slot_minutes`` apart); a bus free at one school
+  may drive empty (on the bus network) to the first pick-up of another school's run;
 * **afternoon**: the mirror image: schools let out at ``dismissal_times`` (kindergartens
   first), a bus loads, drops its pupils and drives empty to the next school;
 * **weekly**: boarders go home on Friday and come back on Sunday, all at once
@@ -34,7 +35,7 @@ import pandas as pd
 import shapely
 
 from ..model.settings import clock_seconds, clock_text, clock_window
-from .bells import choose_bells, with_starts
+from .bells import arrival_slots, choose_bells, with_starts
 from .county_mixed import split_run, with_mixed
 from .fleet import FleetProblem, FleetSolution
 from .routing import BusProblem, ride_from_s
@@ -111,6 +112,9 @@ class CountyFleet:
         :data:`BELL_COLUMNS`: each site's morning bell and afternoon dismissal, chosen by the
         fleet inside its windows (``bell_windows``, a site's ``bell_window``,
         ``dismissal_windows``) or fixed.
+    route_ids
+        ``(group, direction) -> ids``: the ``run`` id in :attr:`runs` of each of ``routes``
+        (the parts of one mixed run share it).
     """
 
     runs: pd.DataFrame
@@ -121,6 +125,7 @@ class CountyFleet:
     weekly_unserved: pd.DataFrame = field(default_factory=pd.DataFrame)
     own_weekly: pd.DataFrame = field(default_factory=pd.DataFrame)
     bells: pd.DataFrame = field(default_factory=pd.DataFrame)
+    route_ids: dict = field(default_factory=dict)
 
     def buses(self) -> int:
         """Buses the county needs: per bus type, its busiest day."""
@@ -294,6 +299,7 @@ def county_fleet(
     sites = county.sites
     names = dict(zip(sites["site_id"].astype(str), sites["name"].astype(str), strict=True))
     routes: dict = {}
+    route_ids: dict = {}
     tables, summary, lines = [], [], []
     windows = _windows(sites, s)
     chosen: dict = {"morning": {}, "afternoon": {}}
@@ -314,10 +320,11 @@ def county_fleet(
         )  # fmt: skip
         ids = _run_ids(problem, sol, sub, day)
         for k in idx:
-            routes[k, direction] = []
-        for r in sol.runs:
+            routes[k, direction], route_ids[k, direction] = [], []
+        for r, rid in zip(sol.runs, ids, strict=True):
             for k, part in split_run(problem, r).items():
                 routes[idx[k], direction].append(_mirror(part, day))
+                route_ids[idx[k], direction].append(rid)
         depot_m = _depot_m(county, net, problem, sub, day)
         table = _day_table(problem, sol, day, names, ids, depot_m)
         tables.append(table)
@@ -330,27 +337,30 @@ def county_fleet(
         pd.DataFrame(summary, columns=SUMMARY_COLUMNS),
         gpd.GeoDataFrame(lines, columns=LINE_COLUMNS, geometry="geometry", crs="EPSG:4326"),
         routes,
-        *_weekly_tables(weekly, own, routes, s),
+        *_weekly_tables(weekly, own, routes, route_ids, s),
         bells=_bells_table(chosen, windows, names),
+        route_ids=route_ids,
     )
 
 
 def _plan_one(problem, sub, start, net, s, day, bells, run, before):
     """One day's fleet: at the chosen bells (``bells``: the day's windows and the dict that
-    records the choice), single-school runs first, then with mixed loads from them
+    records the choice), each run unloading up to ``bus_early_minutes`` before its bell
+    (:func:`_early_arrivals`), single-school runs first, then with mixed loads from them
     (:mod:`ruralnet.buses.county_mixed`), kept when they cost less a year. Returns the problem
     solved, the fleet (its buses ordered by kind, :data:`BUS_TYPES`), and per kind of bus what
-    the bells and the mixed loads saved: the buses at the fixed bells, with single loads, and
-    the mixed runs."""
+    the bells and the mixed loads saved: the buses with every run unloaded at the fixed bells,
+    with single loads, and the mixed runs."""
     seed, cache = run
     windows, chosen = bells
     fixed = problem
     if windows is not None:  # the bells inside their windows, for these schools' runs
         problem = _bells_in_windows(problem, sub, start, windows, chosen)
+    problem = _early_arrivals(problem, s)
     previous = before(problem)
     sol = plan_day(problem, start, s, seed, cache, previous)
-    at_fixed = sol  # what the chosen bells saved: the same day at the fixed bells
-    if not np.array_equal(problem.bell_s, fixed.bell_s):
+    at_fixed = sol  # what the bells saved: the same day, every run unloaded at a fixed bell
+    if problem.bell_s.shape != fixed.bell_s.shape or (problem.bell_s != fixed.bell_s).any():
         at_fixed = plan_day(fixed, start, s, seed, cache, previous)
     fixed_kinds, single_kinds = at_fixed.bus_types(fixed), sol.bus_types(problem)
     facts = {
@@ -372,6 +382,17 @@ def _plan_one(problem, sub, start, net, s, day, bells, run, before):
     order = sorted(range(sol.buses), key=lambda b: rank[kinds[b]])
     return problem, FleetSolution(sol.runs, [sol.days[b] for b in order], sol.lower_bound,
                                   sol.meta), facts  # fmt: skip
+
+
+def _early_arrivals(problem: FleetProblem, s) -> FleetProblem:
+    """``problem`` where a run may unload up to ``bus_early_minutes`` before its school's bell,
+    at starts ``bus_slot_minutes`` apart (:func:`ruralnet.buses.bells.arrival_slots`)."""
+    early = float(s.bus_early_minutes) * 60.0
+    step = float(s.bus_slot_minutes) * 60.0
+    if early <= 0 or step <= 0:
+        return problem
+    late = problem.bell_s - problem.dwell_s
+    return arrival_slots(problem, late - early, late, step)
 
 
 def _yearly_cost(problem: FleetProblem, sol: FleetSolution, s, day: str) -> float:
@@ -624,15 +645,16 @@ def _bus_lines(net, problem, sol, sub, table) -> list[dict]:
     return rows
 
 
-def _weekly_tables(weekly, own, routes, s):
+def _weekly_tables(weekly, own, routes, route_ids, s):
     """The weekly runs (Sunday), the boarders no bus can take, each site's own buses."""
     rows, unserved, mine = [], [], []
     for k, g in weekly:
         problem = g.problem("morning", s)
-        for n, route in enumerate(routes.get((k, "morning"), []), start=1):
+        mine_ids = route_ids.get((k, "morning"), [])
+        for route, rid in zip(routes.get((k, "morning"), []), mine_ids, strict=True):
             for seq, (stop, p) in enumerate(route, start=1):
                 rows.append(
-                    (f"{g.site_id}-WK-{g.run.tag}-{n}", g.site_id, seq, problem.stop_ids[stop - 1], p,
+                    (rid, g.site_id, seq, problem.stop_ids[stop - 1], p,
                      ride_from_s(problem, route, seq - 1) / 60)
                 )  # fmt: skip
         sol = own[k, "morning"]

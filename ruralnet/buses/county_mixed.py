@@ -44,8 +44,9 @@ def with_mixed(problem: FleetProblem, sub: list[SiteRun], net, settings, day: st
     real_s, real_m = net.matrix.between(sites, sites)
     afternoon = day == "afternoon"
     drive_s, drive_m = (real_s.T, real_m.T) if afternoon else (real_s, real_m)  # fleet's order
-    early = problem.bell_s - problem.dwell_s - float(settings.bus_early_minutes) * 60.0
-    hop_s = problem.dwell_s[:, None] + drive_s
+    n = len(sub)  # the groups' own rows (time copies and mixed schools come after them)
+    early = problem.bell_s[:n] - problem.dwell_s[:n] - float(settings.bus_early_minutes) * 60.0
+    hop_s = problem.dwell_s[:n, None] + drive_s
     chains = mixed_chains(
         problem, drive_s <= gap, hop_s, early, int(settings.bus_mixed_schools),
         lambda a, b: _in_bell_order(problem, a, b),

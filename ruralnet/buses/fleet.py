@@ -8,7 +8,8 @@ school ``s2`` after school ``s1`` when::
 
 (the rule of Bertsimas, Delarue & Martin, PNAS 2019): the bus is free at ``s1`` from its bell
 on, and at ``s2`` it must be unloaded by the bell. Buses leave the yard freely for their first
-run. Bells only grow along a bus's day, so no bus serves a school twice.
+run. Bells only grow along a bus's day, so no bus serves a school twice at one bell (its time
+copies, :func:`ruralnet.buses.bells.arrival_slots`, are schools of their own here).
 
 Every run of ``s1`` ends at ``s1``, so whether a bus can go on from ``s1`` to a run depends on
 the school, not on the run: the fewest buses for fixed runs is a minimum path cover solved
@@ -713,18 +714,24 @@ def fleet_lower_bound(problem: FleetProblem, min_runs, bus_type: str | None = No
     min_runs
         A lower bound on each school's runs (seats, or a proven fewest routes). With mixed
         loads a school's stops may ride other schools' runs: the schools in a mixed school
-        and the mixed schools count 0 (a weaker bound, still valid).
+        and the mixed schools count 0 (a weaker bound, still valid). A school's runs may be
+        at any of its time copies (:attr:`FleetProblem.copy_of`): they count together.
     bus_type
         The buses of one kind only (default: every kind, their bounds added).
     """
     min_runs = np.asarray(min_runs, dtype=float).copy()
-    for k in np.flatnonzero(~problem.own):
+    copy_of = problem.copy_of
+    for k in np.flatnonzero(copy_of < 0):
         min_runs[list(problem.drops[k])] = 0
         min_runs[k] = 0
+    min_runs[problem.time_copy] = 0  # a time copy's runs count for its school
+    group = np.where(copy_of >= 0, copy_of, np.arange(len(copy_of)))
     can = _can_follow(problem)
     kinds = np.unique(problem.bus_types) if bus_type is None else [bus_type]
     return int(
-        sum(_chain_cover(can, np.where(problem.bus_types == t, min_runs, 0.0)) for t in kinds)
+        sum(
+            _chain_cover(can, np.where(problem.bus_types == t, min_runs, 0.0), group) for t in kinds
+        )
     )
 
 
@@ -750,20 +757,23 @@ def _can_follow(problem: FleetProblem) -> np.ndarray:
     return can
 
 
-def _chain_cover(can: np.ndarray, min_runs: np.ndarray) -> int:
-    """The fewest chains of ``can`` that pass each school ``min_runs`` times (rounded up)."""
+def _chain_cover(can: np.ndarray, min_runs: np.ndarray, group: np.ndarray) -> int:
+    """The fewest chains of ``can`` that pass each school ``min_runs`` times, at any of the
+    rows of its ``group`` (a school and its time copies; rounded up)."""
     s = len(can)
     if not (min_runs > 0).any():
         return 0
     arcs = np.argwhere(can)
     m = len(arcs)
-    # variables: start at s (s), flow on arcs (m), end at s (s); through s >= min_runs
+    # variables: start at s (s), flow on arcs (m), end at s (s); through a school's rows >=
+    # its min_runs
     ident = sp.identity(s, format="csr")
     into = sp.csr_matrix((np.ones(m), (arcs[:, 1], np.arange(m))), shape=(s, m))
     out = sp.csr_matrix((np.ones(m), (arcs[:, 0], np.arange(m))), shape=(s, m))
+    rows = sp.csr_matrix((np.ones(s), (group, np.arange(s))), shape=(s, s))  # school x rows
     res = linprog(
         np.concatenate([np.ones(s), np.zeros(m + s)]),
-        A_ub=sp.hstack([-ident, -into, sp.csr_matrix((s, s))]),
+        A_ub=-(rows @ sp.hstack([ident, into, sp.csr_matrix((s, s))])),
         b_ub=-np.asarray(min_runs, dtype=float),
         A_eq=sp.hstack([ident, into - out, -ident]),
         b_eq=np.zeros(s),

@@ -201,7 +201,8 @@ def _tables(net, groups, own, final, fleet, s) -> CountyBuses:
     violations: list[str] = []
     for k, g in enumerate(groups):
         for direction in ("morning", "afternoon"):
-            out = _run_rows(net, g, direction, own[k, direction], final[k, direction], s)
+            ids = fleet.route_ids.get((k, direction)) if fleet is not None else None
+            out = _run_rows(net, g, direction, own[k, direction], final[k, direction], s, ids)
             for key, rows_ in zip(("routes", "lines", "schools", "unserved"), out, strict=False):
                 parts[key].extend(rows_)
             violations.extend(out[-1])
@@ -222,14 +223,15 @@ def _tables(net, groups, own, final, fleet, s) -> CountyBuses:
     )
 
 
-def _run_rows(net, g, direction: str, sol, routes, s):
-    """Rows of every output table for one site's run kind in one direction."""
+def _run_rows(net, g, direction: str, sol, routes, s, ids=None):
+    """Rows of every output table for one site's run kind in one direction (``ids``: the
+    fleet's run id of each route; default ``<site>-AM-<kind>-<k>``)."""
     problem = g.problem(direction, s)
     violations = [f"{g.site_id} {direction} {g.run}: {b}" for b in check_routes(problem, routes)]
     tag = f"{g.site_id}-{'AM' if direction == 'morning' else 'PM'}-{g.run.tag}"
     out_routes, lines = [], []
     for k, route in enumerate(routes, start=1):
-        rid = f"{tag}-{k}"
+        rid = ids[k - 1] if ids else f"{tag}-{k}"
         rides = (rides_s(problem, route) / 60).tolist()
         for seq, ((stop, n), ride) in enumerate(zip(route, rides, strict=True), start=1):
             out_routes.append(

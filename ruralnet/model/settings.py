@@ -558,9 +558,19 @@ class Settings:
     bus_early_minutes: float = field(
         default=30.0,
         metadata=_s(
-            "a mixed run may unload a school at most this many minutes before its bell (in the "
-            "afternoon: collect its pupils at most this long after their dismissal)",
+            "a run may unload a school at most this many minutes before its bell (in the "
+            "afternoon: collect its pupils at most this long after their dismissal); 0: by "
+            "the bell",
             zero=True,
+        ),
+    )
+    bus_slot_minutes: float = field(
+        default=10.0,
+        metadata=_s(
+            "a run's start of unloading is chosen among times at most this many minutes "
+            "apart, from the bell back to bus_early_minutes before it",
+            low=1,
+            high=60,
         ),
     )
     fleet_solver_nodes: int = field(
