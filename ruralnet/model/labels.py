@@ -119,10 +119,10 @@ COLUMNS = {
     "bell": ("到校时间", "bell"),
     "bell_window": ("可选到校时间段", "bell window"),
     "dismissal": ("放学时间", "dismissal"),
-    "fixed_bells": ("固定作息时间所需校车", "buses at fixed bells"),
+    "fixed_bells": ("固定作息、准点到校所需校车", "buses, every run at its fixed bell"),
     "single_run_buses": ("只跑一趟的校车", "buses making one run"),
     "bells": ("各校到校时间", "bells chosen"),
-    "saved_by_bells": ("错时到校节省校车", "buses saved by the bells"),
+    "saved_by_bells": ("错时与提前到校节省校车", "buses saved by bells and early arrivals"),
     "saved_by_mixed": ("混载节省校车", "buses saved by mixed loads"),
     "single_loads": ("单校单载所需校车", "buses with single loads"),
     "mixed_runs": ("多校混载趟数", "mixed-load runs"),
@@ -547,10 +547,12 @@ TEXT = {
     "fleet": ("全县校车统筹", "One county fleet"),
     "fleet_towns_note": (
         "上午各乡镇的校车（按每辆车第一趟所到学校归属乡镇）：全县{buses}辆，其中只跑一趟的{single}辆。"
-        "按固定到校时间、每趟只送一所学校需{fixed}辆；错开到校时间节省{bells}辆，多校混载再节省{mixed}辆。",
+        "若每趟都按固定到校时间准点送达、每趟只送一所学校需{fixed}辆；错开到校时间与提前到校"
+        "节省{bells}辆，多校混载再节省{mixed}辆。",
         "The morning's buses by township (a bus counted where its first run unloads): {buses} in "
-        "the county, {single} of them making one run. At the fixed bells with one school a run "
-        "the morning needs {fixed}; the bells chosen save {bells}, mixed loads {mixed} more.",
+        "the county, {single} of them making one run. With every run unloaded at its school's "
+        "fixed bell, one school a run, the morning needs {fixed}; the bells chosen and runs "
+        "unloading before the bell save {bells}, mixed loads {mixed} more.",
     ),
     "fleet_note": (
         "一辆校车可按各校到校时间先后接送多所学校：全县统筹需{shared}辆，各校自备需{own}辆。"
