@@ -108,6 +108,7 @@ def test_one_bus_serves_a_school_twice_when_its_runs_unload_at_different_times()
     single, each, events = _fleets(schools, stops)
     assert _brute_fewest_buses(schools, stops, MixedRules()) == 1
     assert (single.buses, each.buses) == (2, 1)
+    assert each.lower_bound == 1  # a school's runs counted over its time copies, not lost
     assert events.groupby("bus")["order"].nunique().tolist() == [2]  # two runs, one school
     assert set(events.loc[events["action"] == "dropoff", "school_id"]) == {"A"}
 
@@ -118,6 +119,7 @@ def test_a_start_for_every_run_is_never_below_the_optimum_nor_above_one_start_a_
     single, each, _ = _fleets(schools, stops)
     best = _brute_fewest_buses(schools, stops, MixedRules())
     assert best <= each.buses <= single.buses
+    assert 1 <= each.lower_bound <= best  # the bound over the copies holds and says something
 
 
 def test_slot_starts_cover_the_window_at_most_a_step_apart():
