@@ -188,7 +188,8 @@ def test_the_county_fleet_chooses_each_bell_inside_its_window(county, demo_analy
 def test_runs_unload_before_the_bell_only_as_far_as_the_setting_allows(county, demo_analysis):
     """Early arrivals: with ``bus_early_minutes`` 0 every morning run unloads at its school's
     bell and the fleet is the one at the fixed bells; with 30 (the default) runs unload
-    earlier, never more than 30 minutes before, and the same riders need fewer buses."""
+    earlier, never more than 30 minutes before and a bus's last run not at all, and the same
+    riders need fewer buses."""
     import dataclasses
 
     from ruralnet.analysis.evaluation import flow_rows
@@ -218,5 +219,10 @@ def test_runs_unload_before_the_bell_only_as_far_as_the_setting_allows(county, d
             assert fleets[0] == summary.loc["morning", "fixed_bells"]
         else:
             assert (early >= 600).any()  # some runs do unload well before the bell
+            # ... but only where the bus's next run needs it: a bus's last single-school run
+            # unloads at the bell (latest_starts)
+            last = morning.groupby("bus")["order"].transform("max") == morning["order"]
+            single = ~morning["run"].str.contains("+", regex=False)
+            assert (early[last & single] < 60).all()
         assert buses.served()["pupils"].sum() == ev.buses.served()["pupils"].sum()
     assert fleets[30.0] < fleets[0.0]

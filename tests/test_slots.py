@@ -86,6 +86,12 @@ def _brute_fewest_buses(schools, stops, rules: MixedRules) -> int:
     return best
 
 
+def _slot_args(schools, stops, step_s: float = 300.0):
+    base = mixed_fleet_problem(schools, stops)
+    early, late = np.array([windows(schools)[str(i)] for i in schools["ID"]]).T
+    return base, early, late, step_s
+
+
 def _fleets(schools, stops, step_s: float = 300.0):
     """The fleet with one start a school (the best of :func:`choose_bells`) and with a start
     for every run (:func:`arrival_slots`), each checked."""
@@ -119,6 +125,9 @@ def test_a_start_for_every_run_is_never_below_the_optimum_nor_above_one_start_a_
     single, each, _ = _fleets(schools, stops)
     best = _brute_fewest_buses(schools, stops, MixedRules())
     assert best <= each.buses <= single.buses
+    slotted = arrival_slots(*_slot_args(schools, stops))
+    for day in each.days:  # each bus's last run unloads at the end of its school's window
+        assert not slotted.time_copy[each.runs[day[-1]].school]
     assert 1 <= each.lower_bound <= best  # the bound over the copies holds and says something
 
 

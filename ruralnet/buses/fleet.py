@@ -45,6 +45,7 @@ the other need their own buses: a weighted chain cover of the schools), so the g
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -577,6 +578,34 @@ def time_copies(problem: FleetProblem) -> list[np.ndarray]:
         for g in groups.values()
         if len(g) > 1
     ]
+
+
+def latest_starts(problem: FleetProblem, solution: FleetSolution) -> FleetSolution:
+    """``solution`` with each run moved to the latest of its school's time copies that its
+    bus's day allows (from the day's last run back): the same buses, no pupil waiting at
+    school longer than the next run needs. Runs of schools without copies stay."""
+    later: dict[int, np.ndarray] = {}
+    for group in time_copies(problem):
+        for k in group:
+            later[int(k)] = group[::-1]  # the school's rows, the latest start first
+    runs = list(solution.runs)
+    for day in solution.days:
+        after = None
+        for k in reversed(day):
+            r = runs[k]
+            for row in later.get(r.school, ()):
+                if after is None or _links(problem, int(row), after):
+                    runs[k] = dataclasses.replace(r, school=int(row))
+                    break
+            after = runs[k]
+    return FleetSolution(runs, solution.days, solution.lower_bound, solution.meta)
+
+
+def _links(problem: FleetProblem, k: int, run: Run) -> bool:
+    """A bus free at school ``k`` can do ``run`` next (:meth:`FleetProblem.compatible`)."""
+    ready = problem.bell_s[k] + problem.deadhead_s[k, run.first]
+    latest = problem.bell_s[run.school] - problem.dwell_s[run.school] - run.duration_s
+    return bool(ready <= latest + 1e-9)
 
 
 def _latest_links(problem: FleetProblem, comp: sp.coo_matrix) -> tuple[sp.coo_matrix, np.ndarray]:

@@ -29,6 +29,7 @@ from .fleet import (
     Run,
     fewest_buses,
     fleet_lower_bound,
+    latest_starts,
     select_runs,
     time_copies,
 )
@@ -355,6 +356,7 @@ def plan_fleet(
     best = select_runs(problem, runs.list(), o.selection_nodes, given, o.seed, first_slice)
     log.info("fleet: %d buses selected, %.0f s in", best.buses, time.perf_counter() - started)
     best, history = _rounds(problem, o, runs, best, lower, started)
+    best = latest_starts(problem, best)
     best.lower_bound = lower
     best.meta.update(
         pool=len(runs.runs),
