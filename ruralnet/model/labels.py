@@ -548,11 +548,12 @@ TEXT = {
     "fleet_towns_note": (
         "上午各乡镇的校车（按每辆车第一趟所到学校归属乡镇）：全县{buses}辆，其中只跑一趟的{single}辆。"
         "若每趟都按固定到校时间准点送达、每趟只送一所学校需{fixed}辆；错开到校时间与提前到校"
-        "节省{bells}辆，多校混载再节省{mixed}辆。",
+        "（最多提前{early}分钟，学生在校等候）节省{bells}辆，多校混载再节省{mixed}辆。",
         "The morning's buses by township (a bus counted where its first run unloads): {buses} in "
         "the county, {single} of them making one run. With every run unloaded at its school's "
         "fixed bell, one school a run, the morning needs {fixed}; the bells chosen and runs "
-        "unloading before the bell save {bells}, mixed loads {mixed} more.",
+        "unloading before the bell (at most {early} minutes; the pupils wait at school) save "
+        "{bells}, mixed loads {mixed} more.",
     ),
     "fleet_note": (
         "一辆校车可按各校到校时间先后接送多所学校：全县统筹需{shared}辆，各校自备需{own}辆。"

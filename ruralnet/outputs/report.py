@@ -426,6 +426,7 @@ def _fleet_parts(analysis, lang: str, towns) -> dict[str, str]:
     towns_note = text(
         "fleet_towns_note", lang, buses=county["buses"], single=county["single_run_buses"],
         fixed=county["fixed_bells"], bells=county["saved_by_bells"], mixed=county["saved_by_mixed"],
+        early=f"{analysis.county.settings.bus_early_minutes:g}",
     )  # fmt: skip
     return {
         "fleet_note": note,
