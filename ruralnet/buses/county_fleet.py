@@ -388,11 +388,10 @@ def _early_arrivals(problem: FleetProblem, s) -> FleetProblem:
     """``problem`` where a run may unload up to ``bus_early_minutes`` before its school's bell,
     at starts ``bus_slot_minutes`` apart (:func:`ruralnet.buses.bells.arrival_slots`)."""
     early = float(s.bus_early_minutes) * 60.0
-    step = float(s.bus_slot_minutes) * 60.0
-    if early <= 0 or step <= 0:
+    if early <= 0:
         return problem
     late = problem.bell_s - problem.dwell_s
-    return arrival_slots(problem, late - early, late, step)
+    return arrival_slots(problem, late - early, late, float(s.bus_slot_minutes) * 60.0)
 
 
 def _yearly_cost(problem: FleetProblem, sol: FleetSolution, s, day: str) -> float:
